@@ -1,0 +1,153 @@
+# tokenrig — build, test, demo, bench, install.
+#
+#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, tests)
+#   make test       unit tests (+ ASan/UBSan build), fuzz smoke, integration on the virtual rig
+#   make demo       certify a small batch of virtual tokens, write reports + plots
+#   make bench      benchmark table (ratios measured side by side in one run)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Libraries are found with pkg-config; libcsv ships no .pc file, so it is
+# linked as -lcsv (Debian libcsv-dev).
+
+BUILD   ?= build
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?= 0
+OPT     ?= -O2 -g
+
+PKGS    := libpcsclite openssl libusb-1.0 inih
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    := -std=c11 -D_GNU_SOURCE
+
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+# --- sources -----------------------------------------------------------------
+LIB_SRC    := $(wildcard harness/src/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libtokenrig.a
+
+VTOK_SRC   := $(filter-out fixtures/vtoken/main.c,$(wildcard fixtures/vtoken/*.c))
+VTOK_OBJ   := $(VTOK_SRC:%.c=$(BUILD)/obj/%.o)
+PKI_SRC    := $(filter-out fixtures/pki/main.c,$(wildcard fixtures/pki/*.c))
+PKI_OBJ    := $(PKI_SRC:%.c=$(BUILD)/obj/%.o)
+
+SUPPORT_SRC := $(wildcard harness/tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRC   := $(wildcard harness/tests/check_*.c) $(wildcard fixtures/vtoken/tests/check_*.c) $(wildcard fixtures/pki/tests/check_*.c)
+UNIT_BIN   := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRC)))
+
+FUZZ_SRC   := $(wildcard harness/fuzz/fuzz_*.c)
+
+BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop
+
+.PHONY: all deps unit test test-unit test-san fuzz fuzz-smoke integration demo bench plots install clean pki
+all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
+
+deps:
+	@bash ci/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tokenrig: $(BUILD)/obj/harness/tokenrig.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/vtoken: $(BUILD)/obj/fixtures/vtoken/main.o $(VTOK_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/mkpki: $(BUILD)/obj/fixtures/pki/main.o $(PKI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# minimal echo card (benchmark reference) and bare SCardTransmit loop
+$(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/check_%: $(BUILD)/obj/harness/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+$(BUILD)/tests/check_%: $(BUILD)/obj/fixtures/vtoken/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+$(BUILD)/tests/check_%: $(BUILD)/obj/fixtures/pki/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# test PKI: CA, seal maker, one certificate per algorithm x validity class, seals
+$(BUILD)/pki/.stamp: $(BUILD)/mkpki
+	@mkdir -p $(BUILD)/pki
+	$(BUILD)/mkpki fixture-set --out $(BUILD)/pki
+	@touch $@
+pki: $(BUILD)/pki/.stamp
+
+# --- tests ---------------------------------------------------------------------
+test-unit: all
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; TR_PKI=$(BUILD)/pki TR_BUILD=$(BUILD) $$t; done
+
+test-san:
+	$(MAKE) BUILD=build-san SAN=1 OPT="-O1 -g" test-unit
+
+FUZZ_BIN := $(patsubst harness/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+fuzz: $(FUZZ_BIN)
+fuzz-smoke: fuzz
+	@set -e; for f in $(FUZZ_BIN); do echo "== $$f (30 s)"; mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+	  $$f -max_total_time=30 -print_final_stats=0 $(BUILD)/fuzz/corpus-$$(basename $$f) harness/fuzz/seeds/$$(basename $$f) 2>&1 | tail -n 2; done
+
+integration: all
+	@bash ci/integration.sh $(BUILD)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit
+	$(MAKE) test-san
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+# --- main job --------------------------------------------------------------------
+demo: deps
+	$(MAKE) all
+	@bash ci/demo.sh $(BUILD)
+
+plots:
+	@bash ci/plots.sh reports/latest
+
+bench: deps
+	$(MAKE) all
+	@bash ci/bench.sh $(BUILD)
+
+# --- install ---------------------------------------------------------------------
+install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokenrig/suites \
+	  $(DESTDIR)$(PREFIX)/share/tokenrig/profiles $(DESTDIR)$(PREFIX)/share/tokenrig/rigs \
+	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports
+	install -m 755 $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 suites/*.tsuite $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
+	install -m 644 fixtures/profiles/* $(DESTDIR)$(PREFIX)/share/tokenrig/profiles/
+	install -m 644 rigs/* $(DESTDIR)$(PREFIX)/share/tokenrig/rigs/
+	install -m 644 reports/*.gp $(DESTDIR)$(PREFIX)/share/tokenrig/reports/
+
+clean:
+	rm -rf $(BUILD) build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

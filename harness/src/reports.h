@@ -1,0 +1,96 @@
+/* reports.h — everything a run writes under reports/<run-id>/.
+ *
+ * Owns: results.csv, trace.csv, samples.csv, cycles.csv (libcsv quoting,
+ * one fflush per row so a killed run keeps every finished row) and
+ * junit.xml (one testsuite per slot, one testcase per test; valid against
+ * junit-10.xsd whatever bytes a token or a suite produced).
+ * Thread-safe: slot threads call it concurrently.
+ * Must not: mask PINs (the interpreter hands over already-masked text),
+ * decide verdicts, or talk to tokens.
+ */
+#ifndef TR_REPORTS_H
+#define TR_REPORTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef enum { TR_PASS = 0, TR_FAIL, TR_ERROR, TR_SKIP } tr_verdict;
+const char *tr_verdict_name(tr_verdict v); /* "pass" "fail" "error" "skip" */
+
+/* Who a row is about. Strings may be NULL (written empty). */
+typedef struct {
+    const char *run_id;
+    const char *rig;
+    const char *slot;
+    const char *reader;
+    const char *serial;
+    const char *role;
+    const char *profile;
+} tr_slot_id;
+
+/* One test's outcome, or one metric of a test (metric != NULL). */
+typedef struct {
+    const tr_slot_id *who;
+    const char *suite;
+    const char *test;
+    tr_verdict verdict;
+    const char *classification; /* defect code on fail ("pin.no-lockout") */
+    double duration_s;
+    const char *metric;         /* NULL for the verdict row */
+    double value;
+    const char *unit;
+    const char *message;
+    const char *file;           /* suite file and line of the test/failure */
+    int line;
+} tr_result_row;
+
+typedef struct {
+    const tr_slot_id *who;
+    const char *suite, *test, *file;
+    int line;
+    const char *command;  /* hex, PIN bytes already replaced by <pin> */
+    const char *response; /* hex of response data (without SW) */
+    const char *sw;       /* 4 hex digits */
+    uint64_t latency_us;
+} tr_trace_row;
+
+typedef struct {
+    const tr_slot_id *who;
+    const char *suite, *test, *metric;
+    unsigned index;
+    double value;
+    const char *unit;
+} tr_sample_row;
+
+typedef struct {
+    const tr_slot_id *who;
+    unsigned cycle;
+    double off_ms, to_device_ms, to_reader_ms, to_atr_ms, to_first_apdu_ms; /* -1 = not reached */
+    const char *atr;
+    const char *stage;          /* last stage reached */
+    const char *power_level;    /* usb-hub: how far power-off was verified */
+    const char *verdict;        /* "pass" or the classification */
+    const char *message;
+} tr_cycle_row;
+
+typedef struct tr_reports tr_reports;
+
+/* Create dir (and parents) and open the CSV files with their header rows. */
+tr_reports *tr_reports_open(const char *dir, tr_err *e);
+int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e);
+int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e);
+int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e);
+int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e);
+/* JUnit <property> of a slot's testsuite (reader, ATR, serial, role, hub port). */
+int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
+                             const char *name, const char *value, tr_err *e);
+/* (Re)write junit.xml from all results so far, atomically (tmp + rename).
+ * Safe to call more than once (end of run, SIGINT/SIGTERM). */
+int tr_reports_write_junit(tr_reports *r, tr_err *e);
+const char *tr_reports_dir(const tr_reports *r);
+void tr_reports_close(tr_reports *r);
+
+#endif

@@ -1,0 +1,44 @@
+/* util.h — small helpers every stage uses: hex, clocks, bounded strings.
+ *
+ * Owns: hex encode/decode, monotonic and wall clocks, string copy helpers.
+ * Must not: know anything about tokens, suites or reports.
+ */
+#ifndef TR_UTIL_H
+#define TR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decode hex digits, ignoring spaces/tabs. Returns bytes written, or -1 on a
+ * non-hex character, an odd digit count, or more than cap bytes. */
+long tr_hex_decode(const char *hex, uint8_t *out, size_t cap);
+
+/* Encode n bytes as uppercase hex. sep != 0 puts that char between bytes.
+ * Always NUL-terminates (truncates if cap is too small). Returns out. */
+char *tr_hex_encode(const uint8_t *in, size_t n, char *out, size_t cap, char sep);
+
+/* Bytes needed to hex-encode n bytes (with separators) plus the NUL. */
+size_t tr_hex_encoded_size(size_t n, bool with_sep);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t tr_now_ns(void);
+
+/* Wall clock as ISO 8601 UTC with milliseconds ("2026-11-30T12:00:00.123Z"). */
+void tr_wall_iso(char *out, size_t cap);
+
+/* Sleep for ms milliseconds (only for pacing in fixtures; waits in the
+ * harness are event-driven). */
+void tr_sleep_ms(unsigned ms);
+
+/* snprintf-like bounded copy; returns false when truncated. */
+bool tr_strlcpy(char *dst, const char *src, size_t cap);
+
+/* Parse an unsigned decimal or 0x-hex integer fully; false on junk/overflow. */
+bool tr_parse_u64(const char *s, uint64_t *out);
+bool tr_parse_double(const char *s, double *out);
+
+/* Trim leading/trailing whitespace in place; returns s. */
+char *tr_trim(char *s);
+
+#endif
