@@ -76,7 +76,7 @@ $(BUILD)/mkpki: $(BUILD)/obj/fixtures/pki/main.o $(PKI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # minimal echo card (benchmark reference) and bare SCardTransmit loop
-$(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(LIB)
+$(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(VTOK_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
