@@ -1,0 +1,100 @@
+/* config.h — profile and rig files (INI, parsed with Debian's libinih).
+ *
+ * Owns: reading a token profile (the token's variables: AID, PIN reference,
+ * default PIN, tries, SO PIN, algorithm, file IDs, thresholds) and a rig
+ * file (its slots: virtual / usb-hub / pcsc-only), validating every key and
+ * value with file:line in the error, and finding profiles and suites by
+ * name on the search path.
+ * Must not: start processes, talk to PC/SC or USB.
+ *
+ * Profile:                         Rig:
+ *   [profile]                        [rig]
+ *   name = ref1-sm2                  name = virtual-4
+ *   [vars]                           profile = ref1-sm2      ; default for slots
+ *   AID = F0544F4B52494701           [slot A1]
+ *   ...                              type = virtual | usb-hub | pcsc-only
+ *                                    ...  (see README "Rig files")
+ */
+#ifndef TR_CONFIG_H
+#define TR_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "vars.h"
+
+#define TR_NAME_MAX 64
+#define TR_PATH_MAX 1024
+
+typedef struct {
+    char name[TR_NAME_MAX];
+    char path[TR_PATH_MAX];
+    tr_vars *vars; /* every key of [vars] */
+} tr_profile;
+
+int tr_profile_load(const char *path, tr_profile *out, tr_err *e);
+void tr_profile_free(tr_profile *p);
+
+typedef enum { TR_SLOT_VIRTUAL = 0, TR_SLOT_USB_HUB, TR_SLOT_PCSC_ONLY } tr_slot_type;
+const char *tr_slot_type_name(tr_slot_type t);
+
+/* A virtual slot's token (what vtoken and mkpki are started with). */
+typedef struct {
+    char serial[17];
+    char role[16];       /* main | secondary */
+    char alg[16];        /* sm2 | ecdsa | rsa */
+    char org[128];
+    char validity[24];   /* valid | renewal-due | expired | not-yet-valid */
+    int seal_version;    /* 4 or 1 */
+    char faults[512];    /* comma-separated vtoken faults (cert faults included) */
+    unsigned ready_ms, sign_latency_ms, apdu_latency_us;
+    bool t0;
+    unsigned seed;
+} tr_vtoken_cfg;
+
+typedef struct {
+    char name[TR_NAME_MAX];
+    tr_slot_type type;
+    int line;                    /* where [slot ...] starts */
+    char profile[TR_PATH_MAX];   /* name or path, "" = rig default */
+    char reader[256];            /* pcsc-only: reader name pattern (fnmatch) */
+    /* usb-hub */
+    char hub[64];
+    int port;
+    char companion[64];
+    /* virtual */
+    tr_vtoken_cfg vt;
+    tr_vars *vars;               /* var.NAME = value entries */
+} tr_slot_cfg;
+
+typedef struct {
+    char name[TR_NAME_MAX];
+    char path[TR_PATH_MAX];
+    char profile[TR_PATH_MAX];   /* default profile for slots */
+    unsigned apdu_timeout_ms;    /* per APDU: past it the token is io.mute */
+    unsigned ready_timeout_ms;   /* per power-cycle stage */
+    unsigned off_ms;             /* power-off time in a cycle */
+    tr_slot_cfg *slots;
+    size_t nslots;
+} tr_rig_cfg;
+
+int tr_rig_load(const char *path, tr_rig_cfg *out, tr_err *e);
+void tr_rig_free(tr_rig_cfg *r);
+const tr_slot_cfg *tr_rig_find_slot(const tr_rig_cfg *r, const char *name);
+/* True when every slot is virtual (the rig needs the private pcscd). */
+bool tr_rig_is_virtual(const tr_rig_cfg *r);
+
+/* Directory tokenrig's data lives in: $TOKENRIG_HOME, else the source tree
+ * the binary was built in (<exe>/..), else <exe>/../share/tokenrig. */
+const char *tr_data_dir(void);
+/* Resolve a profile ("ref1-sm2" or a path) / suite ("pin-lockout" or a
+ * path) / rig ("virtual-4" or a path) to an existing file. */
+int tr_find_profile(const char *name, char *out, size_t cap, tr_err *e);
+int tr_find_suite(const char *name, char *out, size_t cap, tr_err *e);
+int tr_find_rig(const char *name, char *out, size_t cap, tr_err *e);
+/* Directory of helper programs (vtoken, mkpki): the tokenrig binary's own. */
+const char *tr_exe_dir(void);
+
+#endif
