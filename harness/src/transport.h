@@ -1,0 +1,65 @@
+/* transport.h — PC/SC: contexts, readers, card connections, APDU exchange.
+ *
+ * Owns: one SCARDCONTEXT per caller (each slot thread opens its own),
+ * reader lookup by name pattern, event-driven waits for readers and cards
+ * (SCardGetStatusChange, never fixed sleeps), exclusive connections (T=0 or
+ * T=1), warm/cold reset, and the APDU exchange with automatic GET RESPONSE
+ * (61xx) and Le correction (6Cxx), bounded so a token that answers 61xx
+ * forever is an error, not a hang. Every PC/SC error becomes a sentence a
+ * person understands.
+ * Must not: parse suites, power tokens (the rig does), write reports.
+ */
+#ifndef TR_TRANSPORT_H
+#define TR_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct tr_pcsc tr_pcsc;
+typedef struct tr_card tr_card;
+
+int tr_pcsc_open(tr_pcsc **out, tr_err *e);
+void tr_pcsc_close(tr_pcsc *p);
+/* Wake a tr_pcsc_wait_* in another thread (it returns TR_E_TIMEOUT). */
+void tr_pcsc_cancel(tr_pcsc *p);
+
+/* Reader names, NUL-separated, double-NUL-terminated (free() it). An empty
+ * list is not an error: *names is "\0\0". */
+int tr_pcsc_readers(tr_pcsc *p, char **names, tr_err *e);
+/* First reader whose name matches pattern (fnmatch, or exact). 0 found,
+ * -1 with TR_E_RIG when none. */
+int tr_pcsc_find_reader(tr_pcsc *p, const char *pattern, char *out, size_t cap, tr_err *e);
+/* Wait until a reader matching pattern exists (present=true) or none does. */
+int tr_pcsc_wait_reader(tr_pcsc *p, const char *pattern, bool present, unsigned timeout_ms,
+                        char *found, size_t cap, tr_err *e);
+/* Wait until reader has a card (present=true) or has none / is gone. */
+int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned timeout_ms, tr_err *e);
+
+/* Connect exclusively (T=0 or T=1). */
+int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e);
+/* Re-establish the connection after the card left and came back. */
+int tr_card_reconnect(tr_card *c, tr_err *e);
+void tr_card_disconnect(tr_card *c, bool unpower);
+
+/* One command APDU; rsp gets data + SW1 SW2. 61xx and 6Cxx are resolved here.
+ * Errors: TR_E_REMOVED (card gone), TR_E_TOKEN (endless 61xx, bad lengths),
+ * TR_E_PCSC. */
+int tr_card_transmit(tr_card *c, const uint8_t *apdu, size_t n,
+                     uint8_t *rsp, size_t cap, size_t *rlen, tr_err *e);
+/* Warm reset, or cold reset (SCARD_UNPOWER_CARD). Refreshes the ATR. */
+int tr_card_reset(tr_card *c, bool cold, tr_err *e);
+size_t tr_card_atr(const tr_card *c, uint8_t *out, size_t cap);
+const char *tr_card_reader(const tr_card *c);
+/* SCARD_ATTR_CHANNEL_ID (CCID: 0x0020 << 16 | bus << 8 | address). */
+int tr_card_channel_id(tr_card *c, uint32_t *out, tr_err *e);
+/* Monotonic ns when the current transmit started, 0 when idle (for the
+ * batch watchdog that declares a token mute). */
+uint64_t tr_card_busy_since(const tr_card *c);
+
+/* Human explanation of a PC/SC return code. */
+const char *tr_pcsc_explain(long rv);
+
+#endif
