@@ -1,0 +1,694 @@
+#include "vrig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport.h"
+#include "util.h"
+
+#define VPCD_DRIVER "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+#define CONTROL_TIMEOUT_MS 5000
+
+typedef struct {
+    char name[TR_NAME_MAX];
+    char reader[128];
+    char control[TR_PATH_MAX];
+    pid_t pid;
+    unsigned port;
+} vslot;
+
+struct tr_vrig {
+    char dir[TR_PATH_MAX];
+    char socket[TR_PATH_MAX];
+    pid_t pcscd_pid;
+    vslot *slots;
+    size_t nslots;
+};
+
+/* ---- small process helpers ----------------------------------------------------- */
+
+/* fork+exec argv with stdout/stderr to log (append). Detached from our
+ * terminal's process group so Ctrl-C reaches only tokenrig, which then tears
+ * the rig down in order. */
+static pid_t spawn(char *const argv[], const char *log, tr_err *e)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return tr_fail(e, TR_E_RIG, "fork: %m");
+    if (pid == 0) {
+        setsid();
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (nul >= 0)
+            dup2(nul, 0);
+        execvp(argv[0], argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static int run_to_end(char *const argv[], const char *log, tr_err *e)
+{
+    pid_t pid = spawn(argv, log, e);
+    if (pid < 0)
+        return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return tr_fail(e, TR_E_RIG, "waitpid: %m");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return tr_fail(e, TR_E_RIG, "%s failed (exit %d); see %s", argv[0],
+                       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), log);
+    return 0;
+}
+
+/* Is pid alive and still the program we started (guards against PID reuse)? */
+static bool pid_is_ours(pid_t pid, const char *needle)
+{
+    if (pid <= 0)
+        return false;
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid)
+        return false; /* our child, and it just ended */
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+static void stop_pid(pid_t pid, const char *needle)
+{
+    if (!pid_is_ours(pid, needle))
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) { /* up to 3 s, then SIGKILL */
+        if (!pid_is_ours(pid, needle))
+            return;
+        tr_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* ---- ports ------------------------------------------------------------------------ */
+
+static bool port_free(unsigned port)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_ANY)};
+    bool ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+    close(s);
+    return ok;
+}
+
+/* vpcd listens on CHANNELID and CHANNELID+1: find a free pair. Two rigs up at
+ * once each probe for their own pairs; pcscd's bind is the final arbiter. */
+static int pick_port_pair(unsigned *out, unsigned avoid_below, tr_err *e)
+{
+    unsigned base = 20000 + (unsigned)((getpid() * 7919u + (unsigned)time(NULL)) % 20000u) * 2u;
+    for (unsigned i = 0; i < 2000; i++) {
+        unsigned p = 20000 + ((base - 20000 + i * 2) % 40000);
+        if (p + 1 < avoid_below && p >= 20000 && avoid_below)
+            continue;
+        if (port_free(p) && port_free(p + 1)) {
+            *out = p;
+            return 0;
+        }
+    }
+    return tr_fail(e, TR_E_RIG, "no free TCP port pair for vpcd between 20000 and 60000");
+}
+
+/* ---- state file ------------------------------------------------------------------- */
+
+static int write_state(const tr_vrig *v, tr_err *e)
+{
+    char tmp[TR_PATH_MAX + 16], path[TR_PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s/state.ini.tmp", v->dir);
+    snprintf(path, sizeof path, "%s/state.ini", v->dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tr_fail(e, TR_E_RIG, "%s: %m", tmp);
+    fprintf(f, "; written by tokenrig rig up; read by tokenrig to find this rig\n");
+    fprintf(f, "[rig]\ndir = %s\nsocket = %s\npcscd_pid = %d\n", v->dir, v->socket, (int)v->pcscd_pid);
+    for (size_t i = 0; i < v->nslots; i++)
+        fprintf(f, "[slot %s]\nreader = %s\ncontrol = %s\npid = %d\nport = %u\n", v->slots[i].name,
+                v->slots[i].reader, v->slots[i].control, (int)v->slots[i].pid, v->slots[i].port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return tr_fail(e, TR_E_RIG, "%s: %m", path);
+    char envp[TR_PATH_MAX + 16];
+    snprintf(envp, sizeof envp, "%s/env", v->dir);
+    f = fopen(envp, "w");
+    if (!f)
+        return tr_fail(e, TR_E_RIG, "%s: %m", envp);
+    fprintf(f, "PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", v->socket, v->dir);
+    fclose(f);
+    return 0;
+}
+
+static vslot *add_slot(tr_vrig *v, const char *name)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        if (!strcmp(v->slots[i].name, name))
+            return &v->slots[i];
+    vslot *ns = realloc(v->slots, (v->nslots + 1) * sizeof *ns);
+    if (!ns)
+        return NULL;
+    v->slots = ns;
+    vslot *s = &v->slots[v->nslots++];
+    memset(s, 0, sizeof *s);
+    tr_strlcpy(s->name, name, sizeof s->name);
+    return s;
+}
+
+static int state_key(void *user, const char *section, const char *name, const char *value)
+{
+    tr_vrig *v = user;
+    if (!strcmp(section, "rig")) {
+        if (!strcmp(name, "socket"))
+            tr_strlcpy(v->socket, value, sizeof v->socket);
+        else if (!strcmp(name, "pcscd_pid"))
+            v->pcscd_pid = (pid_t)atoi(value);
+        return 1;
+    }
+    if (strncmp(section, "slot ", 5))
+        return 0;
+    vslot *s = add_slot(v, section + 5);
+    if (!s)
+        return 0;
+    if (!strcmp(name, "reader"))
+        tr_strlcpy(s->reader, value, sizeof s->reader);
+    else if (!strcmp(name, "control"))
+        tr_strlcpy(s->control, value, sizeof s->control);
+    else if (!strcmp(name, "pid"))
+        s->pid = (pid_t)atoi(value);
+    else if (!strcmp(name, "port"))
+        s->port = (unsigned)atoi(value);
+    return 1;
+}
+
+/* ---- bring-up steps ------------------------------------------------------------------ */
+
+void tr_vrig_default_dir(const tr_rig_cfg *rig, char *out, size_t cap)
+{
+    const char *env = getenv("TOKENRIG_VRIG_DIR");
+    if (env && *env)
+        snprintf(out, cap, "%s", env);
+    else
+        snprintf(out, cap, "/tmp/tokenrig-%u/vrig-%s", (unsigned)getuid(), rig->name);
+}
+
+static int mkdirs(const char *path, tr_err *e)
+{
+    char tmp[TR_PATH_MAX];
+    if (!tr_strlcpy(tmp, path, sizeof tmp))
+        return tr_fail(e, TR_E_RIG, "path too long: %s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return tr_fail(e, TR_E_RIG, "mkdir %s: %m", tmp);
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return tr_fail(e, TR_E_RIG, "mkdir %s: %m", tmp);
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to, tr_err *e)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return tr_fail(e, TR_E_RIG, "%s: %m (is vsmartcard-vpcd installed? run ci/deps.sh)", from);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (out < 0) {
+        close(in);
+        return tr_fail(e, TR_E_RIG, "%s: %m", to);
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            rc = tr_fail(e, TR_E_RIG, "writing %s: %m", to);
+            break;
+        }
+    close(in);
+    if (close(out) != 0 && rc == 0)
+        rc = tr_fail(e, TR_E_RIG, "writing %s: %m", to);
+    return rc;
+}
+
+/* One reader.conf entry (two slots) per private copy of the vpcd driver. */
+static int write_reader_conf(tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
+{
+    char conf[TR_PATH_MAX + 16];
+    snprintf(conf, sizeof conf, "%s/conf", v->dir);
+    if (mkdirs(conf, e) < 0)
+        return -1;
+    size_t entries = (v->nslots + 1) / 2;
+    unsigned last = 0;
+    for (size_t k = 0; k < entries; k++) {
+        unsigned port = 0;
+        if (pick_port_pair(&port, last, e) < 0)
+            return -1;
+        last = port + 2;
+        char drv[TR_PATH_MAX + 32], entry[TR_PATH_MAX + 32], friendly[96];
+        snprintf(drv, sizeof drv, "%s/libifdvpcd-%zu.so", v->dir, k);
+        if (copy_file(VPCD_DRIVER, drv, e) < 0)
+            return -1;
+        snprintf(friendly, sizeof friendly, "tokenrig %s %zu", rig->name, k);
+        snprintf(entry, sizeof entry, "%s/vpcd-%zu", conf, k);
+        FILE *f = fopen(entry, "w");
+        if (!f)
+            return tr_fail(e, TR_E_RIG, "%s: %m", entry);
+        fprintf(f, "FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:0x%04X\nLIBPATH %s\nCHANNELID 0x%04X\n",
+                friendly, port, drv, port);
+        fclose(f);
+        for (size_t j = 0; j < 2 && 2 * k + j < v->nslots; j++) {
+            vslot *s = &v->slots[2 * k + j];
+            s->port = port + (unsigned)j;
+            snprintf(s->reader, sizeof s->reader, "%s 00 %02zu", friendly, j);
+        }
+    }
+    return 0;
+}
+
+/* pcscd in its own mount namespace with our directory over /run/pcscd: it
+ * binds its socket there, and nobody else's pcscd is disturbed. */
+static int start_pcscd(tr_vrig *v, tr_err *e)
+{
+    char rundir[TR_PATH_MAX + 16], conf[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
+    snprintf(rundir, sizeof rundir, "%s/run", v->dir);
+    snprintf(conf, sizeof conf, "%s/conf", v->dir);
+    snprintf(log, sizeof log, "%s/pcscd.log", v->dir);
+    if (mkdirs(rundir, e) < 0)
+        return -1;
+    snprintf(v->socket, sizeof v->socket, "%s/pcscd.comm", rundir);
+    static const char script[] =
+        "mount --make-rprivate / 2>/dev/null;"
+        "if [ -d /run/pcscd ]; then mount --bind \"$1\" /run/pcscd || exit 97;"
+        "else mount -t tmpfs -o mode=755 tokenrig-run /run && mkdir /run/pcscd && "
+        "mount --bind \"$1\" /run/pcscd || exit 97; fi;"
+        "exec pcscd --foreground --config \"$2\"";
+    char *argv[12];
+    int i = 0;
+    argv[i++] = "unshare";
+    argv[i++] = geteuid() == 0 ? "-m" : "-rm";
+    argv[i++] = "sh";
+    argv[i++] = "-c";
+    argv[i++] = (char *)script;
+    argv[i++] = "tokenrig-pcscd";
+    argv[i++] = rundir;
+    argv[i++] = conf;
+    argv[i] = NULL;
+    v->pcscd_pid = spawn(argv, log, e);
+    return v->pcscd_pid < 0 ? -1 : 0;
+}
+
+static int wait_pcscd(tr_vrig *v, unsigned timeout_ms, tr_err *e)
+{
+    /* The daemon's socket appearing has no PC/SC event to wait on: poll the
+     * file (bounded), then the first context proves pcscd answers. */
+    uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    struct stat st;
+    while (stat(v->socket, &st) != 0) {
+        if (!pid_is_ours(v->pcscd_pid, "pcscd"))
+            return tr_fail(e, TR_E_RIG, "the private pcscd exited at start; see %s/pcscd.log "
+                           "(as a non-root user, user namespaces must be enabled)", v->dir);
+        if (tr_now_ns() > deadline)
+            return tr_fail(e, TR_E_RIG, "the private pcscd did not create %s within %u ms", v->socket, timeout_ms);
+        tr_sleep_ms(10);
+    }
+    return 0;
+}
+
+static void slot_file(const tr_vrig *v, const char *slot, const char *suffix, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s%s", v->dir, slot, suffix);
+}
+
+/* Cert faults are realized by the certificate we issue, not by vtoken. */
+static bool is_cert_fault(const char *f)
+{
+    return !strcmp(f, "expired-cert") || !strcmp(f, "renewal-due");
+}
+
+static const char *effective_validity(const tr_vtoken_cfg *vt)
+{
+    if (strstr(vt->faults, "expired-cert"))
+        return "expired";
+    if (strstr(vt->faults, "renewal-due"))
+        return "renewal-due";
+    return vt->validity;
+}
+
+static bool wants_seal(const tr_vtoken_cfg *vt)
+{
+    return !strcmp(vt->role, "main") || strstr(vt->faults, "seal-on-secondary");
+}
+
+/* CA once, then key + certificate (+ seal) per slot, all slots in parallel. */
+static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
+{
+    char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
+    snprintf(mkpki, sizeof mkpki, "%s/mkpki", tr_exe_dir());
+    snprintf(pki, sizeof pki, "%s/pki", v->dir);
+    snprintf(log, sizeof log, "%s/mkpki.log", v->dir);
+    char *ca[] = {mkpki, "ca", "--out", pki, NULL};
+    if (run_to_end(ca, log, e) < 0)
+        return -1;
+    pid_t *pids = calloc(rig->nslots, sizeof *pids);
+    if (!pids)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < rig->nslots; i++) {
+        const tr_slot_cfg *s = &rig->slots[i];
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = tr_fail(e, TR_E_RIG, "fork: %m");
+            break;
+        }
+        if (pid == 0) {
+            char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
+            slot_file(v, s->name, ".key.pem", key, sizeof key);
+            slot_file(v, s->name, ".crt.der", crt, sizeof crt);
+            slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+            snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
+            char *tok[] = {mkpki, "token", "--ca", pki, "--alg", (char *)s->vt.alg, "--serial",
+                           (char *)s->vt.serial, "--org", (char *)s->vt.org, "--validity",
+                           (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
+            tr_err sub;
+            if (run_to_end(tok, log, &sub) < 0)
+                _exit(1);
+            if (!wants_seal(&s->vt))
+                _exit(0);
+            char *sl[] = {mkpki, "seal", "--ca", pki, "--cert", crt, "--version", ver, "--org",
+                          (char *)s->vt.org, "--out", seal, NULL};
+            _exit(run_to_end(sl, log, &sub) < 0 ? 1 : 0);
+        }
+        pids[i] = pid;
+    }
+    for (size_t i = 0; i < rig->nslots; i++) {
+        int st;
+        if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] && (!WIFEXITED(st) || WEXITSTATUS(st)) && rc == 0)
+            rc = tr_fail(e, TR_E_RIG, "making the certificate of slot %s failed; see %s", rig->slots[i].name, log);
+    }
+    free(pids);
+    return rc;
+}
+
+static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
+{
+    char vtoken[TR_PATH_MAX + 16], key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32],
+        state[TR_PATH_MAX + 32], log[TR_PATH_MAX + 32];
+    char port[16], ready[16], sign[16], apdu[16], seed[16];
+    snprintf(vtoken, sizeof vtoken, "%s/vtoken", tr_exe_dir());
+    slot_file(v, s->name, ".key.pem", key, sizeof key);
+    slot_file(v, s->name, ".crt.der", crt, sizeof crt);
+    slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+    slot_file(v, s->name, ".state", state, sizeof state);
+    slot_file(v, s->name, ".ctl", vs->control, sizeof vs->control);
+    slot_file(v, s->name, ".vtoken.log", log, sizeof log);
+    snprintf(port, sizeof port, "%u", vs->port);
+    snprintf(ready, sizeof ready, "%u", s->vt.ready_ms);
+    snprintf(sign, sizeof sign, "%u", s->vt.sign_latency_ms);
+    snprintf(apdu, sizeof apdu, "%u", s->vt.apdu_latency_us);
+    snprintf(seed, sizeof seed, "%u", s->vt.seed);
+    char *argv[64];
+    int n = 0;
+    char *fixed[] = {vtoken, "--port", port, "--serial", (char *)s->vt.serial, "--role", (char *)s->vt.role,
+                     "--alg", (char *)s->vt.alg, "--key", key, "--cert", crt, "--state", state,
+                     "--control", vs->control, "--ready-ms", ready, "--sign-latency-ms", sign,
+                     "--apdu-latency-us", apdu, "--seed", seed};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[n++] = fixed[i];
+    if (wants_seal(&s->vt)) {
+        argv[n++] = "--seal";
+        argv[n++] = seal;
+    }
+    if (s->vt.t0)
+        argv[n++] = "--t0";
+    char faults[sizeof s->vt.faults];
+    tr_strlcpy(faults, s->vt.faults, sizeof faults);
+    char *save = NULL;
+    for (char *f = strtok_r(faults, ", ", &save); f && n < 60; f = strtok_r(NULL, ", ", &save)) {
+        if (is_cert_fault(f))
+            continue;
+        argv[n++] = "--fault";
+        argv[n++] = f;
+    }
+    argv[n] = NULL;
+    vs->pid = spawn(argv, log, e);
+    return vs->pid < 0 ? -1 : 0;
+}
+
+static bool slot_expects_card(const tr_slot_cfg *s)
+{
+    /* a token that never becomes ready on purpose is not a bring-up failure */
+    return !strstr(s->vt.faults, "flaky-power=1") && !strstr(s->vt.faults, "bad-atr");
+}
+
+static int wait_cards(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)
+{
+    tr_pcsc *p;
+    uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) { /* pcscd may need a moment between creating its socket and answering */
+        tr_err sub;
+        if (tr_pcsc_open(&p, &sub) == 0)
+            break;
+        if (tr_now_ns() > deadline) {
+            *e = sub;
+            tr_err_prefix(e, "private pcscd");
+            return -1;
+        }
+        tr_sleep_ms(10);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < v->nslots && rc == 0; i++) {
+        uint64_t now = tr_now_ns();
+        unsigned left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
+        char found[256];
+        rc = tr_pcsc_wait_reader(p, v->slots[i].reader, true, left, found, sizeof found, e);
+        if (rc == 0 && slot_expects_card(&rig->slots[i])) {
+            now = tr_now_ns();
+            left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
+            rc = tr_pcsc_wait_card(p, v->slots[i].reader, true, left, e);
+        }
+        if (rc < 0)
+            tr_err_prefix(e, "slot %s (token log: %s/%s.vtoken.log)", v->slots[i].name, v->dir, v->slots[i].name);
+    }
+    tr_pcsc_close(p);
+    return rc;
+}
+
+int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_vrig **out, tr_err *e)
+{
+    if (!tr_rig_is_virtual(rig))
+        return tr_fail(e, TR_E_RIG, "%s: only rigs whose slots are all virtual can be brought up", rig->path);
+    if (strlen(dir) > 60)
+        return tr_fail(e, TR_E_RIG, "rig directory '%s' is too long: UNIX socket paths inside it must stay "
+                       "under 108 bytes (use a shorter TOKENRIG_VRIG_DIR)", dir);
+    char state[TR_PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.ini", dir);
+    tr_vrig *old;
+    tr_err ignored;
+    if (access(state, F_OK) == 0) {
+        if (tr_vrig_attach(dir, &old, &ignored) == 0) {
+            tr_vrig_free(old);
+            return tr_fail(e, TR_E_RIG, "a virtual rig is already up in %s (tokenrig rig down --rig %s)",
+                           dir, rig->path);
+        }
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* stale: its processes are gone */
+    }
+    tr_vrig *v = calloc(1, sizeof *v);
+    if (!v)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    tr_strlcpy(v->dir, dir, sizeof v->dir);
+    v->slots = calloc(rig->nslots, sizeof *v->slots);
+    if (!v->slots) {
+        free(v);
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
+    v->nslots = rig->nslots;
+    for (size_t i = 0; i < rig->nslots; i++)
+        tr_strlcpy(v->slots[i].name, rig->slots[i].name, sizeof v->slots[i].name);
+    if (mkdirs(dir, e) < 0 || write_reader_conf(v, rig, e) < 0 || make_pki(v, rig, e) < 0 ||
+        start_pcscd(v, e) < 0 || write_state(v, e) < 0 || wait_pcscd(v, timeout_ms, e) < 0)
+        goto fail;
+    setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
+    for (size_t i = 0; i < rig->nslots; i++)
+        if (start_token(v, &rig->slots[i], &v->slots[i], e) < 0)
+            goto fail;
+    if (write_state(v, e) < 0 || wait_cards(v, rig, timeout_ms, e) < 0)
+        goto fail;
+    *out = v;
+    return 0;
+fail:;
+    tr_err keep = *e;
+    tr_vrig_down(v, &ignored);
+    *e = keep;
+    return -1;
+}
+
+int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e)
+{
+    tr_vrig *v = calloc(1, sizeof *v);
+    if (!v)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    tr_strlcpy(v->dir, dir, sizeof v->dir);
+    char state[TR_PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.ini", dir);
+    int rc = ini_parse(state, state_key, v);
+    if (rc != 0 || !v->socket[0]) {
+        tr_vrig_free(v);
+        return tr_fail(e, TR_E_RIG, "no virtual rig in %s (bring one up: tokenrig rig up --rig FILE)", dir);
+    }
+    if (!pid_is_ours(v->pcscd_pid, "pcscd")) {
+        tr_vrig_free(v);
+        return tr_fail(e, TR_E_RIG, "the virtual rig in %s is down (its pcscd is gone)", dir);
+    }
+    setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
+    *out = v;
+    return 0;
+}
+
+int tr_vrig_down(tr_vrig *v, tr_err *e)
+{
+    (void)e;
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < v->nslots; i++)
+        stop_pid(v->slots[i].pid, "vtoken");
+    stop_pid(v->pcscd_pid, "pcscd");
+    if (v->dir[0])
+        nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tr_vrig_free(v);
+    return 0;
+}
+
+void tr_vrig_free(tr_vrig *v)
+{
+    if (!v)
+        return;
+    free(v->slots);
+    free(v);
+}
+
+const char *tr_vrig_dir(const tr_vrig *v) { return v->dir; }
+const char *tr_vrig_socket(const tr_vrig *v) { return v->socket; }
+
+static const vslot *find_vslot(const tr_vrig *v, const char *slot)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        if (!strcmp(v->slots[i].name, slot))
+            return &v->slots[i];
+    return NULL;
+}
+
+const char *tr_vrig_reader(const tr_vrig *v, const char *slot)
+{
+    const vslot *s = find_vslot(v, slot);
+    return s ? s->reader : NULL;
+}
+
+pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot)
+{
+    const vslot *s = find_vslot(v, slot);
+    return s ? s->pid : -1;
+}
+
+/* One request line to the token's control socket, one reply line back. */
+static int control_call(const tr_vrig *v, const char *slot, const char *cmd, char *reply, size_t cap, tr_err *e)
+{
+    const vslot *s = find_vslot(v, slot);
+    if (!s)
+        return tr_fail(e, TR_E_RIG, "no slot '%s' in the virtual rig", slot);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return tr_fail(e, TR_E_RIG, "socket: %m");
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (!tr_strlcpy(a.sun_path, s->control, sizeof a.sun_path)) {
+        close(fd);
+        return tr_fail(e, TR_E_RIG, "control socket path too long: %s", s->control);
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return tr_fail(e, TR_E_RIG, "slot %s: the virtual token does not answer on %s (%m): has it died?",
+                       slot, s->control);
+    }
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s\n", cmd);
+    if (write(fd, line, (size_t)n) != n) {
+        close(fd);
+        return tr_fail(e, TR_E_RIG, "slot %s: control write: %m", slot);
+    }
+    size_t got = 0;
+    uint64_t deadline = tr_now_ns() + CONTROL_TIMEOUT_MS * 1000000ull;
+    while (got + 1 < cap) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        uint64_t now = tr_now_ns();
+        int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u);
+        if (poll(&pfd, 1, left) <= 0) {
+            close(fd);
+            return tr_fail(e, TR_E_RIG, "slot %s: no answer to '%s' from the virtual token", slot, cmd);
+        }
+        ssize_t r = read(fd, reply + got, 1);
+        if (r <= 0 || reply[got] == '\n')
+            break;
+        got++;
+    }
+    reply[got] = '\0';
+    close(fd);
+    if (strncmp(reply, "ok", 2) != 0)
+        return tr_fail(e, TR_E_RIG, "slot %s: virtual token refused '%s': %s", slot, cmd, reply);
+    return 0;
+}
+
+int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e)
+{
+    char reply[256];
+    return control_call(v, slot, on ? "on" : "off", reply, sizeof reply, e);
+}
+
+int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e)
+{
+    return control_call(v, slot, "status", out, cap, e);
+}

@@ -1,0 +1,52 @@
+/* vrig.h — the hermetic virtual rig: a private pcscd + one vtoken per slot.
+ *
+ * Owns: bringing a virtual rig up (a pcscd in its own mount namespace with a
+ * private socket and reader.conf directory; one vpcd reader.conf entry per
+ * pair of slots, each loading its own copy of the vpcd driver because vpcd
+ * keeps per-slot state in statics; a test PKI, certificate and seal per
+ * token made by mkpki; one vtoken per slot), waiting until every card is
+ * present, recording PIDs in a state file, virtual power (the vtoken's
+ * control socket: off = the token leaves, on = it comes back), and tearing
+ * down exactly the processes it started, by PID.
+ * Must not: touch /etc, /run outside its namespace, the system pcscd, or any
+ * process it did not start.
+ */
+#ifndef TR_VRIG_H
+#define TR_VRIG_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef struct tr_vrig tr_vrig;
+
+/* Default instance directory of a rig: $TOKENRIG_VRIG_DIR, else
+ * /tmp/tokenrig-<uid>/vrig-<rig name>. */
+void tr_vrig_default_dir(const tr_rig_cfg *rig, char *out, size_t cap);
+
+/* Bring the rig up in dir (created; must not hold a running rig). Returns
+ * when every slot's card is present, or -1 (TR_E_RIG) with what is missing,
+ * after tearing down what it started. Sets PCSCLITE_CSOCK_NAME in this
+ * process's environment. */
+int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_vrig **out, tr_err *e);
+/* Attach to a rig brought up earlier (reads dir/state.ini). -1 (TR_E_RIG)
+ * when none runs there. Sets PCSCLITE_CSOCK_NAME. */
+int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e);
+/* Stop every process of the rig by PID and remove its directory. */
+int tr_vrig_down(tr_vrig *v, tr_err *e);
+/* Forget the handle without stopping anything. */
+void tr_vrig_free(tr_vrig *v);
+
+const char *tr_vrig_dir(const tr_vrig *v);
+const char *tr_vrig_socket(const tr_vrig *v);
+/* Reader name / vtoken PID of a slot; NULL / -1 when the slot is unknown. */
+const char *tr_vrig_reader(const tr_vrig *v, const char *slot);
+pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot);
+/* Virtual power through the token's control socket. */
+int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e);
+/* One line of the token's status ("powered=1 connected=1 ..."). */
+int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e);
+
+#endif
