@@ -19,7 +19,10 @@ OPT     ?= -O2 -g
 PKGS    := libpcsclite openssl libusb-1.0 inih
 # -Wno-format-truncation: gcc guesses at snprintf truncation into bounded
 # buffers, which we do on purpose; paths are length-checked where they are made.
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),clang)
+WARN    += -Wno-format-truncation
+endif
 CSTD    := -std=c11 -D_GNU_SOURCE
 
 ifeq ($(SAN),1)
