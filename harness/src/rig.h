@@ -1,0 +1,47 @@
+/* rig.h — a slot at run time: its reader, its token connection, its power.
+ *
+ * Owns: the one slot interface over the three kinds of slot — virtual (the
+ * vtoken leaves and comes back through its control socket), usb-hub (port
+ * power through usbhub.h, reader found by SCARD_ATTR_CHANNEL_ID), pcsc-only
+ * (a cold reset is all the power it has) — and the power cycle with its
+ * stage timings (off, device, reader, ATR), waited for by events with a
+ * timeout per stage. It fills the tr_cardio the interpreter talks to.
+ * Must not: parse suites or decide verdicts (it reports the stage reached;
+ * the caller classifies).
+ */
+#ifndef TR_RIG_H
+#define TR_RIG_H
+
+#include <stdbool.h>
+
+#include "cardio.h"
+#include "config.h"
+#include "error.h"
+#include "transport.h"
+#include "vrig.h"
+
+typedef struct tr_slot tr_slot;
+
+/* No PC/SC yet: call tr_slot_connect from the thread that will use the slot. */
+int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *vrig, tr_slot **out, tr_err *e);
+/* Own PC/SC context, find the reader, wait for the card, connect exclusively. */
+int tr_slot_connect(tr_slot *s, tr_err *e);
+void tr_slot_close(tr_slot *s);
+
+const char *tr_slot_name(const tr_slot *s);
+const char *tr_slot_reader(const tr_slot *s);  /* "" before connect */
+tr_card *tr_slot_card(tr_slot *s);             /* NULL before connect */
+const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s);
+/* Where the slot's power is: "virtual", "hub 1-1.4 port 2", "reader <name>". */
+void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap);
+
+/* Power on/off (virtual, usb-hub). pcsc-only slots have no power switch. */
+int tr_slot_power(tr_slot *s, bool on, tr_err *e);
+/* off, wait until the token is gone, keep it off for the rig's off_ms, on,
+ * wait for reader and card, reconnect. rep gets the stage timings and the
+ * stage reached even on failure. */
+int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e);
+/* The callbacks the interpreter uses (ctx = the slot). */
+void tr_slot_cardio(tr_slot *s, tr_cardio *io);
+
+#endif
