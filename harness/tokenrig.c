@@ -1,0 +1,65 @@
+/* tokenrig — the command line.
+ *
+ * Owns: argument parsing, --help texts, which rig is used (the default
+ * virtual rig when there is no --rig), and turning outcomes into exit
+ * status: 0 all passed, 1 a token failed, 2 usage/config/rig error.
+ * Must not: contain test logic (suites do), talk APDUs itself (the
+ * interpreter does), or write report files (reports.c does).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+
+static void usage_main(FILE *f)
+{
+    fprintf(f,
+        "usage: tokenrig COMMAND [OPTIONS]\n"
+        "\n"
+        "Certify PKI USB-KEY tokens: scripted APDU suites over PC/SC, power cycles\n"
+        "through USB hubs, CSV and JUnit reports.\n"
+        "\n"
+        "commands:\n"
+        "  list    [--rig FILE]                      readers, slots, tokens (ATR)\n"
+        "  run     [--rig FILE] [SUITE...] [...]     certify every slot's token\n"
+        "  script  FILE [--reader NAME]              run a scriptor-style script\n"
+        "  power   on|off|cycle|status --rig FILE --slot NAME\n"
+        "  cycle   --rig FILE --slot NAME --count N [--stop-on-fail]\n"
+        "  hubs                                      USB hubs, ports, power switching\n"
+        "  rig     up|down|status|env [--rig FILE]   the virtual rig (private pcscd + vtokens)\n"
+        "\n"
+        "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
+        "failed, 2 usage, configuration or rig error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage_main(stdout);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {
+        {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
+        {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
+        {"rig", tr_cmd_rig},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tokenrig: unknown command '%s'\n\n", cmd);
+    usage_main(stderr);
+    return 2;
+}
