@@ -55,7 +55,7 @@ UNIT_BIN   := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRC)))
 
 FUZZ_SRC   := $(wildcard harness/fuzz/fuzz_*.c)
 
-BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop
+BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu
 
 .PHONY: all deps unit test test-unit test-san fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
@@ -84,6 +84,9 @@ $(BUILD)/mkpki: $(BUILD)/obj/fixtures/pki/main.o $(PKI_OBJ) $(LIB)
 $(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(VTOK_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# minimal PC/SC client of the integration tests
+$(BUILD)/apdu: $(BUILD)/obj/ci/tests/apdu.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/check_%: $(BUILD)/obj/harness/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)

@@ -59,7 +59,7 @@ void tr_rig_session_close(tr_rig_session *rs)
 static void usage_rig(FILE *f)
 {
     fprintf(f,
-        "usage: tokenrig rig up|down|status|env [--rig FILE] [--timeout MS]\n"
+        "usage: tokenrig rig up|down|status|env|respawn [--rig FILE] [--timeout MS] [--slot NAME]\n"
         "\n"
         "The virtual rig: a private pcscd in its own mount namespace (its own\n"
         "socket and reader.conf directory; the system pcscd and /etc are never\n"
@@ -69,6 +69,7 @@ static void usage_rig(FILE *f)
         "  down    stop its processes (by PID) and remove its directory\n"
         "  status  the rig's directory, socket, and each slot's reader and token state\n"
         "  env     the environment lines for clients (eval them in a shell)\n"
+        "  respawn restart one slot's vtoken (same options, same PIN state file)\n"
         "Without --rig: rigs/virtual.ini. The rig's directory is\n"
         "/tmp/tokenrig-UID/vrig-NAME, or $TOKENRIG_VRIG_DIR.\n");
 }
@@ -91,15 +92,17 @@ int tr_cmd_rig(int argc, char **argv)
 {
     static const struct option opts[] = {{"rig", required_argument, 0, 'r'},
                                          {"timeout", required_argument, 0, 't'},
+                                         {"slot", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *rig_arg = NULL;
+    const char *rig_arg = NULL, *slot_arg = NULL;
     unsigned timeout = RIG_UP_TIMEOUT_MS;
     int c;
-    while ((c = getopt_long(argc, argv, "r:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:t:s:h", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
         case 'r': rig_arg = optarg; break;
+        case 's': slot_arg = optarg; break;
         case 't':
             if (!tr_parse_u64(optarg, &v) || v > 3600000) {
                 fprintf(stderr, "tokenrig rig: --timeout takes milliseconds, not '%s'\n", optarg);
@@ -137,6 +140,12 @@ int tr_cmd_rig(int argc, char **argv)
             rc = tr_cli_report_error(&e);
         else
             tr_vrig_down(v, &e);
+    } else if (!strcmp(action, "respawn")) {
+        if (!slot_arg)
+            rc = tr_cli_report_error((tr_fail(&e, TR_E_USAGE, "rig respawn needs --slot NAME"), &e));
+        else if (tr_vrig_attach(dir, &v, &e) < 0 || tr_vrig_respawn(v, &cfg, slot_arg, &e) < 0)
+            rc = tr_cli_report_error(&e);
+        tr_vrig_free(v);
     } else if (!strcmp(action, "status") || !strcmp(action, "env")) {
         if (tr_vrig_attach(dir, &v, &e) < 0)
             rc = tr_cli_report_error(&e);

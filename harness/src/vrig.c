@@ -688,6 +688,18 @@ int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e)
     return control_call(v, slot, on ? "on" : "off", reply, sizeof reply, e);
 }
 
+int tr_vrig_respawn(tr_vrig *v, const tr_rig_cfg *rig, const char *slot, tr_err *e)
+{
+    const tr_slot_cfg *sc = tr_rig_find_slot(rig, slot);
+    vslot *vs = (vslot *)find_vslot(v, slot);
+    if (!sc || !vs)
+        return tr_fail(e, TR_E_RIG, "no slot '%s' in the virtual rig", slot);
+    stop_pid(vs->pid, "vtoken");
+    if (start_token(v, sc, vs, e) < 0 || write_state(v, e) < 0)
+        return -1;
+    return 0;
+}
+
 int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e)
 {
     return control_call(v, slot, "status", out, cap, e);

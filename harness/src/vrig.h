@@ -46,6 +46,9 @@ const char *tr_vrig_reader(const tr_vrig *v, const char *slot);
 pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot);
 /* Virtual power through the token's control socket. */
 int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e);
+/* Restart a slot's vtoken with the same options and state file (after a
+ * crash, or kill -9 in a test): PIN state must have survived. */
+int tr_vrig_respawn(tr_vrig *v, const tr_rig_cfg *rig, const char *slot, tr_err *e);
 /* One line of the token's status ("powered=1 connected=1 ..."). */
 int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e);
 
