@@ -8,6 +8,7 @@
 #define TR_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
     TR_OK = 0,
