@@ -1,7 +1,8 @@
-/* apdu — a minimal PC/SC client for the integration tests: one exclusive
- * connection, each argument one APDU (hex), one output line per APDU:
- * "<response data hex> <SW>" (data "-" when empty). Uses the harness's
- * transport, so 61xx/6Cxx are resolved as tokenrig resolves them.
+/* apdu — a minimal PC/SC client for the integration tests: waits (up to
+ * 10 s) for a token in READER, connects exclusively, prints "atr <hex>",
+ * then for each argument (an APDU in hex) one line "<response data hex> <SW>"
+ * (data "-" when empty). Uses the harness's transport, so 61xx/6Cxx are
+ * resolved as tokenrig resolves them.
  *   apdu READER APDU-HEX...        (special arguments: "reset", "cold") */
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +27,12 @@ int main(int argc, char **argv)
     tr_card *c;
     if (tr_pcsc_open(&p, &e) < 0)
         return die(&e);
-    if (tr_card_connect(p, argv[1], &c, &e) < 0)
+    if (tr_pcsc_wait_card(p, argv[1], true, 10000, &e) < 0 || tr_card_connect(p, argv[1], &c, &e) < 0)
         return die(&e);
+    uint8_t atr[64];
+    char atr_hex[140];
+    size_t alen = tr_card_atr(c, atr, sizeof atr);
+    printf("atr %s\n", tr_hex_encode(atr, alen, atr_hex, sizeof atr_hex, 0));
     static uint8_t cmd[4096], rsp[70000];
     static char hex[140010];
     for (int i = 2; i < argc; i++) {

@@ -1,0 +1,33 @@
+# Shared helpers of the integration tests (sourced). Each test prints one
+# line per check and ends with "N passed, N failed".
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${B:-$ROOT/build}
+TR=$B/tokenrig
+APDU=$B/apdu
+pass=0
+fail=0
+ok() { echo "ok   - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$3', got '$2'"; fi; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+finish() { echo "$(basename "$0"): $pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+
+# A rig of our own for this test file, torn down on exit whatever happens.
+rig_up() {
+  RIG=$1
+  export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-$(basename "$0" .sh | cut -c1-12)
+  local out
+  if ! out=$("$TR" rig up --rig "$RIG" 2>&1); then
+    echo "FAIL - rig up $RIG: $out"
+    exit 1
+  fi
+  eval "$(echo "$out" | grep -E '^(PCSCLITE_CSOCK_NAME|TOKENRIG_VRIG_DIR)=')"
+  export PCSCLITE_CSOCK_NAME
+  trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1 || true' EXIT
+}
+# Reader of the i-th slot (0-based) of a virtual rig named $1.
+vreader() { echo "tokenrig $1 $(($2 / 2)) 00 0$(($2 % 2))"; }
+# SW of the last line / data of the last line printed by apdu.
+last_sw() { tail -n 1 | awk '{print $2}'; }
+pin16() { printf '%s' "$1" | xxd -p | tr -d '\n' | awk '{s=$0; while (length(s) < 32) s = s "FF"; print toupper(s)}'; }
