@@ -1,0 +1,153 @@
+#include "batch.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport.h"
+#include "util.h"
+
+#define WATCH_PERIOD_MS 50
+#define CANCEL_GRACE_MS 3000
+
+static volatile sig_atomic_t g_signalled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_signalled = 1;
+}
+
+bool tr_batch_interrupted(void) { return g_signalled != 0; }
+
+void tr_batch_where(tr_batch_worker *w, const char *suite, const char *test)
+{
+    pthread_mutex_lock(&w->lock);
+    snprintf(w->where, sizeof w->where, "%s / %s", suite ? suite : "", test ? test : "");
+    pthread_mutex_unlock(&w->lock);
+}
+
+typedef struct {
+    tr_batch_worker *w;
+    const tr_batch_opts *o;
+} worker_arg;
+
+static void *worker_main(void *p)
+{
+    worker_arg *a = p;
+    tr_batch_worker *w = a->w;
+    int status = a->o->job(a->o->ud, w);
+    w->job_status = status;
+    int expected = TR_WORKER_RUNNING;
+    atomic_compare_exchange_strong(&w->state, &expected, TR_WORKER_DONE);
+    return NULL;
+}
+
+/* Abandon a worker once: the first reason wins over a late return. */
+static void abandon(const tr_batch_opts *o, tr_batch_worker *w, tr_worker_state why, const char *msg)
+{
+    int expected = TR_WORKER_RUNNING;
+    if (!atomic_compare_exchange_strong(&w->state, &expected, (int)why))
+        return;
+    atomic_store(&w->cancel, 1);
+    pthread_detach(w->thread);
+    if (o->abandon)
+        o->abandon(o->ud, w, why, msg);
+}
+
+static void watch(const tr_batch_opts *o, tr_batch_worker *w, uint64_t now)
+{
+    if (atomic_load(&w->state) != TR_WORKER_RUNNING)
+        return;
+    tr_card *c = tr_slot_card(w->slot);
+    uint64_t busy = c ? tr_card_busy_since(c) : 0;
+    char msg[512], where[256];
+    pthread_mutex_lock(&w->lock);
+    tr_strlcpy(where, w->where, sizeof where);
+    pthread_mutex_unlock(&w->lock);
+    if (busy && now > busy && (now - busy) / 1000000u > o->apdu_timeout_ms) {
+        snprintf(msg, sizeof msg, "the token stopped answering: no response to an APDU in %u ms (in %s)",
+                 o->apdu_timeout_ms, where);
+        abandon(o, w, TR_WORKER_MUTE, msg);
+    } else if (o->slot_timeout_ms && (now - w->started_ns) / 1000000u > o->slot_timeout_ms) {
+        /* first ask nicely; abandon only if the job does not stop in time */
+        if (!atomic_exchange(&w->cancel, 1))
+            return;
+        if ((now - w->started_ns) / 1000000u > o->slot_timeout_ms + o->apdu_timeout_ms) {
+            snprintf(msg, sizeof msg, "slot timeout: still running after %u ms (in %s)", o->slot_timeout_ms, where);
+            abandon(o, w, TR_WORKER_TIMEOUT, msg);
+        }
+    }
+}
+
+static bool all_settled(tr_batch_worker *ws, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (atomic_load(&ws[i].state) == TR_WORKER_RUNNING)
+            return false;
+    return true;
+}
+
+int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_opts *o, tr_batch_result *res,
+                 tr_err *e)
+{
+    memset(res, 0, sizeof *res);
+    g_signalled = 0;
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    worker_arg *args = calloc(n ? n : 1, sizeof *args);
+    if (!args)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        tr_batch_worker *w = &ws[i];
+        w->slot = slots[i];
+        w->index = i;
+        pthread_mutex_init(&w->lock, NULL);
+        atomic_store(&w->cancel, 0);
+        atomic_store(&w->state, TR_WORKER_RUNNING);
+        w->started_ns = tr_now_ns();
+        args[i] = (worker_arg){w, o};
+        if (pthread_create(&w->thread, NULL, worker_main, &args[i]) != 0) {
+            for (size_t j = i; j < n; j++)
+                atomic_store(&ws[j].state, TR_WORKER_CANCELLED);
+            tr_fail(e, TR_E_INTERNAL, "cannot start a thread for slot %zu", i);
+            break;
+        }
+        started++;
+    }
+    uint64_t cancel_at = 0;
+    while (!all_settled(ws, started)) {
+        tr_sleep_ms(WATCH_PERIOD_MS);
+        uint64_t now = tr_now_ns();
+        for (size_t i = 0; i < started; i++)
+            watch(o, &ws[i], now);
+        if (g_signalled && !cancel_at) {
+            cancel_at = now;
+            res->interrupted = true;
+            for (size_t i = 0; i < started; i++)
+                atomic_store(&ws[i].cancel, 1);
+        }
+        if (cancel_at && (now - cancel_at) / 1000000u > CANCEL_GRACE_MS)
+            for (size_t i = 0; i < started; i++)
+                abandon(o, &ws[i], TR_WORKER_CANCELLED, "stopped by a signal (Ctrl-C / SIGTERM)");
+    }
+    for (size_t i = 0; i < started; i++) {
+        switch (atomic_load(&ws[i].state)) {
+        case TR_WORKER_DONE: pthread_join(ws[i].thread, NULL); res->done++; break;
+        case TR_WORKER_MUTE: res->mute++; break;
+        case TR_WORKER_TIMEOUT: res->timeout++; break;
+        default: res->cancelled++; break;
+        }
+    }
+    /* abandoned workers still reference args: it is leaked on purpose */
+    if (res->done == started)
+        free(args);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    res->interrupted = res->interrupted || g_signalled;
+    return started == n ? 0 : -1;
+}

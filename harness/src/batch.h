@@ -1,0 +1,72 @@
+/* batch.h — one worker thread per slot, a watchdog, and a clean stop.
+ *
+ * Owns: running a job on every slot in parallel (each worker opens its own
+ * PC/SC context through tr_slot_connect), the watchdog that declares a
+ * token mute when one APDU outlives the rig's apdu_timeout_ms (its worker is
+ * then abandoned — a blocked SCardTransmit cannot be interrupted — and the
+ * others go on), the per-slot --timeout, and SIGINT/SIGTERM (cancel every
+ * worker, wait briefly, return so the caller writes JUnit and keeps every
+ * finished row).
+ * Must not: know what the job does (suites, cycles), write report files.
+ */
+#ifndef TR_BATCH_H
+#define TR_BATCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "rig.h"
+
+typedef enum {
+    TR_WORKER_RUNNING = 0,
+    TR_WORKER_DONE,      /* the job returned */
+    TR_WORKER_MUTE,      /* abandoned: an APDU never came back */
+    TR_WORKER_TIMEOUT,   /* abandoned: the slot's --timeout ran out */
+    TR_WORKER_CANCELLED  /* abandoned after Ctrl-C / SIGTERM */
+} tr_worker_state;
+
+typedef struct tr_batch_worker {
+    tr_slot *slot;
+    size_t index;
+    atomic_int cancel;          /* the job checks it between APDUs/tests */
+    atomic_int state;           /* tr_worker_state */
+    int job_status;             /* what the job returned (valid when DONE) */
+    uint64_t started_ns;
+    pthread_mutex_t lock;       /* guards where[] */
+    char where[256];            /* "suite / test" the worker is in, for messages */
+    pthread_t thread;
+} tr_batch_worker;
+
+/* The job run on each slot (in the worker's thread). Return what the
+ * caller wants to see in job_status (e.g. 0 pass, 1 fail, 2 error). */
+typedef int (*tr_batch_job)(void *ud, tr_batch_worker *w);
+/* Called (from the main thread) when a worker is abandoned, so the caller
+ * can write the error row for that slot. */
+typedef void (*tr_batch_abandon)(void *ud, tr_batch_worker *w, tr_worker_state why, const char *message);
+
+typedef struct {
+    unsigned apdu_timeout_ms;   /* one APDU longer than this: io.mute */
+    unsigned slot_timeout_ms;   /* 0 = none */
+    tr_batch_job job;
+    tr_batch_abandon abandon;
+    void *ud;
+} tr_batch_opts;
+
+typedef struct {
+    size_t done, mute, timeout, cancelled;
+    bool interrupted;           /* SIGINT/SIGTERM arrived */
+} tr_batch_result;
+
+/* Runs the job on every slot and returns when all are done or abandoned.
+ * workers must hold n zeroed entries; their slot fields are set from slots. */
+int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *workers, const tr_batch_opts *o,
+                 tr_batch_result *res, tr_err *e);
+
+/* Record where a worker is ("suite / test"), for the watchdog's message. */
+void tr_batch_where(tr_batch_worker *w, const char *suite, const char *test);
+
+/* True once SIGINT or SIGTERM arrived during tr_batch_run. */
+bool tr_batch_interrupted(void);
+
+#endif
