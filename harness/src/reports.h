@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -92,5 +93,54 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
 int tr_reports_write_junit(tr_reports *r, tr_err *e);
 const char *tr_reports_dir(const tr_reports *r);
 void tr_reports_close(tr_reports *r);
+
+/* ---- additions (after the first contract; nothing above changed) ---- */
+
+/* Rows: how the CSV files are written (details in reports.c).
+ * - time columns: ISO 8601 UTC with milliseconds, taken when the row is
+ *   written;
+ * - text cells: invalid UTF-8 and control characters other than TAB, LF,
+ *   CR are shown as \xNN; a cell starting with = + - @ TAB or CR gets a
+ *   leading ' (spreadsheet formula injection); quoted only when needed;
+ * - numeric cells: C locale; empty for "none" (a verdict row's value, a
+ *   cycle stage not reached (< 0), a line of 0, NaN/inf).
+ * Testcases: metric rows (metric != NULL) of a test should come before its
+ * verdict row (metric == NULL); a test with metrics but no verdict row yet
+ * shows in junit.xml as an <error type="interrupted">. */
+
+/* Tests and golden files: every time written from now on (CSV rows, JUnit
+ * timestamps) is `iso` instead of the wall clock; NULL goes back to the
+ * wall clock. tr_reports_open also takes it from the environment variable
+ * TR_REPORTS_FIXED_TIME when that is set and non-empty. */
+void tr_reports_fix_time(tr_reports *r, const char *iso);
+
+/* Batch verdicts: one per token (a slot and the serial seen in it), from
+ * the results kept so far. */
+typedef struct {
+    char *run_id, *rig, *slot, *serial, *role; /* never NULL ("" if unknown) */
+    /* TR_FAIL if any test failed, else TR_ERROR if any errored (a test left
+     * without a verdict counts as errored), else TR_PASS if at least one
+     * passed, else TR_SKIP (nothing ran: not a pass for the yield). */
+    tr_verdict verdict;
+    char *classifications; /* distinct codes of failed/errored tests, in
+                              order of appearance, ";"-separated; "" none */
+    unsigned tests, passed, failed, errored, skipped;
+    double duration_s;     /* sum of the tests' durations */
+} tr_token_summary;
+
+/* An array of *n summaries in the order tokens first appeared (free it with
+ * tr_reports_token_summary_free); NULL with e set on no memory. */
+tr_token_summary *tr_reports_token_summary(tr_reports *r, size_t *n, tr_err *e);
+void tr_reports_token_summary_free(tr_token_summary *s, size_t n);
+/* "PASS" "FAIL" "ERROR" "SKIP": the token verdict as written in summary.csv. */
+const char *tr_token_verdict_name(tr_verdict v);
+
+/* (Re)write summary.csv atomically — run_id, rig, slot, serial, role,
+ * verdict, classifications, tests, passed, failed, errored, skipped,
+ * duration_s — and, when table_out is not NULL, print the same as an
+ * aligned table followed by the batch yield line
+ * ("batch yield: P/N tokens passed (xx.x%)"). Strings printed to the table
+ * are sanitised (no terminal control sequences from a token). */
+int tr_reports_write_summary(tr_reports *r, FILE *table_out, tr_err *e);
 
 #endif

@@ -1,0 +1,1436 @@
+/* reports.c — the CSV streams, the in-memory results, JUnit and the batch
+ * summary of one run directory. See reports.h for the contract.
+ *
+ * Locking: each CSV stream has its own mutex (slot threads trace APDUs
+ * concurrently and must not wait for each other's results); the in-memory
+ * results (tokens, testcases, properties) have one more. No function takes
+ * two of them at once except tr_reports_fix_time, which takes all of them
+ * in a fixed order.
+ *
+ * CSV cells (decisions written down here because they change the bytes):
+ * - text cells go through tr_text_sanitize: invalid UTF-8 and control
+ *   characters other than TAB/LF/CR become a visible \xNN, so every file is
+ *   valid UTF-8 whatever a token answered;
+ * - formula injection: a text cell starting with = + - @ TAB or CR would be
+ *   evaluated by a spreadsheet, so it gets a leading apostrophe (the OWASP
+ *   "CSV injection" advice; spreadsheets hide the apostrophe). Numeric
+ *   columns are written by us with printf in the C locale and are never
+ *   prefixed, so "-1.5" stays a number;
+ * - a text cell is quoted by libcsv (csv_write) only when it has to be
+ *   (comma, quote, CR, LF, or leading/trailing blank), so plain cells stay
+ *   bare and easy for gnuplot and awk;
+ * - an empty cell means "none": NULL strings, a metric-less row's value,
+ *   cycle stages not reached (negative), non-finite numbers.
+ */
+#include "reports.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "xmlesc.h"
+
+#define TIME_MAX 40
+
+/* ------------------------------------------------------------------------ */
+/* CSV streams                                                               */
+
+typedef struct {
+    const char *name; /* file name inside the run directory */
+    FILE *f;
+    pthread_mutex_t mu;
+    char *row;        /* the row being built: written with one fwrite */
+    size_t len, cap;
+    char *scratch;    /* sanitised cell text */
+    size_t scratch_cap;
+    unsigned cells;   /* cells in the current row */
+    bool oom;
+} csv_stream;
+
+typedef struct {
+    char *name, *value;
+} prop;
+
+typedef struct {
+    char *metric, *unit;
+    double value;
+} metric_rec;
+
+typedef struct {
+    char *suite, *test;
+    bool has_verdict; /* false: metrics arrived, the verdict row not (yet) */
+    tr_verdict verdict;
+    char *classification, *message, *file;
+    int line;
+    double duration_s;
+    metric_rec *metrics;
+    size_t n_metrics, cap_metrics;
+} tcase;
+
+/* One token under test: a slot and the serial seen in it. */
+typedef struct {
+    char *slot, *serial, *reader, *role, *rig, *run_id, *profile;
+    char first_time[TIME_MAX];
+    prop *props;
+    size_t n_props, cap_props;
+    tcase *cases;
+    size_t n_cases, cap_cases;
+} token;
+
+enum { S_RESULTS, S_TRACE, S_SAMPLES, S_CYCLES, S_COUNT };
+
+struct tr_reports {
+    char *dir;
+    csv_stream s[S_COUNT];
+    pthread_mutex_t res_mu; /* tokens, junit/summary writing */
+    token *tokens;
+    size_t n_tokens, cap_tokens;
+    char fixed_time[TIME_MAX]; /* "" = wall clock */
+    locale_t c_locale;         /* numbers are written in the C locale */
+};
+
+static const char *const HEADERS[S_COUNT][20] = {
+    [S_RESULTS] = {"run_id", "time", "rig", "slot", "reader", "serial", "role",
+                   "profile", "suite", "test", "verdict", "classification",
+                   "duration_s", "metric", "value", "unit", "message", "file",
+                   "line", NULL},
+    [S_TRACE] = {"time", "slot", "serial", "suite", "test", "file", "line",
+                 "command", "response", "sw", "latency_us", NULL},
+    [S_SAMPLES] = {"time", "slot", "serial", "suite", "test", "metric", "index",
+                   "value", "unit", NULL},
+    [S_CYCLES] = {"time", "slot", "serial", "cycle", "off_ms", "to_device_ms",
+                  "to_reader_ms", "to_atr_ms", "to_first_apdu_ms", "atr",
+                  "stage", "power_level", "verdict", "message", NULL},
+};
+static const char *const FILE_NAMES[S_COUNT] = {
+    "results.csv", "trace.csv", "samples.csv", "cycles.csv"};
+
+const char *tr_verdict_name(tr_verdict v)
+{
+    switch (v) {
+    case TR_PASS: return "pass";
+    case TR_FAIL: return "fail";
+    case TR_ERROR: return "error";
+    case TR_SKIP: return "skip";
+    }
+    return "invalid";
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static bool reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 256;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return false;
+        n *= 2;
+    }
+    char *p = realloc(*buf, n);
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = n;
+    return true;
+}
+
+static void row_append(csv_stream *s, const char *p, size_t n)
+{
+    if (s->oom || !reserve(&s->row, &s->cap, s->len + n + 1)) {
+        s->oom = true;
+        return;
+    }
+    memcpy(s->row + s->len, p, n);
+    s->len += n;
+}
+
+static void row_begin(csv_stream *s)
+{
+    s->len = 0;
+    s->cells = 0;
+    s->oom = false;
+}
+
+static void cell_sep(csv_stream *s)
+{
+    if (s->cells++)
+        row_append(s, ",", 1);
+}
+
+static bool needs_quotes(const char *p, size_t n)
+{
+    if (n == 0)
+        return false;
+    if (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t')
+        return true;
+    return strpbrk(p, ",\"\r\n") != NULL;
+}
+
+static bool starts_formula(const char *p)
+{
+    return *p && strchr("=+-@\t\r", *p) != NULL;
+}
+
+/* A text cell: sanitised, formula-guarded, quoted only when needed. */
+static void cell_text(csv_stream *s, const char *v)
+{
+    cell_sep(s);
+    if (!v || !*v || s->oom)
+        return;
+    size_t n = strlen(v);
+    size_t bound = tr_text_sanitize_bound(n) + 1; /* +1: the apostrophe */
+    if (!reserve(&s->scratch, &s->scratch_cap, bound)) {
+        s->oom = true;
+        return;
+    }
+    char *t = s->scratch;
+    size_t tn = 0;
+    if (starts_formula(v))
+        t[tn++] = '\'';
+    tn += tr_text_sanitize(v, n, "\t\n\r", t + tn, s->scratch_cap - tn);
+    if (!needs_quotes(t, tn)) {
+        row_append(s, t, tn);
+        return;
+    }
+    size_t q = csv_write(NULL, 0, t, tn); /* size of the quoted form */
+    if (s->oom || !reserve(&s->row, &s->cap, s->len + q + 1)) {
+        s->oom = true;
+        return;
+    }
+    s->len += csv_write(s->row + s->len, q, t, tn);
+}
+
+static void cell_raw(csv_stream *s, const char *v)
+{
+    cell_sep(s);
+    row_append(s, v, strlen(v));
+}
+
+/* Numbers: C locale whatever the process locale is (a "," decimal point
+ * would split the cell). Non-finite values are written as empty cells. */
+static void format_double(const tr_reports *r, char *out, size_t cap,
+                          const char *fmt, double v)
+{
+    if (!isfinite(v)) {
+        out[0] = '\0';
+        return;
+    }
+    locale_t old = r->c_locale ? uselocale(r->c_locale) : (locale_t)0;
+    snprintf(out, cap, fmt, v);
+    if (old)
+        uselocale(old);
+}
+
+static void cell_double(const tr_reports *r, csv_stream *s, const char *fmt,
+                        double v)
+{
+    char num[64];
+    format_double(r, num, sizeof num, fmt, v);
+    cell_raw(s, num);
+}
+
+/* Times in ms: negative means "stage not reached" -> empty cell. */
+static void cell_ms(const tr_reports *r, csv_stream *s, double v)
+{
+    if (v < 0)
+        cell_raw(s, "");
+    else
+        cell_double(r, s, "%.3f", v);
+}
+
+static void cell_u64(csv_stream *s, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+    cell_raw(s, num);
+}
+
+static void cell_line(csv_stream *s, int line)
+{
+    if (line > 0)
+        cell_u64(s, (uint64_t)line);
+    else
+        cell_raw(s, "");
+}
+
+/* One fwrite and one fflush per row: a run killed at any point keeps every
+ * row whose call returned. */
+static int row_end(csv_stream *s, tr_err *e)
+{
+    row_append(s, "\n", 1);
+    if (s->oom)
+        return tr_fail(e, TR_E_NOMEM, "%s: no memory for a row", s->name);
+    if (fwrite(s->row, 1, s->len, s->f) != s->len || fflush(s->f) != 0) {
+        int err = errno;
+        clearerr(s->f);
+        return tr_fail(e, TR_E_IO, "%s: write: %s", s->name, strerror(err));
+    }
+    return 0;
+}
+
+static void now_iso(const tr_reports *r, char *out, size_t cap)
+{
+    if (r->fixed_time[0])
+        tr_strlcpy(out, r->fixed_time, cap);
+    else
+        tr_wall_iso(out, cap);
+}
+
+static void lock(pthread_mutex_t *mu)
+{
+    pthread_mutex_lock(mu);
+}
+
+static void unlock(pthread_mutex_t *mu)
+{
+    pthread_mutex_unlock(mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing                                                       */
+
+static int mkdir_p(const char *dir, tr_err *e)
+{
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    if (!p)
+        return tr_fail(e, TR_E_NOMEM, "no memory");
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int err = errno;
+            tr_fail(e, err == EACCES ? TR_E_PERM : TR_E_IO,
+                    "cannot create report directory %s: %s", p, strerror(err));
+            free(p);
+            return -1;
+        }
+        p[i] = c;
+    }
+    free(p);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tr_fail(e, TR_E_IO, "%s is not a directory", dir);
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int open_stream(tr_reports *r, int which, tr_err *e)
+{
+    csv_stream *s = &r->s[which];
+    s->name = FILE_NAMES[which];
+    char *path = join_path(r->dir, s->name);
+    if (!path)
+        return tr_fail(e, TR_E_NOMEM, "no memory");
+    s->f = fopen(path, "we");
+    if (!s->f) {
+        int err = errno;
+        tr_fail(e, err == EACCES ? TR_E_PERM : TR_E_IO, "cannot create %s: %s",
+                path, strerror(err));
+        free(path);
+        return -1;
+    }
+    free(path);
+    lock(&s->mu);
+    row_begin(s);
+    for (const char *const *h = HEADERS[which]; *h; h++)
+        cell_raw(s, *h);
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+tr_reports *tr_reports_open(const char *dir, tr_err *e)
+{
+    if (!dir || !*dir) {
+        tr_fail(e, TR_E_USAGE, "no report directory given");
+        return NULL;
+    }
+    if (mkdir_p(dir, e) != 0)
+        return NULL;
+    tr_reports *r = calloc(1, sizeof *r);
+    if (!r || !(r->dir = strdup(dir))) {
+        free(r);
+        tr_fail(e, TR_E_NOMEM, "no memory");
+        return NULL;
+    }
+    pthread_mutex_init(&r->res_mu, NULL);
+    for (int i = 0; i < S_COUNT; i++)
+        pthread_mutex_init(&r->s[i].mu, NULL);
+    r->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    const char *fixed = getenv("TR_REPORTS_FIXED_TIME");
+    if (fixed && *fixed)
+        tr_strlcpy(r->fixed_time, fixed, sizeof r->fixed_time);
+    for (int i = 0; i < S_COUNT; i++) {
+        if (open_stream(r, i, e) != 0) {
+            tr_reports_close(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+const char *tr_reports_dir(const tr_reports *r)
+{
+    return r->dir;
+}
+
+void tr_reports_fix_time(tr_reports *r, const char *iso)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        lock(&r->s[i].mu);
+    lock(&r->res_mu);
+    if (iso)
+        tr_strlcpy(r->fixed_time, iso, sizeof r->fixed_time);
+    else
+        r->fixed_time[0] = '\0';
+    unlock(&r->res_mu);
+    for (int i = S_COUNT - 1; i >= 0; i--)
+        unlock(&r->s[i].mu);
+}
+
+static void free_case(tcase *c)
+{
+    free(c->suite);
+    free(c->test);
+    free(c->classification);
+    free(c->message);
+    free(c->file);
+    for (size_t i = 0; i < c->n_metrics; i++) {
+        free(c->metrics[i].metric);
+        free(c->metrics[i].unit);
+    }
+    free(c->metrics);
+}
+
+static void free_token(token *t)
+{
+    free(t->slot);
+    free(t->serial);
+    free(t->reader);
+    free(t->role);
+    free(t->rig);
+    free(t->run_id);
+    free(t->profile);
+    for (size_t i = 0; i < t->n_props; i++) {
+        free(t->props[i].name);
+        free(t->props[i].value);
+    }
+    free(t->props);
+    for (size_t i = 0; i < t->n_cases; i++)
+        free_case(&t->cases[i]);
+    free(t->cases);
+}
+
+void tr_reports_close(tr_reports *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (r->s[i].f)
+            fclose(r->s[i].f);
+        free(r->s[i].row);
+        free(r->s[i].scratch);
+        pthread_mutex_destroy(&r->s[i].mu);
+    }
+    for (size_t i = 0; i < r->n_tokens; i++)
+        free_token(&r->tokens[i]);
+    free(r->tokens);
+    pthread_mutex_destroy(&r->res_mu);
+    if (r->c_locale)
+        freelocale(r->c_locale);
+    free(r->dir);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CSV rows                                                                  */
+
+static const tr_slot_id NO_ONE = {0};
+
+static const tr_slot_id *who_or_empty(const tr_slot_id *who)
+{
+    return who ? who : &NO_ONE;
+}
+
+static int result_csv(tr_reports *r, const tr_result_row *row, tr_err *e)
+{
+    const tr_slot_id *w = who_or_empty(row->who);
+    csv_stream *s = &r->s[S_RESULTS];
+    char t[TIME_MAX];
+    lock(&s->mu);
+    now_iso(r, t, sizeof t);
+    row_begin(s);
+    cell_text(s, w->run_id);
+    cell_raw(s, t);
+    cell_text(s, w->rig);
+    cell_text(s, w->slot);
+    cell_text(s, w->reader);
+    cell_text(s, w->serial);
+    cell_text(s, w->role);
+    cell_text(s, w->profile);
+    cell_text(s, row->suite);
+    cell_text(s, row->test);
+    cell_raw(s, tr_verdict_name(row->verdict));
+    cell_text(s, row->classification);
+    cell_double(r, s, "%.6f", row->duration_s);
+    cell_text(s, row->metric);
+    if (row->metric)
+        cell_double(r, s, "%.10g", row->value);
+    else
+        cell_raw(s, "");
+    cell_text(s, row->unit);
+    cell_text(s, row->message);
+    cell_text(s, row->file);
+    cell_line(s, row->line);
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
+{
+    const tr_slot_id *w = who_or_empty(row->who);
+    csv_stream *s = &r->s[S_TRACE];
+    char t[TIME_MAX];
+    lock(&s->mu);
+    now_iso(r, t, sizeof t);
+    row_begin(s);
+    cell_raw(s, t);
+    cell_text(s, w->slot);
+    cell_text(s, w->serial);
+    cell_text(s, row->suite);
+    cell_text(s, row->test);
+    cell_text(s, row->file);
+    cell_line(s, row->line);
+    cell_text(s, row->command);
+    cell_text(s, row->response);
+    cell_text(s, row->sw);
+    cell_u64(s, row->latency_us);
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
+{
+    const tr_slot_id *w = who_or_empty(row->who);
+    csv_stream *s = &r->s[S_SAMPLES];
+    char t[TIME_MAX];
+    lock(&s->mu);
+    now_iso(r, t, sizeof t);
+    row_begin(s);
+    cell_raw(s, t);
+    cell_text(s, w->slot);
+    cell_text(s, w->serial);
+    cell_text(s, row->suite);
+    cell_text(s, row->test);
+    cell_text(s, row->metric);
+    cell_u64(s, row->index);
+    cell_double(r, s, "%.10g", row->value);
+    cell_text(s, row->unit);
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
+{
+    const tr_slot_id *w = who_or_empty(row->who);
+    csv_stream *s = &r->s[S_CYCLES];
+    char t[TIME_MAX];
+    lock(&s->mu);
+    now_iso(r, t, sizeof t);
+    row_begin(s);
+    cell_raw(s, t);
+    cell_text(s, w->slot);
+    cell_text(s, w->serial);
+    cell_u64(s, row->cycle);
+    cell_ms(r, s, row->off_ms);
+    cell_ms(r, s, row->to_device_ms);
+    cell_ms(r, s, row->to_reader_ms);
+    cell_ms(r, s, row->to_atr_ms);
+    cell_ms(r, s, row->to_first_apdu_ms);
+    cell_text(s, row->atr);
+    cell_text(s, row->stage);
+    cell_text(s, row->power_level);
+    cell_text(s, row->verdict);
+    cell_text(s, row->message);
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* In-memory results (for JUnit and the summary)                             */
+
+static bool same(const char *a, const char *b)
+{
+    return strcmp(nz(a), nz(b)) == 0;
+}
+
+/* Replace *dst by a copy of src when src says more than *dst. */
+static bool adopt(char **dst, const char *src)
+{
+    if (!src || !*src || same(*dst, src))
+        return true;
+    char *c = strdup(src);
+    if (!c)
+        return false;
+    free(*dst);
+    *dst = c;
+    return true;
+}
+
+/* A slot's token: the same slot, and the same serial unless one of them
+ * is still unknown (properties may arrive before the serial is read). */
+static token *find_token(tr_reports *r, const tr_slot_id *w)
+{
+    for (size_t i = r->n_tokens; i-- > 0;) {
+        token *t = &r->tokens[i];
+        if (!same(t->slot, w->slot))
+            continue;
+        if (!*nz(t->serial) || !*nz(w->serial) || same(t->serial, w->serial))
+            return t;
+    }
+    return NULL;
+}
+
+static bool token_take_identity(tr_reports *r, token *t, const tr_slot_id *w)
+{
+    if (!t->first_time[0])
+        now_iso(r, t->first_time, sizeof t->first_time);
+    return adopt(&t->slot, w->slot) && adopt(&t->serial, w->serial) &&
+           adopt(&t->reader, w->reader) && adopt(&t->role, w->role) &&
+           adopt(&t->rig, w->rig) && adopt(&t->run_id, w->run_id) &&
+           adopt(&t->profile, w->profile);
+}
+
+static token *get_token(tr_reports *r, const tr_slot_id *w)
+{
+    token *t = find_token(r, w);
+    if (!t) {
+        if (r->n_tokens == r->cap_tokens) {
+            size_t n = r->cap_tokens ? r->cap_tokens * 2 : 8;
+            token *p = realloc(r->tokens, n * sizeof *p);
+            if (!p)
+                return NULL;
+            r->tokens = p;
+            r->cap_tokens = n;
+        }
+        t = &r->tokens[r->n_tokens++];
+        memset(t, 0, sizeof *t);
+    }
+    return token_take_identity(r, t, w) ? t : NULL;
+}
+
+static tcase *new_case(token *t, const tr_result_row *row)
+{
+    if (t->n_cases == t->cap_cases) {
+        size_t n = t->cap_cases ? t->cap_cases * 2 : 16;
+        tcase *p = realloc(t->cases, n * sizeof *p);
+        if (!p)
+            return NULL;
+        t->cases = p;
+        t->cap_cases = n;
+    }
+    tcase *c = &t->cases[t->n_cases];
+    memset(c, 0, sizeof *c);
+    c->suite = strdup(nz(row->suite));
+    c->test = strdup(nz(row->test));
+    if (!c->suite || !c->test) {
+        free_case(c);
+        return NULL;
+    }
+    t->n_cases++;
+    return c;
+}
+
+/* The latest testcase of this suite/test, preferring one still waiting for
+ * its verdict. */
+static tcase *find_case(token *t, const tr_result_row *row, bool open_only)
+{
+    for (size_t i = t->n_cases; i-- > 0;) {
+        tcase *c = &t->cases[i];
+        if (same(c->suite, row->suite) && same(c->test, row->test) &&
+            (!open_only || !c->has_verdict))
+            return c;
+    }
+    return NULL;
+}
+
+static bool dup_opt(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return true;
+    *dst = strdup(src);
+    return *dst != NULL;
+}
+
+static bool case_add_metric(tcase *c, const tr_result_row *row)
+{
+    if (c->n_metrics == c->cap_metrics) {
+        size_t n = c->cap_metrics ? c->cap_metrics * 2 : 4;
+        metric_rec *p = realloc(c->metrics, n * sizeof *p);
+        if (!p)
+            return false;
+        c->metrics = p;
+        c->cap_metrics = n;
+    }
+    metric_rec *m = &c->metrics[c->n_metrics];
+    m->value = row->value;
+    if (!dup_opt(&m->metric, row->metric) || !dup_opt(&m->unit, row->unit)) {
+        free(m->metric);
+        free(m->unit);
+        return false;
+    }
+    c->n_metrics++;
+    return true;
+}
+
+static bool case_set_verdict(tcase *c, const tr_result_row *row)
+{
+    c->has_verdict = true;
+    c->verdict = row->verdict;
+    c->duration_s = row->duration_s;
+    c->line = row->line;
+    return dup_opt(&c->classification, row->classification) &&
+           dup_opt(&c->message, row->message) && dup_opt(&c->file, row->file);
+}
+
+/* Metric rows attach to the test's open testcase (the usual order: metrics,
+ * then the verdict row), else to its latest closed one (metrics written
+ * after the verdict), else open a new one. A verdict row closes the open
+ * testcase or, when there is none, makes a new one. */
+static int result_store(tr_reports *r, const tr_result_row *row, tr_err *e)
+{
+    bool ok = false;
+    lock(&r->res_mu);
+    token *t = get_token(r, who_or_empty(row->who));
+    if (t) {
+        tcase *c = find_case(t, row, true);
+        if (!c && row->metric)
+            c = find_case(t, row, false);
+        if (!c)
+            c = new_case(t, row);
+        if (c)
+            ok = row->metric ? case_add_metric(c, row) : case_set_verdict(c, row);
+    }
+    unlock(&r->res_mu);
+    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory to keep a result");
+}
+
+int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
+{
+    int rc = result_csv(r, row, e);
+    tr_err e2;
+    if (result_store(r, row, rc == 0 ? e : &e2) != 0)
+        rc = -1;
+    return rc;
+}
+
+static bool set_str(char **dst, const char *src)
+{
+    char *c = strdup(nz(src));
+    if (!c)
+        return false;
+    free(*dst);
+    *dst = c;
+    return true;
+}
+
+static prop *find_prop(token *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_props; i++)
+        if (strcmp(t->props[i].name, name) == 0)
+            return &t->props[i];
+    return NULL;
+}
+
+static bool add_prop(token *t, const char *name, const char *value)
+{
+    if (t->n_props == t->cap_props) {
+        size_t n = t->cap_props ? t->cap_props * 2 : 8;
+        prop *p = realloc(t->props, n * sizeof *p);
+        if (!p)
+            return false;
+        t->props = p;
+        t->cap_props = n;
+    }
+    prop *p = &t->props[t->n_props];
+    p->name = strdup(name);
+    p->value = strdup(nz(value));
+    if (!p->name || !p->value) {
+        free(p->name);
+        free(p->value);
+        return false;
+    }
+    t->n_props++;
+    return true;
+}
+
+int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
+                             const char *name, const char *value, tr_err *e)
+{
+    if (!name || !*name)
+        return tr_fail(e, TR_E_INTERNAL, "slot property without a name");
+    bool ok = false;
+    lock(&r->res_mu);
+    token *t = get_token(r, who_or_empty(who));
+    if (t) {
+        prop *p = find_prop(t, name);
+        ok = p ? set_str(&p->value, value) : add_prop(t, name, value);
+    }
+    unlock(&r->res_mu);
+    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for a slot property");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Counting                                                                  */
+
+typedef struct {
+    unsigned tests, passed, failed, errored, skipped;
+    double time_s;
+} counts;
+
+/* What a testcase counts as: one without a verdict row (the run stopped
+ * inside it) or with an out-of-range verdict is an error. */
+static tr_verdict case_verdict(const tcase *c)
+{
+    if (!c->has_verdict)
+        return TR_ERROR;
+    switch (c->verdict) {
+    case TR_PASS:
+    case TR_FAIL:
+    case TR_ERROR:
+    case TR_SKIP:
+        return c->verdict;
+    }
+    return TR_ERROR;
+}
+
+static double clean_time(double s)
+{
+    return isfinite(s) && s > 0 ? s : 0;
+}
+
+static counts count_token(const token *t)
+{
+    counts k = {0};
+    for (size_t i = 0; i < t->n_cases; i++) {
+        const tcase *c = &t->cases[i];
+        k.tests++;
+        k.time_s += clean_time(c->duration_s);
+        switch (case_verdict(c)) {
+        case TR_PASS: k.passed++; break;
+        case TR_FAIL: k.failed++; break;
+        case TR_ERROR: k.errored++; break;
+        case TR_SKIP: k.skipped++; break;
+        }
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JUnit                                                                     */
+
+typedef struct {
+    FILE *f;
+    const tr_reports *r;
+    bool oom;
+} xml_out;
+
+static void x_raw(xml_out *x, const char *s)
+{
+    fputs(s, x->f);
+}
+
+static void x_fmt(xml_out *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void x_fmt(xml_out *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(x->f, fmt, ap);
+    va_end(ap);
+}
+
+static void x_esc(xml_out *x, const char *s, tr_xml_mode mode)
+{
+    size_t n = strlen(nz(s));
+    char small[512];
+    size_t bound = tr_xml_escape_bound(n);
+    char *buf = bound <= sizeof small ? small : malloc(bound);
+    if (!buf) {
+        x->oom = true;
+        return;
+    }
+    tr_xml_escape(nz(s), n, mode, buf, bound);
+    fputs(buf, x->f);
+    if (buf != small)
+        free(buf);
+}
+
+static void x_attr(xml_out *x, const char *name, const char *value)
+{
+    x_fmt(x, " %s=\"", name);
+    x_esc(x, value, TR_XML_ATTR);
+    x_raw(x, "\"");
+}
+
+static void x_attr_uint(xml_out *x, const char *name, unsigned v)
+{
+    x_fmt(x, " %s=\"%u\"", name, v);
+}
+
+/* SUREFIRE_TIME in junit-10.xsd: digits, optional fraction, no sign. */
+static void x_attr_time(xml_out *x, const char *name, double s)
+{
+    char num[64];
+    format_double(x->r, num, sizeof num, "%.3f", clean_time(s));
+    x_attr(x, name, num);
+}
+
+static void x_property(xml_out *x, const char *name, const char *value)
+{
+    x_raw(x, "      <property");
+    x_attr(x, "name", name);
+    x_attr(x, "value", value);
+    x_raw(x, "/>\n");
+}
+
+/* The token's identity first (unless a property of the same name was set
+ * explicitly), then the explicit properties in the order they were set. */
+static void x_properties(xml_out *x, token *t)
+{
+    const struct {
+        const char *name, *value;
+    } ids[] = {{"run_id", t->run_id}, {"rig", t->rig},       {"slot", t->slot},
+               {"serial", t->serial}, {"reader", t->reader}, {"role", t->role},
+               {"profile", t->profile}};
+    x_raw(x, "    <properties>\n");
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (*nz(ids[i].value) && !find_prop(t, ids[i].name))
+            x_property(x, ids[i].name, ids[i].value);
+    for (size_t i = 0; i < t->n_props; i++)
+        x_property(x, t->props[i].name, t->props[i].value);
+    x_raw(x, "    </properties>\n");
+}
+
+static void x_where(xml_out *x, const tcase *c)
+{
+    if (!*nz(c->file))
+        return;
+    x_esc(x, c->file, TR_XML_TEXT);
+    if (c->line > 0)
+        x_fmt(x, ":%d", c->line);
+    x_raw(x, ": ");
+}
+
+/* <failure>, <error> or <skipped>; nothing for a pass. */
+static void x_outcome(xml_out *x, const tcase *c)
+{
+    tr_verdict v = case_verdict(c);
+    const char *msg = nz(c->message);
+    const char *cls = nz(c->classification);
+    const char *elem = v == TR_FAIL ? "failure" : v == TR_ERROR ? "error" : NULL;
+    if (v == TR_SKIP) {
+        x_raw(x, "      <skipped");
+        x_attr(x, "message", msg);
+        x_raw(x, "/>\n");
+        return;
+    }
+    if (!elem)
+        return;
+    if (!c->has_verdict) {
+        cls = "interrupted";
+        msg = "no verdict recorded: the run stopped during this test";
+    }
+    x_fmt(x, "      <%s", elem);
+    x_attr(x, "type", *cls ? cls : elem);
+    x_attr(x, "message", msg);
+    x_raw(x, ">");
+    x_where(x, c);
+    x_esc(x, msg, TR_XML_TEXT);
+    x_fmt(x, "</%s>\n", elem);
+}
+
+/* Metrics (and where a passing test is) as system-out lines: junit-10.xsd
+ * has no per-testcase properties. */
+static void x_system_out(xml_out *x, const tcase *c)
+{
+    bool pass = case_verdict(c) == TR_PASS;
+    if (c->n_metrics == 0 && !(pass && *nz(c->message)))
+        return;
+    x_raw(x, "      <system-out>");
+    for (size_t i = 0; i < c->n_metrics; i++) {
+        const metric_rec *m = &c->metrics[i];
+        char num[64];
+        format_double(x->r, num, sizeof num, "%.10g", m->value);
+        x_raw(x, "metric ");
+        x_esc(x, m->metric, TR_XML_TEXT);
+        x_fmt(x, " = %s", *num ? num : "n/a");
+        if (*nz(m->unit)) {
+            x_raw(x, " ");
+            x_esc(x, m->unit, TR_XML_TEXT);
+        }
+        x_raw(x, "\n");
+    }
+    if (pass && *nz(c->message)) {
+        x_where(x, c);
+        x_esc(x, c->message, TR_XML_TEXT);
+        x_raw(x, "\n");
+    }
+    x_raw(x, "</system-out>\n");
+}
+
+static void x_testcase(xml_out *x, const tcase *c)
+{
+    x_raw(x, "    <testcase");
+    x_attr(x, "name", c->test);
+    x_attr(x, "classname", c->suite);
+    x_attr_time(x, "time", c->duration_s);
+    bool empty = case_verdict(c) == TR_PASS && c->n_metrics == 0 && !*nz(c->message);
+    if (empty) {
+        x_raw(x, "/>\n");
+        return;
+    }
+    x_raw(x, ">\n");
+    x_outcome(x, c);
+    x_system_out(x, c);
+    x_raw(x, "    </testcase>\n");
+}
+
+static void token_label(const token *t, char *out, size_t cap)
+{
+    if (*nz(t->serial))
+        snprintf(out, cap, "%s/%s", nz(t->slot), t->serial);
+    else
+        snprintf(out, cap, "%s", nz(t->slot));
+}
+
+static void x_testsuite(xml_out *x, token *t, size_t id)
+{
+    counts k = count_token(t);
+    size_t cap = strlen(nz(t->slot)) + strlen(nz(t->serial)) + 2;
+    char *label = malloc(cap);
+    if (!label) {
+        x->oom = true;
+        return;
+    }
+    token_label(t, label, cap);
+    x_raw(x, "  <testsuite");
+    x_attr(x, "name", label);
+    x_attr_uint(x, "tests", k.tests);
+    x_attr_uint(x, "failures", k.failed);
+    x_attr_uint(x, "errors", k.errored);
+    x_attr_uint(x, "skipped", k.skipped);
+    x_attr_time(x, "time", k.time_s);
+    x_attr(x, "timestamp", t->first_time);
+    x_attr_uint(x, "id", (unsigned)id);
+    x_raw(x, ">\n");
+    free(label);
+    x_properties(x, t);
+    for (size_t i = 0; i < t->n_cases; i++)
+        x_testcase(x, &t->cases[i]);
+    x_raw(x, "  </testsuite>\n");
+}
+
+/* The root carries tests/failures/errors/time: junit-10.xsd allows no
+ * "skipped" attribute on <testsuites>, so skips are counted per testsuite. */
+static void x_document(xml_out *x, tr_reports *r)
+{
+    counts all = {0};
+    const char *run_id = NULL;
+    for (size_t i = 0; i < r->n_tokens; i++) {
+        counts k = count_token(&r->tokens[i]);
+        all.tests += k.tests;
+        all.failed += k.failed;
+        all.errored += k.errored;
+        all.time_s += k.time_s;
+        if (!run_id && *nz(r->tokens[i].run_id))
+            run_id = r->tokens[i].run_id;
+    }
+    x_raw(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+    if (run_id) {
+        x_raw(x, " name=\"tokenrig ");
+        x_esc(x, run_id, TR_XML_ATTR);
+        x_raw(x, "\"");
+    } else {
+        x_attr(x, "name", "tokenrig");
+    }
+    x_attr_uint(x, "tests", all.tests);
+    x_attr_uint(x, "failures", all.failed);
+    x_attr_uint(x, "errors", all.errored);
+    x_attr_time(x, "time", all.time_s);
+    x_raw(x, ">\n");
+    for (size_t i = 0; i < r->n_tokens; i++)
+        x_testsuite(x, &r->tokens[i], i);
+    x_raw(x, "</testsuites>\n");
+}
+
+/* Write through fill() into dir/.name.tmp.PID, fsync, rename over name. */
+static int write_atomically(tr_reports *r, const char *name,
+                            int (*fill)(tr_reports *, FILE *, const void *, tr_err *),
+                            const void *ctx, tr_err *e)
+{
+    char tmpname[128];
+    snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld", name, (long)getpid());
+    char *tmp = join_path(r->dir, tmpname);
+    char *dst = join_path(r->dir, name);
+    int rc = -1;
+    FILE *f = NULL;
+    if (!tmp || !dst) {
+        tr_fail(e, TR_E_NOMEM, "no memory");
+        goto out;
+    }
+    f = fopen(tmp, "we");
+    if (!f) {
+        tr_fail(e, TR_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fill(r, f, ctx, e) != 0)
+        goto out;
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+        tr_fail(e, TR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int fc = fclose(f);
+    f = NULL;
+    if (fc != 0 || rename(tmp, dst) != 0) {
+        tr_fail(e, TR_E_IO, "cannot replace %s: %s", dst, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    if (rc != 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(dst);
+    return rc;
+}
+
+static int fill_junit(tr_reports *r, FILE *f, const void *ctx, tr_err *e)
+{
+    (void)ctx;
+    xml_out x = {f, r, false};
+    x_document(&x, r);
+    if (x.oom)
+        return tr_fail(e, TR_E_NOMEM, "no memory while writing junit.xml");
+    return 0;
+}
+
+int tr_reports_write_junit(tr_reports *r, tr_err *e)
+{
+    lock(&r->res_mu);
+    int rc = write_atomically(r, "junit.xml", fill_junit, NULL, e);
+    unlock(&r->res_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batch summary                                                             */
+
+const char *tr_token_verdict_name(tr_verdict v)
+{
+    switch (v) {
+    case TR_PASS: return "PASS";
+    case TR_FAIL: return "FAIL";
+    case TR_ERROR: return "ERROR";
+    case TR_SKIP: return "SKIP";
+    }
+    return "INVALID";
+}
+
+/* Append code to the ";"-list in *list unless it is already there. */
+static bool add_classification(char **list, const char *code)
+{
+    if (!*nz(code))
+        return true;
+    size_t n = strlen(code), have = strlen(*list);
+    for (const char *p = *list; *p;) {
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, code, n) == 0)
+            return true;
+        p += len + (end ? 1 : 0);
+    }
+    char *grown = realloc(*list, have + n + 2);
+    if (!grown)
+        return false;
+    if (have)
+        grown[have++] = ';';
+    memcpy(grown + have, code, n + 1);
+    *list = grown;
+    return true;
+}
+
+static bool summarise_token(const token *t, tr_token_summary *s)
+{
+    counts k = count_token(t);
+    s->tests = k.tests;
+    s->passed = k.passed;
+    s->failed = k.failed;
+    s->errored = k.errored;
+    s->skipped = k.skipped;
+    s->duration_s = k.time_s;
+    s->verdict = k.failed ? TR_FAIL : k.errored ? TR_ERROR : k.passed ? TR_PASS : TR_SKIP;
+    s->run_id = strdup(nz(t->run_id));
+    s->rig = strdup(nz(t->rig));
+    s->slot = strdup(nz(t->slot));
+    s->serial = strdup(nz(t->serial));
+    s->role = strdup(nz(t->role));
+    s->classifications = strdup("");
+    if (!s->run_id || !s->rig || !s->slot || !s->serial || !s->role ||
+        !s->classifications)
+        return false;
+    for (size_t i = 0; i < t->n_cases; i++) {
+        const tcase *c = &t->cases[i];
+        tr_verdict v = case_verdict(c);
+        if (v != TR_FAIL && v != TR_ERROR)
+            continue;
+        const char *code = c->has_verdict ? c->classification : "interrupted";
+        if (!add_classification(&s->classifications, code))
+            return false;
+    }
+    return true;
+}
+
+void tr_reports_token_summary_free(tr_token_summary *s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].run_id);
+        free(s[i].rig);
+        free(s[i].slot);
+        free(s[i].serial);
+        free(s[i].role);
+        free(s[i].classifications);
+    }
+    free(s);
+}
+
+/* Caller holds res_mu. */
+static tr_token_summary *summarise_locked(tr_reports *r, size_t *n, tr_err *e)
+{
+    *n = 0;
+    tr_token_summary *s = calloc(r->n_tokens ? r->n_tokens : 1, sizeof *s);
+    if (!s) {
+        tr_fail(e, TR_E_NOMEM, "no memory for the summary");
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n_tokens; i++) {
+        bool ok = summarise_token(&r->tokens[i], &s[i]);
+        *n = i + 1; /* so that free releases what this entry got */
+        if (!ok) {
+            tr_reports_token_summary_free(s, *n);
+            *n = 0;
+            tr_fail(e, TR_E_NOMEM, "no memory for the summary");
+            return NULL;
+        }
+    }
+    return s;
+}
+
+tr_token_summary *tr_reports_token_summary(tr_reports *r, size_t *n, tr_err *e)
+{
+    lock(&r->res_mu);
+    tr_token_summary *s = summarise_locked(r, n, e);
+    unlock(&r->res_mu);
+    return s;
+}
+
+typedef struct {
+    const tr_token_summary *s;
+    size_t n;
+} summary_set;
+
+static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx, tr_err *e)
+{
+    const summary_set *set = ctx;
+    static const char *const header[] = {
+        "run_id", "rig", "slot", "serial", "role", "verdict", "classifications",
+        "tests", "passed", "failed", "errored", "skipped", "duration_s", NULL};
+    csv_stream s = {.name = "summary.csv", .f = f};
+    int rc = 0;
+    row_begin(&s);
+    for (const char *const *h = header; *h; h++)
+        cell_raw(&s, *h);
+    rc |= row_end(&s, e);
+    for (size_t i = 0; i < set->n && rc == 0; i++) {
+        const tr_token_summary *t = &set->s[i];
+        row_begin(&s);
+        cell_text(&s, t->run_id);
+        cell_text(&s, t->rig);
+        cell_text(&s, t->slot);
+        cell_text(&s, t->serial);
+        cell_text(&s, t->role);
+        cell_raw(&s, tr_token_verdict_name(t->verdict));
+        cell_text(&s, t->classifications);
+        cell_u64(&s, t->tests);
+        cell_u64(&s, t->passed);
+        cell_u64(&s, t->failed);
+        cell_u64(&s, t->errored);
+        cell_u64(&s, t->skipped);
+        cell_double(r, &s, "%.3f", t->duration_s);
+        rc |= row_end(&s, e);
+    }
+    free(s.row);
+    free(s.scratch);
+    return rc ? -1 : 0;
+}
+
+/* Display width of sanitised UTF-8: code points, not bytes. */
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static char *terminal_safe(const char *s)
+{
+    size_t n = strlen(nz(s));
+    size_t cap = tr_text_sanitize_bound(n);
+    char *out = malloc(cap);
+    if (out)
+        tr_text_sanitize(nz(s), n, "", out, cap);
+    return out;
+}
+
+enum { T_SLOT, T_SERIAL, T_ROLE, T_VERDICT, T_TESTS, T_PASS, T_FAIL, T_ERR,
+       T_SKIP, T_TIME, T_CLASS, T_COLS };
+
+static const char *const TABLE_HEAD[T_COLS] = {
+    "SLOT", "SERIAL", "ROLE", "VERDICT", "TESTS", "PASS", "FAIL", "ERROR",
+    "SKIP", "TIME_S", "CLASSIFICATIONS"};
+
+/* Cells of one table row, all allocated (numbers included, for one width
+ * computation). */
+static bool table_row(const tr_reports *r, const tr_token_summary *t,
+                      char *cells[T_COLS])
+{
+    char num[T_COLS][64];
+    snprintf(num[T_TESTS], 64, "%u", t->tests);
+    snprintf(num[T_PASS], 64, "%u", t->passed);
+    snprintf(num[T_FAIL], 64, "%u", t->failed);
+    snprintf(num[T_ERR], 64, "%u", t->errored);
+    snprintf(num[T_SKIP], 64, "%u", t->skipped);
+    format_double(r, num[T_TIME], 64, "%.3f", t->duration_s);
+    cells[T_SLOT] = terminal_safe(t->slot);
+    cells[T_SERIAL] = terminal_safe(t->serial);
+    cells[T_ROLE] = terminal_safe(t->role);
+    cells[T_VERDICT] = strdup(tr_token_verdict_name(t->verdict));
+    cells[T_CLASS] = terminal_safe(t->classifications);
+    for (int c = T_TESTS; c <= T_TIME; c++)
+        cells[c] = strdup(num[c]);
+    for (int c = 0; c < T_COLS; c++)
+        if (!cells[c])
+            return false;
+    return true;
+}
+
+/* Columns are padded with spaces owed to the next non-empty text, so no
+ * line ends in blanks. */
+static void print_table_line(FILE *out, char *const cells[T_COLS],
+                             const size_t width[T_COLS])
+{
+    size_t owed = 0;
+    for (int c = 0; c < T_COLS; c++) {
+        size_t pad = width[c] - text_width(cells[c]);
+        bool right = c >= T_TESTS && c <= T_TIME;
+        if (right)
+            owed += pad;
+        if (*cells[c]) {
+            fprintf(out, "%*s%s", (int)owed, "", cells[c]);
+            owed = 0;
+        }
+        if (!right)
+            owed += pad;
+        owed += 2;
+    }
+    fputc('\n', out);
+}
+
+static int print_table(const tr_reports *r, const summary_set *set, FILE *out,
+                       tr_err *e)
+{
+    char *(*cells)[T_COLS] = calloc(set->n ? set->n : 1, sizeof *cells);
+    if (!cells)
+        return tr_fail(e, TR_E_NOMEM, "no memory for the summary table");
+    size_t width[T_COLS];
+    bool ok = true;
+    for (int c = 0; c < T_COLS; c++)
+        width[c] = strlen(TABLE_HEAD[c]);
+    for (size_t i = 0; i < set->n && ok; i++) {
+        ok = table_row(r, &set->s[i], cells[i]);
+        for (int c = 0; c < T_COLS && ok; c++)
+            if (text_width(cells[i][c]) > width[c])
+                width[c] = text_width(cells[i][c]);
+    }
+    if (ok) {
+        print_table_line(out, (char *const *)TABLE_HEAD, width);
+        unsigned passed = 0;
+        for (size_t i = 0; i < set->n; i++) {
+            print_table_line(out, cells[i], width);
+            passed += set->s[i].verdict == TR_PASS;
+        }
+        char pct[32] = "no tokens";
+        if (set->n)
+            format_double(r, pct, sizeof pct, "%.1f%%", 100.0 * passed / (double)set->n);
+        fprintf(out, "batch yield: %u/%zu tokens passed (%s)\n", passed, set->n, pct);
+        fflush(out);
+    }
+    for (size_t i = 0; i < set->n; i++)
+        for (int c = 0; c < T_COLS; c++)
+            free(cells[i][c]);
+    free(cells);
+    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for the summary table");
+}
+
+int tr_reports_write_summary(tr_reports *r, FILE *table_out, tr_err *e)
+{
+    lock(&r->res_mu);
+    summary_set set = {NULL, 0};
+    set.s = summarise_locked(r, &set.n, e);
+    int rc = -1;
+    if (set.s) {
+        rc = write_atomically(r, "summary.csv", fill_summary_csv, &set, e);
+    }
+    unlock(&r->res_mu);
+    if (rc == 0 && table_out)
+        rc = print_table(r, &set, table_out, e);
+    tr_reports_token_summary_free((tr_token_summary *)set.s, set.n);
+    return rc;
+}
