@@ -13,8 +13,13 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 #include "error.h"
 
+/* 0 is never a valid tr_alg: tr_cert_info.key_alg is 0 for any other key
+ * (another curve, Ed25519, DSA...). "rsa" covers every RSA modulus size; the
+ * signature length check uses the key's real size. */
 typedef enum { TR_ALG_SM2 = 1, TR_ALG_RSA2048 = 2, TR_ALG_ECDSA_P256 = 3 } tr_alg;
 
 /* "sm2", "rsa" (or "rsa2048"), "ecdsa" (or "ecdsa-p256"); also accepts the
@@ -37,6 +42,11 @@ int tr_verify_token_signature(tr_alg alg, const uint8_t *cert_der, size_t cert_l
                               const uint8_t *msg, size_t msg_len,
                               const uint8_t *sig, size_t sig_len, tr_err *e);
 
+/* Classes, against now: now < notBefore -> not-yet-valid; now > notAfter ->
+ * expired (RFC 5280: both bounds are inclusive, so now == notAfter is still
+ * usable); notAfter - now <= window_days -> renewal-due (exactly 30 days
+ * left IS due: holders are told to renew "within the 30 days before
+ * expiry", a closed window); otherwise valid. */
 typedef enum {
     TR_CERT_VALID = 0,
     TR_CERT_RENEWAL_DUE,
@@ -59,5 +69,45 @@ typedef struct {
  * of window_days. Returns 0, or -1 with e set when it does not parse. */
 int tr_cert_inspect(const uint8_t *der, size_t len, time_t now, int window_days,
                     tr_cert_info *out, tr_err *e);
+
+/* ---- lower-level helpers (seal.c, fixtures/pki and the tests use them) ---- */
+
+/* Parse a DER certificate (trailing 00/FF padding tolerated, as token files
+ * are often padded; anything else after it is an error). Caller X509_free()s. */
+X509 *tr_cert_parse(const uint8_t *der, size_t len, tr_err *e);
+
+/* Which tr_alg a key is: SM2 (SM2 curve, whatever keytype OpenSSL chose),
+ * ECDSA P-256, RSA; 0 for anything else. */
+tr_alg tr_pkey_alg(EVP_PKEY *pkey);
+
+/* Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA) per GM/T 0003.2,
+ * computed here (OpenSSL 3.0 does not export it). */
+int tr_sm2_za(EVP_PKEY *pkey, const uint8_t *id, size_t id_len,
+              uint8_t za[32], tr_err *e);
+
+/* Start a sign or verify of whole messages with pkey: SM3 + the default ID
+ * for SM2 (EVP_PKEY_CTX_set1_id; OpenSSL's own default is the empty ID),
+ * SHA-256 for ECDSA and RSA (PKCS#1 v1.5). mctx is fresh from
+ * EVP_MD_CTX_new(). Returns 0 or -1. */
+int tr_digest_sign_init(EVP_MD_CTX *mctx, EVP_PKEY *pkey, tr_err *e);
+int tr_digest_verify_init(EVP_MD_CTX *mctx, EVP_PKEY *pkey, tr_err *e);
+
+/* Verify a DER signature (ECDSA-Sig-Value for SM2/ECDSA, the raw block for
+ * RSA) over msg with pkey, the hashing done by OpenSSL (EVP_DigestVerify, the
+ * ID set as above). The independent path to tr_verify_token_signature, which
+ * verifies the precomputed digest e: the tests check both agree.
+ * Returns 1 valid, 0 invalid, -1 error. */
+int tr_verify_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
+                          const uint8_t *sig, size_t sig_len, tr_err *e);
+
+/* Sign msg with pkey the same way (DER signature out, OPENSSL_free it). */
+int tr_sign_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
+                        uint8_t **sig, size_t *sig_len, tr_err *e);
+
+/* Signature algorithm OID for pkey's seal/certificate signatures:
+ * SM2 1.2.156.10197.1.501, ECDSA 1.2.840.10045.4.3.2, RSA 1.2.840.113549.1.1.11.
+ * And back: the tr_alg an OID names (0 when not one of these). */
+const char *tr_sig_alg_oid(tr_alg alg);
+tr_alg tr_sig_alg_from_oid(const char *oid);
 
 #endif

@@ -1,0 +1,586 @@
+/* check_crypto — crypto.c against signatures made by the openssl command
+ * line (harness/tests/vectors.sh) and the mkpki fixture set ($TR_PKI).
+ *
+ * Run from the repository root (make test-unit does) with TR_PKI set.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../../fixtures/pki/pki.h"
+#include "crypto.h"
+
+static const char *pki_dir;
+static char vec_dir[256];
+static time_t fixture_now;
+
+static const tr_alg ALGS[3] = {TR_ALG_SM2, TR_ALG_ECDSA_P256, TR_ALG_RSA2048};
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} blob;
+
+static blob load(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    blob b = {NULL, 0};
+    tr_err e;
+    if (pki_read_file(path, &b.p, &b.n, 1u << 20, &e))
+        ck_abort_msg("%s", e.msg);
+    return b;
+}
+
+static blob load_cert(tr_alg alg, const char *cls)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s.crt.der", tr_alg_name(alg), cls);
+    return load(pki_dir, name);
+}
+
+static blob load_sig(tr_alg alg, const char *kind)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s.sig", tr_alg_name(alg), kind);
+    return load(vec_dir, name);
+}
+
+/* DER ECDSA-Sig-Value -> the token's r||s (or RSA as is). */
+static blob token_form(tr_alg alg, blob der)
+{
+    if (alg == TR_ALG_RSA2048)
+        return der;
+    const unsigned char *p = der.p;
+    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)der.n);
+    ck_assert_ptr_nonnull(s);
+    blob rs = {malloc(64), 64};
+    ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_r(s), rs.p, 32), 32);
+    ck_assert_int_eq(BN_bn2binpad(ECDSA_SIG_get0_s(s), rs.p + 32, 32), 32);
+    ECDSA_SIG_free(s);
+    free(der.p);
+    return rs;
+}
+
+static EVP_PKEY *cert_pub(blob cert)
+{
+    tr_err e;
+    X509 *x = tr_cert_parse(cert.p, cert.n, &e);
+    ck_assert_msg(x != NULL, "%s", e.msg);
+    EVP_PKEY *pk = X509_get_pubkey(x);
+    X509_free(x);
+    ck_assert_ptr_nonnull(pk);
+    return pk;
+}
+
+/* Both verify paths on one (message, signature) pair; they must agree. */
+static int verify_both(tr_alg alg, blob cert, const uint8_t *msg, size_t msg_len,
+                       blob tok_sig, const uint8_t *der, size_t der_len)
+{
+    tr_err e;
+    tr_err_clear(&e);
+    int a = tr_verify_token_signature(alg, cert.p, cert.n, msg, msg_len, tok_sig.p,
+                                      tok_sig.n, &e);
+    EVP_PKEY *pk = cert_pub(cert);
+    int b = tr_verify_message_der(pk, msg, msg_len, der, der_len, &e);
+    EVP_PKEY_free(pk);
+    ck_assert_msg(a == b, "%s: token path %d, message path %d", tr_alg_name(alg), a, b);
+    return a;
+}
+
+/* r||s -> DER, for the message path. */
+static blob der_form(tr_alg alg, blob tok)
+{
+    if (alg == TR_ALG_RSA2048) {
+        blob c = {malloc(tok.n), tok.n};
+        memcpy(c.p, tok.p, tok.n);
+        return c;
+    }
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    ECDSA_SIG_set0(s, BN_bin2bn(tok.p, 32, NULL), BN_bin2bn(tok.p + 32, 32, NULL));
+    unsigned char *d = NULL;
+    int n = i2d_ECDSA_SIG(s, &d);
+    ECDSA_SIG_free(s);
+    ck_assert_int_gt(n, 0);
+    blob b = {malloc((size_t)n), (size_t)n};
+    memcpy(b.p, d, (size_t)n);
+    OPENSSL_free(d);
+    return b;
+}
+
+/* ------------------------------------------------------------ names */
+
+START_TEST(test_alg_names)
+{
+    tr_alg a;
+    tr_err e;
+    const struct {
+        const char *s;
+        tr_alg want;
+    } ok[] = {{"sm2", TR_ALG_SM2}, {"SM2", TR_ALG_SM2}, {"01", TR_ALG_SM2},
+              {"rsa", TR_ALG_RSA2048}, {"rsa2048", TR_ALG_RSA2048},
+              {"02", TR_ALG_RSA2048}, {"ecdsa", TR_ALG_ECDSA_P256},
+              {"ecdsa-p256", TR_ALG_ECDSA_P256}, {"03", TR_ALG_ECDSA_P256}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        ck_assert_int_eq(tr_alg_parse(ok[i].s, &a, &e), 0);
+        ck_assert_int_eq(a, ok[i].want);
+    }
+    ck_assert_int_eq(tr_alg_parse("dsa", &a, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_USAGE);
+    ck_assert_int_eq(tr_alg_parse("04", &a, &e), -1);
+    ck_assert_int_eq(tr_alg_parse("", &a, &e), -1);
+    ck_assert_str_eq(tr_alg_name(TR_ALG_SM2), "sm2");
+    ck_assert_str_eq(tr_alg_name(TR_ALG_RSA2048), "rsa");
+    ck_assert_str_eq(tr_alg_name(TR_ALG_ECDSA_P256), "ecdsa");
+    ck_assert_str_eq(tr_cert_class_name(TR_CERT_RENEWAL_DUE), "renewal-due");
+    ck_assert_str_eq(tr_cert_class_name(TR_CERT_NOT_YET_VALID), "not-yet-valid");
+    ck_assert_int_eq(tr_sig_alg_from_oid("1.2.156.10197.1.501"), TR_ALG_SM2);
+    ck_assert_int_eq(tr_sig_alg_from_oid("1.2.840.10045.4.3.2"), TR_ALG_ECDSA_P256);
+    ck_assert_int_eq(tr_sig_alg_from_oid("1.2.840.113549.1.1.5"), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ sign input */
+
+START_TEST(test_sign_input_matches_cli)
+{
+    const char *want[3] = {"sm2.e.bin", "ecdsa.digest.bin", "rsa.digestinfo.bin"};
+    blob msg = load(vec_dir, "msg.bin");
+    for (int i = 0; i < 3; i++) {
+        blob cert = load_cert(ALGS[i], "valid"), w = load(vec_dir, want[i]);
+        uint8_t out[64];
+        size_t n = 0;
+        tr_err e;
+        ck_assert_msg(tr_sign_input(ALGS[i], cert.p, cert.n, msg.p, msg.n, out,
+                                    sizeof out, &n, &e) == 0, "%s", e.msg);
+        ck_assert_uint_eq(n, w.n);
+        ck_assert_mem_eq(out, w.p, n);
+        free(cert.p);
+        free(w.p);
+    }
+    blob di = load(vec_dir, "rsa.digestinfo.bin");
+    ck_assert_uint_eq(di.n, 51);
+    free(di.p);
+    free(msg.p);
+}
+END_TEST
+
+START_TEST(test_sm2_za_matches_cli)
+{
+    blob cert = load_cert(TR_ALG_SM2, "valid"), want = load(vec_dir, "sm2.za.bin");
+    EVP_PKEY *pk = cert_pub(cert);
+    uint8_t za[32];
+    tr_err e;
+    ck_assert_int_eq(tr_sm2_za(pk, (const uint8_t *)TR_SM2_DEFAULT_ID, 16, za, &e), 0);
+    ck_assert_mem_eq(za, want.p, 32);
+    /* a different ID gives a different Z_A */
+    ck_assert_int_eq(tr_sm2_za(pk, (const uint8_t *)"", 0, za, &e), 0);
+    ck_assert_int_ne(memcmp(za, want.p, 32), 0);
+    EVP_PKEY_free(pk);
+    free(cert.p);
+    free(want.p);
+}
+END_TEST
+
+START_TEST(test_sign_input_errors)
+{
+    blob sm2 = load_cert(TR_ALG_SM2, "valid"), msg = load(vec_dir, "msg.bin");
+    uint8_t out[64];
+    size_t n;
+    tr_err e;
+    /* SM2 needs the certificate; ECDSA input with an SM2 certificate is refused */
+    ck_assert_int_eq(tr_sign_input(TR_ALG_SM2, NULL, 0, msg.p, msg.n, out, 64, &n, &e), -1);
+    ck_assert_int_eq(tr_sign_input(TR_ALG_ECDSA_P256, sm2.p, sm2.n, msg.p, msg.n, out,
+                                   64, &n, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "not ecdsa"));
+    /* ECDSA without a certificate is just SHA-256; a small buffer is an error */
+    ck_assert_int_eq(tr_sign_input(TR_ALG_ECDSA_P256, NULL, 0, msg.p, msg.n, out, 64,
+                                   &n, &e), 0);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(tr_sign_input(TR_ALG_RSA2048, NULL, 0, msg.p, msg.n, out, 50,
+                                   &n, &e), -1);
+    ck_assert_int_eq(tr_sign_input((tr_alg)9, NULL, 0, msg.p, msg.n, out, 64, &n, &e), -1);
+    free(sm2.p);
+    free(msg.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ CLI vectors */
+
+START_TEST(test_cli_signatures_verify)
+{
+    tr_alg alg = ALGS[_i];
+    blob cert = load_cert(alg, "valid"), msg = load(vec_dir, "msg.bin");
+    const char *kinds[2] = {"dgst", "pkeyutl"};
+    for (int k = 0; k < 2; k++) {
+        blob der = load_sig(alg, kinds[k]);
+        blob der_copy = {malloc(der.n), der.n};
+        memcpy(der_copy.p, der.p, der.n);
+        blob tok = token_form(alg, der);
+        ck_assert_msg(verify_both(alg, cert, msg.p, msg.n, tok, der_copy.p,
+                                  der_copy.n) == 1, "%s %s", tr_alg_name(alg), kinds[k]);
+        free(tok.p);
+        free(der_copy.p);
+    }
+    /* the empty message */
+    blob der = load_sig(alg, "empty");
+    blob der_copy = {malloc(der.n), der.n};
+    memcpy(der_copy.p, der.p, der.n);
+    blob tok = token_form(alg, der);
+    ck_assert_int_eq(verify_both(alg, cert, (const uint8_t *)"", 0, tok, der_copy.p,
+                                 der_copy.n), 1);
+    free(tok.p);
+    free(der_copy.p);
+    free(cert.p);
+    free(msg.p);
+}
+END_TEST
+
+START_TEST(test_altered_rejected)
+{
+    tr_alg alg = ALGS[_i];
+    blob cert = load_cert(alg, "valid"), msg = load(vec_dir, "msg.bin");
+    blob tok = token_form(alg, load_sig(alg, "dgst"));
+    /* a flipped bit anywhere in the message */
+    size_t positions[3] = {0, msg.n / 2, msg.n - 1};
+    for (int i = 0; i < 3; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            msg.p[positions[i]] ^= (uint8_t)(1u << bit);
+            blob der = der_form(alg, tok);
+            ck_assert_int_eq(verify_both(alg, cert, msg.p, msg.n, tok, der.p, der.n), 0);
+            free(der.p);
+            msg.p[positions[i]] ^= (uint8_t)(1u << bit);
+        }
+    }
+    /* a flipped bit in r, in s (or in the RSA block), first and last bytes */
+    size_t spos[4] = {0, tok.n / 2 - 1, tok.n / 2, tok.n - 1};
+    for (int i = 0; i < 4; i++) {
+        tok.p[spos[i]] ^= 0x01;
+        blob der = der_form(alg, tok);
+        ck_assert_int_eq(verify_both(alg, cert, msg.p, msg.n, tok, der.p, der.n), 0);
+        free(der.p);
+        tok.p[spos[i]] ^= 0x01;
+    }
+    /* unaltered it still verifies (the flips were the only difference) */
+    blob der = der_form(alg, tok);
+    ck_assert_int_eq(verify_both(alg, cert, msg.p, msg.n, tok, der.p, der.n), 1);
+    free(der.p);
+    free(tok.p);
+    free(cert.p);
+    free(msg.p);
+}
+END_TEST
+
+START_TEST(test_wrong_key_length_alg)
+{
+    tr_alg alg = ALGS[_i];
+    blob other = load_cert(alg, "expired"), cert = load_cert(alg, "valid");
+    blob msg = load(vec_dir, "msg.bin");
+    blob tok = token_form(alg, load_sig(alg, "dgst"));
+    tr_err e;
+    /* another certificate of the same algorithm: a different key */
+    ck_assert_int_eq(tr_verify_token_signature(alg, other.p, other.n, msg.p, msg.n,
+                                               tok.p, tok.n, &e), 0);
+    /* a short signature is invalid, not an error */
+    ck_assert_int_eq(tr_verify_token_signature(alg, cert.p, cert.n, msg.p, msg.n,
+                                               tok.p, tok.n - 1, &e), 0);
+    ck_assert_ptr_nonnull(strstr(e.msg, "bytes"));
+    /* an algorithm the certificate's key is not is an error */
+    tr_alg wrong = alg == TR_ALG_SM2 ? TR_ALG_RSA2048 : TR_ALG_SM2;
+    ck_assert_int_eq(tr_verify_token_signature(wrong, cert.p, cert.n, msg.p, msg.n,
+                                               tok.p, tok.n, &e), -1);
+    /* a certificate that is not one */
+    uint8_t junk[40] = {0x30, 0x26, 0x02, 0x01};
+    ck_assert_int_eq(tr_verify_token_signature(alg, junk, sizeof junk, msg.p, msg.n,
+                                               tok.p, tok.n, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CRYPTO);
+    free(tok.p);
+    free(other.p);
+    free(cert.p);
+    free(msg.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ SM2 ID */
+
+/* What OpenSSL does with no ID set: the empty ID. */
+static blob sign_default_id(EVP_PKEY *k, const uint8_t *m, size_t n)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t len = 0;
+    ck_assert_int_eq(EVP_DigestSignInit(c, NULL, EVP_sm3(), NULL, k), 1);
+    ck_assert_int_eq(EVP_DigestSign(c, NULL, &len, m, n), 1);
+    blob b = {malloc(len), len};
+    ck_assert_int_eq(EVP_DigestSign(c, b.p, &b.n, m, n), 1);
+    EVP_MD_CTX_free(c);
+    return b;
+}
+
+START_TEST(test_sm2_id_is_used)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/sm2-valid.key.pem", pki_dir);
+    tr_err e;
+    EVP_PKEY *k = pki_read_key_pem(path, &e);
+    ck_assert_msg(k != NULL, "%s", e.msg);
+    blob cert = load_cert(TR_ALG_SM2, "valid");
+    for (int i = 0; i < 20; i++) {
+        uint8_t m[37];
+        for (size_t j = 0; j < sizeof m; j++)
+            m[j] = (uint8_t)(i * 31 + j * 7);
+        /* our signer with the ID: both paths accept */
+        blob der = {NULL, 0};
+        ck_assert_int_eq(tr_sign_message_der(k, m, sizeof m, &der.p, &der.n, &e), 0);
+        blob der_copy = {malloc(der.n), der.n};
+        memcpy(der_copy.p, der.p, der.n);
+        blob tok = token_form(TR_ALG_SM2, der_copy);
+        ck_assert_int_eq(verify_both(TR_ALG_SM2, cert, m, sizeof m, tok, der.p, der.n), 1);
+        OPENSSL_free(der.p);
+        free(tok.p);
+        /* OpenSSL's default (empty ID): both paths refuse it */
+        blob def = sign_default_id(k, m, sizeof m);
+        blob def_copy = {malloc(def.n), def.n};
+        memcpy(def_copy.p, def.p, def.n);
+        tok = token_form(TR_ALG_SM2, def_copy);
+        ck_assert_int_eq(verify_both(TR_ALG_SM2, cert, m, sizeof m, tok, def.p, def.n), 0);
+        free(def.p);
+        free(tok.p);
+    }
+    EVP_PKEY_free(k);
+    free(cert.p);
+}
+END_TEST
+
+/* mkpki's CA signs SM2-with-SM3 with the ID: the tbsCertificate signature
+ * verifies with it, and fails with OpenSSL's default (empty) ID. */
+START_TEST(test_cert_signatures_use_id)
+{
+    const char *names[3] = {"ca.crt.der", "sm2-valid.crt.der", "rsa-valid.crt.der"};
+    blob ca = load(pki_dir, "ca.crt.der");
+    EVP_PKEY *ca_pub = cert_pub(ca);
+    for (int i = 0; i < 3; i++) {
+        blob c = load(pki_dir, names[i]);
+        tr_err e;
+        X509 *x = tr_cert_parse(c.p, c.n, &e);
+        ck_assert_ptr_nonnull(x);
+        unsigned char *tbs = NULL;
+        int tbs_len = i2d_re_X509_tbs(x, &tbs);
+        ck_assert_int_gt(tbs_len, 0);
+        const ASN1_BIT_STRING *sig = NULL;
+        X509_get0_signature(&sig, NULL, x);
+        ck_assert_int_eq(tr_verify_message_der(ca_pub, tbs, (size_t)tbs_len, sig->data,
+                                               (size_t)sig->length, &e), 1);
+        ck_assert_int_eq(X509_verify(x, ca_pub), 0); /* no ID set: empty ID */
+        ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+        ASN1_OCTET_STRING_set(id, (const unsigned char *)TR_SM2_DEFAULT_ID, 16);
+        X509_set0_distinguishing_id(x, id);
+        ck_assert_int_eq(X509_verify(x, ca_pub), 1);
+        OPENSSL_free(tbs);
+        X509_free(x);
+        free(c.p);
+    }
+    EVP_PKEY_free(ca_pub);
+    free(ca.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ expiry */
+
+START_TEST(test_fixture_classes)
+{
+    static const char *cls[4] = {"valid", "renewal-due", "expired", "not-yet-valid"};
+    static const tr_cert_class want[4] = {TR_CERT_VALID, TR_CERT_RENEWAL_DUE,
+                                          TR_CERT_EXPIRED, TR_CERT_NOT_YET_VALID};
+    static const double days_left[4] = {335, 10, -5, 370};
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 4; c++) {
+            blob cert = load_cert(ALGS[a], cls[c]);
+            tr_cert_info ci;
+            tr_err e;
+            ck_assert_msg(tr_cert_inspect(cert.p, cert.n, fixture_now, 30, &ci, &e) == 0,
+                          "%s", e.msg);
+            ck_assert_msg(ci.cls == want[c], "%s-%s: got %s", tr_alg_name(ALGS[a]),
+                          cls[c], tr_cert_class_name(ci.cls));
+            ck_assert_int_eq(ci.key_alg, ALGS[a]);
+            ck_assert_double_eq_tol(ci.days_left, days_left[c], 1e-6);
+            ck_assert_double_eq_tol(ci.validity_days, 365, 1e-6);
+            char serial[17];
+            pki_fixture_serial(ALGS[a], (pki_validity)c, serial);
+            ck_assert_msg(strstr(ci.subject, serial), "subject %s", ci.subject);
+            ck_assert_msg(strstr(ci.subject, pki_fixture_org(ALGS[a])), "subject %s",
+                          ci.subject);
+            ck_assert_uint_gt(strlen(ci.serial_hex), 0);
+            free(cert.p);
+        }
+    }
+}
+END_TEST
+
+static tr_cert_class class_at(blob cert, time_t now, int window, double *left)
+{
+    tr_cert_info ci;
+    tr_err e;
+    ck_assert_int_eq(tr_cert_inspect(cert.p, cert.n, now, window, &ci, &e), 0);
+    if (left)
+        *left = ci.days_left;
+    return ci.cls;
+}
+
+START_TEST(test_renewal_boundary)
+{
+    blob cert = load_cert(TR_ALG_ECDSA_P256, "valid");
+    tr_cert_info ci;
+    tr_err e;
+    ck_assert_int_eq(tr_cert_inspect(cert.p, cert.n, fixture_now, 30, &ci, &e), 0);
+    const time_t na = ci.not_after, nb = ci.not_before, day = 86400;
+    double left;
+    /* 29.9 days left: due; 30.1: valid; exactly 30: due (closed window) */
+    ck_assert_int_eq(class_at(cert, na - (time_t)(29.9 * day), 30, &left),
+                     TR_CERT_RENEWAL_DUE);
+    ck_assert_double_eq_tol(left, 29.9, 1e-6);
+    ck_assert_int_eq(class_at(cert, na - (time_t)(30.1 * day), 30, &left), TR_CERT_VALID);
+    ck_assert_double_eq_tol(left, 30.1, 1e-6);
+    ck_assert_int_eq(class_at(cert, na - 30 * day, 30, &left), TR_CERT_RENEWAL_DUE);
+    ck_assert_int_eq(class_at(cert, na - 30 * day - 1, 30, NULL), TR_CERT_VALID);
+    /* notAfter itself is still inside the validity (RFC 5280), a second later not */
+    ck_assert_int_eq(class_at(cert, na, 30, &left), TR_CERT_RENEWAL_DUE);
+    ck_assert_double_eq_tol(left, 0, 1e-9);
+    ck_assert_int_eq(class_at(cert, na + 1, 30, &left), TR_CERT_EXPIRED);
+    ck_assert_double_lt(left, 0);
+    /* notBefore likewise */
+    ck_assert_int_eq(class_at(cert, nb - 1, 30, NULL), TR_CERT_NOT_YET_VALID);
+    ck_assert_int_eq(class_at(cert, nb, 30, NULL), TR_CERT_VALID);
+    /* another window */
+    ck_assert_int_eq(class_at(cert, na - 45 * day, 60, NULL), TR_CERT_RENEWAL_DUE);
+    ck_assert_int_eq(class_at(cert, na - 45 * day, 30, NULL), TR_CERT_VALID);
+    ck_assert_int_eq(class_at(cert, na - 1, 0, NULL), TR_CERT_VALID);
+    ck_assert_int_eq(tr_cert_inspect(cert.p, cert.n, na, -1, &ci, &e), -1);
+    free(cert.p);
+}
+END_TEST
+
+START_TEST(test_cert_garbage)
+{
+    blob cert = load_cert(TR_ALG_SM2, "valid");
+    tr_cert_info ci;
+    tr_err e;
+    /* every truncation fails cleanly */
+    for (size_t n = 0; n < cert.n; n++)
+        ck_assert_int_eq(tr_cert_inspect(cert.p, n, fixture_now, 30, &ci, &e), -1);
+    /* file padding (00 or FF) is tolerated, anything else after it is not */
+    uint8_t *padded = malloc(cert.n + 64);
+    memcpy(padded, cert.p, cert.n);
+    memset(padded + cert.n, 0xFF, 32);
+    memset(padded + cert.n + 32, 0x00, 32);
+    ck_assert_int_eq(tr_cert_inspect(padded, cert.n + 64, fixture_now, 30, &ci, &e), 0);
+    padded[cert.n + 10] = 0x41;
+    ck_assert_int_eq(tr_cert_inspect(padded, cert.n + 64, fixture_now, 30, &ci, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "not padding"));
+    /* random bytes */
+    srand(7);
+    for (int i = 0; i < 200; i++) {
+        uint8_t junk[300];
+        for (size_t j = 0; j < sizeof junk; j++)
+            junk[j] = (uint8_t)rand();
+        junk[0] = 0x30;
+        ck_assert_int_eq(tr_cert_inspect(junk, sizeof junk, fixture_now, 30, &ci, &e), -1);
+    }
+    ck_assert_int_eq(tr_cert_inspect(NULL, 0, fixture_now, 30, &ci, &e), -1);
+    free(padded);
+    free(cert.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ setup */
+
+static int run_vectors(void)
+{
+    const char *script = getenv("TR_VECTORS_SH");
+    if (!script)
+        script = "harness/tests/vectors.sh";
+    if (access(script, R_OK) != 0) {
+        fprintf(stderr, "check_crypto: %s not found (run from the repository root "
+                "or set TR_VECTORS_SH)\n", script);
+        return -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(vec_dir, sizeof vec_dir, "%s/tr-vectors-XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(vec_dir)) {
+        perror("check_crypto: mkdtemp");
+        return -1;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s' '%s'", script, pki_dir, vec_dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "check_crypto: %s failed\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_now(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/now", pki_dir);
+    FILE *f = fopen(path, "r");
+    long long v = 0;
+    int ok = f && fscanf(f, "%lld", &v) == 1 && v > 0;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        fprintf(stderr, "check_crypto: cannot read %s\n", path);
+        return -1;
+    }
+    fixture_now = (time_t)v;
+    return 0;
+}
+
+static Suite *crypto_suite(void)
+{
+    Suite *s = suite_create("crypto");
+    TCase *t = tcase_create("crypto");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, test_alg_names);
+    tcase_add_test(t, test_sign_input_matches_cli);
+    tcase_add_test(t, test_sm2_za_matches_cli);
+    tcase_add_test(t, test_sign_input_errors);
+    tcase_add_loop_test(t, test_cli_signatures_verify, 0, 3);
+    tcase_add_loop_test(t, test_altered_rejected, 0, 3);
+    tcase_add_loop_test(t, test_wrong_key_length_alg, 0, 3);
+    tcase_add_test(t, test_sm2_id_is_used);
+    tcase_add_test(t, test_cert_signatures_use_id);
+    tcase_add_test(t, test_fixture_classes);
+    tcase_add_test(t, test_renewal_boundary);
+    tcase_add_test(t, test_cert_garbage);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    pki_dir = getenv("TR_PKI");
+    if (!pki_dir || !*pki_dir) {
+        fprintf(stderr, "check_crypto: set TR_PKI to a `mkpki fixture-set` directory "
+                "(make test-unit does)\n");
+        return 1;
+    }
+    if (read_now() || run_vectors())
+        return 1;
+    SRunner *r = srunner_create(crypto_suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", vec_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "check_crypto: could not remove %s\n", vec_dir);
+    return failed ? 1 : 0;
+}
