@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 #include "error.h"
 
 typedef struct {
@@ -42,5 +44,39 @@ typedef struct {
 int tr_seal_inspect(const uint8_t *der, size_t len,
                     const uint8_t *token_cert, size_t token_cert_len,
                     time_t now, tr_seal_info *out, tr_err *e);
+
+/* What a seal is made of (fixtures/pki and the tests build seals with it).
+ * Strings are NUL-terminated; IA5 fields (vid, seal_id, pic_type) must be
+ * ASCII. v4 writes certListType 1 (certificates) and GeneralizedTime; v1
+ * writes UTCTime (so dates must fall in 1950..2049). */
+typedef struct {
+    int version;                 /* 4 or 1 */
+    const char *vid;             /* header Vid (vendor id) */
+    const char *seal_id;         /* esID */
+    long seal_type;              /* property type: 1 organisation, 2 personal */
+    const char *name;            /* UTF-8 seal name (the organisation) */
+    const uint8_t *const *certs; /* certList: DER certificates it binds */
+    const size_t *cert_lens;
+    size_t cert_count;
+    const char *cert_digest_alg; /* NULL: certList holds the certificates
+                                  * (certListType 1); "SM3", "SHA256": their
+                                  * digests (certListType 2, v4 only) */
+    time_t create_date, valid_start, valid_end;
+    const char *pic_type;        /* "PNG" */
+    const uint8_t *pic;
+    size_t pic_len;
+    long pic_width_mm, pic_height_mm;
+} tr_seal_spec;
+
+/* Build and sign a seal with the seal maker's key and certificate (SM2 keys
+ * sign SM2-with-SM3 with ID 1234567812345678; ECDSA and RSA keys sign with
+ * SHA-256). *der is malloc()ed: free() it. Returns 0 or -1 with e set. */
+int tr_seal_build(const tr_seal_spec *spec, EVP_PKEY *maker_key,
+                  const uint8_t *maker_cert_der, size_t maker_cert_len,
+                  uint8_t **der, size_t *len, tr_err *e);
+
+/* PNG's CRC-32 (ISO 3309, reflected 0xEDB88320), continued from crc
+ * (start with 0). The picture check uses it; so does mkpki's PNG writer. */
+uint32_t tr_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
 #endif
