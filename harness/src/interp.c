@@ -1,0 +1,2163 @@
+/* interp.c — suite interpreter. See interp.h and suites/README.md.
+ *
+ * Hot path (a scriptor file of plain APDUs): the bytes were decoded at parse
+ * time; per APDU we take two clock readings, call transmit, format the
+ * command and response hex into buffers allocated once per run and hand one
+ * trace row to reports. No malloc, no variable writes: SW, DATA... are read
+ * straight from the last response when a statement asks for them.
+ * Everything an expression computes lives in a scratch arena rewound at the
+ * start of every statement.
+ */
+#include "interp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "crypto.h"
+#include "seal.h"
+#include "util.h"
+
+#define MAX_SECRETS 16
+#define SECRET_MIN 4
+#define MAX_PIN_MARKS 15
+#define MAX_LOOP 1000000L
+#define MAX_MEASURE 1000000L
+#define READ_BINARY_DEFAULT_MAX (64u * 1024u)
+#define READ_BINARY_HARD_MAX (16u * 1024u * 1024u)
+#define MAX_TEXT (1u << 20)       /* longest string a template may build */
+#define SCRATCH_CAP ((size_t)64 << 20)
+#define LIVE_EVERY_NS 500000000ull
+#define MSG_MAX 1024
+
+enum { GO = 0, STOP = 1 };
+
+typedef struct {
+    bool is_int;
+    int64_t i;
+    const char *s; /* NUL-terminated (in scratch or owned by vars) */
+    size_t n;
+} val;
+
+typedef struct {
+    const tr_interp_env *env;
+    const tr_suite *suite;
+    tr_suite_outcome *out;
+    tr_err *e;
+    bool fatal;                /* harness failure: stop everything */
+    tr_vars *vars;             /* the suite's layer */
+    tr_arena *scratch;
+    time_t now;
+    /* last exchange */
+    uint8_t *cmd;              /* TR_MAX_CAPDU: rendered command */
+    size_t cmdlen;
+    const uint8_t *sent;       /* what was sent (cmd or a constant) */
+    size_t sentlen;
+    uint8_t *mark;             /* per command byte: 0, or the PIN range id */
+    bool marks_used;
+    uint8_t *rsp;              /* TR_MAX_RAPDU */
+    size_t rlen;
+    bool have_rsp;
+    uint16_t sw;
+    char sw_txt[5];
+    char *data_hex;            /* lazily built hex of the response data */
+    bool data_hex_ok;
+    char *cmd_txt;             /* masked, spaced command (trace, messages) */
+    bool cmd_txt_ok;
+    char *rsp_txt;             /* masked response hex when a secret is in it */
+    uint8_t atr[64];
+    size_t atrlen;
+    char atr_hex[2 * 64 + 1];
+    /* secrets: PIN texts seen (masked wherever they appear) */
+    char secrets[MAX_SECRETS][17];
+    size_t secret_len[MAX_SECRETS];
+    int nsecrets;
+    /* current test */
+    const tr_test *test;
+    const char *test_name;
+    const char *classify;      /* current default classification */
+    const char *suite_classify;
+    bool ended;
+    tr_verdict verdict;
+    char cls[64];
+    char msg[MSG_MAX];
+    int fail_line;
+    uint64_t deadline_ns;
+    uint64_t apdu_ns;          /* sum of exchange times (measure) */
+    uint64_t last_live_ns;
+    /* power cycles */
+    bool cycle_pending;
+    tr_cycle_report cyc;
+    uint64_t cyc_back_ns;
+    unsigned cycle_no;
+    /* the token and the run */
+    bool lost;
+    char lost_msg[256];
+    bool exit_suite;
+    int exit_line;
+    uint64_t rng;
+    unsigned long steps;
+} interp;
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static int harness_fail(interp *I, tr_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int harness_fail(interp *I, tr_code code, const char *fmt, ...)
+{
+    if (!I->fatal) {
+        va_list ap;
+        va_start(ap, fmt);
+        tr_vfail(I->e, code, fmt, ap);
+        va_end(ap);
+        I->fatal = true;
+    }
+    return STOP;
+}
+
+static void *scratch(interp *I, size_t n)
+{
+    void *p = tr_arena_alloc(I->scratch, n ? n : 1);
+    if (!p)
+        harness_fail(I, TR_E_NOMEM, "out of memory (or a value over %zu MiB) in the interpreter",
+                     SCRATCH_CAP >> 20);
+    return p;
+}
+
+static bool is_hex_text(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* ---- secrets (PIN masking) ---------------------------------------------------- */
+
+static void add_secret(interp *I, const char *s)
+{
+    size_t n = strlen(s);
+    if (n < SECRET_MIN || n > 16)
+        return;
+    for (int k = 0; k < I->nsecrets; k++)
+        if (I->secret_len[k] == n && !memcmp(I->secrets[k], s, n))
+            return;
+    int k = I->nsecrets < MAX_SECRETS ? I->nsecrets++ : MAX_SECRETS - 1;
+    memcpy(I->secrets[k], s, n + 1);
+    I->secret_len[k] = n;
+}
+
+static bool name_is_pin(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 3 && strcasecmp(name + n - 3, "PIN") == 0;
+}
+
+/* Replace every occurrence of a secret in text (as text, or as its hex,
+ * with any FF padding after it) by <pin>. In place; text has cap bytes. */
+static void scrub(interp *I, char *text, size_t cap)
+{
+    if (!I->nsecrets || !text[0])
+        return;
+    char *tmp = malloc(cap);
+    if (!tmp)
+        return;
+    for (int k = 0; k < I->nsecrets; k++) {
+        char hex[40];
+        tr_hex_encode((const uint8_t *)I->secrets[k], I->secret_len[k], hex, sizeof hex, 0);
+        const char *forms[2] = {hex, I->secrets[k]};
+        for (int f = 0; f < 2; f++) {
+            size_t fl = strlen(forms[f]);
+            size_t o = 0;
+            const char *p = text;
+            bool changed = false;
+            while (*p && o + 1 < cap) {
+                if (!strncasecmp(p, forms[f], fl)) {
+                    p += fl;
+                    if (f == 0)
+                        while (!strncasecmp(p, "FF", 2))
+                            p += 2;
+                    const char *m = "<pin>";
+                    while (*m && o + 1 < cap)
+                        tmp[o++] = *m++;
+                    changed = true;
+                } else {
+                    tmp[o++] = *p++;
+                }
+            }
+            tmp[o] = '\0';
+            if (changed)
+                memcpy(text, tmp, o + 1);
+        }
+    }
+    free(tmp);
+}
+
+/* Mark every occurrence of a secret's bytes (and FF padding after it) in
+ * the command, so the trace shows <pin> there too. */
+static void mark_secret_bytes(interp *I, const uint8_t *b, size_t n)
+{
+    uint8_t id = 0x80;
+    for (int k = 0; k < I->nsecrets; k++) {
+        size_t sl = I->secret_len[k];
+        const uint8_t *from = b;
+        while ((size_t)(from - b) + sl <= n) {
+            const uint8_t *hit = memmem(from, n - (size_t)(from - b), I->secrets[k], sl);
+            if (!hit)
+                break;
+            size_t at = (size_t)(hit - b), end = at + sl;
+            while (end < n && b[end] == 0xFF)
+                end++;
+            for (size_t j = at; j < end; j++)
+                if (!I->mark[j])
+                    I->mark[j] = id;
+            I->marks_used = true;
+            id = (uint8_t)(id == 0xFF ? 0x80 : id + 1);
+            from = b + end;
+        }
+    }
+}
+
+/* ---- messages, verdicts, rows ------------------------------------------------- */
+
+static void add_class(interp *I, const char *cls)
+{
+    if (!cls || !cls[0])
+        return;
+    tr_suite_outcome *o = I->out;
+    for (unsigned k = 0; k < o->nclasses; k++)
+        if (!strcmp(o->classes[k], cls))
+            return;
+    if (o->nclasses < TR_INTERP_MAX_CLASSES)
+        snprintf(o->classes[o->nclasses++], sizeof o->classes[0], "%s", cls);
+}
+
+/* End the current test with verdict v (first ending wins). fmt is the
+ * message without the file:line prefix, which is added here. */
+static int end_test(interp *I, tr_verdict v, const char *cls, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int end_test(interp *I, tr_verdict v, const char *cls, int line, const char *fmt, ...)
+{
+    if (I->ended)
+        return STOP;
+    I->ended = true;
+    I->verdict = v;
+    snprintf(I->cls, sizeof I->cls, "%s", cls ? cls : "");
+    I->fail_line = line;
+    int n = 0;
+    if (line > 0 && v != TR_SKIP)
+        n = snprintf(I->msg, sizeof I->msg, "%s:%d: ", I->suite->file, line);
+    if (n < 0 || (size_t)n >= sizeof I->msg)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(I->msg + n, sizeof I->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    scrub(I, I->msg, sizeof I->msg);
+    return STOP;
+}
+
+static const char *fail_class(interp *I, const char *explicit_cls)
+{
+    if (explicit_cls)
+        return explicit_cls;
+    return I->classify ? I->classify : "unclassified";
+}
+
+/* A suite bug found while running (unset variable, bad hex...). */
+static int rt_error(interp *I, tr_pos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int rt_error(interp *I, tr_pos pos, const char *fmt, ...)
+{
+    char buf[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    end_test(I, TR_ERROR, "suite", pos.line, "column %d: %s", pos.col, buf);
+    return -1;
+}
+
+static void emit_result(interp *I, const tr_result_row *row)
+{
+    if (I->fatal)
+        return;
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->result)
+        h->result(h->ud, row);
+    tr_err e;
+    if (I->env->reports && tr_reports_result(I->env->reports, row, &e) < 0) {
+        harness_fail(I, e.code, "writing results.csv: %s", e.msg);
+    }
+}
+
+static void emit_metric(interp *I, int line, const char *name, double value, const char *unit,
+                        tr_verdict v, const char *msg)
+{
+    tr_result_row row = {
+        .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .verdict = v,
+        .classification = v == TR_FAIL ? fail_class(I, NULL) : NULL, .duration_s = 0,
+        .metric = name, .value = value, .unit = unit, .message = msg,
+        .file = I->suite->file, .line = line,
+    };
+    emit_result(I, &row);
+}
+
+static void emit_log(interp *I, const char *text)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->log)
+        h->log(h->ud, I->test_name, text);
+}
+
+static void maybe_live(interp *I, const char *what, unsigned long done, unsigned long total)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (!h || !h->live)
+        return;
+    uint64_t t = tr_now_ns();
+    if (t - I->last_live_ns < LIVE_EVERY_NS && done != total)
+        return;
+    I->last_live_ns = t;
+    h->live(h->ud, I->test_name, what, done, total);
+}
+
+/* ---- the last response ---------------------------------------------------------- */
+
+static const char *data_hex(interp *I)
+{
+    if (!I->data_hex_ok) {
+        size_t n = I->rlen >= 2 ? I->rlen - 2 : 0;
+        tr_hex_encode(I->rsp, n, I->data_hex, 2 * n + 1, 0);
+        I->data_hex_ok = true;
+    }
+    return I->data_hex;
+}
+
+/* The command as the trace and messages show it: spaced hex, PIN ranges as
+ * <pin>. */
+static const char *cmd_text(interp *I)
+{
+    if (I->cmd_txt_ok)
+        return I->cmd_txt;
+    static const char digits[] = "0123456789ABCDEF";
+    char *o = I->cmd_txt;
+    const uint8_t *b = I->sent;
+    uint8_t prev = 0;
+    for (size_t i = 0; i < I->sentlen; i++) {
+        uint8_t m = I->marks_used ? I->mark[i] : 0;
+        if (m && m == prev)
+            continue;
+        if (i)
+            *o++ = ' ';
+        if (m) {
+            memcpy(o, "<pin>", 5);
+            o += 5;
+        } else {
+            *o++ = digits[b[i] >> 4];
+            *o++ = digits[b[i] & 15];
+        }
+        prev = m;
+    }
+    *o = '\0';
+    I->cmd_txt_ok = true;
+    return I->cmd_txt;
+}
+
+/* Response data hex for the trace: DATA itself unless a secret is in it. */
+static const char *rsp_trace_text(interp *I)
+{
+    const char *d = data_hex(I);
+    if (!I->nsecrets)
+        return d;
+    size_t n = strlen(d);
+    memcpy(I->rsp_txt, d, n + 1);
+    scrub(I, I->rsp_txt, 2 * (size_t)TR_MAX_RAPDU + 1);
+    return I->rsp_txt;
+}
+
+/* "DATA SW" for messages, the data cut at 48 bytes. */
+static const char *answer_text(interp *I, char *buf, size_t cap)
+{
+    size_t n = I->rlen >= 2 ? I->rlen - 2 : 0;
+    const char *d = data_hex(I);
+    if (n == 0)
+        snprintf(buf, cap, "%s", I->sw_txt);
+    else if (n <= 48)
+        snprintf(buf, cap, "%s %s", d, I->sw_txt);
+    else
+        snprintf(buf, cap, "%.96s... (%zu bytes) %s", d, n, I->sw_txt);
+    scrub(I, buf, cap);
+    return buf;
+}
+
+/* ---- the card --------------------------------------------------------------------- */
+
+static void refresh_atr(interp *I)
+{
+    const tr_cardio *c = I->env->card;
+    I->atrlen = c->atr ? c->atr(c->ctx, I->atr, sizeof I->atr) : 0;
+    if (I->atrlen > sizeof I->atr)
+        I->atrlen = 0;
+    tr_hex_encode(I->atr, I->atrlen, I->atr_hex, sizeof I->atr_hex, 0);
+}
+
+static void flush_cycle(interp *I, double to_first_apdu_ms)
+{
+    if (!I->cycle_pending)
+        return;
+    I->cycle_pending = false;
+    tr_cycle_report *r = &I->cyc;
+    r->to_first_apdu_ms = to_first_apdu_ms;
+    if (to_first_apdu_ms >= 0)
+        snprintf(r->stage, sizeof r->stage, "apdu");
+    tr_cycle_row row = {
+        .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
+        .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
+        .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = r->to_first_apdu_ms,
+        .atr = r->atr_hex, .stage = r->stage, .power_level = r->power_level,
+        .verdict = "pass", .message = to_first_apdu_ms >= 0 ? "" : "no APDU after the cycle",
+    };
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->cycle)
+        h->cycle(h->ud, &row);
+    tr_err e;
+    if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &e) < 0)
+        harness_fail(I, e.code, "writing cycles.csv: %s", e.msg);
+}
+
+/* A transport failure: the test is `error`; mute/removed lose the token. */
+static int io_error(interp *I, int line, const tr_err *e, const char *doing)
+{
+    const char *cls = tr_code_name(e->code);
+    if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED) {
+        I->lost = true;
+        snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
+        snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, line, cls);
+        I->out->token_lost = true;
+    }
+    return end_test(I, TR_ERROR, cls, line, "%s: %s", doing, e->msg);
+}
+
+static bool stop_requested(interp *I, int line)
+{
+    if (I->env->cancel && atomic_load(I->env->cancel)) {
+        I->out->cancelled = true;
+        end_test(I, TR_ERROR, "cancelled", line, "run interrupted");
+        return true;
+    }
+    return false;
+}
+
+/* Send I->sent; fill rsp/sw; write the trace row. */
+static int exchange(interp *I, int line)
+{
+    const tr_cardio *c = I->env->card;
+    if (stop_requested(I, line))
+        return STOP;
+    tr_err e;
+    tr_err_clear(&e);
+    I->cmd_txt_ok = false;
+    uint64_t t0 = tr_now_ns();
+    size_t rlen = 0;
+    int r = c->transmit(c->ctx, I->sent, I->sentlen, I->rsp, TR_MAX_RAPDU, &rlen, &e);
+    uint64_t t1 = tr_now_ns();
+    I->out->apdus++;
+    I->have_rsp = false;
+    I->data_hex_ok = false;
+    if (r < 0) {
+        if (e.code == TR_OK)
+            e.code = TR_E_PCSC;
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "%s", cmd_text(I));
+        return io_error(I, line, &e, cmd);
+    }
+    if (rlen < 2 || rlen > TR_MAX_RAPDU) {
+        return end_test(I, TR_ERROR, "token", line, "the token answered %zu bytes, no status word (command %s)",
+                        rlen, cmd_text(I));
+    }
+    I->rlen = rlen;
+    I->have_rsp = true;
+    I->sw = (uint16_t)(I->rsp[rlen - 2] << 8 | I->rsp[rlen - 1]);
+    snprintf(I->sw_txt, sizeof I->sw_txt, "%04X", I->sw);
+    uint64_t lat = t1 - t0;
+    I->apdu_ns += lat;
+    if (I->cycle_pending)
+        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(t1 - I->cyc_back_ns) / 1e6 : -1);
+    if (I->nsecrets) {
+        /* Values of *PIN variables may reach a command other ways than
+         * ${pin:} (${ascii:USER_PIN}...): find their bytes too. */
+        if (!I->marks_used)
+            memset(I->mark, 0, I->sentlen);
+        mark_secret_bytes(I, I->sent, I->sentlen);
+    }
+    const tr_interp_hooks *h = I->env->hooks;
+    bool want = I->env->reports || (h && h->trace);
+    if (!want)
+        return GO;
+    tr_trace_row row = {
+        .who = I->env->who, .suite = I->suite->name, .test = I->test_name,
+        .file = I->suite->file, .line = line, .command = cmd_text(I),
+        .response = rsp_trace_text(I), .sw = I->sw_txt, .latency_us = lat / 1000,
+    };
+    if (h && h->trace)
+        h->trace(h->ud, &row);
+    if (I->env->reports && tr_reports_trace(I->env->reports, &row, &e) < 0)
+        return harness_fail(I, e.code, "writing trace.csv: %s", e.msg);
+    return GO;
+}
+
+/* ---- values ------------------------------------------------------------------------ */
+
+static val vint(int64_t i)
+{
+    val v = {true, i, NULL, 0};
+    return v;
+}
+
+static val vstr(const char *s, size_t n)
+{
+    val v = {false, 0, s, n};
+    return v;
+}
+
+static int eval(interp *I, const tr_expr *x, val *out);
+
+/* Text of a value (integers in decimal), in scratch when formatted. */
+static const char *to_text(interp *I, const val *v, size_t *n)
+{
+    if (!v->is_int) {
+        if (n)
+            *n = v->n;
+        return v->s;
+    }
+    char *b = scratch(I, 24);
+    if (!b)
+        return NULL;
+    int k = snprintf(b, 24, "%" PRId64, v->i);
+    if (n)
+        *n = (size_t)k;
+    return b;
+}
+
+/* A string that is a whole integer: decimal with optional '-', or 0x hex. */
+static bool text_int(const char *s, size_t n, int64_t *out)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > 40)
+        return false;
+    char tmp[48];
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    bool neg = tmp[0] == '-';
+    const char *d = tmp + neg;
+    uint64_t u;
+    if (!*d || !isdigit((unsigned char)*d) || !tr_parse_u64(d, &u))
+        return false;
+    if (d[0] == '0' && d[1] && d[1] != 'x' && d[1] != 'X') {
+        /* tr_parse_u64 reads a leading 0 as octal; we mean decimal */
+        char *end;
+        errno = 0;
+        u = strtoull(d, &end, 10);
+        if (errno || *end)
+            return false;
+    }
+    if (u > (uint64_t)INT64_MAX + neg)
+        return false;
+    *out = neg ? (int64_t)(0 - u) : (int64_t)u;
+    return true;
+}
+
+static int to_int(interp *I, const val *v, tr_pos pos, const char *what, int64_t *out)
+{
+    if (v->is_int) {
+        *out = v->i;
+        return 0;
+    }
+    if (text_int(v->s, v->n, out))
+        return 0;
+    return rt_error(I, pos, "expected a number for %s, found \"%.40s\"%s", what, v->s,
+                    v->n > 40 ? "..." : "");
+}
+
+static bool truthy(const val *v)
+{
+    if (v->is_int)
+        return v->i != 0;
+    int64_t i;
+    if (text_int(v->s, v->n, &i))
+        return i != 0;
+    return v->n != 0;
+}
+
+/* Hex text -> bytes in scratch (spaces allowed). */
+static int to_bytes(interp *I, const val *v, tr_pos pos, const char *what, uint8_t **b, size_t *n)
+{
+    if (v->is_int)
+        return rt_error(I, pos, "expected hex data for %s, found the number %" PRId64
+                                " (use hex() to make bytes of it)", what, v->i);
+    uint8_t *buf = scratch(I, v->n / 2 + 1);
+    if (!buf)
+        return -1;
+    long k = tr_hex_decode(v->s, buf, v->n / 2 + 1);
+    if (k < 0)
+        return rt_error(I, pos, "expected hex data for %s, found \"%.40s\"%s", what, v->s,
+                        v->n > 40 ? "..." : "");
+    *b = buf;
+    *n = (size_t)k;
+    return 0;
+}
+
+static val hex_val(interp *I, const uint8_t *b, size_t n)
+{
+    char *s = scratch(I, 2 * n + 1);
+    if (!s)
+        return vstr("", 0);
+    tr_hex_encode(b, n, s, 2 * n + 1, 0);
+    return vstr(s, 2 * n);
+}
+
+static int get_var(interp *I, const char *name, tr_pos pos, val *out)
+{
+    if (name[0] == 'S' || name[0] == 'D' || name[0] == 'A' || name[0] == 'T') {
+        bool rsp_var = !strcmp(name, "SW") || !strcmp(name, "SW1") || !strcmp(name, "SW2") ||
+                       !strcmp(name, "DATA") || !strcmp(name, "DATALEN");
+        if (rsp_var && !I->have_rsp)
+            return rt_error(I, pos, "%s is not set: no APDU has been answered yet", name);
+        if (!strcmp(name, "SW")) {
+            *out = vstr(I->sw_txt, 4);
+            return 0;
+        }
+        if (!strcmp(name, "SW1") || !strcmp(name, "SW2")) {
+            *out = vint(name[2] == '1' ? I->sw >> 8 : I->sw & 0xFF);
+            return 0;
+        }
+        if (!strcmp(name, "DATA")) {
+            const char *d = data_hex(I);
+            *out = vstr(d, 2 * (I->rlen - 2));
+            return 0;
+        }
+        if (!strcmp(name, "DATALEN")) {
+            *out = vint((int64_t)(I->rlen - 2));
+            return 0;
+        }
+        if (!strcmp(name, "ATR")) {
+            *out = vstr(I->atr_hex, strlen(I->atr_hex));
+            return 0;
+        }
+        if (!strcmp(name, "TEST")) {
+            *out = vstr(I->test_name, strlen(I->test_name));
+            return 0;
+        }
+        if (!strcmp(name, "SUITE")) {
+            *out = vstr(I->suite->name, strlen(I->suite->name));
+            return 0;
+        }
+    }
+    const char *v = tr_vars_get(I->vars, name);
+    if (!v)
+        return rt_error(I, pos, "variable %s is not set (give it in the profile, the rig, "
+                                "with -D %s=..., or with let)", name, name);
+    if (name_is_pin(name))
+        add_secret(I, v);
+    *out = vstr(v, strlen(v));
+    return 0;
+}
+
+/* ---- templates -------------------------------------------------------------------- */
+
+typedef struct {
+    size_t start, len; /* hex digit offsets of a ${pin:} */
+} pin_range;
+
+typedef struct {
+    bool hex;          /* hex mode: whitespace dropped, pin -> padded hex */
+    pin_range pins[MAX_PIN_MARKS];
+    int npins;
+} render_opts;
+
+/* Text of one substitution. */
+static int render_sub(interp *I, const tr_piece *pc, render_opts *ro, const char **t, size_t *tn)
+{
+    val v;
+    if (eval(I, pc->expr, &v) < 0)
+        return -1;
+    int64_t i;
+    char *b;
+    switch (pc->sub) {
+    case TR_SUB_VAR:
+    case TR_SUB_EXPR:
+        *t = to_text(I, &v, tn);
+        return *t ? 0 : -1;
+    case TR_SUB_PIN: {
+        size_t n;
+        const char *s = to_text(I, &v, &n);
+        if (!s)
+            return -1;
+        if (n > 16 || memchr(s, '\0', n))
+            return rt_error(I, pc->pos, "expected a PIN of at most 16 characters for ${pin:...}, found %zu", n);
+        add_secret(I, s);
+        if (!ro->hex) {
+            *t = "<pin>";
+            *tn = 5;
+            return 0;
+        }
+        if (!(b = scratch(I, 33)))
+            return -1;
+        tr_hex_encode((const uint8_t *)s, n, b, 33, 0);
+        for (size_t k = n; k < 16; k++)
+            memcpy(b + 2 * k, "FF", 2);
+        b[32] = '\0';
+        *t = b;
+        *tn = 32;
+        return 0;
+    }
+    case TR_SUB_HEX:
+    case TR_SUB_HEX2:
+    case TR_SUB_NIB: {
+        static const int64_t maxv[] = {0xFF, 0xFFFF, 0xF};
+        static const char *const fmts[] = {"%02" PRIX64, "%04" PRIX64, "%" PRIX64};
+        static const char *const names[] = {"hex", "hex2", "nib"};
+        int k = pc->sub == TR_SUB_HEX ? 0 : pc->sub == TR_SUB_HEX2 ? 1 : 2;
+        if (to_int(I, &v, pc->pos, names[k], &i) < 0)
+            return -1;
+        if (i < 0 || i > maxv[k])
+            return rt_error(I, pc->pos, "expected 0..%" PRId64 " for ${%s:...}, found %" PRId64,
+                            maxv[k], names[k], i);
+        if (!(b = scratch(I, 8)))
+            return -1;
+        *tn = (size_t)snprintf(b, 8, fmts[k], (uint64_t)i);
+        *t = b;
+        return 0;
+    }
+    case TR_SUB_ASCII: {
+        size_t n;
+        const char *s = to_text(I, &v, &n);
+        if (!s || !(b = scratch(I, 2 * n + 1)))
+            return -1;
+        tr_hex_encode((const uint8_t *)s, n, b, 2 * n + 1, 0);
+        *t = b;
+        *tn = 2 * n;
+        return 0;
+    }
+    case TR_SUB_LEN: {
+        uint8_t *bytes;
+        size_t n;
+        if (to_bytes(I, &v, pc->pos, "${len:...}", &bytes, &n) < 0)
+            return -1;
+        if (n > 255)
+            return rt_error(I, pc->pos, "expected at most 255 bytes for ${len:...} (use ${hex2:len(X)}), found %zu", n);
+        if (!(b = scratch(I, 4)))
+            return -1;
+        *tn = (size_t)snprintf(b, 4, "%02zX", n);
+        *t = b;
+        return 0;
+    }
+    }
+    return rt_error(I, pc->pos, "internal: unknown substitution");
+}
+
+/* Render a template into scratch. */
+static int render(interp *I, const tr_template *tpl, render_opts *ro, const char **out, size_t *outn)
+{
+    if (tpl->constant) {
+        *out = tpl->text;
+        *outn = tpl->len;
+        return 0;
+    }
+    size_t count = 0;
+    for (const tr_piece *pc = tpl->pieces; pc; pc = pc->next)
+        count++;
+    const char **texts = scratch(I, count * sizeof *texts);
+    size_t *lens = scratch(I, count * sizeof *lens);
+    if (!texts || !lens)
+        return -1;
+    size_t total = 0, k = 0;
+    for (const tr_piece *pc = tpl->pieces; pc; pc = pc->next, k++) {
+        if (pc->text) {
+            texts[k] = pc->text;
+            lens[k] = pc->len;
+        } else if (render_sub(I, pc, ro, &texts[k], &lens[k]) < 0) {
+            return -1;
+        }
+        total += lens[k];
+        if (total > MAX_TEXT)
+            return rt_error(I, pc->pos, "expected a text under %u bytes, found more", MAX_TEXT);
+    }
+    char *buf = scratch(I, total + 1);
+    if (!buf)
+        return -1;
+    size_t o = 0;
+    k = 0;
+    for (const tr_piece *pc = tpl->pieces; pc; pc = pc->next, k++) {
+        bool pin = ro->hex && !pc->text && pc->sub == TR_SUB_PIN;
+        if (pin) {
+            if (ro->npins == MAX_PIN_MARKS)
+                return rt_error(I, pc->pos, "expected at most %d ${pin:...} in one line", MAX_PIN_MARKS);
+            ro->pins[ro->npins++] = (pin_range){o, lens[k]};
+        }
+        for (size_t j = 0; j < lens[k]; j++) {
+            char c = texts[k][j];
+            if (ro->hex && (c == ' ' || c == '\t'))
+                continue;
+            buf[o++] = c;
+        }
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *outn = o;
+    return 0;
+}
+
+static int render_text(interp *I, const tr_template *tpl, const char **out, size_t *n)
+{
+    render_opts ro = {false, {{0, 0}}, 0};
+    return render(I, tpl, &ro, out, n);
+}
+
+/* ---- expressions ------------------------------------------------------------------ */
+
+static uint64_t rng_next(interp *I)
+{
+    uint64_t x = I->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    I->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* BER-TLV: first value with tag (depth-first into constructed tags). */
+static bool tlv_find(const uint8_t *b, size_t n, const uint8_t *tag, size_t tn, int depth,
+                     const uint8_t **val_out, size_t *vn)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (b[i] == 0x00 || b[i] == 0xFF) { /* padding between objects */
+            i++;
+            continue;
+        }
+        size_t ts = i;
+        bool constructed = b[i] & 0x20;
+        if ((b[i++] & 0x1F) == 0x1F) {
+            while (i < n && (b[i] & 0x80))
+                i++;
+            i++;
+        }
+        if (i >= n || i - ts > 4)
+            return false;
+        size_t tl = i - ts;
+        size_t len = b[i++];
+        if (len & 0x80) {
+            size_t k = len & 0x7F;
+            if (k == 0 || k > 3 || n - i < k)
+                return false;
+            len = 0;
+            while (k--)
+                len = len << 8 | b[i++];
+        }
+        if (len > n - i)
+            return false;
+        if (tl == tn && !memcmp(b + ts, tag, tn)) {
+            *val_out = b + i;
+            *vn = len;
+            return true;
+        }
+        if (constructed && depth < 8 && tlv_find(b + i, len, tag, tn, depth + 1, val_out, vn))
+            return true;
+        i += len;
+    }
+    return false;
+}
+
+static int arg_int(interp *I, const tr_expr *x, int k, const char *what, int64_t *out)
+{
+    val v;
+    if (eval(I, x->args[k], &v) < 0)
+        return -1;
+    return to_int(I, &v, x->args[k]->pos, what, out);
+}
+
+static int arg_bytes(interp *I, const tr_expr *x, int k, const char *what, uint8_t **b, size_t *n)
+{
+    val v;
+    if (eval(I, x->args[k], &v) < 0)
+        return -1;
+    return to_bytes(I, &v, x->args[k]->pos, what, b, n);
+}
+
+static int arg_text(interp *I, const tr_expr *x, int k, const char **s, size_t *n)
+{
+    val v;
+    if (eval(I, x->args[k], &v) < 0)
+        return -1;
+    *s = to_text(I, &v, n);
+    return *s ? 0 : -1;
+}
+
+static int crypto_error(interp *I, tr_pos pos, const char *fn, const tr_err *e)
+{
+    if (I->ended)
+        return -1;
+    end_test(I, TR_ERROR, e->code == TR_E_NOMEM ? "nomem" : "crypto", pos.line,
+             "column %d: %s(): %s", pos.col, fn, e->msg);
+    return -1;
+}
+
+static int call_crypto(interp *I, const tr_expr *x, val *out)
+{
+    const char *alg_s;
+    size_t an;
+    uint8_t *cert, *msg;
+    size_t cn, mn;
+    const char *fn = tr_fn_name((tr_fn)x->op);
+    if (arg_text(I, x, 0, &alg_s, &an) < 0 || arg_bytes(I, x, 1, "the certificate", &cert, &cn) < 0 ||
+        arg_bytes(I, x, 2, "the message", &msg, &mn) < 0)
+        return -1;
+    tr_alg alg;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_alg_parse(alg_s, &alg, &e) < 0)
+        return rt_error(I, x->args[0]->pos, "%s(): %s", fn, e.msg);
+    if (x->op == TR_FN_SIGN_INPUT) {
+        uint8_t buf[512];
+        size_t n = 0;
+        if (tr_sign_input(alg, cert, cn, msg, mn, buf, sizeof buf, &n, &e) < 0)
+            return crypto_error(I, x->pos, fn, &e);
+        *out = hex_val(I, buf, n);
+        return 0;
+    }
+    uint8_t *sig;
+    size_t sn;
+    if (arg_bytes(I, x, 3, "the signature", &sig, &sn) < 0)
+        return -1;
+    int r = tr_verify_token_signature(alg, cert, cn, msg, mn, sig, sn, &e);
+    if (r < 0)
+        return crypto_error(I, x->pos, fn, &e);
+    *out = vint(r == 1);
+    return 0;
+}
+
+static int call_fn(interp *I, const tr_expr *x, val *out)
+{
+    uint8_t *b;
+    size_t n;
+    int64_t i, j;
+    const char *s;
+    switch ((tr_fn)x->op) {
+    case TR_FN_BYTE:
+        if (arg_bytes(I, x, 0, "byte()", &b, &n) < 0 || arg_int(I, x, 1, "the index", &i) < 0)
+            return -1;
+        if (i < 0 || (uint64_t)i >= n)
+            return rt_error(I, x->pos, "byte(): index %" PRId64 " outside %zu bytes", i, n);
+        *out = vint(b[i]);
+        return 0;
+    case TR_FN_SUB:
+        if (arg_bytes(I, x, 0, "sub()", &b, &n) < 0 || arg_int(I, x, 1, "the offset", &i) < 0)
+            return -1;
+        j = i >= 0 && (uint64_t)i <= n ? (int64_t)n - i : 0;
+        if (x->nargs == 3 && arg_int(I, x, 2, "the length", &j) < 0)
+            return -1;
+        if (i < 0 || j < 0 || (uint64_t)i > n || (uint64_t)j > n - (uint64_t)i)
+            return rt_error(I, x->pos, "sub(): %" PRId64 " bytes at offset %" PRId64 " outside %zu bytes",
+                            j, i, n);
+        *out = hex_val(I, b + i, (size_t)j);
+        return 0;
+    case TR_FN_TLV: {
+        val tv;
+        if (arg_bytes(I, x, 0, "tlv()", &b, &n) < 0 || eval(I, x->args[1], &tv) < 0)
+            return -1;
+        uint8_t tagbuf[8], *tag = tagbuf;
+        size_t tn = 0;
+        if (tv.is_int) {
+            if (tv.i <= 0 || tv.i > 0xFFFFFFFF)
+                return rt_error(I, x->args[1]->pos, "tlv(): tag %" PRId64 " out of range", tv.i);
+            uint8_t tmp[4];
+            for (int64_t t = tv.i; t; t >>= 8)
+                tmp[tn++] = (uint8_t)t;
+            for (size_t k = 0; k < tn; k++)
+                tagbuf[k] = tmp[tn - 1 - k];
+        } else if (to_bytes(I, &tv, x->args[1]->pos, "the tag", &tag, &tn) < 0) {
+            return -1;
+        }
+        if (tn == 0 || tn > 4)
+            return rt_error(I, x->args[1]->pos, "tlv(): expected a tag of 1 to 4 bytes, found %zu", tn);
+        const uint8_t *v = NULL;
+        size_t vn = 0;
+        if (!tlv_find(b, n, tag, tn, 0, &v, &vn))
+            *out = vstr("", 0);
+        else
+            *out = hex_val(I, v, vn);
+        return 0;
+    }
+    case TR_FN_INT: {
+        if (arg_bytes(I, x, 0, "int()", &b, &n) < 0)
+            return -1;
+        if (n == 0 || n > 8)
+            return rt_error(I, x->pos, "int(): expected 1 to 8 bytes, found %zu", n);
+        uint64_t u = 0;
+        for (size_t k = 0; k < n; k++)
+            u = u << 8 | b[k];
+        if (u > INT64_MAX)
+            return rt_error(I, x->pos, "int(): value does not fit in 63 bits");
+        *out = vint((int64_t)u);
+        return 0;
+    }
+    case TR_FN_CONCAT: {
+        const char *parts[TR_SCRIPT_MAX_ARGS];
+        size_t lens[TR_SCRIPT_MAX_ARGS], total = 0;
+        for (int k = 0; k < x->nargs; k++) {
+            if (arg_text(I, x, k, &parts[k], &lens[k]) < 0)
+                return -1;
+            total += lens[k];
+        }
+        if (total > MAX_TEXT)
+            return rt_error(I, x->pos, "concat(): result over %u bytes", MAX_TEXT);
+        char *r = scratch(I, total + 1);
+        if (!r)
+            return -1;
+        size_t o = 0;
+        for (int k = 0; k < x->nargs; k++) {
+            memcpy(r + o, parts[k], lens[k]);
+            o += lens[k];
+        }
+        r[o] = '\0';
+        *out = vstr(r, o);
+        return 0;
+    }
+    case TR_FN_ASCII: {
+        if (arg_bytes(I, x, 0, "ascii()", &b, &n) < 0)
+            return -1;
+        char *r = scratch(I, n + 1);
+        if (!r)
+            return -1;
+        for (size_t k = 0; k < n; k++)
+            r[k] = b[k] >= 0x20 && b[k] < 0x7F ? (char)b[k] : '.';
+        r[n] = '\0';
+        *out = vstr(r, n);
+        return 0;
+    }
+    case TR_FN_ASCIIHEX:
+        if (arg_text(I, x, 0, &s, &n) < 0)
+            return -1;
+        *out = hex_val(I, (const uint8_t *)s, n);
+        return 0;
+    case TR_FN_LEN:
+        if (arg_bytes(I, x, 0, "len()", &b, &n) < 0)
+            return -1;
+        *out = vint((int64_t)n);
+        return 0;
+    case TR_FN_HEX: {
+        if (arg_int(I, x, 0, "hex()", &i) < 0)
+            return -1;
+        if (i < 0)
+            return rt_error(I, x->pos, "hex(): expected a number >= 0, found %" PRId64, i);
+        int64_t width = 0;
+        if (x->nargs == 2 && arg_int(I, x, 1, "the byte count", &width) < 0)
+            return -1;
+        if (width < 0 || width > 8)
+            return rt_error(I, x->pos, "hex(): expected 1 to 8 bytes, found %" PRId64, width);
+        uint8_t be[8];
+        size_t need = 1;
+        for (int k = 0; k < 8; k++)
+            be[k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
+        while (need < 8 && ((uint64_t)i >> (8 * need)))
+            need++;
+        if (width && (size_t)width < need)
+            return rt_error(I, x->pos, "hex(): %" PRId64 " does not fit in %" PRId64 " bytes", i, width);
+        size_t w = width ? (size_t)width : need;
+        *out = hex_val(I, be + 8 - w, w);
+        return 0;
+    }
+    case TR_FN_RANDOM: {
+        if (arg_int(I, x, 0, "random()", &i) < 0)
+            return -1;
+        if (i < 1 || i > 4096)
+            return rt_error(I, x->pos, "random(): expected 1 to 4096 bytes, found %" PRId64, i);
+        uint8_t *r = scratch(I, (size_t)i);
+        if (!r)
+            return -1;
+        for (int64_t k = 0; k < i; k++)
+            r[k] = (uint8_t)(rng_next(I) >> 56);
+        *out = hex_val(I, r, (size_t)i);
+        return 0;
+    }
+    case TR_FN_SIGN_INPUT:
+    case TR_FN_SIG_OK:
+        return call_crypto(I, x, out);
+    case TR_FN_DEFINED: {
+        const char *name;
+        if (x->args[0]->kind == TR_EX_VAR) {
+            name = x->args[0]->name;
+        } else if (arg_text(I, x, 0, &name, &n) < 0) {
+            return -1;
+        }
+        bool builtin = tr_script_builtin_var(name);
+        *out = vint(builtin ? (strncmp(name, "SW", 2) && strncmp(name, "DATA", 4)) || I->have_rsp
+                            : tr_vars_get(I->vars, name) != NULL);
+        return 0;
+    }
+    case TR_FN_MIN:
+    case TR_FN_MAX: {
+        int64_t best = 0;
+        for (int k = 0; k < x->nargs; k++) {
+            if (arg_int(I, x, k, tr_fn_name((tr_fn)x->op), &i) < 0)
+                return -1;
+            if (k == 0 || (x->op == TR_FN_MIN ? i < best : i > best))
+                best = i;
+        }
+        *out = vint(best);
+        return 0;
+    }
+    case TR_FN_UPPER: {
+        if (arg_text(I, x, 0, &s, &n) < 0)
+            return -1;
+        char *r = scratch(I, n + 1);
+        if (!r)
+            return -1;
+        for (size_t k = 0; k < n; k++)
+            r[k] = (char)toupper((unsigned char)s[k]);
+        r[n] = '\0';
+        *out = vstr(r, n);
+        return 0;
+    }
+    }
+    return rt_error(I, x->pos, "internal: unknown function");
+}
+
+static bool values_equal(const val *a, const val *b)
+{
+    int64_t ia, ib;
+    if (a->is_int || b->is_int) {
+        bool oka = a->is_int ? (ia = a->i, true) : text_int(a->s, a->n, &ia);
+        bool okb = b->is_int ? (ib = b->i, true) : text_int(b->s, b->n, &ib);
+        if (oka && okb)
+            return ia == ib;
+        if (oka != okb)
+            return false;
+    }
+    if (a->n != b->n)
+        return false;
+    if (is_hex_text(a->s, a->n) && is_hex_text(b->s, b->n))
+        return strncasecmp(a->s, b->s, a->n) == 0;
+    return memcmp(a->s, b->s, a->n) == 0;
+}
+
+static int eval_binary(interp *I, const tr_expr *x, val *out)
+{
+    val a, b;
+    if (eval(I, x->a, &a) < 0)
+        return -1;
+    if (x->op == TR_OP_AND || x->op == TR_OP_OR) {
+        bool ta = truthy(&a);
+        if (x->op == TR_OP_AND ? !ta : ta) {
+            *out = vint(ta);
+            return 0;
+        }
+        if (eval(I, x->b, &b) < 0)
+            return -1;
+        *out = vint(truthy(&b));
+        return 0;
+    }
+    if (eval(I, x->b, &b) < 0)
+        return -1;
+    if (x->op == TR_OP_EQ || x->op == TR_OP_NE) {
+        bool eq = values_equal(&a, &b);
+        *out = vint(x->op == TR_OP_EQ ? eq : !eq);
+        return 0;
+    }
+    int64_t ia, ib;
+    if (to_int(I, &a, x->a->pos, x->a->src, &ia) < 0 || to_int(I, &b, x->b->pos, x->b->src, &ib) < 0)
+        return -1;
+    uint64_t ua = (uint64_t)ia, ub = (uint64_t)ib;
+    int64_t r = 0;
+    switch ((tr_op)x->op) {
+    case TR_OP_ADD: r = (int64_t)(ua + ub); break;
+    case TR_OP_SUB: r = (int64_t)(ua - ub); break;
+    case TR_OP_MUL: r = (int64_t)(ua * ub); break;
+    case TR_OP_DIV:
+    case TR_OP_MOD:
+        if (ib == 0)
+            return rt_error(I, x->pos, "division by zero in %s", x->src);
+        if (ia == INT64_MIN && ib == -1)
+            return rt_error(I, x->pos, "overflow in %s", x->src);
+        r = x->op == TR_OP_DIV ? ia / ib : ia % ib;
+        break;
+    case TR_OP_SHL:
+    case TR_OP_SHR:
+        if (ib < 0 || ib > 63)
+            return rt_error(I, x->pos, "shift by %" PRId64 " (expected 0..63) in %s", ib, x->src);
+        r = (int64_t)(x->op == TR_OP_SHL ? ua << ib : ua >> ib);
+        break;
+    case TR_OP_BAND: r = ia & ib; break;
+    case TR_OP_BOR: r = ia | ib; break;
+    case TR_OP_BXOR: r = ia ^ ib; break;
+    case TR_OP_LT: r = ia < ib; break;
+    case TR_OP_LE: r = ia <= ib; break;
+    case TR_OP_GT: r = ia > ib; break;
+    case TR_OP_GE: r = ia >= ib; break;
+    default:
+        return rt_error(I, x->pos, "internal: unknown operator");
+    }
+    *out = vint(r);
+    return 0;
+}
+
+static int eval(interp *I, const tr_expr *x, val *out)
+{
+    switch (x->kind) {
+    case TR_EX_INT:
+        *out = vint(x->ival);
+        return 0;
+    case TR_EX_STR: {
+        const char *s;
+        size_t n;
+        if (render_text(I, &x->str, &s, &n) < 0)
+            return -1;
+        *out = vstr(s, n);
+        return 0;
+    }
+    case TR_EX_VAR:
+        return get_var(I, x->name, x->pos, out);
+    case TR_EX_UNARY: {
+        val a;
+        if (eval(I, x->a, &a) < 0)
+            return -1;
+        if (x->op == TR_OP_NOT) {
+            *out = vint(!truthy(&a));
+            return 0;
+        }
+        int64_t i;
+        if (to_int(I, &a, x->a->pos, x->a->src, &i) < 0)
+            return -1;
+        *out = vint(x->op == TR_OP_NEG ? (int64_t)(0 - (uint64_t)i) : ~i);
+        return 0;
+    }
+    case TR_EX_BINARY:
+        return eval_binary(I, x, out);
+    case TR_EX_CALL:
+        return call_fn(I, x, out);
+    }
+    return rt_error(I, x->pos, "internal: unknown expression");
+}
+
+static int eval_int(interp *I, const tr_expr *x, const char *what, int64_t *out)
+{
+    val v;
+    if (eval(I, x, &v) < 0)
+        return -1;
+    return to_int(I, &v, x->pos, what, out);
+}
+
+static int eval_double(interp *I, const tr_expr *x, const char *what, double *out)
+{
+    val v;
+    if (eval(I, x, &v) < 0)
+        return -1;
+    if (v.is_int) {
+        *out = (double)v.i;
+        return 0;
+    }
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(v.n < 63 ? v.n : 63), v.s);
+    if (tr_parse_double(tr_trim(tmp), out) && isfinite(*out))
+        return 0;
+    return rt_error(I, x->pos, "expected a number for %s, found \"%.40s\"", what, v.s);
+}
+
+/* A message expression, rendered (NULL message -> fallback). */
+static const char *eval_message(interp *I, const tr_expr *x, const char *fallback)
+{
+    if (!x)
+        return fallback;
+    val v;
+    if (eval(I, x, &v) < 0)
+        return NULL;
+    const char *s = to_text(I, &v, NULL);
+    return s;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static int exec_list(interp *I, const tr_stmt *s);
+
+static int set_var(interp *I, const char *name, const char *value)
+{
+    if (tr_vars_set(I->vars, name, value) < 0)
+        return harness_fail(I, TR_E_NOMEM, "out of memory setting %s", name);
+    return GO;
+}
+
+static int set_var_int(interp *I, const char *name, int64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%" PRId64, v);
+    return set_var(I, name, b);
+}
+
+static int exec_apdu(interp *I, const tr_stmt *s)
+{
+    I->marks_used = false;
+    if (s->tpl.constant) {
+        I->sent = s->bytes;
+        I->sentlen = s->nbytes;
+        return exchange(I, s->pos.line);
+    }
+    render_opts ro = {true, {{0, 0}}, 0};
+    const char *hex;
+    size_t n;
+    if (render(I, &s->tpl, &ro, &hex, &n) < 0)
+        return STOP;
+    if (n & 1)
+        return rt_error(I, s->pos, "expected an even number of hex digits in the APDU after substitution, found %zu", n), STOP;
+    if (n / 2 < 4 || n / 2 > TR_MAX_CAPDU)
+        return rt_error(I, s->pos, "expected an APDU of 4 to %d bytes after substitution, found %zu",
+                        TR_MAX_CAPDU, n / 2), STOP;
+    long k = tr_hex_decode(hex, I->cmd, TR_MAX_CAPDU);
+    if (k < 0)
+        return rt_error(I, s->pos, "expected hex digits in the APDU after substitution (a variable "
+                                   "holds something that is not hex)"), STOP;
+    I->cmdlen = (size_t)k;
+    if (ro.npins) {
+        memset(I->mark, 0, I->cmdlen);
+        for (int r = 0; r < ro.npins; r++) {
+            size_t a = ro.pins[r].start / 2, b = (ro.pins[r].start + ro.pins[r].len + 1) / 2;
+            for (size_t j = a; j < b && j < I->cmdlen; j++)
+                I->mark[j] = (uint8_t)(r + 1);
+        }
+        I->marks_used = true;
+    }
+    I->sent = I->cmd;
+    I->sentlen = I->cmdlen;
+    return exchange(I, s->pos.line);
+}
+
+static bool need_rsp(interp *I, const tr_stmt *s, const char *what)
+{
+    if (I->have_rsp)
+        return true;
+    rt_error(I, s->pos, "%s before any APDU was answered", what);
+    return false;
+}
+
+static int exec_expect_sw(interp *I, const tr_stmt *s)
+{
+    if (!need_rsp(I, s, "expect"))
+        return STOP;
+    tr_sw_pattern pat_buf;
+    const tr_sw_pattern *pat = &s->sw;
+    const char *src = s->pattern_src;
+    if (!s->tpl.constant) {
+        render_opts ro = {true, {{0, 0}}, 0};
+        size_t n;
+        char why[128];
+        if (render(I, &s->tpl, &ro, &src, &n) < 0)
+            return STOP;
+        if (tr_sw_pattern_compile(src, n, &pat_buf, why, sizeof why) < 0)
+            return rt_error(I, s->pos, "expected a status word pattern, found \"%s\": %s", src, why), STOP;
+        pat = &pat_buf;
+    }
+    for (int k = 0; k < pat->n; k++)
+        if ((I->sw & pat->mask[k]) == pat->value[k])
+            return GO;
+    char ans[256];
+    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                    "expected SW %s, got %s (command %s; answer %s)", src, I->sw_txt, cmd_text(I),
+                    answer_text(I, ans, sizeof ans));
+}
+
+static int exec_expect_data(interp *I, const tr_stmt *s)
+{
+    if (!need_rsp(I, s, "expect data"))
+        return STOP;
+    tr_data_pattern pat_buf;
+    const tr_data_pattern *pat = &s->data;
+    const char *src = s->pattern_src;
+    if (!s->tpl.constant) {
+        render_opts ro = {true, {{0, 0}}, 0};
+        size_t n;
+        char why[128];
+        if (render(I, &s->tpl, &ro, &src, &n) < 0)
+            return STOP;
+        uint8_t *v = scratch(I, n / 2 + 1), *m = scratch(I, n / 2 + 1);
+        if (!v || !m)
+            return STOP;
+        if (tr_data_pattern_compile(src, n, v, m, n / 2 + 1, &pat_buf, why, sizeof why) < 0)
+            return rt_error(I, s->pos, "expected a data pattern, found \"%.60s\": %s", src, why), STOP;
+        pat = &pat_buf;
+    }
+    size_t dn = I->rlen - 2;
+    bool ok = pat->prefix ? dn >= pat->nbytes : dn == pat->nbytes;
+    for (size_t k = 0; ok && k < pat->nbytes; k++)
+        ok = (I->rsp[k] & pat->mask[k]) == pat->value[k];
+    if (ok)
+        return GO;
+    char ans[256];
+    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                    "expected data %.120s, got %s (command %s)", src, answer_text(I, ans, sizeof ans),
+                    cmd_text(I));
+}
+
+static int exec_expect_len(interp *I, const tr_stmt *s)
+{
+    if (!need_rsp(I, s, "expect data-len"))
+        return STOP;
+    int64_t want;
+    if (eval_int(I, s->e[0], "the expected length", &want) < 0)
+        return STOP;
+    if ((int64_t)(I->rlen - 2) == want)
+        return GO;
+    char ans[256];
+    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                    "expected %" PRId64 " data bytes, got %zu (command %s; answer %s)", want,
+                    I->rlen - 2, cmd_text(I), answer_text(I, ans, sizeof ans));
+}
+
+static int exec_reset(interp *I, const tr_stmt *s)
+{
+    const tr_cardio *c = I->env->card;
+    if (!c->reset)
+        return rt_error(I, s->pos, "this card connection cannot reset"), STOP;
+    if (stop_requested(I, s->pos.line))
+        return STOP;
+    tr_err e;
+    tr_err_clear(&e);
+    if (c->reset(c->ctx, s->flag, &e) < 0) {
+        if (e.code == TR_OK)
+            e.code = TR_E_PCSC;
+        return io_error(I, s->pos.line, &e, s->flag ? "reset cold" : "reset warm");
+    }
+    I->have_rsp = false;
+    refresh_atr(I);
+    char line[200];
+    snprintf(line, sizeof line, "reset %s: ATR %s", s->flag ? "cold" : "warm", I->atr_hex);
+    emit_log(I, line);
+    return GO;
+}
+
+/* Which stage a failed power cycle stopped at -> classification. */
+static const char *cycle_class(const tr_cycle_report *r)
+{
+    if (!strcmp(r->stage, "reader"))
+        return "enum.no-card";
+    if (!strcmp(r->stage, "device"))
+        return "enum.no-reader";
+    if (!strcmp(r->stage, "atr"))
+        return "enum.no-answer";
+    return "enum.no-device";
+}
+
+static int exec_power_cycle(interp *I, const tr_stmt *s)
+{
+    const tr_cardio *c = I->env->card;
+    if (!c->power_cycle)
+        return rt_error(I, s->pos, "this rig cannot power-cycle the token"), STOP;
+    if (stop_requested(I, s->pos.line))
+        return STOP;
+    flush_cycle(I, -1);
+    tr_cycle_report *r = &I->cyc;
+    memset(r, 0, sizeof *r);
+    r->off_ms = r->to_device_ms = r->to_reader_ms = r->to_atr_ms = r->to_first_apdu_ms = -1;
+    tr_err e;
+    tr_err_clear(&e);
+    I->cycle_no++;
+    I->out->cycles++;
+    I->have_rsp = false;
+    int rc = c->power_cycle(c->ctx, r, &e);
+    if (rc == 0) {
+        I->cycle_pending = true;
+        I->cyc_back_ns = tr_now_ns();
+        refresh_atr(I);
+        char line[200];
+        snprintf(line, sizeof line, "power-cycle %u: ATR %s after %.1f ms", I->cycle_no, I->atr_hex,
+                 r->to_atr_ms);
+        emit_log(I, line);
+        return GO;
+    }
+    bool rig_fault = e.code == TR_E_RIG || e.code == TR_E_PERM || e.code == TR_E_CONFIG ||
+                     e.code == TR_E_INTERNAL || e.code == TR_E_NOMEM || e.code == TR_E_USAGE;
+    const char *cls = rig_fault ? tr_code_name(e.code) : cycle_class(r);
+    tr_cycle_row row = {
+        .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
+        .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
+        .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = -1, .atr = r->atr_hex,
+        .stage = r->stage, .power_level = r->power_level, .verdict = cls, .message = e.msg,
+    };
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->cycle)
+        h->cycle(h->ud, &row);
+    tr_err we;
+    if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &we) < 0)
+        return harness_fail(I, we.code, "writing cycles.csv: %s", we.msg);
+    /* The token is not there any more: the rest of the suite cannot run. */
+    I->lost = true;
+    I->out->token_lost = true;
+    snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
+    snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, s->pos.line, cls);
+    return end_test(I, rig_fault ? TR_ERROR : TR_FAIL, cls, s->pos.line,
+                    "power-cycle %u: the token did not come back (stage reached: %s): %s", I->cycle_no,
+                    r->stage[0] ? r->stage : "none", e.msg);
+}
+
+static int exec_let(interp *I, const tr_stmt *s)
+{
+    val v;
+    if (eval(I, s->e[0], &v) < 0)
+        return STOP;
+    const char *t = to_text(I, &v, NULL);
+    return t ? set_var(I, s->name, t) : STOP;
+}
+
+static int exec_if(interp *I, const tr_stmt *s)
+{
+    val v;
+    if (eval(I, s->e[0], &v) < 0)
+        return STOP;
+    if (truthy(&v))
+        return exec_list(I, s->body);
+    return exec_list(I, s->else_body);
+}
+
+static int loop_count(interp *I, const tr_expr *x, const char *what, int64_t *n)
+{
+    if (eval_int(I, x, what, n) < 0)
+        return -1;
+    if (*n < 0 || *n > MAX_LOOP)
+        return rt_error(I, x->pos, "expected a %s of 0 to %ld, found %" PRId64, what, MAX_LOOP, *n);
+    return 0;
+}
+
+static int exec_repeat(interp *I, const tr_stmt *s)
+{
+    int64_t n;
+    if (loop_count(I, s->e[0], "repeat count", &n) < 0)
+        return STOP;
+    for (int64_t k = 0; k < n; k++) {
+        if (exec_list(I, s->body) != GO)
+            return STOP;
+        maybe_live(I, "repeat", (unsigned long)k + 1, (unsigned long)n);
+    }
+    return GO;
+}
+
+static int exec_for(interp *I, const tr_stmt *s)
+{
+    int64_t a, b;
+    if (eval_int(I, s->e[0], "the start value", &a) < 0 || eval_int(I, s->e[1], "the end value", &b) < 0)
+        return STOP;
+    int64_t lo = s->flag ? b : a, hi = s->flag ? a : b;
+    uint64_t span = hi >= lo ? (uint64_t)hi - (uint64_t)lo + 1 : 0;
+    if (hi >= lo && (span == 0 || span > (uint64_t)MAX_LOOP))
+        return rt_error(I, s->pos, "expected at most %ld iterations from %" PRId64 " to %" PRId64,
+                        MAX_LOOP, a, b), STOP;
+    for (int64_t k = 0; k < (int64_t)span; k++) {
+        if (set_var_int(I, s->name, s->flag ? a - k : a + k) != GO || exec_list(I, s->body) != GO)
+            return STOP;
+        maybe_live(I, s->name, (unsigned long)k + 1, (unsigned long)span);
+    }
+    return GO;
+}
+
+static int exec_assert(interp *I, const tr_stmt *s)
+{
+    val v;
+    if (eval(I, s->e[0], &v) < 0)
+        return STOP;
+    if (truthy(&v))
+        return GO;
+    const char *m = eval_message(I, s->message, NULL);
+    if (s->message && !m)
+        return STOP;
+    if (m)
+        return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line, "%s", m);
+    return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line, "assertion failed: %s",
+                    s->e[0]->src);
+}
+
+static int exec_metric(interp *I, const tr_stmt *s)
+{
+    double v;
+    if (eval_double(I, s->e[0], s->name, &v) < 0)
+        return STOP;
+    emit_metric(I, s->pos.line, s->name, v, s->unit, TR_PASS, NULL);
+    return I->fatal ? STOP : GO;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted v[0..n). */
+static double percentile(const double *v, size_t n, double p)
+{
+    size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+    if (rank < 1)
+        rank = 1;
+    return v[rank > n ? n - 1 : rank - 1];
+}
+
+static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n, const double *th,
+                          const bool *have)
+{
+    qsort(samples, n, sizeof *samples, cmp_double);
+    double sum = 0;
+    for (size_t k = 0; k < n; k++)
+        sum += samples[k];
+    double st[TR_TH_COUNT];
+    st[TR_TH_MAX_MEAN_MS] = n ? sum / (double)n : 0;
+    st[TR_TH_MAX_P50_MS] = n ? percentile(samples, n, 50) : 0;
+    st[TR_TH_MAX_P95_MS] = n ? percentile(samples, n, 95) : 0;
+    st[TR_TH_MAX_P99_MS] = n ? percentile(samples, n, 99) : 0;
+    st[TR_TH_MAX_MS] = n ? samples[n - 1] : 0;
+    st[TR_TH_MIN_RATE] = sum > 0 ? (double)n / (sum / 1000.0) : 0;
+    static const char *const suffix[TR_TH_COUNT] = {"mean", "p50", "p95", "p99", "max", "rate"};
+    char name[160], broken[512] = "";
+    size_t bo = 0;
+    snprintf(name, sizeof name, "%s.n", s->name);
+    emit_metric(I, s->pos.line, name, (double)n, "", TR_PASS, NULL);
+    for (int t = 0; t < TR_TH_COUNT; t++) {
+        bool bad = have[t] && (t == TR_TH_MIN_RATE ? st[t] < th[t] : st[t] > th[t]);
+        char m[160] = "";
+        if (bad) {
+            snprintf(m, sizeof m, "%s %.3f %s %s %g", suffix[t], st[t], t == TR_TH_MIN_RATE ? "<" : ">",
+                     tr_threshold_name((tr_threshold)t), th[t]);
+            int w = snprintf(broken + bo, sizeof broken - bo, "%s%s", bo ? "; " : "", m);
+            if (w > 0 && (size_t)w < sizeof broken - bo)
+                bo += (size_t)w;
+        }
+        snprintf(name, sizeof name, "%s.%s", s->name, suffix[t]);
+        emit_metric(I, s->pos.line, name, st[t], t == TR_TH_MIN_RATE ? "1/s" : "ms",
+                    bad ? TR_FAIL : TR_PASS, bad ? m : NULL);
+    }
+    if (I->fatal)
+        return STOP;
+    if (bo)
+        return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line, "measure %s (n=%zu): %s", s->name,
+                        n, broken);
+    return GO;
+}
+
+static int exec_measure(interp *I, const tr_stmt *s)
+{
+    int64_t n;
+    if (eval_int(I, s->e[0], "the measure count", &n) < 0)
+        return STOP;
+    if (n < 1 || n > MAX_MEASURE)
+        return rt_error(I, s->e[0]->pos, "expected a count of 1 to %ld, found %" PRId64, MAX_MEASURE, n), STOP;
+    double th[TR_TH_COUNT] = {0};
+    bool have[TR_TH_COUNT] = {0};
+    for (int t = 0; t < TR_TH_COUNT; t++) {
+        if (!s->threshold[t])
+            continue;
+        if (eval_double(I, s->threshold[t], tr_threshold_name((tr_threshold)t), &th[t]) < 0)
+            return STOP;
+        have[t] = true;
+    }
+    double *samples = malloc((size_t)n * sizeof *samples);
+    if (!samples)
+        return harness_fail(I, TR_E_NOMEM, "out of memory for %" PRId64 " samples", n);
+    char what[96];
+    snprintf(what, sizeof what, "measure %s", s->name);
+    int r = GO;
+    for (int64_t k = 0; k < n && r == GO; k++) {
+        uint64_t before = I->apdu_ns;
+        if (exec_list(I, s->body) != GO) {
+            r = STOP;
+            break;
+        }
+        samples[k] = (double)(I->apdu_ns - before) / 1e6;
+        tr_sample_row row = {.who = I->env->who, .suite = I->suite->name, .test = I->test_name,
+                             .metric = s->name, .index = (unsigned)k, .value = samples[k],
+                             .unit = "ms"};
+        const tr_interp_hooks *h = I->env->hooks;
+        if (h && h->sample)
+            h->sample(h->ud, &row);
+        tr_err e;
+        if (I->env->reports && tr_reports_sample(I->env->reports, &row, &e) < 0)
+            r = harness_fail(I, e.code, "writing samples.csv: %s", e.msg);
+        maybe_live(I, what, (unsigned long)k + 1, (unsigned long)n);
+    }
+    if (r == GO)
+        r = measure_report(I, s, samples, (size_t)n, th, have);
+    free(samples);
+    return r;
+}
+
+static int exec_read_binary(interp *I, const tr_stmt *s)
+{
+    int64_t chunk = 256, max = READ_BINARY_DEFAULT_MAX;
+    if (s->e[0] && eval_int(I, s->e[0], "the chunk size", &chunk) < 0)
+        return STOP;
+    if (s->e[1] && eval_int(I, s->e[1], "the maximum size", &max) < 0)
+        return STOP;
+    if (chunk < 1 || chunk > 65535)
+        return rt_error(I, s->pos, "expected a chunk of 1 to 65535 bytes, found %" PRId64, chunk), STOP;
+    if (max < 1 || max > READ_BINARY_HARD_MAX)
+        return rt_error(I, s->pos, "expected a maximum of 1 to %u bytes, found %" PRId64,
+                        READ_BINARY_HARD_MAX, max), STOP;
+    uint8_t *file = malloc((size_t)max);
+    if (!file)
+        return harness_fail(I, TR_E_NOMEM, "out of memory for read-binary");
+    size_t got = 0;
+    int r = GO;
+    for (;;) {
+        if (got > 0x7FFF) {
+            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                         "read-binary: file longer than 32767 bytes (the limit of READ BINARY B0 offsets)");
+            break;
+        }
+        uint8_t *c = I->cmd;
+        size_t cl = 0;
+        c[cl++] = 0x00;
+        c[cl++] = 0xB0;
+        c[cl++] = (uint8_t)(got >> 8);
+        c[cl++] = (uint8_t)got;
+        if (chunk <= 256) {
+            c[cl++] = (uint8_t)(chunk & 0xFF);
+        } else {
+            c[cl++] = 0x00;
+            c[cl++] = (uint8_t)(chunk >> 8);
+            c[cl++] = (uint8_t)chunk;
+        }
+        I->sent = c;
+        I->sentlen = cl;
+        I->marks_used = false;
+        if (exchange(I, s->pos.line) != GO) {
+            r = STOP;
+            break;
+        }
+        size_t dn = I->rlen - 2;
+        bool more = I->sw == 0x9000 && dn == (size_t)chunk;
+        bool done = I->sw == 0x6282 || I->sw == 0x6B00 || (I->sw == 0x9000 && dn < (size_t)chunk);
+        if (!more && !done) {
+            char ans[256];
+            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                         "read-binary: READ BINARY at offset %zu answered %s (command %s; answer %s)", got,
+                         I->sw_txt, cmd_text(I), answer_text(I, ans, sizeof ans));
+            break;
+        }
+        if (I->sw == 0x6B00)
+            dn = 0;
+        if (dn > (size_t)max - got) {
+            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                         "read-binary: file longer than the maximum of %" PRId64 " bytes", max);
+            break;
+        }
+        memcpy(file + got, I->rsp, dn);
+        got += dn;
+        if (done)
+            break;
+    }
+    if (r == GO) {
+        char *hex = malloc(2 * got + 1);
+        if (!hex) {
+            r = harness_fail(I, TR_E_NOMEM, "out of memory for read-binary");
+        } else {
+            tr_hex_encode(file, got, hex, 2 * got + 1, 0);
+            r = set_var(I, s->name, hex);
+            free(hex);
+        }
+    }
+    free(file);
+    return r;
+}
+
+static void fmt_date(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        snprintf(out, cap, "?");
+}
+
+static int exec_cert_info(interp *I, const tr_stmt *s)
+{
+    val v;
+    uint8_t *der;
+    size_t n;
+    int64_t window = 30;
+    if (eval(I, s->e[0], &v) < 0 || to_bytes(I, &v, s->e[0]->pos, "cert-info", &der, &n) < 0)
+        return STOP;
+    if (s->e[1] && eval_int(I, s->e[1], "the renewal window", &window) < 0)
+        return STOP;
+    if (window < 0 || window > 36500)
+        return rt_error(I, s->e[1]->pos, "expected a window of 0 to 36500 days, found %" PRId64, window), STOP;
+    tr_cert_info ci;
+    memset(&ci, 0, sizeof ci);
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_cert_inspect(der, n, I->now, (int)window, &ci, &e) < 0) {
+        if (e.code == TR_E_NOMEM)
+            return harness_fail(I, TR_E_NOMEM, "cert-info: %s", e.msg);
+        /* Bytes that are not a certificate are the token's problem: the
+         * suite sees it through CERT_PARSED / CERT_CLASS. */
+        if (set_var(I, "CERT_PARSED", "0") || set_var(I, "CERT_CLASS", "unparseable") ||
+            set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
+            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", ""))
+            return STOP;
+        return GO;
+    }
+    char nb[32], na[32];
+    fmt_date(ci.not_before, nb, sizeof nb);
+    fmt_date(ci.not_after, na, sizeof na);
+    const char *alg = (ci.key_alg == TR_ALG_SM2 || ci.key_alg == TR_ALG_RSA2048 ||
+                       ci.key_alg == TR_ALG_ECDSA_P256) ? tr_alg_name(ci.key_alg) : "other";
+    if (set_var(I, "CERT_PARSED", "1") || set_var(I, "CERT_PROBLEM", "") ||
+        set_var(I, "CERT_CLASS", tr_cert_class_name(ci.cls)) ||
+        set_var_int(I, "CERT_DAYS_LEFT", (int64_t)floor(ci.days_left)) ||
+        set_var_int(I, "CERT_VALIDITY_DAYS", (int64_t)floor(ci.validity_days)) ||
+        set_var(I, "CERT_KEY_ALG", alg) || set_var(I, "CERT_SUBJECT", ci.subject) ||
+        set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
+        set_var(I, "CERT_NOT_AFTER", na))
+        return STOP;
+    return GO;
+}
+
+static int exec_seal_info(interp *I, const tr_stmt *s)
+{
+    val v;
+    uint8_t *der, *cert = NULL;
+    size_t n, cn = 0;
+    if (eval(I, s->e[0], &v) < 0 || to_bytes(I, &v, s->e[0]->pos, "seal-info", &der, &n) < 0)
+        return STOP;
+    if (s->e[1] && (eval(I, s->e[1], &v) < 0 || to_bytes(I, &v, s->e[1]->pos, "the certificate", &cert, &cn) < 0))
+        return STOP;
+    tr_seal_info si;
+    memset(&si, 0, sizeof si);
+    tr_err e;
+    tr_err_clear(&e);
+    int rc = tr_seal_inspect(der, n, cert, cn, I->now, &si, &e);
+    if (rc < 0 && e.code == TR_E_NOMEM)
+        return harness_fail(I, TR_E_NOMEM, "seal-info: %s", e.msg);
+    if (rc < 0) {
+        memset(&si, 0, sizeof si);
+        tr_strlcpy(si.problem, e.msg, sizeof si.problem);
+    }
+    if (set_var_int(I, "SEAL_PARSED", rc == 0) || set_var_int(I, "SEAL_VERSION", si.version) ||
+        set_var(I, "SEAL_HEADER_ID", si.header_id) || set_var(I, "SEAL_ID", si.seal_id) ||
+        set_var(I, "SEAL_NAME", si.seal_name) || set_var_int(I, "SEAL_VALID_NOW", si.valid_now) ||
+        set_var_int(I, "SEAL_PIC_OK", si.pic_ok) || set_var(I, "SEAL_PIC_TYPE", si.pic_type) ||
+        set_var_int(I, "SEAL_PIC_W", si.pic_width) || set_var_int(I, "SEAL_PIC_H", si.pic_height) ||
+        set_var_int(I, "SEAL_SIG_OK", rc == 0 && si.sig_ok == 1) ||
+        set_var_int(I, "SEAL_CERT_COUNT", (int64_t)si.cert_count) ||
+        set_var_int(I, "SEAL_CERT_LISTED", si.token_cert_listed) ||
+        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem))
+        return STOP;
+    return GO;
+}
+
+static int exec_stmt(interp *I, const tr_stmt *s)
+{
+    if (I->fatal || I->ended)
+        return STOP;
+    if (stop_requested(I, s->pos.line))
+        return STOP;
+    if (I->env->max_steps && ++I->steps > I->env->max_steps)
+        return end_test(I, TR_ERROR, "suite", s->pos.line, "step budget of %lu statements exhausted",
+                        I->env->max_steps);
+    if (I->deadline_ns && tr_now_ns() > I->deadline_ns)
+        return end_test(I, TR_ERROR, "timeout", s->pos.line, "test exceeded its time limit of %g s",
+                        I->env->test_timeout_s);
+    tr_arena_reset(I->scratch);
+    switch (s->kind) {
+    case TR_ST_APDU: return exec_apdu(I, s);
+    case TR_ST_EXPECT_SW: return exec_expect_sw(I, s);
+    case TR_ST_EXPECT_DATA: return exec_expect_data(I, s);
+    case TR_ST_EXPECT_LEN: return exec_expect_len(I, s);
+    case TR_ST_RESET: return exec_reset(I, s);
+    case TR_ST_POWER_CYCLE: return exec_power_cycle(I, s);
+    case TR_ST_EXIT:
+        if (!I->suite->scriptor) {
+            I->exit_suite = true;
+            I->exit_line = s->pos.line;
+        }
+        return end_test(I, TR_PASS, NULL, 0, "ended by exit at line %d", s->pos.line);
+    case TR_ST_LET: return exec_let(I, s);
+    case TR_ST_CAPTURE:
+        if (!need_rsp(I, s, "capture"))
+            return STOP;
+        return set_var(I, s->name, data_hex(I));
+    case TR_ST_IF: return exec_if(I, s);
+    case TR_ST_REPEAT: return exec_repeat(I, s);
+    case TR_ST_FOR: return exec_for(I, s);
+    case TR_ST_ASSERT: return exec_assert(I, s);
+    case TR_ST_FAIL: {
+        const char *m = eval_message(I, s->message, "failed");
+        if (!m)
+            return STOP;
+        return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line, "%s", m);
+    }
+    case TR_ST_SKIP: {
+        const char *m = eval_message(I, s->message, "skipped");
+        if (!m)
+            return STOP;
+        return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
+    }
+    case TR_ST_CLASSIFY:
+        I->classify = s->classify;
+        return GO;
+    case TR_ST_METRIC: return exec_metric(I, s);
+    case TR_ST_LOG: {
+        const char *m = eval_message(I, s->message, "");
+        if (!m)
+            return STOP;
+        char buf[MSG_MAX];
+        snprintf(buf, sizeof buf, "%s", m);
+        scrub(I, buf, sizeof buf);
+        emit_log(I, buf);
+        return GO;
+    }
+    case TR_ST_MEASURE: return exec_measure(I, s);
+    case TR_ST_READ_BINARY: return exec_read_binary(I, s);
+    case TR_ST_CERT_INFO: return exec_cert_info(I, s);
+    case TR_ST_SEAL_INFO: return exec_seal_info(I, s);
+    case TR_ST_SUITE:
+    case TR_ST_DESTRUCTIVE:
+    case TR_ST_REQUIRES:
+    case TR_ST_TEST:
+        break;
+    }
+    return rt_error(I, s->pos, "internal: statement kind %d cannot run here", (int)s->kind), STOP;
+}
+
+static int exec_list(interp *I, const tr_stmt *s)
+{
+    for (; s; s = s->next)
+        if (exec_stmt(I, s) != GO)
+            return STOP;
+    return GO;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+/* Evaluate requirements: 1 all hold, 0 one does not (reason in why), -1 error. */
+static int check_requires(interp *I, tr_expr *const *req, int n, char *why, size_t cap)
+{
+    for (int k = 0; k < n; k++) {
+        tr_arena_reset(I->scratch);
+        val v;
+        if (eval(I, req[k], &v) < 0)
+            return -1;
+        if (!truthy(&v)) {
+            snprintf(why, cap, "requires %s", req[k]->src);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void begin_test(interp *I, const tr_test *t)
+{
+    I->test = t;
+    I->test_name = t->name;
+    I->classify = I->suite_classify;
+    I->ended = false;
+    I->verdict = TR_PASS;
+    I->cls[0] = I->msg[0] = '\0';
+    I->fail_line = t->pos.line;
+    I->deadline_ns = I->env->test_timeout_s > 0
+                         ? tr_now_ns() + (uint64_t)(I->env->test_timeout_s * 1e9) : 0;
+}
+
+static void finish_test(interp *I, const tr_test *t, double duration)
+{
+    if (!I->ended) {
+        I->verdict = TR_PASS;
+        I->msg[0] = '\0';
+    }
+    tr_verdict v = I->verdict;
+    const char *cls = (v == TR_FAIL || v == TR_ERROR) ? I->cls : NULL;
+    tr_result_row row = {
+        .who = I->env->who, .suite = I->suite->name, .test = t->name, .verdict = v,
+        .classification = cls, .duration_s = duration, .metric = NULL, .value = 0, .unit = NULL,
+        .message = I->msg, .file = I->suite->file,
+        .line = (v == TR_FAIL || v == TR_ERROR) && I->fail_line > 0 ? I->fail_line : t->pos.line,
+    };
+    emit_result(I, &row);
+    I->out->tests++;
+    I->out->counts[v]++;
+    if (cls)
+        add_class(I, cls);
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->progress)
+        h->progress(h->ud, t->name, v, cls, I->msg);
+}
+
+/* Why a test is not run at all (verdict set in I), or false to run it. */
+static bool not_run(interp *I, const tr_test *t, int suite_req)
+{
+    char why[600];
+    if (I->env->cancel && atomic_load(I->env->cancel))
+        I->out->cancelled = true;
+    if (I->lost) {
+        end_test(I, TR_ERROR, I->out->lost_code, 0, "not run: the token was lost earlier (%s)", I->lost_msg);
+        return true;
+    }
+    if (I->out->cancelled) {
+        end_test(I, TR_SKIP, NULL, 0, "not run: run interrupted");
+        return true;
+    }
+    if (I->exit_suite) {
+        end_test(I, TR_SKIP, NULL, 0, "not run: the suite ended with exit at line %d", I->exit_line);
+        return true;
+    }
+    (void)suite_req; /* < 0 and 0 are handled by the caller */
+    if ((I->suite->destructive || t->destructive) && !I->env->allow_destructive) {
+        end_test(I, TR_SKIP, NULL, 0, "destructive: needs --allow-destructive");
+        return true;
+    }
+    int r = check_requires(I, t->requires, t->nrequires, why, sizeof why);
+    if (r == 0)
+        end_test(I, TR_SKIP, NULL, 0, "%s", why);
+    return r <= 0;
+}
+
+static void run_test(interp *I, const tr_test *t, int suite_req, const char *suite_why)
+{
+    begin_test(I, t);
+    uint64_t t0 = tr_now_ns();
+    if (suite_req == 0) {
+        end_test(I, TR_SKIP, NULL, 0, "%s", suite_why);
+    } else if (!not_run(I, t, suite_req)) {
+        exec_list(I, t->body);
+        if (t->cleanup && !I->lost && !I->fatal && !I->out->cancelled) {
+            /* Cleanup runs whatever happened; its own failure counts only
+             * when the body passed (the first problem is the one to see). */
+            bool was_ended = I->ended;
+            tr_verdict v = I->verdict;
+            char cls[sizeof I->cls], msg[sizeof I->msg];
+            int line = I->fail_line;
+            memcpy(cls, I->cls, sizeof cls);
+            memcpy(msg, I->msg, sizeof msg);
+            I->ended = false;
+            bool exit_before = I->exit_suite;
+            exec_list(I, t->cleanup);
+            I->exit_suite = exit_before || I->exit_suite;
+            bool cleanup_bad = I->ended && I->verdict != TR_PASS;
+            if (was_ended && !(cleanup_bad && v == TR_PASS)) {
+                I->ended = true;
+                I->verdict = v;
+                I->fail_line = line;
+                memcpy(I->cls, cls, sizeof cls);
+                memcpy(I->msg, msg, sizeof msg);
+            } else if (cleanup_bad) {
+                char tmp[sizeof I->msg + 16];
+                snprintf(tmp, sizeof tmp, "in cleanup: %s", I->msg);
+                tr_strlcpy(I->msg, tmp, sizeof I->msg);
+            }
+        }
+    }
+    flush_cycle(I, -1);
+    finish_test(I, t, (double)(tr_now_ns() - t0) / 1e9);
+}
+
+static int alloc_buffers(interp *I)
+{
+    I->cmd = malloc(TR_MAX_CAPDU);
+    I->mark = calloc(1, TR_MAX_CAPDU);
+    I->rsp = malloc(TR_MAX_RAPDU);
+    I->data_hex = malloc(2 * (size_t)TR_MAX_RAPDU + 1);
+    I->rsp_txt = malloc(2 * (size_t)TR_MAX_RAPDU + 1);
+    I->cmd_txt = malloc(3 * (size_t)TR_MAX_CAPDU + 8);
+    I->scratch = tr_arena_new(SCRATCH_CAP);
+    I->vars = tr_vars_new(I->env->vars);
+    return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars
+               ? 0 : -1;
+}
+
+static void free_buffers(interp *I)
+{
+    free(I->cmd);
+    free(I->mark);
+    free(I->rsp);
+    free(I->data_hex);
+    free(I->rsp_txt);
+    free(I->cmd_txt);
+    tr_arena_free(I->scratch);
+    tr_vars_free(I->vars);
+}
+
+/* Top-level let/classify, once before the tests. */
+static int run_prelude(interp *I)
+{
+    static const tr_test prelude_test = {.name = "(suite)", .pos = {1, 1}};
+    begin_test(I, &prelude_test);
+    for (const tr_stmt *s = I->suite->prelude; s; s = s->next) {
+        if (s->kind == TR_ST_CLASSIFY) {
+            I->suite_classify = s->classify;
+            continue;
+        }
+        if (exec_stmt(I, s) != GO)
+            return -1;
+    }
+    return 0;
+}
+
+int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outcome *out, tr_err *e)
+{
+    tr_err scratch_err;
+    if (!e)
+        e = &scratch_err;
+    tr_err_clear(e);
+    memset(out, 0, sizeof *out);
+    if (!suite || !env || !env->card || !env->card->transmit)
+        return tr_fail(e, TR_E_INTERNAL, "tr_interp_run: suite, env and card->transmit are required");
+    interp *I = calloc(1, sizeof *I);
+    if (!I)
+        return tr_fail(e, TR_E_NOMEM, "out of memory starting the interpreter");
+    I->env = env;
+    I->suite = suite;
+    I->out = out;
+    I->e = e;
+    I->now = env->now ? env->now : time(NULL);
+    I->rng = env->seed ? env->seed : 1;
+    uint64_t t0 = tr_now_ns();
+    int rc = 0;
+    if (alloc_buffers(I) < 0) {
+        rc = tr_fail(e, TR_E_NOMEM, "out of memory starting the interpreter");
+        goto done;
+    }
+    refresh_atr(I);
+    int suite_req = 1;
+    char suite_why[MSG_MAX] = "";
+    if (run_prelude(I) < 0) {
+        suite_req = -1;
+        snprintf(suite_why, sizeof suite_why, "%s", I->msg);
+    } else {
+        I->ended = false;
+        tr_arena_reset(I->scratch);
+        suite_req = check_requires(I, suite->requires, suite->nrequires, suite_why, sizeof suite_why);
+        if (suite_req < 0)
+            snprintf(suite_why, sizeof suite_why, "%s", I->msg);
+    }
+    for (size_t k = 0; k < suite->ntests && !I->fatal; k++) {
+        if (suite_req < 0) {
+            begin_test(I, &suite->tests[k]);
+            end_test(I, TR_ERROR, "suite", 0, "not run: %s", suite_why);
+            finish_test(I, &suite->tests[k], 0);
+            continue;
+        }
+        run_test(I, &suite->tests[k], suite_req, suite_why);
+    }
+    if (I->fatal)
+        rc = -1;
+done:
+    out->duration_s = (double)(tr_now_ns() - t0) / 1e9;
+    free_buffers(I);
+    free(I);
+    return rc;
+}

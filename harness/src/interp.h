@@ -1,0 +1,94 @@
+/* interp.h — runs a parsed suite (script.h) against one token.
+ *
+ * Owns: executing statements against a tr_cardio (cardio.h), the suite's
+ * own variable layer and the built-ins (SW SW1 SW2 DATA DATALEN ATR TEST
+ * SUITE), expectations and verdicts (pass / fail with a classification /
+ * error / skip with a reason), PIN masking (bytes from ${pin:...} and any
+ * value of a variable whose name ends in PIN are shown as <pin> in every
+ * trace row and message), timing (per APDU, per test, `measure` samples and
+ * statistics), and handing rows to tr_reports and/or the hooks.
+ * Must not: open readers or power tokens itself (only through tr_cardio),
+ * print anything (hooks do), keep the trace in memory (rows are written as
+ * they happen), or touch global state: one call per slot thread, in
+ * parallel, is safe.
+ *
+ * Verdicts: fail = a token defect (an expectation or assertion broke; the
+ * classification is the test's `classify` code, "unclassified" when none);
+ * error = a rig or harness fault (transport error, io.mute, io.removed,
+ * crypto failure, a suite bug found at run time; the classification is the
+ * error's code name: "io.mute", "io.removed", "pcsc", "crypto", "suite",
+ * "timeout"); once the token is lost (io.mute / io.removed) every later
+ * test of the suite is `error` without being run.
+ */
+#ifndef TR_INTERP_H
+#define TR_INTERP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cardio.h"
+#include "error.h"
+#include "reports.h"
+#include "script.h"
+#include "vars.h"
+
+/* Optional observers. Every pointer may be NULL. Rows are the ones also
+ * written to reports (PIN-masked, valid only during the call). */
+typedef struct {
+    void *ud;
+    /* End of each test (one call per test, skipped ones too). */
+    void (*progress)(void *ud, const char *test, tr_verdict v,
+                     const char *classification, const char *message);
+    /* Live count inside repeat/for/measure loops, at most twice a second. */
+    void (*live)(void *ud, const char *test, const char *what,
+                 unsigned long done, unsigned long total);
+    /* `log` statements, resets and power cycles (masked text). */
+    void (*log)(void *ud, const char *test, const char *text);
+    void (*result)(void *ud, const tr_result_row *row);
+    void (*trace)(void *ud, const tr_trace_row *row);
+    void (*sample)(void *ud, const tr_sample_row *row);
+    void (*cycle)(void *ud, const tr_cycle_row *row);
+} tr_interp_hooks;
+
+typedef struct {
+    const tr_cardio *card;      /* required: transmit; reset, power_cycle, atr
+                                   may be NULL (then those statements error) */
+    const tr_vars *vars;        /* profile + rig + -D layers; may be NULL. The
+                                   suite's own variables go in a child layer
+                                   freed at the end; this one is never written */
+    tr_reports *reports;        /* may be NULL (unit tests, dry runs) */
+    const tr_slot_id *who;      /* written into every row; may be NULL */
+    bool allow_destructive;     /* else `destructive` tests are skipped */
+    time_t now;                 /* "now" for cert-info / seal-info; 0 = time() */
+    double test_timeout_s;      /* per test, checked between statements; 0 = none */
+    atomic_int *cancel;         /* nonzero = stop between statements; may be NULL */
+    uint64_t seed;              /* random(); 0 = 1 (runs are reproducible) */
+    unsigned long max_steps;    /* statements executed per run; 0 = unlimited */
+    const tr_interp_hooks *hooks; /* may be NULL */
+} tr_interp_env;
+
+#define TR_INTERP_MAX_CLASSES 16
+
+typedef struct {
+    unsigned tests;              /* result rows written (one per test) */
+    unsigned counts[4];          /* per tr_verdict */
+    unsigned long apdus;         /* APDUs exchanged */
+    unsigned cycles;             /* power cycles done */
+    bool token_lost;             /* io.mute / io.removed / never came back */
+    char lost_code[32];          /* classification of the loss */
+    bool cancelled;              /* env->cancel was seen */
+    unsigned nclasses;           /* distinct classifications of fail/error rows */
+    char classes[TR_INTERP_MAX_CLASSES][64];
+    double duration_s;
+} tr_suite_outcome;
+
+/* Run every test of suite in order. Returns 0 when the suite ran (whatever
+ * the verdicts: read them in *out), -1 with e set when the harness itself
+ * failed (no card callbacks, no memory, a report row could not be written);
+ * rows written before that stay written. */
+int tr_interp_run(const tr_suite *suite, const tr_interp_env *env,
+                  tr_suite_outcome *out, tr_err *e);
+
+#endif
