@@ -1101,6 +1101,135 @@ static Suite *reports_csv_suite(void)
     return s;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Plots: a synthetic run drawn by ci/plots.sh                               */
+
+static uint32_t lcg_state = 12345;
+
+static double uniform01(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return (lcg_state >> 8) / 16777216.0;
+}
+
+/* Roughly normal (sum of uniforms), deterministic. */
+static double gaussish(double mean, double sd)
+{
+    double acc = 0;
+    for (int i = 0; i < 12; i++)
+        acc += uniform01();
+    return mean + sd * (acc - 6.0);
+}
+
+/* Four tokens signing with different latencies, two of them power-cycled
+ * 30 times (one cycle failing), and verdicts of every kind. */
+static void write_synthetic_run(const char *dir)
+{
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    static const char *slots[] = {"slot1", "slot2", "slot3", "slot4"};
+    static const char *serials[] = {"SER0001", "SER0002", "SER0003", "SER0004"};
+    static const double mean_ms[] = {42, 45, 61, 43};
+    for (int k = 0; k < 4; k++) {
+        tr_slot_id who = {"synthetic", "virtual", slots[k], "Virtual PCD", serials[k],
+                          k % 2 ? "secondary" : "main", "ref1"};
+        for (unsigned i = 0; i < 300; i++) {
+            double v = gaussish(mean_ms[k], 2.5 + k);
+            tr_sample_row sm = {&who, "sign", "throughput", "sign", i, v, "ms"};
+            assert_ok(tr_reports_sample(r, &sm, &e), &e);
+        }
+        tr_sample_row other = {&who, "pin", "verify", "verify", 0, 5, "ms"};
+        assert_ok(tr_reports_sample(r, &other, &e), &e);
+        for (int t = 0; t < 8; t++) {
+            char test[16];
+            snprintf(test, sizeof test, "t%d", t);
+            tr_verdict v = TR_PASS;
+            const char *cls = NULL;
+            if (k == 2 && t == 3)
+                v = TR_FAIL, cls = "sign.too-slow";
+            if (k == 3 && t == 5)
+                v = TR_ERROR, cls = "io.mute";
+            if (t == 7 && k != 0)
+                v = TR_SKIP;
+            result(r, &who, "suite", test, v, cls, 0.5, NULL, 0, NULL, NULL, t + 1);
+        }
+        if (k >= 2)
+            continue;
+        for (unsigned c = 1; c <= 30; c++) {
+            double dev = gaussish(180, 15), rd = dev + gaussish(250, 20);
+            double atr = rd + gaussish(60, 5), apdu = atr + gaussish(12, 2);
+            bool fail = k == 1 && c == 17;
+            tr_cycle_row row = {&who, c, 500, dev, fail ? -1 : rd, fail ? -1 : atr,
+                                fail ? -1 : apdu, fail ? NULL : "3B 8F 80 01",
+                                fail ? "device" : "first-apdu", "sysfs-disable",
+                                fail ? "enum.no-card" : "pass", NULL};
+            assert_ok(tr_reports_cycle(r, &row, &e), &e);
+        }
+    }
+    assert_ok(tr_reports_write_summary(r, NULL, &e), &e);
+    assert_ok(tr_reports_write_junit(r, &e), &e);
+    tr_reports_close(r);
+}
+
+static void assert_png(const char *path)
+{
+    size_t n;
+    char *b = slurp(path, &n);
+    ck_assert_msg(n > 8000, "%s is only %zu bytes", path, n);
+    ck_assert_msg(memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0, "%s is not a PNG", path);
+    free(b);
+}
+
+/* TR_PLOT_DEMO_DIR=dir keeps the synthetic run and its plots there. */
+START_TEST(plots_from_synthetic_run)
+{
+    const char *keep = getenv("TR_PLOT_DEMO_DIR");
+    char *dir = keep && *keep ? strdup(keep) : make_tmpdir();
+    write_synthetic_run(dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s' >'%s/plots.log' 2>&1", srcdir(), dir, dir);
+    int rc = system(cmd);
+    char *log = slurp(path_in(dir, "plots.log"), NULL);
+    ck_assert_msg(rc == 0, "ci/plots.sh failed:\n%s", log);
+    if (!have_program("gnuplot")) {
+        ck_assert_ptr_nonnull(strstr(log, "gnuplot not found"));
+        fprintf(stderr, "plots_from_synthetic_run: SKIPPED drawing, gnuplot not found\n");
+    } else {
+        ck_assert_msg(strstr(log, "warning") == NULL, "gnuplot warned:\n%s", log);
+        assert_png(path_in(dir, "sign-latency.png"));
+        assert_png(path_in(dir, "cycles.png"));
+        assert_png(path_in(dir, "batch.png"));
+    }
+    free(log);
+    if (!(keep && *keep))
+        rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* No data rows: plots.sh says so and still succeeds. */
+START_TEST(plots_empty_run)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    tr_reports_close(r);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s' >'%s/plots.log' 2>&1", srcdir(), dir, dir);
+    int rc = system(cmd);
+    char *log = slurp(path_in(dir, "plots.log"), NULL);
+    ck_assert_msg(rc == 0, "ci/plots.sh failed:\n%s", log);
+    if (have_program("gnuplot"))
+        ck_assert_ptr_nonnull(strstr(log, "no data in"));
+    free(log);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *reports_junit_suite(void)
 {
     Suite *s = suite_create("reports-junit");
@@ -1117,6 +1246,11 @@ static Suite *reports_junit_suite(void)
     tcase_add_test(ts, summary_verdict_rules);
     tcase_add_test(ts, summary_no_tokens);
     suite_add_tcase(s, ts);
+    TCase *tp = tcase_create("plots");
+    tcase_set_timeout(tp, 60);
+    tcase_add_test(tp, plots_from_synthetic_run);
+    tcase_add_test(tp, plots_empty_run);
+    suite_add_tcase(s, tp);
     return s;
 }
 
