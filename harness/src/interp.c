@@ -1292,6 +1292,21 @@ static const char *eval_message(interp *I, const tr_expr *x, const char *fallbac
 
 static int exec_list(interp *I, const tr_stmt *s);
 
+/* Before each statement and each loop iteration: cancel, step budget,
+ * deadline (an empty loop of a million turns still sees them). */
+static int tick(interp *I, int line)
+{
+    if (stop_requested(I, line))
+        return STOP;
+    if (I->env->max_steps && ++I->steps > I->env->max_steps)
+        return end_test(I, TR_ERROR, "suite", line, "step budget of %lu statements exhausted",
+                        I->env->max_steps);
+    if (I->deadline_ns && tr_now_ns() > I->deadline_ns)
+        return end_test(I, TR_ERROR, "timeout", line, "test exceeded its time limit of %g s",
+                        I->env->test_timeout_s);
+    return GO;
+}
+
 static int set_var(interp *I, const char *name, const char *value)
 {
     if (tr_vars_set(I->vars, name, value) < 0)
@@ -1544,7 +1559,7 @@ static int exec_repeat(interp *I, const tr_stmt *s)
     if (loop_count(I, s->e[0], "repeat count", &n) < 0)
         return STOP;
     for (int64_t k = 0; k < n; k++) {
-        if (exec_list(I, s->body) != GO)
+        if (tick(I, s->pos.line) != GO || exec_list(I, s->body) != GO)
             return STOP;
         maybe_live(I, "repeat", (unsigned long)k + 1, (unsigned long)n);
     }
@@ -1562,7 +1577,8 @@ static int exec_for(interp *I, const tr_stmt *s)
         return rt_error(I, s->pos, "expected at most %ld iterations from %" PRId64 " to %" PRId64,
                         MAX_LOOP, a, b), STOP;
     for (int64_t k = 0; k < (int64_t)span; k++) {
-        if (set_var_int(I, s->name, s->flag ? a - k : a + k) != GO || exec_list(I, s->body) != GO)
+        if (tick(I, s->pos.line) != GO || set_var_int(I, s->name, s->flag ? a - k : a + k) != GO ||
+            exec_list(I, s->body) != GO)
             return STOP;
         maybe_live(I, s->name, (unsigned long)k + 1, (unsigned long)span);
     }
@@ -1674,7 +1690,7 @@ static int exec_measure(interp *I, const tr_stmt *s)
     int r = GO;
     for (int64_t k = 0; k < n && r == GO; k++) {
         uint64_t before = I->apdu_ns;
-        if (exec_list(I, s->body) != GO) {
+        if (tick(I, s->pos.line) != GO || exec_list(I, s->body) != GO) {
             r = STOP;
             break;
         }
@@ -1864,14 +1880,8 @@ static int exec_stmt(interp *I, const tr_stmt *s)
 {
     if (I->fatal || I->ended)
         return STOP;
-    if (stop_requested(I, s->pos.line))
+    if (tick(I, s->pos.line) != GO)
         return STOP;
-    if (I->env->max_steps && ++I->steps > I->env->max_steps)
-        return end_test(I, TR_ERROR, "suite", s->pos.line, "step budget of %lu statements exhausted",
-                        I->env->max_steps);
-    if (I->deadline_ns && tr_now_ns() > I->deadline_ns)
-        return end_test(I, TR_ERROR, "timeout", s->pos.line, "test exceeded its time limit of %g s",
-                        I->env->test_timeout_s);
     tr_arena_reset(I->scratch);
     switch (s->kind) {
     case TR_ST_APDU: return exec_apdu(I, s);
@@ -1962,6 +1972,9 @@ static int check_requires(interp *I, tr_expr *const *req, int n, char *why, size
 
 static void begin_test(interp *I, const tr_test *t)
 {
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->test_start && t->name[0] != '(')
+        h->test_start(h->ud, t->name);
     I->test = t;
     I->test_name = t->name;
     I->classify = I->suite_classify;

@@ -38,6 +38,8 @@
  * written to reports (PIN-masked, valid only during the call). */
 typedef struct {
     void *ud;
+    /* A test begins (e.g. for tr_batch_where). */
+    void (*test_start)(void *ud, const char *test);
     /* End of each test (one call per test, skipped ones too). */
     void (*progress)(void *ud, const char *test, tr_verdict v,
                      const char *classification, const char *message);

@@ -550,9 +550,11 @@ static int parse_string(parser *p, tr_template *out)
             char d = p->i + 1 < p->n ? p->buf[p->i + 1] : '\0';
             const char *from = "\"\\nt$", *to = "\"\\\n\t$";
             const char *k = d ? strchr(from, d) : NULL;
-            if (!k)
-                return perr(p, p->i, "expected one of \\\" \\\\ \\n \\t \\$ in a string, found %s",
-                            d ? FOUND(p, p->i) : "'\\' at end of line");
+            if (!k) {
+                if (!d)
+                    return perr(p, p->i, "expected one of \\\" \\\\ \\n \\t \\$ after '\\', found end of line");
+                return perr(p, p->i, "expected one of \\\" \\\\ \\n \\t \\$ after '\\', found '\\%c'", d);
+            }
             tb_char(&tb, to[k - from], pos);
             p->i += 2;
             continue;
@@ -591,8 +593,8 @@ static int parse_hex_template(parser *p, bool pattern, tr_template *out, const c
         char c = end ? ' ' : p->buf[p->i];
         if (c == ' ' || c == '\t') {
             if (in_word && !pattern && !word_sub && (word_digits & 1))
-                return perr(p, word_start, "expected two hex digits per byte, found %zu digits in %s",
-                            word_digits, FOUND(p, word_start));
+                return perr(p, word_start, "expected two hex digits per byte, found an odd number "
+                            "(%zu) in %s", word_digits, FOUND(p, word_start));
             in_word = false;
             if (end)
                 break;
