@@ -709,6 +709,13 @@ START_TEST(open_errors)
     tr_err_clear(&e);
     ck_assert_ptr_null(tr_reports_open("", &e));
     ck_assert_int_eq(e.code, TR_E_USAGE);
+    /* a full disk is reported with the file's name */
+    ck_assert_int_eq(mkdir(path_in(dir, "full"), 0777), 0);
+    ck_assert_int_eq(symlink("/dev/full", path_in(dir, "full/results.csv")), 0);
+    tr_err_clear(&e);
+    ck_assert_ptr_null(tr_reports_open(path_in(dir, "full"), &e));
+    ck_assert_int_eq(e.code, TR_E_IO);
+    ck_assert_msg(strstr(e.msg, "results.csv: write:") != NULL, "message: %s", e.msg);
     /* nested directories are created */
     tr_reports *r = tr_reports_open(path_in(dir, "a/b/c"), &e);
     assert_ok(r ? 0 : -1, &e);
