@@ -62,8 +62,9 @@ typedef struct {
 } prop;
 
 typedef struct {
-    char *metric, *unit;
+    char *metric, *unit, *message;
     double value;
+    tr_verdict verdict; /* a metric over its threshold says fail */
 } metric_rec;
 
 typedef struct {
@@ -425,6 +426,7 @@ static void free_case(tcase *c)
     for (size_t i = 0; i < c->n_metrics; i++) {
         free(c->metrics[i].metric);
         free(c->metrics[i].unit);
+        free(c->metrics[i].message);
     }
     free(c->metrics);
 }
@@ -706,9 +708,12 @@ static bool case_add_metric(tcase *c, const tr_result_row *row)
     }
     metric_rec *m = &c->metrics[c->n_metrics];
     m->value = row->value;
-    if (!dup_opt(&m->metric, row->metric) || !dup_opt(&m->unit, row->unit)) {
+    m->verdict = row->verdict;
+    if (!dup_opt(&m->metric, row->metric) || !dup_opt(&m->unit, row->unit) ||
+        !dup_opt(&m->message, row->message)) {
         free(m->metric);
         free(m->unit);
+        free(m->message);
         return false;
     }
     c->n_metrics++;
@@ -1000,6 +1005,14 @@ static void x_system_out(xml_out *x, const tcase *c)
         if (*nz(m->unit)) {
             x_raw(x, " ");
             x_esc(x, m->unit, TR_XML_TEXT);
+        }
+        if (m->verdict != TR_PASS || *nz(m->message)) {
+            x_fmt(x, " [%s", tr_verdict_name(m->verdict));
+            if (*nz(m->message)) {
+                x_raw(x, ": ");
+                x_esc(x, m->message, TR_XML_TEXT);
+            }
+            x_raw(x, "]");
         }
         x_raw(x, "\n");
     }

@@ -835,6 +835,8 @@ START_TEST(junit_golden)
     /* a test whose metrics arrived but whose verdict row did not: the run
      * was interrupted inside it */
     result(r, &SLOT2, "sign", "endurance", TR_PASS, NULL, 0, "sign.count", 512, NULL, NULL, 50);
+    result(r, &SLOT2, "sign", "endurance", TR_FAIL, "sign.too-slow", 0, "sign.p99", 80, "ms",
+           "p99 80.000 > max-p99-ms 60", 50);
     assert_ok(tr_reports_write_junit(r, &e), &e);
     char *first = slurp(path_in(dir, "junit.xml"), NULL);
     compare_or_update_golden(path_in(dir, "junit.xml"), "junit.xml");
@@ -849,6 +851,8 @@ START_TEST(junit_golden)
     ck_assert_ptr_nonnull(strstr(first, "<testsuite name=\"slot2/SER0002\" tests=\"5\" "
                                         "failures=\"1\" errors=\"2\" skipped=\"1\""));
     ck_assert_ptr_nonnull(strstr(first, "<error type=\"interrupted\""));
+    /* a metric over its threshold says so next to its value */
+    ck_assert_ptr_nonnull(strstr(first, "metric sign.p99 = 80 ms [fail: p99 80.000 &gt; max-p99-ms 60]\n"));
     free(first);
     free(second);
     tr_reports_close(r);
