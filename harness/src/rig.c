@@ -44,6 +44,17 @@ static int resolve_reader(tr_slot *s, tr_err *e)
                                sizeof s->reader, e);
 }
 
+int tr_slot_prepare(tr_slot *s, tr_err *e)
+{
+    if (!s->pcsc && tr_pcsc_open(&s->pcsc, e) < 0)
+        return -1;
+    if (resolve_reader(s, e) < 0) {
+        tr_err_prefix(e, "slot %s", s->cfg->name);
+        return -1;
+    }
+    return 0;
+}
+
 int tr_slot_connect(tr_slot *s, tr_err *e)
 {
     if (!s->pcsc && tr_pcsc_open(&s->pcsc, e) < 0)
@@ -126,7 +137,7 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     if (tr_vrig_power(s->vrig, s->cfg->name, false, e) < 0)
         return -1;
     if (tr_pcsc_wait_card(s->pcsc, s->reader, false, timeout, e) < 0) {
-        tr_err_prefix(e, "power-off not seen by PC/SC");
+        tr_err_prefix(e, "power-off not seen by PC/SC: the token is still present");
         return -1;
     }
     tr_strlcpy(rep->stage, "off", sizeof rep->stage);
@@ -143,7 +154,7 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
     if (tr_pcsc_wait_card(s->pcsc, s->reader, true, timeout, e) < 0)
         return -1;
-    if (tr_card_reconnect(s->card, e) < 0)
+    if (s->card ? tr_card_reconnect(s->card, e) < 0 : tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0)
         return -1;
     rep->to_atr_ms = ms_since(t_on);
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
@@ -159,14 +170,33 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     memset(rep, 0, sizeof *rep);
     rep->off_ms = rep->to_device_ms = rep->to_reader_ms = rep->to_atr_ms = rep->to_first_apdu_ms = -1;
     tr_strlcpy(rep->stage, "none", sizeof rep->stage);
-    if (!s->card)
-        return tr_fail(e, TR_E_RIG, "slot %s is not connected", s->cfg->name);
+    if (!s->pcsc)
+        return tr_fail(e, TR_E_RIG, "slot %s is not prepared", s->cfg->name);
+    switch (s->cfg->type) {
+    case TR_SLOT_PCSC_ONLY:
+        if (!s->card)
+            return tr_fail(e, TR_E_RIG, "slot %s is not connected", s->cfg->name);
+        break;
+    default: break;
+    }
     switch (s->cfg->type) {
     case TR_SLOT_VIRTUAL: return virtual_cycle(s, rep, e);
     case TR_SLOT_PCSC_ONLY: return cold_reset_cycle(s, rep, e);
     case TR_SLOT_USB_HUB: break;
     }
     return tr_slot_power(s, false, e);
+}
+
+const char *tr_cycle_classify(const tr_cycle_report *rep)
+{
+    static const struct {
+        const char *stage, *cls;
+    } map[] = {{"none", "rig.port-not-switched"}, {"off", "enum.no-device"}, {"device", "enum.no-reader"},
+               {"reader", "enum.no-card"},        {"atr", "enum.no-answer"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(rep->stage, map[i].stage))
+            return map[i].cls;
+    return "enum.no-device";
 }
 
 /* ---- cardio callbacks ---------------------------------------------------------- */

@@ -24,6 +24,9 @@ typedef struct tr_slot tr_slot;
 
 /* No PC/SC yet: call tr_slot_connect from the thread that will use the slot. */
 int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *vrig, tr_slot **out, tr_err *e);
+/* Own PC/SC context and the reader's name, without waiting for a card (the
+ * recognition loop starts from whatever state the token is in). */
+int tr_slot_prepare(tr_slot *s, tr_err *e);
 /* Own PC/SC context, find the reader, wait for the card, connect exclusively. */
 int tr_slot_connect(tr_slot *s, tr_err *e);
 void tr_slot_close(tr_slot *s);
@@ -41,6 +44,10 @@ int tr_slot_power(tr_slot *s, bool on, tr_err *e);
  * wait for reader and card, reconnect. rep gets the stage timings and the
  * stage reached even on failure. */
 int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e);
+/* The defect class of a cycle that failed at the stage it reached:
+ * none -> rig.port-not-switched (power-off never seen), off -> enum.no-device,
+ * device -> enum.no-reader, reader -> enum.no-card, atr -> enum.no-answer. */
+const char *tr_cycle_classify(const tr_cycle_report *rep);
 /* The callbacks the interpreter uses (ctx = the slot). */
 void tr_slot_cardio(tr_slot *s, tr_cardio *io);
 

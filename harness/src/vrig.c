@@ -483,7 +483,7 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
 static bool slot_expects_card(const tr_slot_cfg *s)
 {
     /* a token that never becomes ready on purpose is not a bring-up failure */
-    return !strstr(s->vt.faults, "flaky-power=1") && !strstr(s->vt.faults, "bad-atr");
+    return !strstr(s->vt.faults, "flaky-power=1");
 }
 
 static int wait_cards(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)

@@ -1,0 +1,274 @@
+/* The recognition loop (tokenrig cycle) and hub discovery (tokenrig hubs):
+ * what a vendor runs on a returned "unrecognizable USB-KEY". */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "reports.h"
+#include "rig.h"
+#include "stats.h"
+#include "transport.h"
+#include "usbhub.h"
+#include "util.h"
+
+static void usage_cycle(FILE *f)
+{
+    fprintf(f,
+        "usage: tokenrig cycle --slot NAME --count N [--rig FILE] [--profile FILE]\n"
+        "                      [--stop-on-fail] [--out DIR] [--plots]\n"
+        "\n"
+        "The recognition loop: power-cycle one token N times and time every stage\n"
+        "(power off seen, USB device, PC/SC reader, card with ATR, first APDU).\n"
+        "Each cycle is a row of cycles.csv with the stage reached and a verdict:\n"
+        "pass, rig.port-not-switched, enum.no-device, enum.no-reader, enum.no-card,\n"
+        "enum.bad-atr, io.first-apdu-failed. --stop-on-fail stops at the first\n"
+        "failing cycle and leaves the token as it is, for the bench engineer.\n"
+        "The ATR and the first APDU come from the profile (ATR, FIRST_APDU,\n"
+        "FIRST_APDU_SW). Exit status: 0 every cycle passed, 1 a cycle failed,\n"
+        "2 usage/config/rig error.\n");
+}
+
+typedef struct {
+    const char *stage;
+    unsigned fails;
+} stage_count;
+
+/* One cycle: power, ATR check, first APDU. Returns the verdict ("pass" or a
+ * classification); rep holds the timings. */
+static const char *one_cycle(tr_slot *s, const uint8_t *atr, size_t atr_len, const uint8_t *apdu, size_t apdu_len,
+                             const char *want_sw, tr_cycle_report *rep, char *msg, size_t cap)
+{
+    tr_err e;
+    tr_err_clear(&e);
+    msg[0] = '\0';
+    if (tr_slot_power_cycle(s, rep, &e) < 0) {
+        snprintf(msg, cap, "%s", e.msg);
+        return e.code == TR_E_RIG && strcmp(rep->stage, "none") ? "rig" : tr_cycle_classify(rep);
+    }
+    uint8_t got[64];
+    size_t n = tr_card_atr(tr_slot_card(s), got, sizeof got);
+    if (atr_len && (n != atr_len || memcmp(got, atr, n))) {
+        snprintf(msg, cap, "ATR %s is not the profile's", rep->atr_hex);
+        return "enum.bad-atr";
+    }
+    uint8_t rsp[TR_MAX_RAPDU];
+    size_t rlen;
+    uint64_t t0 = tr_now_ns();
+    if (tr_card_transmit(tr_slot_card(s), apdu, apdu_len, rsp, sizeof rsp, &rlen, &e) < 0) {
+        snprintf(msg, cap, "first APDU: %s", e.msg);
+        return "io.first-apdu-failed";
+    }
+    rep->to_first_apdu_ms = rep->to_atr_ms + (double)(tr_now_ns() - t0) / 1e6;
+    tr_strlcpy(rep->stage, "apdu", sizeof rep->stage);
+    char sw[5];
+    snprintf(sw, sizeof sw, "%02X%02X", rsp[rlen - 2], rsp[rlen - 1]);
+    if (strcasecmp(sw, want_sw)) {
+        snprintf(msg, cap, "first APDU answered %s, expected %s", sw, want_sw);
+        return "io.first-apdu-failed";
+    }
+    return "pass";
+}
+
+static int profile_bytes(const tr_profile *p, const char *name, uint8_t *out, size_t cap, size_t *len, tr_err *e)
+{
+    const char *v = tr_vars_get(p->vars, name);
+    if (!v)
+        return tr_fail(e, TR_E_CONFIG, "%s: the profile has no %s", p->path, name);
+    long n = tr_hex_decode(v, out, cap);
+    if (n < 0)
+        return tr_fail(e, TR_E_CONFIG, "%s: %s is not hex: %s", p->path, name, v);
+    *len = (size_t)n;
+    return 0;
+}
+
+typedef struct {
+    const char *rig_arg, *slot_arg, *profile_arg, *out_arg;
+    unsigned long count;
+    bool stop_on_fail, plots;
+} cycle_opts;
+
+static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
+{
+    const tr_slot_cfg *sc = tr_rig_find_slot(&rs->cfg, o->slot_arg);
+    if (!sc)
+        return tr_fail(e, TR_E_USAGE, "no slot '%s' in %s", o->slot_arg, rs->cfg.path), 2;
+    char pname[TR_PATH_MAX], ppath[TR_PATH_MAX];
+    if (o->profile_arg)
+        tr_strlcpy(pname, o->profile_arg, sizeof pname);
+    else if (sc->profile[0])
+        tr_strlcpy(pname, sc->profile, sizeof pname);
+    else if (rs->cfg.profile[0])
+        tr_strlcpy(pname, rs->cfg.profile, sizeof pname);
+    else
+        snprintf(pname, sizeof pname, "ref1-%s", sc->vt.alg);
+    tr_profile prof;
+    if (tr_find_profile(pname, ppath, sizeof ppath, e) < 0 || tr_profile_load(ppath, &prof, e) < 0)
+        return 2;
+    uint8_t atr[64], apdu[300];
+    size_t atr_len, apdu_len;
+    const char *want_sw = tr_vars_get(prof.vars, "FIRST_APDU_SW");
+    if (profile_bytes(&prof, "ATR", atr, sizeof atr, &atr_len, e) < 0 ||
+        profile_bytes(&prof, "FIRST_APDU", apdu, sizeof apdu, &apdu_len, e) < 0) {
+        tr_profile_free(&prof);
+        return 2;
+    }
+    char run_id[64], dir[TR_PATH_MAX];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(run_id, sizeof run_id, "cycle-%Y%m%d-%H%M%S", &tm);
+    snprintf(dir, sizeof dir, "%s", o->out_arg ? o->out_arg : "reports/");
+    if (!o->out_arg)
+        snprintf(dir, sizeof dir, "reports/%s-%d", run_id, (int)getpid());
+    tr_reports *rep = tr_reports_open(dir, e);
+    tr_slot *s = NULL;
+    int status = 2;
+    if (!rep || tr_slot_open(&rs->cfg, sc, rs->vrig, &s, e) < 0 || tr_slot_prepare(s, e) < 0)
+        goto out;
+    /* a first connection when the token is there; a dead one starts off */
+    tr_err ignored;
+    tr_slot_connect(s, &ignored);
+    tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
+                      .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = prof.name};
+    double *t_atr = calloc(o->count, sizeof *t_atr), *t_apdu = calloc(o->count, sizeof *t_apdu);
+    if (!t_atr || !t_apdu) {
+        free(t_atr);
+        free(t_apdu);
+        tr_fail(e, TR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    stage_count fails[] = {{"rig.port-not-switched", 0}, {"enum.no-device", 0}, {"enum.no-reader", 0},
+                           {"enum.no-card", 0},          {"enum.no-answer", 0}, {"enum.bad-atr", 0},
+                           {"io.first-apdu-failed", 0},  {"rig", 0}};
+    size_t n_atr = 0, n_apdu = 0, done = 0, failed = 0;
+    bool tty = isatty(2), rig_error = false;
+    for (unsigned long i = 1; i <= o->count && !tr_batch_interrupted(); i++) {
+        tr_cycle_report r;
+        char msg[TR_ERR_MSG_MAX];
+        const char *verdict = one_cycle(s, atr, atr_len, apdu, apdu_len, want_sw ? want_sw : "9000", &r, msg,
+                                        sizeof msg);
+        done++;
+        if (r.to_atr_ms >= 0)
+            t_atr[n_atr++] = r.to_atr_ms;
+        if (r.to_first_apdu_ms >= 0)
+            t_apdu[n_apdu++] = r.to_first_apdu_ms;
+        tr_cycle_row row = {.who = &who, .cycle = (unsigned)i, .off_ms = r.off_ms, .to_device_ms = r.to_device_ms,
+                            .to_reader_ms = r.to_reader_ms, .to_atr_ms = r.to_atr_ms,
+                            .to_first_apdu_ms = r.to_first_apdu_ms, .atr = r.atr_hex, .stage = r.stage,
+                            .power_level = r.power_level, .verdict = verdict, .message = msg};
+        if (tr_reports_cycle(rep, &row, e) < 0)
+            goto freeout;
+        if (strcmp(verdict, "pass")) {
+            failed++;
+            for (size_t k = 0; k < sizeof fails / sizeof fails[0]; k++)
+                if (!strcmp(fails[k].stage, verdict))
+                    fails[k].fails++;
+            rig_error |= !strcmp(verdict, "rig");
+            fprintf(stderr, "%scycle %lu: %s (stage %s): %s\n", tty ? "\r\033[K" : "", i, verdict, r.stage, msg);
+            if (o->stop_on_fail) {
+                fprintf(stderr, "tokenrig cycle: stopped at the first failure; the token is left as it is\n");
+                break;
+            }
+        } else if (tty) {
+            fprintf(stderr, "\r\033[Kcycle %lu/%lu: ATR after %.1f ms, first APDU after %.1f ms", i, o->count,
+                    r.to_atr_ms, r.to_first_apdu_ms);
+        }
+    }
+    if (tty)
+        fputs("\r\033[K", stderr);
+    tr_stats sa, sp;
+    tr_stats_compute(t_atr, n_atr, &sa);
+    tr_stats_compute(t_apdu, n_apdu, &sp);
+    printf("slot %s: %zu cycles, %zu passed, %zu failed (%.1f%%)\n", sc->name, done, done - failed, failed,
+           done ? 100.0 * (double)failed / (double)done : 0.0);
+    for (size_t k = 0; k < sizeof fails / sizeof fails[0]; k++)
+        if (fails[k].fails)
+            printf("  %-24s %u (%.1f%%)\n", fails[k].stage, fails[k].fails, 100.0 * fails[k].fails / (double)done);
+    printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sa.p50, sa.p95, sa.max, sa.n);
+    printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sp.p50, sp.p95, sp.max, sp.n);
+    printf("reports: %s/cycles.csv\n", tr_reports_dir(rep));
+    if (o->plots) {
+        char cmd[TR_PATH_MAX * 2 + 64];
+        snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s'", tr_data_dir(), tr_reports_dir(rep));
+        if (system(cmd) == 0)
+            printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
+    }
+    status = rig_error ? 2 : failed ? 1 : 0;
+freeout:
+    free(t_atr);
+    free(t_apdu);
+out:
+    tr_slot_close(s);
+    tr_reports_close(rep);
+    tr_profile_free(&prof);
+    return status;
+}
+
+int tr_cmd_cycle(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"rig", required_argument, 0, 'r'},   {"slot", required_argument, 0, 's'},
+        {"count", required_argument, 0, 'n'}, {"profile", required_argument, 0, 'p'},
+        {"out", required_argument, 0, 'o'},   {"stop-on-fail", no_argument, 0, 'S'},
+        {"plots", no_argument, 0, 'P'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    cycle_opts o = {.count = 0};
+    int c;
+    while ((c = getopt_long(argc, argv, "r:s:n:p:o:SPh", opts, NULL)) != -1) {
+        uint64_t v;
+        switch (c) {
+        case 'r': o.rig_arg = optarg; break;
+        case 's': o.slot_arg = optarg; break;
+        case 'p': o.profile_arg = optarg; break;
+        case 'o': o.out_arg = optarg; break;
+        case 'S': o.stop_on_fail = true; break;
+        case 'P': o.plots = true; break;
+        case 'n':
+            if (!tr_parse_u64(optarg, &v) || v == 0 || v > 1000000) {
+                fprintf(stderr, "tokenrig cycle: --count takes 1..1000000, not '%s'\n", optarg);
+                return 2;
+            }
+            o.count = (unsigned long)v;
+            break;
+        case 'h': usage_cycle(stdout); return 0;
+        default: usage_cycle(stderr); return 2;
+        }
+    }
+    if (optind != argc || !o.slot_arg || !o.count) {
+        usage_cycle(stderr);
+        return 2;
+    }
+    tr_err e;
+    tr_err_clear(&e);
+    tr_rig_session rs;
+    if (tr_rig_session_open(o.rig_arg, &rs, &e) < 0)
+        return tr_cli_report_error(&e);
+    int status = cycle_loop(&o, &rs, &e);
+    tr_rig_session_close(&rs);
+    if (e.code != TR_OK)
+        tr_cli_report_error(&e);
+    return status;
+}
+
+int tr_cmd_hubs(int argc, char **argv)
+{
+    if (argc > 1) {
+        bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+        fprintf(help ? stdout : stderr,
+                "usage: tokenrig hubs\n\n"
+                "Every USB hub: location (bus-port.port...), vendor:product, port count,\n"
+                "power switching (per-port / ganged / none), USB3 companion, each port's\n"
+                "status bits and the device on it.\n");
+        return help ? 0 : 2;
+    }
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_hubs_print(stdout, &e) < 0)
+        return tr_cli_report_error(&e);
+    return 0;
+}
