@@ -105,6 +105,13 @@ static bool pid_is_ours(pid_t pid, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
+/* Liveness of a child we forked ourselves (its cmdline may still be ours
+ * between fork and exec, so no cmdline check here). */
+static bool child_alive(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
 static void stop_pid(pid_t pid, const char *needle)
 {
     if (!pid_is_ours(pid, needle))
@@ -350,7 +357,7 @@ static int wait_pcscd(tr_vrig *v, unsigned timeout_ms, tr_err *e)
     uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
     struct stat st;
     while (stat(v->socket, &st) != 0) {
-        if (!pid_is_ours(v->pcscd_pid, "pcscd"))
+        if (!child_alive(v->pcscd_pid))
             return tr_fail(e, TR_E_RIG, "the private pcscd exited at start; see %s/pcscd.log "
                            "(as a non-root user, user namespaces must be enabled)", v->dir);
         if (tr_now_ns() > deadline)
@@ -561,10 +568,14 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
         goto fail;
     *out = v;
     return 0;
-fail:;
-    tr_err keep = *e;
-    tr_vrig_down(v, &ignored);
-    *e = keep;
+fail:
+    /* stop what we started but keep the directory: the logs named in the
+     * error message are the way to find out what went wrong */
+    for (size_t i = 0; i < v->nslots; i++)
+        stop_pid(v->slots[i].pid, "vtoken");
+    stop_pid(v->pcscd_pid, "pcscd");
+    unlink(state);
+    tr_vrig_free(v);
     return -1;
 }
 
@@ -695,9 +706,18 @@ int tr_vrig_respawn(tr_vrig *v, const tr_rig_cfg *rig, const char *slot, tr_err 
     if (!sc || !vs)
         return tr_fail(e, TR_E_RIG, "no slot '%s' in the virtual rig", slot);
     stop_pid(vs->pid, "vtoken");
-    if (start_token(v, sc, vs, e) < 0 || write_state(v, e) < 0)
+    /* PC/SC must have seen the old token leave before the new one arrives,
+     * or a client could connect to the stale card and fail its first APDU. */
+    tr_pcsc *p;
+    if (tr_pcsc_open(&p, e) < 0)
         return -1;
-    return 0;
+    int rc = tr_pcsc_wait_card(p, vs->reader, false, 5000, e);
+    if (rc == 0)
+        rc = start_token(v, sc, vs, e) < 0 || write_state(v, e) < 0 ? -1 : 0;
+    if (rc == 0 && slot_expects_card(sc))
+        rc = tr_pcsc_wait_card(p, vs->reader, true, 5000 + sc->vt.ready_ms, e);
+    tr_pcsc_close(p);
+    return rc;
 }
 
 int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e)
