@@ -38,7 +38,7 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 $(BUILD)/obj/harness/tests/check_usbhub.o: CHECK_CFLAGS += $(shell pkg-config --cflags umockdev-1.0 2>/dev/null)
 $(BUILD)/tests/check_usbhub: CHECK_LIBS += $(shell pkg-config --libs umockdev-1.0 2>/dev/null)
 
-CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iharness/src -Ifixtures/vtoken -Iharness/tests/support $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
 # --- sources -----------------------------------------------------------------
