@@ -276,17 +276,18 @@ static void release_all(slot *sl)
         tr_hubh_release(&sl->t[i].hub);
 }
 
+/* An unreadable device list proves nothing: neither gone nor present. */
 static bool pred_gone(tr_usbsess *s, void *arg)
 {
     slot *sl = arg;
     tr_usb_dev d;
-    return !tr_usbsess_device_at(s, sl->dev_locs, sl->n, &d);
+    return tr_usbsess_device_at(s, sl->dev_locs, sl->n, &d) == 0;
 }
 
 static bool pred_present(tr_usbsess *s, void *arg)
 {
     slot *sl = arg;
-    return tr_usbsess_device_at(s, sl->dev_locs, sl->n, &sl->seen);
+    return tr_usbsess_device_at(s, sl->dev_locs, sl->n, &sl->seen) == 1;
 }
 
 static unsigned ms_since(uint64_t t0)
@@ -417,7 +418,10 @@ static int observe_before(slot *sl, tr_power_check *out, tr_err *e)
         return -1;
     store_status(sl, st, &out->before, &out->comp_before, &out->have_before);
     release_all(sl);
-    out->device_before = tr_usbsess_device_at(&sl->s, sl->dev_locs, sl->n, &out->dev_before);
+    int rc = tr_usbsess_device_at(&sl->s, sl->dev_locs, sl->n, &out->dev_before);
+    if (rc < 0)
+        return tr_usb_fail(e, rc, "listing USB devices");
+    out->device_before = rc == 1;
     return 0;
 }
 
@@ -511,7 +515,10 @@ int tr_hubport_status(const tr_hubport_spec *spec, tr_hubport_state *out, tr_err
             out->per_port &= tr_hub_desc_per_port(&sl.t[1].hub.desc);
         }
         release_all(&sl);
-        out->has_device = tr_usbsess_device_at(&sl.s, sl.dev_locs, sl.n, &out->dev);
+        int found = tr_usbsess_device_at(&sl.s, sl.dev_locs, sl.n, &out->dev);
+        if (found < 0)
+            rc = tr_usb_fail(e, found, "listing USB devices");
+        out->has_device = found == 1;
     }
     slot_close(&sl);
     return rc;

@@ -222,21 +222,22 @@ libusb_device *tr_usbsess_find(tr_usbsess *s, const tr_usb_loc *want)
     return found;
 }
 
-bool tr_usbsess_device_at(tr_usbsess *s, const tr_usb_loc *locs, int nlocs, tr_usb_dev *out)
+int tr_usbsess_device_at(tr_usbsess *s, const tr_usb_loc *locs, int nlocs, tr_usb_dev *out)
 {
     libusb_device **list;
     ssize_t n = libusb_get_device_list(s->ctx, &list);
-    bool found = false;
+    if (n < 0)
+        return (int)n;
+    int found = 0;
     for (ssize_t i = 0; i < n && !found; i++) {
         tr_usb_loc loc;
         if (!dev_loc(list[i], &loc))
             continue;
         for (int j = 0; j < nlocs && !found; j++)
             if (tr_usb_loc_equal(&loc, &locs[j]))
-                found = tr_usbdev_describe(list[i], out);
+                found = tr_usbdev_describe(list[i], out) ? 1 : 0;
     }
-    if (n >= 0)
-        libusb_free_device_list(list, 1);
+    libusb_free_device_list(list, 1);
     return found;
 }
 
@@ -718,9 +719,12 @@ int tr_usb_device_on_port(const char *hub_location, int port, tr_usb_dev *out, t
     tr_usbsess s;
     if (open_for_lookup(&s, e) < 0)
         return -1;
-    bool found = tr_usbsess_device_at(&s, &child, 1, out);
+    tr_usb_dev scratch;
+    int found = tr_usbsess_device_at(&s, &child, 1, out ? out : &scratch);
     tr_usbsess_close(&s);
-    return found ? 1 : 0;
+    if (found < 0)
+        return tr_usb_fail(e, found, "listing USB devices");
+    return found;
 }
 
 int tr_usb_device_by_address(int bus, int address, tr_usb_dev *out, tr_err *e)
@@ -730,12 +734,15 @@ int tr_usb_device_by_address(int bus, int address, tr_usb_dev *out, tr_err *e)
         return -1;
     libusb_device **list;
     ssize_t n = libusb_get_device_list(s.ctx, &list);
+    if (n < 0) {
+        tr_usbsess_close(&s);
+        return tr_usb_fail(e, (int)n, "listing USB devices");
+    }
     int found = 0;
     for (ssize_t i = 0; i < n && !found; i++)
         if (libusb_get_bus_number(list[i]) == bus && libusb_get_device_address(list[i]) == address)
             found = tr_usbdev_describe(list[i], out) ? 1 : 0;
-    if (n >= 0)
-        libusb_free_device_list(list, 1);
+    libusb_free_device_list(list, 1);
     tr_usbsess_close(&s);
     return found;
 }

@@ -37,9 +37,9 @@ bool tr_usbdev_describe(libusb_device *d, tr_usb_dev *out);
 /* Find a device by location in the current list (ref'd; unref it). */
 libusb_device *tr_usbsess_find(tr_usbsess *s, const tr_usb_loc *loc);
 
-/* The first device at any of the given locations; true and *out filled when
- * one is on the bus. */
-bool tr_usbsess_device_at(tr_usbsess *s, const tr_usb_loc *locs, int nlocs, tr_usb_dev *out);
+/* The first device at any of the given locations: 1 (and *out filled), 0
+ * none, or a negative libusb error when the device list cannot be read. */
+int tr_usbsess_device_at(tr_usbsess *s, const tr_usb_loc *locs, int nlocs, tr_usb_dev *out);
 
 /* Wait until pred() is true or the monotonic deadline passes; pred is
  * re-evaluated after every hotplug event (or every 20 ms without hotplug,
