@@ -630,7 +630,7 @@ static val hex_val(interp *I, const uint8_t *b, size_t n)
 
 static int get_var(interp *I, const char *name, tr_pos pos, val *out)
 {
-    if (name[0] == 'S' || name[0] == 'D' || name[0] == 'A' || name[0] == 'T') {
+    if (name[0] == 'S' || name[0] == 'D' || name[0] == 'T') {
         bool rsp_var = !strcmp(name, "SW") || !strcmp(name, "SW1") || !strcmp(name, "SW2") ||
                        !strcmp(name, "DATA") || !strcmp(name, "DATALEN");
         if (rsp_var && !I->have_rsp)
@@ -652,7 +652,7 @@ static int get_var(interp *I, const char *name, tr_pos pos, val *out)
             *out = vint((int64_t)(I->rlen - 2));
             return 0;
         }
-        if (!strcmp(name, "ATR")) {
+        if (!strcmp(name, "TOKEN_ATR")) {
             *out = vstr(I->atr_hex, strlen(I->atr_hex));
             return 0;
         }
@@ -1387,7 +1387,7 @@ static int exec_expect_sw(interp *I, const tr_stmt *s)
         if ((I->sw & pat->mask[k]) == pat->value[k])
             return GO;
     char ans[256];
-    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+    return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line,
                     "expected SW %s, got %s (command %s; answer %s)", src, I->sw_txt, cmd_text(I),
                     answer_text(I, ans, sizeof ans));
 }
@@ -1419,7 +1419,7 @@ static int exec_expect_data(interp *I, const tr_stmt *s)
     if (ok)
         return GO;
     char ans[256];
-    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+    return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line,
                     "expected data %.120s, got %s (command %s)", src, answer_text(I, ans, sizeof ans),
                     cmd_text(I));
 }
@@ -1434,7 +1434,7 @@ static int exec_expect_len(interp *I, const tr_stmt *s)
     if ((int64_t)(I->rlen - 2) == want)
         return GO;
     char ans[256];
-    return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+    return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line,
                     "expected %" PRId64 " data bytes, got %zu (command %s; answer %s)", want,
                     I->rlen - 2, cmd_text(I), answer_text(I, ans, sizeof ans));
 }
@@ -1719,8 +1719,10 @@ static int exec_read_binary(interp *I, const tr_stmt *s)
         return STOP;
     if (s->e[1] && eval_int(I, s->e[1], "the maximum size", &max) < 0)
         return STOP;
+    if (chunk == 0)
+        chunk = 256; /* as Le: 00 means 256 (profiles write READ_CHUNK = 00) */
     if (chunk < 1 || chunk > 65535)
-        return rt_error(I, s->pos, "expected a chunk of 1 to 65535 bytes, found %" PRId64, chunk), STOP;
+        return rt_error(I, s->pos, "expected a chunk of 0 (= 256) to 65535 bytes, found %" PRId64, chunk), STOP;
     if (max < 1 || max > READ_BINARY_HARD_MAX)
         return rt_error(I, s->pos, "expected a maximum of 1 to %u bytes, found %" PRId64,
                         READ_BINARY_HARD_MAX, max), STOP;

@@ -1,7 +1,7 @@
 /* interp.h — runs a parsed suite (script.h) against one token.
  *
  * Owns: executing statements against a tr_cardio (cardio.h), the suite's
- * own variable layer and the built-ins (SW SW1 SW2 DATA DATALEN ATR TEST
+ * own variable layer and the built-ins (SW SW1 SW2 DATA DATALEN TOKEN_ATR TEST
  * SUITE), expectations and verdicts (pass / fail with a classification /
  * error / skip with a reason), PIN masking (bytes from ${pin:...} and any
  * value of a variable whose name ends in PIN are shown as <pin> in every

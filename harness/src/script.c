@@ -568,18 +568,20 @@ static int parse_string(parser *p, tr_template *out)
     return 0;
 }
 
-/* Is the word "expect" at i, at a word boundary? (Ends an APDU line.) */
-static bool expect_word_at(const parser *p, size_t i)
+/* Is word at i, at a word boundary? ("expect" ends an APDU, "classify" a
+ * pattern; neither can be hex.) */
+static bool word_at(const parser *p, size_t i, const char *word)
 {
-    if (p->n - i < 6 || strncasecmp(p->buf + i, "expect", 6) != 0)
+    size_t k = strlen(word);
+    if (p->n - i < k || strncasecmp(p->buf + i, word, k) != 0)
         return false;
     if (i > 0 && p->buf[i - 1] != ' ' && p->buf[i - 1] != '\t')
         return false;
-    return i + 6 >= p->n || p->buf[i + 6] == ' ' || p->buf[i + 6] == '\t';
+    return i + k >= p->n || p->buf[i + k] == ' ' || p->buf[i + k] == '\t';
 }
 
 /* Hex template: APDU (pattern=false, stops at "expect") or a pattern
- * (pattern=true: also x X ? * | allowed, runs to end of line). Whitespace
+ * (pattern=true: also x X ? * | allowed, stops at "classify"). Whitespace
  * is dropped. In APDUs every literal word must have an even digit count. */
 static int parse_hex_template(parser *p, bool pattern, tr_template *out, const char *what)
 {
@@ -589,7 +591,7 @@ static int parse_hex_template(parser *p, bool pattern, tr_template *out, const c
     size_t word_start = p->i, word_digits = 0;
     bool word_sub = false, in_word = false;
     for (;;) {
-        bool end = p->i >= p->n || (!pattern && expect_word_at(p, p->i));
+        bool end = p->i >= p->n || word_at(p, p->i, pattern ? "classify" : "expect");
         char c = end ? ' ' : p->buf[p->i];
         if (c == ' ' || c == '\t') {
             if (in_word && !pattern && !word_sub && (word_digits & 1))
@@ -1106,7 +1108,12 @@ static tr_stmt *parse_expect(parser *p, size_t at)
     tr_stmt *s;
     if (accept_word(p, "data-len") || accept_word(p, "len")) {
         s = new_stmt(p, TR_ST_EXPECT_LEN, at);
-        if (!s || !(s->e[0] = parse_expr(p)) || expect_eol(p, "the expected length") < 0)
+        if (!s || !(s->e[0] = parse_expr(p)))
+            return NULL;
+        if (accept_word(p, "classify") &&
+            !(s->classify = parse_code(p, "a classification code (like pin.no-lockout)")))
+            return NULL;
+        if (expect_eol(p, s->classify ? "the classification" : "the expected length") < 0)
             return NULL;
         return s;
     }
@@ -1126,7 +1133,13 @@ static tr_stmt *parse_expect(parser *p, size_t at)
     }
     if (parse_hex_template(p, true, &s->tpl, what) < 0)
         return NULL;
-    if (!(s->pattern_src = dup_range(p, a, p->i)))
+    size_t pend = p->i;
+    if (!(s->pattern_src = dup_range(p, a, pend)))
+        return NULL;
+    if (accept_word(p, "classify") &&
+        !(s->classify = parse_code(p, "a classification code (like pin.no-lockout)")))
+        return NULL;
+    if (expect_eol(p, s->classify ? "the classification" : "the pattern") < 0)
         return NULL;
     if (!s->tpl.constant)
         return s;
@@ -1661,7 +1674,7 @@ static int parse_block(parser *p, tr_stmt **list, int depth, block_info *bi, tr_
 
 bool tr_script_builtin_var(const char *name)
 {
-    static const char *const b[] = {"SW", "SW1", "SW2", "DATA", "DATALEN", "ATR", "TEST", "SUITE"};
+    static const char *const b[] = {"SW", "SW1", "SW2", "DATA", "DATALEN", "TOKEN_ATR", "TEST", "SUITE"};
     for (size_t k = 0; k < sizeof b / sizeof b[0]; k++)
         if (!strcmp(name, b[k]))
             return true;

@@ -178,7 +178,7 @@ typedef struct tr_stmt {
     tr_data_pattern data;       /* constant data pattern */
     const char *pattern_src;    /* pattern as written (messages) */
     tr_expr *message;           /* assert/fail/skip/log text; NULL = none */
-    const char *classify;       /* assert/fail/classify code; NULL = none */
+    const char *classify;       /* assert/fail/expect/classify code; NULL = none */
     const char *unit;           /* metric unit; NULL = none */
     tr_expr *threshold[TR_TH_COUNT];
     struct tr_stmt *body, *else_body;
@@ -227,7 +227,7 @@ int tr_suite_parse(const char *text, size_t len, const char *file,
 int tr_suite_load(const char *path, tr_suite **out, tr_err *e);
 void tr_suite_free(tr_suite *s);
 
-/* Is name one of the variables every APDU sets (SW SW1 SW2 DATA DATALEN ATR)
+/* Is name one of the variables every APDU sets (SW SW1 SW2 DATA DATALEN TOKEN_ATR)
  * or the interpreter provides (TEST SUITE)? Such names cannot be assigned. */
 bool tr_script_builtin_var(const char *name);
 
