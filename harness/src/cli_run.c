@@ -516,15 +516,21 @@ static int do_run(run_ctx *rc, tr_err *e)
     printf("reports: %s\n", tr_reports_dir(rc->rep));
     if (rc->o->plots && run_plots(tr_reports_dir(rc->rep)) == 0)
         printf("plots:   %s/*.png\n", tr_reports_dir(rc->rep));
-    /* Mute workers are still blocked in PC/SC: release nothing they hold. */
-    bool abandoned = br.mute || br.timeout || br.cancelled;
-    for (size_t i = 0; i < rc->nslots && !abandoned; i++) {
+    /* A mute worker is still blocked in SCardTransmit and wakes up when the
+     * rig goes down: it must find everything it uses still allocated, and
+     * the process must end before it gets far. */
+    if (br.mute || br.timeout || br.cancelled) {
+        fflush(stdout);
+        fflush(stderr);
+        tr_rig_session_close(&rc->rs);
+        _exit(status);
+    }
+    for (size_t i = 0; i < rc->nslots; i++) {
         tr_slot_close(rc->slots[i].slot);
         rc->slots[i].slot = NULL;
     }
     free(slots);
-    if (!abandoned)
-        free(ws);
+    free(ws);
     fflush(stdout);
 out:
     tr_reports_close(rc->rep);

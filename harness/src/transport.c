@@ -14,6 +14,8 @@
  * bytes already exceed the largest response REF-1 can produce. */
 #define MAX_GET_RESPONSE_ROUNDS 256
 #define MAX_LE_RETRIES 2
+/* pcscd polls card presence every 400 ms */
+#define REMOVAL_GRACE_MS 1500
 
 struct tr_pcsc {
     SCARDCONTEXT ctx;
@@ -333,6 +335,14 @@ static int exchange_fail(tr_card *c, LONG rv, tr_err *e)
         (st == SCARD_S_SUCCESS && (state & SCARD_ABSENT)))
         return tr_fail(e, TR_E_REMOVED, "%s: the token was removed during the exchange (%s)", c->reader,
                        tr_pcsc_explain(rv));
+    /* A token that vanished mid-exchange shows as absent only at pcscd's next
+     * presence poll (every 400 ms): wait for that event, briefly. */
+    if (rv == SCARD_E_NOT_TRANSACTED || rv == SCARD_F_COMM_ERROR || rv == SCARD_W_UNRESPONSIVE_CARD) {
+        tr_err sub;
+        if (tr_pcsc_wait_card(c->p, c->reader, false, REMOVAL_GRACE_MS, &sub) == 0)
+            return tr_fail(e, TR_E_REMOVED, "%s: the token disappeared during the exchange (%s)", c->reader,
+                           tr_pcsc_explain(rv));
+    }
     return pcsc_fail(e, rv, c->reader);
 }
 
