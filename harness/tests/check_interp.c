@@ -430,6 +430,10 @@ START_TEST(expect_sw)
                       "}\n"
                       "test \"bad-dyn\" {\n"
                       "  00 20 00 81 expect 63C${nib:3}\n"
+                      "}\n"
+                      "test \"own class\" {\n"
+                      "  classify pin.counter\n"
+                      "  00 20 00 81 expect 9000 classify pin.no-lockout\n"
                       "}\n";
     rec r;
     tr_suite_outcome o;
@@ -447,8 +451,9 @@ START_TEST(expect_sw)
     ck_assert_str_eq(d->cls, "unclassified");
     ck_assert(strstr(d->msg, "expected SW 63C3, got 63C7") != NULL);
     ck_assert_uint_eq(o.counts[TR_PASS], 1);
-    ck_assert_uint_eq(o.counts[TR_FAIL], 2);
-    ck_assert_uint_eq(o.nclasses, 2);
+    ck_assert_str_eq(verdict_of(&r, "own class")->cls, "pin.no-lockout");
+    ck_assert_uint_eq(o.counts[TR_FAIL], 3);
+    ck_assert_uint_eq(o.nclasses, 3);
 }
 END_TEST
 

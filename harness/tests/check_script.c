@@ -360,7 +360,7 @@ START_TEST(statements)
                       "  seal-info SEAL cert CERT\n"
                       "  expect data-len 64\n"
                       "  expect len DATALEN\n"
-                      "  expect sw 9000\n"
+                      "  expect sw 9000 classify pin.x\n"
                       "  quit\n"
                       "}\n";
     tr_suite *s = parse_ok(src);
@@ -416,6 +416,8 @@ START_TEST(statements)
     ck_assert_int_eq(nth(b, 20)->kind, TR_ST_EXPECT_LEN);
     ck_assert_int_eq(nth(b, 21)->kind, TR_ST_EXPECT_LEN);
     ck_assert_int_eq(nth(b, 22)->kind, TR_ST_EXPECT_SW);
+    ck_assert_str_eq(nth(b, 22)->classify, "pin.x");
+    ck_assert_str_eq(nth(b, 22)->pattern_src, "9000");
     ck_assert_int_eq(nth(b, 23)->kind, TR_ST_EXIT);
     tr_suite_free(s);
     ck_assert_str_eq(tr_threshold_name(TR_TH_MAX_P95_MS), "max_p95_ms");
@@ -538,6 +540,9 @@ static const err_case errors[] = {
     {"power-cycle now\n", 1, 13, "expected end of line after power-cycle, found 'now'"},
     {"exit now\n", 1, 6, "expected end of line after exit, found 'now'"},
     {"00 A4 00 00 expect\n", 1, 19, "expected a status word pattern"},
+    {"expect 9000 classify\n", 1, 21, "expected a classification code (like pin.no-lockout), found end of line"},
+    {"expect data 01 classify x y\n", 1, 27, "expected end of line after the classification, found 'y'"},
+    {"expect len 3 classify\n", 1, 22, "expected a classification code"},
     {"00 A4 00 00 expect data\n", 1, 24, "expected a data pattern (hex digits, ?? wildcards, final *), found end of line"},
     {"requires\n", 1, 9, "expected an expression, found end of line"},
     {"cert-info\n", 1, 10, "expected an expression, found end of line"},
