@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "usbhub.h"
 #include "util.h"
 
 struct tr_slot {
@@ -19,9 +20,6 @@ int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *v
 {
     if (cfg->type == TR_SLOT_VIRTUAL && !vrig)
         return tr_fail(e, TR_E_RIG, "slot %s is virtual but no virtual rig is up", cfg->name);
-    if (cfg->type == TR_SLOT_USB_HUB)
-        return tr_fail(e, TR_E_RIG, "slot %s: usb-hub slots are not wired into `run` yet; "
-                       "use `tokenrig power` / `tokenrig hubs`", cfg->name);
     tr_slot *s = calloc(1, sizeof *s);
     if (!s)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
@@ -32,8 +30,76 @@ int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *v
     return 0;
 }
 
+static void hub_spec(const tr_slot *s, tr_hubport_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    tr_strlcpy(spec->hub, s->cfg->hub, sizeof spec->hub);
+    spec->port = s->cfg->port;
+    tr_strlcpy(spec->companion, s->cfg->companion, sizeof spec->companion);
+    spec->settle_ms = s->rig->ready_timeout_ms;
+}
+
+/* Which PC/SC reader is the CCID device at bus/address: the reader whose
+ * SCARD_ATTR_CHANNEL_ID names it; else (drivers that do not answer it) the
+ * one whose name carries the device's USB serial. Never by reader index. */
+static int match_usb_reader(tr_slot *s, const tr_usb_dev *dev, bool *found, tr_err *e)
+{
+    char *names;
+    *found = false;
+    if (tr_pcsc_readers(s->pcsc, &names, e) < 0)
+        return -1;
+    for (const char *n = names; *n && !*found; n += strlen(n) + 1) {
+        uint32_t chid;
+        int bus, addr;
+        tr_err ignored;
+        if (tr_pcsc_reader_channel_id(s->pcsc, n, &chid, &ignored) == 0 && tr_channel_id_to_usb(chid, &bus, &addr)) {
+            if (bus == dev->bus && addr == dev->address) {
+                tr_strlcpy(s->reader, n, sizeof s->reader);
+                *found = true;
+            }
+        } else if (dev->serial[0] && strstr(n, dev->serial)) {
+            tr_strlcpy(s->reader, n, sizeof s->reader);
+            *found = true;
+        }
+    }
+    free(names);
+    return 0;
+}
+
+/* The device on the slot's hub port, then its reader, waiting (by reader
+ * list events) up to timeout_ms for the reader to appear. */
+static int resolve_usb_reader(tr_slot *s, unsigned timeout_ms, double *to_reader_ms, tr_err *e)
+{
+    uint64_t t0 = tr_now_ns(), deadline = t0 + (uint64_t)timeout_ms * 1000000u;
+    tr_usb_dev dev;
+    int r = tr_usb_device_on_port(s->cfg->hub, s->cfg->port, &dev, e);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return tr_fail(e, TR_E_RIG, "no USB device on hub %s port %d", s->cfg->hub, s->cfg->port);
+    for (;;) {
+        bool found;
+        if (match_usb_reader(s, &dev, &found, e) < 0)
+            return -1;
+        if (found) {
+            if (to_reader_ms)
+                *to_reader_ms = (double)(tr_now_ns() - t0) / 1e6;
+            return 0;
+        }
+        uint64_t now = tr_now_ns();
+        if (now >= deadline)
+            return tr_fail(e, TR_E_TIMEOUT, "no PC/SC reader for the USB device %04x:%04x at bus %d address %d "
+                           "(hub %s port %d) after %u ms", dev.vid, dev.pid, dev.bus, dev.address, s->cfg->hub,
+                           s->cfg->port, timeout_ms);
+        if (tr_pcsc_wait_readers_change(s->pcsc, (unsigned)((deadline - now) / 1000000u), e) < 0)
+            return -1;
+    }
+}
+
 static int resolve_reader(tr_slot *s, tr_err *e)
 {
+    if (s->cfg->type == TR_SLOT_USB_HUB)
+        return resolve_usb_reader(s, s->rig->ready_timeout_ms, NULL, e);
     if (s->cfg->type == TR_SLOT_VIRTUAL) {
         const char *r = tr_vrig_reader(s->vrig, s->cfg->name);
         if (!r)
@@ -102,7 +168,10 @@ int tr_slot_power(tr_slot *s, bool on, tr_err *e)
     case TR_SLOT_USB_HUB:
         break;
     }
-    return tr_fail(e, TR_E_RIG, "slot %s: usb-hub power goes through `tokenrig power`", s->cfg->name);
+    tr_hubport_spec spec;
+    tr_power_check chk;
+    hub_spec(s, &spec);
+    return tr_hubport_power(&spec, on, &chk, e);
 }
 
 static double ms_since(uint64_t t0)
@@ -162,6 +231,54 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     return 0;
 }
 
+/* usb-hub: VBUS off (verified by status bits, device gone, reader gone),
+ * the off period, on, then device -> reader (found again by channel id: the
+ * address is new) -> card -> a fresh connection. */
+static int usb_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
+{
+    tr_hubport_spec spec;
+    tr_power_check chk;
+    hub_spec(s, &spec);
+    uint64_t t_off = tr_now_ns();
+    int rc = tr_hubport_power(&spec, false, &chk, e);
+    tr_strlcpy(rep->power_level, tr_verify_level_name(chk.level), sizeof rep->power_level);
+    if (rc < 0)
+        return -1; /* stage "none": rig.port-not-switched or a permission error */
+    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
+    if (s->reader[0] && tr_pcsc_wait_card(s->pcsc, s->reader, false, spec.settle_ms, e) == 0) {
+        char gone[256];
+        tr_err sub;
+        if (tr_pcsc_wait_reader(s->pcsc, s->reader, false, spec.settle_ms, gone, sizeof gone, &sub) == 0)
+            tr_strlcpy(rep->power_level, tr_verify_level_name(TR_VERIFY_READER_GONE), sizeof rep->power_level);
+    }
+    double gone_ms = (double)(tr_now_ns() - t_off) / 1e6;
+    if (gone_ms < s->rig->off_ms)
+        tr_sleep_ms((unsigned)(s->rig->off_ms - gone_ms));
+    rep->off_ms = (double)(tr_now_ns() - t_off) / 1e6;
+    uint64_t t_on = tr_now_ns();
+    if (tr_hubport_power(&spec, true, &chk, e) < 0)
+        return -1;
+    if (!chk.device_back)
+        return tr_fail(e, TR_E_TIMEOUT, "no USB device on hub %s port %d within %u ms of power-on", spec.hub,
+                       spec.port, spec.settle_ms);
+    rep->to_device_ms = (double)(tr_now_ns() - t_on) / 1e6;
+    tr_strlcpy(rep->stage, "device", sizeof rep->stage);
+    if (resolve_usb_reader(s, s->rig->ready_timeout_ms, NULL, e) < 0)
+        return -1;
+    rep->to_reader_ms = (double)(tr_now_ns() - t_on) / 1e6;
+    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+    if (tr_pcsc_wait_card(s->pcsc, s->reader, true, s->rig->ready_timeout_ms, e) < 0)
+        return -1;
+    tr_card_disconnect(s->card, false); /* the old handle belongs to the old device */
+    s->card = NULL;
+    if (tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0)
+        return -1;
+    rep->to_atr_ms = (double)(tr_now_ns() - t_on) / 1e6;
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
+    report_atr(s, rep);
+    return 0;
+}
+
 int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 {
     tr_cycle_report local;
@@ -182,9 +299,9 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     switch (s->cfg->type) {
     case TR_SLOT_VIRTUAL: return virtual_cycle(s, rep, e);
     case TR_SLOT_PCSC_ONLY: return cold_reset_cycle(s, rep, e);
-    case TR_SLOT_USB_HUB: break;
+    case TR_SLOT_USB_HUB: return usb_cycle(s, rep, e);
     }
-    return tr_slot_power(s, false, e);
+    return tr_fail(e, TR_E_INTERNAL, "unknown slot type");
 }
 
 const char *tr_cycle_classify(const tr_cycle_report *rep)

@@ -191,6 +191,36 @@ int tr_pcsc_wait_reader(tr_pcsc *p, const char *pattern, bool present, unsigned 
     }
 }
 
+int tr_pcsc_wait_readers_change(tr_pcsc *p, unsigned timeout_ms, tr_err *e)
+{
+    SCARD_READERSTATE pnp = {.szReader = "\\\\?PnP?\\Notification", .dwCurrentState = SCARD_STATE_UNAWARE};
+    SCardGetStatusChange(p->ctx, 0, &pnp, 1);
+    pnp.dwCurrentState = pnp.dwEventState & ~SCARD_STATE_CHANGED;
+    LONG rv = SCardGetStatusChange(p->ctx, timeout_ms, &pnp, 1);
+    if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT || rv == SCARD_E_CANCELLED)
+        return 0;
+    return pcsc_fail(e, rv, "waiting for readers");
+}
+
+int tr_pcsc_reader_channel_id(tr_pcsc *p, const char *reader, uint32_t *out, tr_err *e)
+{
+    SCARDHANDLE h;
+    DWORD proto = 0;
+    LONG rv = SCardConnect(p->ctx, reader, SCARD_SHARE_DIRECT, 0, &h, &proto);
+    if (rv != SCARD_S_SUCCESS)
+        return pcsc_fail(e, rv, reader);
+    uint8_t buf[8];
+    DWORD len = sizeof buf;
+    rv = SCardGetAttrib(h, SCARD_ATTR_CHANNEL_ID, buf, &len);
+    SCardDisconnect(h, SCARD_LEAVE_CARD);
+    if (rv != SCARD_S_SUCCESS)
+        return pcsc_fail(e, rv, "reading SCARD_ATTR_CHANNEL_ID");
+    if (len != 4)
+        return tr_fail(e, TR_E_PCSC, "SCARD_ATTR_CHANNEL_ID has %lu bytes, expected 4", (unsigned long)len);
+    memcpy(out, buf, 4);
+    return 0;
+}
+
 int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned timeout_ms, tr_err *e)
 {
     uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;

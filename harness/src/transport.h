@@ -38,6 +38,13 @@ int tr_pcsc_wait_reader(tr_pcsc *p, const char *pattern, bool present, unsigned 
 /* Wait until reader has a card (present=true) or has none / is gone. */
 int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned timeout_ms, tr_err *e);
 
+/* Wait until the reader list changes (a reader arrives or leaves), or
+ * timeout (then 0 too: the caller re-checks what it waits for). */
+int tr_pcsc_wait_readers_change(tr_pcsc *p, unsigned timeout_ms, tr_err *e);
+/* SCARD_ATTR_CHANNEL_ID of a reader through a direct connection (no card
+ * needed). -1 when the driver does not answer it. */
+int tr_pcsc_reader_channel_id(tr_pcsc *p, const char *reader, uint32_t *out, tr_err *e);
+
 /* Connect exclusively (T=0 or T=1). */
 int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e);
 /* Re-establish the connection after the card left and came back. */
