@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 5: the recognition loop on the virtual rig. Each token's failure
+# rate and failing stage must match the fault it carries.
+. "$(dirname "$0")/lib.sh"
+rig_up "$ROOT/ci/tests/rigs/cycle.ini"
+T=$(mktemp -d /tmp/tr-cycle.XXXXXX); trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+# verdicts SLOT-DIR -> "verdict count" lines from cycles.csv
+verdicts() { python3 - "$1/cycles.csv" <<'PY'
+import csv, sys, collections
+c = collections.Counter(r['verdict'] for r in csv.DictReader(open(sys.argv[1], newline='')))
+for k in sorted(c): print(k, c[k])
+PY
+}
+
+"$TR" cycle --rig "$RIG" --slot A1 --count 30 --out "$T/a1" > "$T/a1.out"; rc=$?
+check_eq "healthy token: exit status" "$rc" 0
+check_eq "healthy token: every cycle passes" "$(verdicts "$T/a1")" "pass 30"
+check "healthy token: stage times in the summary" grep -q 'power-on -> first APDU ms: p50' "$T/a1.out"
+check "healthy token: every row has ATR and first-APDU times" python3 -c "
+import csv,sys
+rows=list(csv.DictReader(open('$T/a1/cycles.csv')))
+sys.exit(not all(r['to_atr_ms'] and r['to_first_apdu_ms'] and float(r['off_ms'])>=20 for r in rows))"
+
+N=40
+"$TR" cycle --rig "$RIG" --slot A2 --count $N --out "$T/a2" > "$T/a2.out"; rc=$?
+check_eq "flaky token: exit status" "$rc" 1
+fails=$(verdicts "$T/a2" | awk '$1 == "enum.no-card" {print $2}')
+others=$(verdicts "$T/a2" | awk '$1 != "enum.no-card" && $1 != "pass"' | wc -l)
+echo "flaky-power=0.3 over $N cycles: ${fails:-0} enum.no-card"
+# binomial(40, 0.3): mean 12, sd 2.9; 4..20 is +-2.8 sd
+check "flaky token: failure rate near 30% (${fails:-0}/$N)" test "${fails:-0}" -ge 4 -a "${fails:-0}" -le 20
+check_eq "flaky token: no other failure class" "$others" 0
+check "flaky token: a failed cycle is followed by good ones (token recovers)" python3 -c "
+import csv,sys
+v=[r['verdict'] for r in csv.DictReader(open('$T/a2/cycles.csv'))]
+sys.exit(not any(v[i]!='pass' and v[i+1]=='pass' for i in range(len(v)-1)))"
+
+"$TR" cycle --rig "$RIG" --slot A3 --count 5 --out "$T/a3" > /dev/null 2>&1
+check_eq "bad-ATR token: every cycle enum.bad-atr" "$(verdicts "$T/a3")" "enum.bad-atr 5"
+"$TR" cycle --rig "$RIG" --slot A4 --count 5 --out "$T/a4" > /dev/null 2>&1
+check_eq "vanishing token: every cycle io.first-apdu-failed" "$(verdicts "$T/a4")" "io.first-apdu-failed 5"
+"$TR" cycle --rig "$RIG" --slot A3 --count 50 --stop-on-fail --out "$T/a3s" > /dev/null 2> "$T/a3s.err"
+check_eq "--stop-on-fail stops at the first failing cycle" "$(verdicts "$T/a3s")" "enum.bad-atr 1"
+check "--stop-on-fail says the token is left as it is" grep -q 'left as it is' "$T/a3s.err"
+
+# no USB bus here: `tokenrig hubs` says so and exits 2
+out=$("$TR" hubs 2>&1); rc=$?
+check_eq "tokenrig hubs without a USB bus: exit status" "$rc" 2
+check "tokenrig hubs without a USB bus: clear message ($out)" grep -q 'no USB' <<<"$out"
+finish
