@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The integration run under valgrind: tokenrig itself (threads, PC/SC,
+# reports, OpenSSL checks) must show no memory error and no definite leak.
+. "$(dirname "$0")/lib.sh"
+command -v valgrind >/dev/null || { echo "valgrind missing (ci/deps.sh installs it)"; bad "valgrind available"; finish; exit 1; }
+rig_up "$ROOT/rigs/virtual-4.ini"
+T=$(mktemp -d /tmp/tr-vg.XXXXXX); trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1; rm -rf "$T"' EXIT
+VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
+
+"${VG[@]}" "$TR" run --rig "$RIG" --allow-destructive --out "$T/run" --quiet > "$T/run.out" 2> "$T/run.err"; rc=$?
+check "valgrind: full certification on 4 slots, no memory error (exit $rc)" test "$rc" -ne 99
+check_eq "valgrind: the healthy batch passes" "$rc" 0
+[ "$rc" = 0 ] || tail -20 "$T/run.err"
+printf '00 A4 04 00 08 F0 54 4F 4B 52 49 47 01 00\n00 CA 01 00 00\nreset cold\n00 20 00 81\n' > "$T/s.txt"
+"${VG[@]}" "$TR" script "$T/s.txt" --rig "$RIG" --out "$T/script" > /dev/null 2> "$T/script.err"; rc=$?
+check_eq "valgrind: tokenrig script, no memory error" "$rc" 0
+[ "$rc" = 0 ] || tail -20 "$T/script.err"
+finish
