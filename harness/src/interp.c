@@ -21,7 +21,9 @@
 
 #include "arena.h"
 #include "crypto.h"
+#include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
+#include "stats.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -1461,18 +1463,6 @@ static int exec_reset(interp *I, const tr_stmt *s)
     return GO;
 }
 
-/* Which stage a failed power cycle stopped at -> classification. */
-static const char *cycle_class(const tr_cycle_report *r)
-{
-    if (!strcmp(r->stage, "reader"))
-        return "enum.no-card";
-    if (!strcmp(r->stage, "device"))
-        return "enum.no-reader";
-    if (!strcmp(r->stage, "atr"))
-        return "enum.no-answer";
-    return "enum.no-device";
-}
-
 static int exec_power_cycle(interp *I, const tr_stmt *s)
 {
     const tr_cardio *c = I->env->card;
@@ -1500,9 +1490,14 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
         emit_log(I, line);
         return GO;
     }
-    bool rig_fault = e.code == TR_E_RIG || e.code == TR_E_PERM || e.code == TR_E_CONFIG ||
-                     e.code == TR_E_INTERNAL || e.code == TR_E_NOMEM || e.code == TR_E_USAGE;
-    const char *cls = rig_fault ? tr_code_name(e.code) : cycle_class(r);
+    /* The same split as `tokenrig cycle`: a rig that failed after power-off
+     * was seen is the rig's fault; otherwise the stage the token reached
+     * names the defect (enum.*), or the rig never switched (rig.*). */
+    bool rig_fault = (e.code == TR_E_RIG && strcmp(r->stage, "none") != 0) || e.code == TR_E_PERM ||
+                     e.code == TR_E_CONFIG || e.code == TR_E_INTERNAL || e.code == TR_E_NOMEM ||
+                     e.code == TR_E_USAGE;
+    const char *cls = rig_fault ? tr_code_name(e.code) : tr_cycle_classify(r);
+    bool token_fault = !strncmp(cls, "enum.", 5);
     tr_cycle_row row = {
         .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
         .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
@@ -1520,7 +1515,7 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     I->out->token_lost = true;
     snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
     snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, s->pos.line, cls);
-    return end_test(I, rig_fault ? TR_ERROR : TR_FAIL, cls, s->pos.line,
+    return end_test(I, token_fault ? TR_FAIL : TR_ERROR, cls, s->pos.line,
                     "power-cycle %u: the token did not come back (stage reached: %s): %s", I->cycle_no,
                     r->stage[0] ? r->stage : "none", e.msg);
 }
@@ -1610,35 +1605,18 @@ static int exec_metric(interp *I, const tr_stmt *s)
     return I->fatal ? STOP : GO;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double percentile(const double *v, size_t n, double p)
-{
-    size_t rank = (size_t)ceil(p / 100.0 * (double)n);
-    if (rank < 1)
-        rank = 1;
-    return v[rank > n ? n - 1 : rank - 1];
-}
-
 static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n, const double *th,
                           const bool *have)
 {
-    qsort(samples, n, sizeof *samples, cmp_double);
-    double sum = 0;
-    for (size_t k = 0; k < n; k++)
-        sum += samples[k];
+    tr_stats ts;
+    tr_stats_compute(samples, n, &ts);
     double st[TR_TH_COUNT];
-    st[TR_TH_MAX_MEAN_MS] = n ? sum / (double)n : 0;
-    st[TR_TH_MAX_P50_MS] = n ? percentile(samples, n, 50) : 0;
-    st[TR_TH_MAX_P95_MS] = n ? percentile(samples, n, 95) : 0;
-    st[TR_TH_MAX_P99_MS] = n ? percentile(samples, n, 99) : 0;
-    st[TR_TH_MAX_MS] = n ? samples[n - 1] : 0;
-    st[TR_TH_MIN_RATE] = sum > 0 ? (double)n / (sum / 1000.0) : 0;
+    st[TR_TH_MAX_MEAN_MS] = ts.mean;
+    st[TR_TH_MAX_P50_MS] = ts.p50;
+    st[TR_TH_MAX_P95_MS] = ts.p95;
+    st[TR_TH_MAX_P99_MS] = ts.p99;
+    st[TR_TH_MAX_MS] = ts.max;
+    st[TR_TH_MIN_RATE] = ts.rate;
     static const char *const suffix[TR_TH_COUNT] = {"mean", "p50", "p95", "p99", "max", "rate"};
     char name[160], broken[512] = "";
     size_t bo = 0;

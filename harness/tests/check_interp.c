@@ -1022,6 +1022,21 @@ START_TEST(power_cycles)
     run_fake("power-cycle\n", &f, NULL, NULL, &r, &o);
     ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
     ck_assert_str_eq(verdict_of(&r, "t")->cls, "rig");
+    /* power-off never seen: the hub did not switch, the rig's problem */
+    fakecard_init(&f);
+    f.cycle_fails = true;
+    f.cycle_code = TR_E_RIG;
+    snprintf(f.cycle_stage, sizeof f.cycle_stage, "none");
+    run_fake("power-cycle\n", &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
+    ck_assert_str_eq(verdict_of(&r, "t")->cls, "rig.port-not-switched");
+    /* ATR back but no answer: the token's */
+    fakecard_init(&f);
+    f.cycle_fails = true;
+    snprintf(f.cycle_stage, sizeof f.cycle_stage, "atr");
+    run_fake("power-cycle\n", &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "t")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "t")->cls, "enum.no-answer");
     /* no power switch */
     fakecard_init(&f);
     f.no_power = true;
