@@ -163,20 +163,25 @@ static bool name_is_pin(const char *name)
     return n >= 3 && strcasecmp(name + n - 3, "PIN") == 0;
 }
 
-/* Replace every occurrence of a secret in text (as text, or as its hex,
- * with any FF padding after it) by <pin>. In place; text has cap bytes. */
-static void scrub(interp *I, char *text, size_t cap)
+/* Replace every occurrence of a secret in text (as its hex, with any FF
+ * padding after it, and when nforms == 2 also as text) by <pin>. In place;
+ * text has cap bytes. */
+static void scrub_forms(interp *I, char *text, size_t cap, int nforms)
 {
     if (!I->nsecrets || !text[0])
         return;
-    char *tmp = malloc(cap);
-    if (!tmp)
-        return;
+    char *tmp = NULL;
     for (int k = 0; k < I->nsecrets; k++) {
         char hex[40];
         tr_hex_encode((const uint8_t *)I->secrets[k], I->secret_len[k], hex, sizeof hex, 0);
         const char *forms[2] = {hex, I->secrets[k]};
-        for (int f = 0; f < 2; f++) {
+        for (int f = 0; f < nforms; f++) {
+            /* The common case (no secret in the text) costs a search, no
+             * allocation: this runs on every traced response. */
+            if (!strcasestr(text, forms[f]))
+                continue;
+            if (!tmp && !(tmp = malloc(cap)))
+                return;
             size_t fl = strlen(forms[f]);
             size_t o = 0;
             const char *p = text;
@@ -201,6 +206,11 @@ static void scrub(interp *I, char *text, size_t cap)
         }
     }
     free(tmp);
+}
+
+static void scrub(interp *I, char *text, size_t cap)
+{
+    scrub_forms(I, text, cap, 2);
 }
 
 /* Mark every occurrence of a secret's bytes (and FF padding after it) in
@@ -380,9 +390,17 @@ static const char *rsp_trace_text(interp *I)
     const char *d = data_hex(I);
     if (!I->nsecrets)
         return d;
+    bool hit = false;
+    for (int k = 0; k < I->nsecrets && !hit; k++) {
+        char hex[40];
+        tr_hex_encode((const uint8_t *)I->secrets[k], I->secret_len[k], hex, sizeof hex, 0);
+        hit = strcasestr(d, hex) != NULL;
+    }
+    if (!hit)
+        return d;
     size_t n = strlen(d);
     memcpy(I->rsp_txt, d, n + 1);
-    scrub(I, I->rsp_txt, 2 * (size_t)TR_MAX_RAPDU + 1);
+    scrub_forms(I, I->rsp_txt, 2 * (size_t)TR_MAX_RAPDU + 1, 1); /* hex form only: it is hex */
     return I->rsp_txt;
 }
 

@@ -860,6 +860,7 @@ START_TEST(pin_masking)
     fakecard_init(&f);
     fakecard_rule(&f, "0020008110", "63C9", 1);
     fakecard_rule(&f, "0024", "6A80", -1);
+    fakecard_rule(&f, "80CA", "AA3132333435363738FFFF 9000", -1); /* a token that echoes the PIN */
     const char *kv[] = {"USER_PIN", "12345678", "NEW_PIN", "87654321", "SOMETHING", "abcdefgh", NULL};
     const char *src = "test \"verify\" {\n"
                       "  00 20 00 81 10 ${pin:USER_PIN} expect 9000\n"
@@ -875,11 +876,17 @@ START_TEST(pin_masking)
                       "}\n"
                       "test \"secret in a non-pin var\" {\n"
                       "  00 20 00 81 10 ${pin:SOMETHING} expect 6A80\n"
+                      "}\n"
+                      "test \"echo\" {\n"
+                      "  80 CA 00 00 00\n"
+                      "  assert DATA == \"AA3132333435363738FFFF\" \"DATA keeps the real bytes\"\n"
                       "}\n";
     rec r;
     tr_suite_outcome o;
     run_fake(src, &f, kv, NULL, &r, &o);
-    ck_assert_int_eq(r.ntr, 4);
+    ck_assert_int_eq(r.ntr, 5);
+    ck_assert_str_eq(r.tr[4].rsp, "AA<pin>");
+    ck_assert_int_eq(verdict_of(&r, "echo")->v, TR_PASS);
     ck_assert_str_eq(r.tr[0].cmd, "00 20 00 81 10 <pin>");
     ck_assert_str_eq(r.tr[1].cmd, "00 24 00 81 20 <pin> <pin>");
     ck_assert_str_eq(r.tr[2].cmd, "00 20 00 81 08 <pin>");
