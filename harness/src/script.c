@@ -1759,6 +1759,12 @@ int tr_suite_parse(const char *text, size_t len, const char *file, tr_suite **ou
     if (len > TR_SCRIPT_MAX_FILE)
         return tr_fail_at(e, TR_E_PARSE, file, 1, 1, "expected a suite of at most %u bytes, found %zu",
                           TR_SCRIPT_MAX_FILE, len);
+    /* Editors on Windows often save UTF-8 with a byte order mark: it is
+     * not text, skip it (columns on line 1 count from after it). */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+        text += 3;
+        len -= 3;
+    }
     parser p = {0};
     tr_err scratch;
     p.e = e ? e : &scratch;

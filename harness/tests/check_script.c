@@ -427,6 +427,15 @@ START_TEST(statements)
 }
 END_TEST
 
+START_TEST(byte_order_mark)
+{
+    tr_suite *s = parse_ok("\xEF\xBB\xBF" "00 A4 04 00 00\r\n");
+    ck_assert_uint_eq(s->tests[0].body->nbytes, 5);
+    tr_suite_free(s);
+    parse_err("\xEF\xBB\xBF" "zz\n", 1, 1, "expected a statement");
+}
+END_TEST
+
 START_TEST(comments_and_strings)
 {
     /* '#' in a string is not a comment; a '\' inside a comment does not continue */
@@ -646,6 +655,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, expressions);
     tcase_add_test(tc, statements);
     tcase_add_test(tc, comments_and_strings);
+    tcase_add_test(tc, byte_order_mark);
     tcase_add_test(tc, load_file);
     suite_add_tcase(s, tc);
     TCase *te = tcase_create("errors");
