@@ -1116,6 +1116,35 @@ START_TEST(cancel_and_budgets)
 }
 END_TEST
 
+/* random() is reproducible: the same seed sends the same bytes. */
+static void random_cmd(uint64_t seed, char *out, size_t cap)
+{
+    fakecard f;
+    fakecard_init(&f);
+    tr_cardio io;
+    fakecard_cardio(&f, &io);
+    tr_suite *s = parse("80 01 00 00 08 ${= random(8)}\n", "r.txt");
+    tr_interp_env env = {.card = &io, .seed = seed};
+    tr_suite_outcome o;
+    tr_err e;
+    ck_assert_int_eq(tr_interp_run(s, &env, &o, &e), 0);
+    ck_assert_uint_eq(o.counts[TR_PASS], 1);
+    snprintf(out, cap, "%s", fakecard_cmd(&f, 0));
+    tr_suite_free(s);
+}
+
+START_TEST(random_is_seeded)
+{
+    char a[64], b[64], c[64];
+    random_cmd(42, a, sizeof a);
+    random_cmd(42, b, sizeof b);
+    random_cmd(43, c, sizeof c);
+    ck_assert_uint_eq(strlen(a), 26);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+}
+END_TEST
+
 START_TEST(no_card_is_harness_error)
 {
     tr_suite *s = parse("00 A4 00 00\n", "x");
@@ -1561,6 +1590,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, token_lost);
     tcase_add_test(tc, cancel_and_budgets);
     tcase_add_test(tc, no_card_is_harness_error);
+    tcase_add_test(tc, random_is_seeded);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("ref1");
