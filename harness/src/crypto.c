@@ -33,7 +33,7 @@
 
 /* Turn the newest OpenSSL error into e (and empty the queue so a stale
  * error never leaks into a later, unrelated message). */
-static int ossl_fail(tr_err *e, const char *what)
+int tr_ossl_fail(tr_err *e, const char *what)
 {
     char detail[256] = "no OpenSSL detail";
     unsigned long code = ERR_peek_last_error();
@@ -134,7 +134,7 @@ X509 *tr_cert_parse(const uint8_t *der, size_t len, tr_err *e)
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     if (!x) {
-        ossl_fail(e, "certificate is not DER X.509");
+        tr_ossl_fail(e, "certificate is not DER X.509");
         return NULL;
     }
     size_t used = (size_t)(p - der);
@@ -179,7 +179,7 @@ static EVP_PKEY *cert_key_for(X509 *x, tr_alg want, tr_err *e)
 {
     EVP_PKEY *pk = X509_get0_pubkey(x);
     if (!pk) {
-        ossl_fail(e, "certificate public key cannot be loaded");
+        tr_ossl_fail(e, "certificate public key cannot be loaded");
         return NULL;
     }
     tr_alg have = tr_pkey_alg(pk);
@@ -209,13 +209,13 @@ static int sm2_curve_bytes(uint8_t out[4][SM2_FIELD_LEN], tr_err *e)
     BIGNUM *p = BN_new(), *a = BN_new(), *b = BN_new();
     BIGNUM *gx = BN_new(), *gy = BN_new();
     if (!g || !bnctx || !p || !a || !b || !gx || !gy) {
-        ossl_fail(e, "SM2 curve unavailable");
+        tr_ossl_fail(e, "SM2 curve unavailable");
         goto out;
     }
     if (!EC_GROUP_get_curve(g, p, a, b, bnctx) ||
         !EC_POINT_get_affine_coordinates(g, EC_GROUP_get0_generator(g), gx, gy,
                                          bnctx)) {
-        ossl_fail(e, "SM2 curve constants");
+        tr_ossl_fail(e, "SM2 curve constants");
         goto out;
     }
     if (bn_field_bytes(a, out[0]) || bn_field_bytes(b, out[1]) ||
@@ -238,7 +238,7 @@ static int sm2_pub_bytes(EVP_PKEY *pkey, uint8_t x[SM2_FIELD_LEN],
     int rc = -1;
     if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) ||
         !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by))
-        ossl_fail(e, "SM2 public key coordinates");
+        tr_ossl_fail(e, "SM2 public key coordinates");
     else if (bn_field_bytes(bx, x) || bn_field_bytes(by, y))
         tr_fail(e, TR_E_CRYPTO, "SM2 public key coordinate wider than 32 bytes");
     else
@@ -270,7 +270,7 @@ int tr_sm2_za(EVP_PKEY *pkey, const uint8_t *id, size_t id_len,
              EVP_DigestUpdate(m, ya, sizeof ya) &&
              EVP_DigestFinal_ex(m, za, &outl) && outl == 32;
     EVP_MD_CTX_free(m);
-    return ok ? 0 : ossl_fail(e, "SM3 of Z_A");
+    return ok ? 0 : tr_ossl_fail(e, "SM3 of Z_A");
 }
 
 /* ---------------------------------------------------------------- digests */
@@ -286,7 +286,7 @@ static int one_shot_digest(const EVP_MD *md, const uint8_t *a, size_t alen,
              (blen == 0 || EVP_DigestUpdate(m, b, blen)) &&
              EVP_DigestFinal_ex(m, out, &outl) && outl == 32;
     EVP_MD_CTX_free(m);
-    return ok ? 0 : ossl_fail(e, "digest");
+    return ok ? 0 : tr_ossl_fail(e, "digest");
 }
 
 /* DigestInfo ::= SEQUENCE { AlgorithmIdentifier(sha256, NULL), OCTET STRING },
@@ -300,18 +300,18 @@ static int sha256_digest_info(const uint8_t hash[32], uint8_t *out, size_t cap,
     unsigned char *der = NULL;
     int rc = -1;
     if (!sig) {
-        ossl_fail(e, "DigestInfo");
+        tr_ossl_fail(e, "DigestInfo");
         goto out;
     }
     X509_SIG_getm(sig, &alg, &dig);
     if (!X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) ||
         !ASN1_OCTET_STRING_set(dig, hash, 32)) {
-        ossl_fail(e, "DigestInfo");
+        tr_ossl_fail(e, "DigestInfo");
         goto out;
     }
     int n = i2d_X509_SIG(sig, &der);
     if (n <= 0) {
-        ossl_fail(e, "DigestInfo encoding");
+        tr_ossl_fail(e, "DigestInfo encoding");
         goto out;
     }
     if ((size_t)n > cap) {
@@ -394,12 +394,12 @@ static int rs_to_der(const uint8_t *rs, unsigned char **der, int *der_len,
         BN_free(r);
         BN_free(sv);
         ECDSA_SIG_free(s);
-        return ossl_fail(e, "r||s to DER");
+        return tr_ossl_fail(e, "r||s to DER");
     }
     *der = NULL;
     *der_len = i2d_ECDSA_SIG(s, der);
     ECDSA_SIG_free(s);
-    return *der_len > 0 ? 0 : ossl_fail(e, "r||s to DER");
+    return *der_len > 0 ? 0 : tr_ossl_fail(e, "r||s to DER");
 }
 
 /* EVP_PKEY_verify of sig over a precomputed digest: for SM2 the digest is
@@ -412,13 +412,13 @@ static int verify_digest(tr_alg alg, EVP_PKEY *pk, const uint8_t *sig,
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
     int rc = -1;
     if (!c || EVP_PKEY_verify_init(c) <= 0) {
-        ossl_fail(e, "verify init");
+        tr_ossl_fail(e, "verify init");
         goto out;
     }
     if (alg == TR_ALG_RSA2048 &&
         (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0 ||
          EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) <= 0)) {
-        ossl_fail(e, "RSA PKCS#1 v1.5 SHA-256 setup");
+        tr_ossl_fail(e, "RSA PKCS#1 v1.5 SHA-256 setup");
         goto out;
     }
     if (EVP_PKEY_verify(c, sig, sig_len, dig, 32) == 1) {
@@ -489,15 +489,15 @@ static int digest_init(EVP_MD_CTX *mctx, EVP_PKEY *pkey, bool sign, tr_err *e)
     int ok = sign ? EVP_DigestSignInit(mctx, &pctx, md, NULL, pkey)
                   : EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pkey);
     if (ok <= 0)
-        return ossl_fail(e, sign ? "sign init" : "verify init");
+        return tr_ossl_fail(e, sign ? "sign init" : "verify init");
     /* The ID must be set before the first update: OpenSSL computes Z_A
      * then, and its default is the empty ID, not GM/T 0009's. */
     if (alg == TR_ALG_SM2 &&
         EVP_PKEY_CTX_set1_id(pctx, TR_SM2_DEFAULT_ID, strlen(TR_SM2_DEFAULT_ID)) <= 0)
-        return ossl_fail(e, "setting the SM2 ID");
+        return tr_ossl_fail(e, "setting the SM2 ID");
     if (alg == TR_ALG_RSA2048 &&
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
-        return ossl_fail(e, "RSA padding");
+        return tr_ossl_fail(e, "RSA padding");
     return 0;
 }
 
@@ -518,7 +518,7 @@ int tr_verify_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
         return tr_fail(e, TR_E_INTERNAL, "no message or signature buffer");
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     if (!m)
-        return ossl_fail(e, "verify");
+        return tr_ossl_fail(e, "verify");
     int rc = -1;
     if (tr_digest_verify_init(m, pkey, e) == 0) {
         static const uint8_t empty[1];
@@ -541,7 +541,7 @@ int tr_sign_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
     *sig = NULL;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     if (!m)
-        return ossl_fail(e, "sign");
+        return tr_ossl_fail(e, "sign");
     int rc = -1;
     size_t n = 0;
     if (tr_digest_sign_init(m, pkey, e))
@@ -551,7 +551,7 @@ int tr_sign_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
         EVP_DigestSign(m, *sig, &n, msg, msg_len) != 1) {
         OPENSSL_free(*sig);
         *sig = NULL;
-        ossl_fail(e, "sign");
+        tr_ossl_fail(e, "sign");
         goto out;
     }
     *sig_len = n;

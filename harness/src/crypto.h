@@ -110,4 +110,8 @@ int tr_sign_message_der(EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
 const char *tr_sig_alg_oid(tr_alg alg);
 tr_alg tr_sig_alg_from_oid(const char *oid);
 
+/* Turn the newest OpenSSL error into e (TR_E_CRYPTO, "what: detail") and
+ * empty OpenSSL's error queue; returns -1. */
+int tr_ossl_fail(tr_err *e, const char *what);
+
 #endif

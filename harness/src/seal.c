@@ -257,15 +257,6 @@ uint32_t tr_crc32(uint32_t crc, const uint8_t *p, size_t n)
     return ~crc;
 }
 
-static int ossl_fail(tr_err *e, const char *what)
-{
-    char detail[256] = "no OpenSSL detail";
-    unsigned long code = ERR_peek_last_error();
-    if (code)
-        ERR_error_string_n(code, detail, sizeof detail);
-    ERR_clear_error();
-    return tr_fail(e, TR_E_CRYPTO, "%s: %s", what, detail);
-}
 
 /* First problem wins: the report shows what to fix first. */
 static void note_problem(tr_seal_info *out, const char *fmt, ...)
@@ -771,7 +762,7 @@ static int set_str(ASN1_STRING *dst, const char *src, bool ascii, const char *wh
         return tr_fail(e, TR_E_USAGE, "seal %s missing or not ASCII", what);
     size_t n = strlen(src);
     if (n > INT_MAX || !ASN1_STRING_set(dst, src, (int)n))
-        return ossl_fail(e, what);
+        return tr_ossl_fail(e, what);
     return 0;
 }
 
@@ -779,7 +770,7 @@ static int set_bytes(ASN1_STRING *dst, const uint8_t *src, size_t n,
                      const char *what, tr_err *e)
 {
     if (n > INT_MAX || !ASN1_STRING_set(dst, src, (int)n))
-        return ossl_fail(e, what);
+        return tr_ossl_fail(e, what);
     return 0;
 }
 
@@ -789,7 +780,7 @@ static int fill_header(SES_HEADER *h, const tr_seal_spec *sp, tr_err *e)
         set_str(h->vid, sp->vid, true, "Vid", e))
         return -1;
     return ASN1_INTEGER_set_int64(h->version, sp->version) ? 0
-                                                           : ossl_fail(e, "version");
+                                                           : tr_ossl_fail(e, "version");
 }
 
 static int fill_picture(SES_PICTURE *p, const tr_seal_spec *sp, tr_err *e)
@@ -801,7 +792,7 @@ static int fill_picture(SES_PICTURE *p, const tr_seal_spec *sp, tr_err *e)
         return -1;
     if (!ASN1_INTEGER_set_int64(p->width, sp->pic_width_mm) ||
         !ASN1_INTEGER_set_int64(p->height, sp->pic_height_mm))
-        return ossl_fail(e, "picture size");
+        return tr_ossl_fail(e, "picture size");
     return 0;
 }
 
@@ -813,7 +804,7 @@ static int fill_times(ASN1_STRING *t[3], const tr_seal_spec *sp, tr_err *e)
         ASN1_STRING *r = sp->version == 4 ? ASN1_GENERALIZEDTIME_set(t[i], when[i])
                                           : ASN1_UTCTIME_set(t[i], when[i]);
         if (!r)
-            return ossl_fail(e, sp->version == 4 ? "GeneralizedTime"
+            return tr_ossl_fail(e, sp->version == 4 ? "GeneralizedTime"
                                                  : "UTCTime (years 1950..2049)");
     }
     return 0;
@@ -825,7 +816,7 @@ static ASN1_OCTET_STRING *octets(const uint8_t *d, size_t n, tr_err *e)
     if (!o || set_bytes(o, d, n, "certificate", e)) {
         ASN1_OCTET_STRING_free(o);
         if (!o)
-            ossl_fail(e, "certificate");
+            tr_ossl_fail(e, "certificate");
         return NULL;
     }
     return o;
@@ -839,17 +830,17 @@ static ASN1_TYPE *cert_digest_entry(const char *alg, const uint8_t *cert, size_t
     uint8_t h[EVP_MAX_MD_SIZE];
     unsigned int hl = 0;
     if (!md || !EVP_Digest(cert, n, h, &hl, md, NULL)) {
-        ossl_fail(e, "certificate digest");
+        tr_ossl_fail(e, "certificate digest");
         return NULL;
     }
     SES_CERTDIGEST *cd = (SES_CERTDIGEST *)ASN1_item_new(ASN1_ITEM_rptr(SES_CERTDIGEST));
     ASN1_TYPE *t = NULL;
     if (!cd)
-        ossl_fail(e, "CertDigestObj");
+        tr_ossl_fail(e, "CertDigestObj");
     else if (set_str(cd->type, alg, true, "digest type", e) == 0 &&
              set_bytes(cd->value, h, hl, "digest", e) == 0 &&
              !ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(SES_CERTDIGEST), cd, &t))
-        ossl_fail(e, "CertDigestObj");
+        tr_ossl_fail(e, "CertDigestObj");
     ASN1_item_free((ASN1_VALUE *)cd, ASN1_ITEM_rptr(SES_CERTDIGEST));
     return t;
 }
@@ -860,7 +851,7 @@ static ASN1_TYPE *cert_entry(const uint8_t *cert, size_t n, tr_err *e)
     ASN1_TYPE *t = o ? ASN1_TYPE_new() : NULL;
     if (!t) {
         if (o)
-            ossl_fail(e, "certList");
+            tr_ossl_fail(e, "certList");
         ASN1_OCTET_STRING_free(o);
         return NULL;
     }
@@ -874,7 +865,7 @@ static int fill_certs_v4(SES_PROPERTY_V4 *p, const tr_seal_spec *sp, tr_err *e)
     if (dalg && !is_ascii(dalg))
         return tr_fail(e, TR_E_USAGE, "digest algorithm name not ASCII");
     if (!ASN1_INTEGER_set_int64(p->cert_list_type, dalg ? 2 : 1))
-        return ossl_fail(e, "certListType");
+        return tr_ossl_fail(e, "certListType");
     for (size_t i = 0; i < sp->cert_count; i++) {
         ASN1_TYPE *t = dalg ? cert_digest_entry(dalg, sp->certs[i], sp->cert_lens[i], e)
                             : cert_entry(sp->certs[i], sp->cert_lens[i], e);
@@ -882,7 +873,7 @@ static int fill_certs_v4(SES_PROPERTY_V4 *p, const tr_seal_spec *sp, tr_err *e)
             return -1;
         if (!sk_ASN1_TYPE_push(p->cert_list, t)) {
             ASN1_TYPE_free(t);
-            return ossl_fail(e, "certList");
+            return tr_ossl_fail(e, "certList");
         }
     }
     return 0;
@@ -898,7 +889,7 @@ static int fill_certs_v1(SES_PROPERTY_V1 *p, const tr_seal_spec *sp, tr_err *e)
             return -1;
         if (!sk_ASN1_OCTET_STRING_push(p->cert_list, o)) {
             ASN1_OCTET_STRING_free(o);
-            return ossl_fail(e, "certList");
+            return tr_ossl_fail(e, "certList");
         }
     }
     return 0;
@@ -908,7 +899,7 @@ static int fill_property_v4(SES_PROPERTY_V4 *p, const tr_seal_spec *sp, tr_err *
 {
     ASN1_STRING *t[3] = {p->create_date, p->valid_start, p->valid_end};
     if (!ASN1_INTEGER_set_int64(p->type, sp->seal_type))
-        return ossl_fail(e, "seal type");
+        return tr_ossl_fail(e, "seal type");
     return set_str(p->name, sp->name, false, "name", e) ||
            fill_certs_v4(p, sp, e) || fill_times(t, sp, e) ? -1 : 0;
 }
@@ -917,7 +908,7 @@ static int fill_property_v1(SES_PROPERTY_V1 *p, const tr_seal_spec *sp, tr_err *
 {
     ASN1_STRING *t[3] = {p->create_date, p->valid_start, p->valid_end};
     if (!ASN1_INTEGER_set_int64(p->type, sp->seal_type))
-        return ossl_fail(e, "seal type");
+        return tr_ossl_fail(e, "seal type");
     return set_str(p->name, sp->name, false, "name", e) ||
            fill_certs_v1(p, sp, e) || fill_times(t, sp, e) ? -1 : 0;
 }
@@ -952,7 +943,7 @@ static int set_maker(ASN1_OCTET_STRING *cert, ASN1_OBJECT **alg, EVP_PKEY *key,
     const char *oid = tr_sig_alg_oid(tr_pkey_alg(key));
     ASN1_OBJECT *o = oid ? OBJ_txt2obj(oid, 1) : NULL;
     if (!o)
-        return oid ? ossl_fail(e, "signature OID")
+        return oid ? tr_ossl_fail(e, "signature OID")
                    : tr_fail(e, TR_E_USAGE, "seal maker key type not supported");
     ASN1_OBJECT_free(*alg);
     *alg = o;
@@ -962,7 +953,7 @@ static int set_maker(ASN1_OCTET_STRING *cert, ASN1_OBJECT **alg, EVP_PKEY *key,
 static int output(unsigned char *enc, int n, uint8_t **der, size_t *len, tr_err *e)
 {
     if (n <= 0)
-        return ossl_fail(e, "seal encoding");
+        return tr_ossl_fail(e, "seal encoding");
     *der = malloc((size_t)n);
     if (!*der)
         return tr_fail(e, TR_E_NOMEM, "seal of %d bytes", n);
@@ -978,7 +969,7 @@ static int build_v4(const tr_seal_spec *sp, EVP_PKEY *key, const uint8_t *mc,
     unsigned char *tbs = NULL, *enc = NULL;
     int rc = -1;
     if (!s) {
-        ossl_fail(e, "seal");
+        tr_ossl_fail(e, "seal");
         goto out;
     }
     SES_SEALINFO_V4 *si = s->seal_info;
@@ -989,7 +980,7 @@ static int build_v4(const tr_seal_spec *sp, EVP_PKEY *key, const uint8_t *mc,
         goto out;
     int n = i2d_SES_SEALINFO_V4(si, &tbs);
     if (n <= 0) {
-        ossl_fail(e, "SES_SealInfo encoding");
+        tr_ossl_fail(e, "SES_SealInfo encoding");
         goto out;
     }
     if (sign_into(s->signed_value, key, tbs, (size_t)n, e))
@@ -1010,7 +1001,7 @@ static int build_v1(const tr_seal_spec *sp, EVP_PKEY *key, const uint8_t *mc,
     unsigned char *tbs = NULL, *enc = NULL;
     int rc = -1;
     if (!s) {
-        ossl_fail(e, "seal");
+        tr_ossl_fail(e, "seal");
         goto out;
     }
     SES_SEALINFO_V1 *si = s->seal_info;
@@ -1023,7 +1014,7 @@ static int build_v1(const tr_seal_spec *sp, EVP_PKEY *key, const uint8_t *mc,
     SES_TBS_V1 tbs_v = {si, sg->cert, sg->sign_alg};
     int n = i2d_SES_TBS_V1(&tbs_v, &tbs);
     if (n <= 0) {
-        ossl_fail(e, "v1 to-be-signed encoding");
+        tr_ossl_fail(e, "v1 to-be-signed encoding");
         goto out;
     }
     if (sign_into(sg->sign_data, key, tbs, (size_t)n, e))
