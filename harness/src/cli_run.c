@@ -520,6 +520,7 @@ static int do_run(run_ctx *rc, tr_err *e)
      * rig goes down: it must find everything it uses still allocated, and
      * the process must end before it gets far. */
     if (br.mute || br.timeout || br.cancelled) {
+        tr_reports_freeze(rc->rep);
         fflush(stdout);
         fflush(stderr);
         tr_rig_session_close(&rc->rs);

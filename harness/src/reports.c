@@ -31,6 +31,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ struct tr_reports {
     size_t n_tokens, cap_tokens;
     char fixed_time[TIME_MAX]; /* "" = wall clock */
     locale_t c_locale;         /* numbers are written in the C locale */
+    atomic_bool frozen;        /* tr_reports_freeze: rows are dropped */
 };
 
 static const char *const HEADERS[S_COUNT][20] = {
@@ -402,6 +404,11 @@ const char *tr_reports_dir(const tr_reports *r)
     return r->dir;
 }
 
+void tr_reports_freeze(tr_reports *r)
+{
+    atomic_store(&r->frozen, true);
+}
+
 void tr_reports_fix_time(tr_reports *r, const char *iso)
 {
     for (int i = 0; i < S_COUNT; i++)
@@ -518,6 +525,8 @@ static int result_csv(tr_reports *r, const tr_result_row *row, tr_err *e)
 
 int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 {
+    if (atomic_load(&r->frozen))
+        return 0;
     const tr_slot_id *w = who_or_empty(row->who);
     csv_stream *s = &r->s[S_TRACE];
     char t[TIME_MAX];
@@ -542,6 +551,8 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 
 int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
 {
+    if (atomic_load(&r->frozen))
+        return 0;
     const tr_slot_id *w = who_or_empty(row->who);
     csv_stream *s = &r->s[S_SAMPLES];
     char t[TIME_MAX];
@@ -564,6 +575,8 @@ int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
 
 int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
 {
+    if (atomic_load(&r->frozen))
+        return 0;
     const tr_slot_id *w = who_or_empty(row->who);
     csv_stream *s = &r->s[S_CYCLES];
     char t[TIME_MAX];
@@ -754,6 +767,8 @@ static int result_store(tr_reports *r, const tr_result_row *row, tr_err *e)
 
 int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
 {
+    if (atomic_load(&r->frozen))
+        return 0;
     int rc = result_csv(r, row, e);
     tr_err e2;
     if (result_store(r, row, rc == 0 ? e : &e2) != 0)

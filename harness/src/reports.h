@@ -114,6 +114,13 @@ void tr_reports_close(tr_reports *r);
  * TR_REPORTS_FIXED_TIME when that is set and non-empty. */
 void tr_reports_fix_time(tr_reports *r, const char *iso);
 
+/* From now on tr_reports_result/trace/sample/cycle write nothing and return
+ * 0 (JUnit and the summary can still be written from what was kept). For a
+ * run that ends with a worker abandoned inside a blocked SCardTransmit: that
+ * worker wakes up when the rig goes down and must not add rows about a token
+ * already declared lost (io.mute), nor race the end of the process. */
+void tr_reports_freeze(tr_reports *r);
+
 /* Batch verdicts: one per token (a slot and the serial seen in it), from
  * the results kept so far. */
 typedef struct {

@@ -1093,6 +1093,42 @@ START_TEST(summary_no_tokens)
 }
 END_TEST
 
+/* After tr_reports_freeze nothing more reaches the CSV files or the kept
+ * results (an abandoned worker waking up at the end of a run). */
+START_TEST(csv_freeze_drops_later_rows)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    result(r, &SLOT1, "pin", "before", TR_PASS, NULL, 0.1, NULL, 0, NULL, NULL, 1);
+    tr_reports_freeze(r);
+    result(r, &SLOT1, "pin", "after", TR_ERROR, "token", 0.1, NULL, 0, NULL, "late", 2);
+    tr_trace_row tr = {&SLOT1, "pin", "after", "suites/x.tsuite", 2, "00 A4 00 00", "", "9000", 5};
+    assert_ok(tr_reports_trace(r, &tr, &e), &e);
+    tr_sample_row sm = {&SLOT1, "pin", "after", "m", 0, 1.0, "ms"};
+    assert_ok(tr_reports_sample(r, &sm, &e), &e);
+    tr_cycle_row cy = {&SLOT1, 1, 1, 1, 1, 1, 1, "3B", "apdu", "virtual", "pass", NULL};
+    assert_ok(tr_reports_cycle(r, &cy, &e), &e);
+    const char *files[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv"};
+    const size_t rows[] = {2, 1, 1, 1}; /* header (+ the row written before) */
+    for (size_t i = 0; i < 4; i++) {
+        csv_doc d = parse_csv(path_in(dir, files[i]));
+        ck_assert_msg(d.nrows == rows[i], "%s: %zu rows", files[i], d.nrows);
+        free_csv(&d);
+    }
+    size_t n = 0;
+    tr_token_summary *s = summary_of(r, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(s[0].tests, 1);
+    ck_assert_uint_eq(s[0].errored, 0);
+    tr_reports_token_summary_free(s, n);
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *reports_csv_suite(void)
 {
     Suite *s = suite_create("reports-csv");
@@ -1108,6 +1144,7 @@ static Suite *reports_csv_suite(void)
     tcase_add_test(tc, csv_million_traces_flat_rss);
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, verdict_names);
+    tcase_add_test(tc, csv_freeze_drops_later_rows);
     suite_add_tcase(s, tc);
     return s;
 }
