@@ -112,7 +112,7 @@ pki: $(BUILD)/pki/.stamp
 
 # --- tests ---------------------------------------------------------------------
 test-unit: all
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; TR_PKI=$(BUILD)/pki TR_BUILD=$(BUILD) $$t; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; TR_PKI=$(BUILD)/pki TR_BUILD=$(BUILD) TOKENRIG_LIBEXEC=$$(cd $(BUILD) && pwd) $$t; done
 
 test-san:
 	$(MAKE) BUILD=build-san SAN=1 OPT="-O1 -g" test-unit

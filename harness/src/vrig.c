@@ -132,6 +132,14 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* Where vtoken and mkpki are: beside tokenrig, or $TOKENRIG_LIBEXEC (unit
+ * tests run from build/tests/). */
+static const char *helper_dir(void)
+{
+    const char *d = getenv("TOKENRIG_LIBEXEC");
+    return d && *d ? d : tr_exe_dir();
+}
+
 /* ---- ports ------------------------------------------------------------------------ */
 
 static bool port_free(unsigned port)
@@ -396,7 +404,7 @@ static bool wants_seal(const tr_vtoken_cfg *vt)
 static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
     char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
-    snprintf(mkpki, sizeof mkpki, "%s/mkpki", tr_exe_dir());
+    snprintf(mkpki, sizeof mkpki, "%s/mkpki", helper_dir());
     snprintf(pki, sizeof pki, "%s/pki", v->dir);
     snprintf(log, sizeof log, "%s/mkpki.log", v->dir);
     char *ca[] = {mkpki, "ca", "--out", pki, NULL};
@@ -447,7 +455,7 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
     char vtoken[TR_PATH_MAX + 16], key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32],
         state[TR_PATH_MAX + 32], log[TR_PATH_MAX + 32];
     char port[16], ready[16], sign[16], apdu[16], seed[16];
-    snprintf(vtoken, sizeof vtoken, "%s/vtoken", tr_exe_dir());
+    snprintf(vtoken, sizeof vtoken, "%s/vtoken", helper_dir());
     slot_file(v, s->name, ".key.pem", key, sizeof key);
     slot_file(v, s->name, ".crt.der", crt, sizeof crt);
     slot_file(v, s->name, ".seal.der", seal, sizeof seal);
