@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Issue 4, the proof: every certification suite (suites/DEFAULT) on healthy
+# tokens of every algorithm and both roles, and on one token per defect of
+# the REF-1 fault table. Healthy: every test passes (or is skipped because
+# the token's role makes it not apply). Defective: the defect's own
+# classification fails and nothing else does (a token that cannot answer at
+# all — mute, dropped, never back from a power cycle — may end the rest of
+# its tests as errors of that same classification). Prints the detection
+# table and the signing rate measured per algorithm.
+#
+# Two rig files, run at once under two private pcscds: one pcscd serves at
+# most 16 readers and this is 23 tokens (see rigs/faults.ini).
+. "$(dirname "$0")/lib.sh"
+T=$(mktemp -d /tmp/tr-faults.XXXXXX)
+RIG1=$ROOT/rigs/faults.ini
+RIG2=$ROOT/rigs/faults-2.ini
+D1=/tmp/tr-it-$$-faults1
+D2=/tmp/tr-it-$$-faults2
+# tokenrig run takes its rigs down itself; this is for a run that crashed
+cleanup() {
+  TOKENRIG_VRIG_DIR=$D1 "$TR" rig down --rig "$RIG1" >/dev/null 2>&1
+  TOKENRIG_VRIG_DIR=$D2 "$TR" rig down --rig "$RIG2" >/dev/null 2>&1
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+t0=$(date +%s.%N)
+TOKENRIG_VRIG_DIR=$D1 "$TR" run --rig "$RIG1" --allow-destructive --out "$T/r1" > "$T/out1" 2> "$T/err1" &
+p1=$!
+TOKENRIG_VRIG_DIR=$D2 "$TR" run --rig "$RIG2" --allow-destructive --out "$T/r2" > "$T/out2" 2> "$T/err2" &
+p2=$!
+wait $p1; rc1=$?
+wait $p2; rc2=$?
+t1=$(date +%s.%N)
+echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (both rigs, up, all suites, down)"
+check_eq "faults.ini: exit status 1 (defective tokens failed)" "$rc1" 1
+check_eq "faults-2.ini: exit status 1 (defective tokens failed)" "$rc2" 1
+for r in r1 r2; do
+  check "$r: junit.xml written" test -s "$T/$r/junit.xml"
+done
+
+# The checker prints "ok|...", "bad|..." and "info|..." lines.
+verdicts=$(python3 - "$ROOT" "$RIG1" "$T/r1/results.csv" "$RIG2" "$T/r2/results.csv" <<'PY'
+import collections, configparser, csv, re, sys
+
+root = sys.argv[1]
+runs = [(sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])]
+
+# The REF-1 fault table (../shared/REFERENCE-TOKEN.md): what each defect
+# must be caught as.
+FAULT_CLASS = {
+    'counter-reset-on-power': 'pin.counter-reset-by-power',
+    'no-lockout': 'pin.no-lockout',
+    'non-default-pin': 'pin.not-factory-default',
+    'default-flag-stuck': 'pin.default-flag-wrong',
+    'seal-on-secondary': 'seal.present-on-secondary',
+    'no-seal-on-main': 'seal.missing-on-main',
+    'bad-seal-signature': 'seal.bad-signature',
+    'bad-signature': 'sign.bad-signature',
+    'slow-sign': 'sign.too-slow',
+    'expired-cert': 'cert.expired',
+    'renewal-due': 'cert.renewal-due',
+    'sign-without-pin': 'sign.no-pin-required',
+    'flaky-power': 'enum.no-card',
+    'bad-atr': 'enum.bad-atr',
+    'mute-after': 'io.mute',
+    'drop-after': 'io.removed',
+}
+# Defects after which the token cannot answer any more.
+LOST = {'flaky-power', 'mute-after', 'drop-after'}
+# Why a healthy token may skip a test: its role, or no batch manifest.
+HEALTHY_SKIP = re.compile(r'^(not a (main|secondary) key|no batch manifest given|'
+                          r'no notAfter date)')
+
+def say(kind, text):
+    print(f'{kind}|{text}')
+
+# Every test of every default suite, in order.
+suite_tests = []
+for name in open(f'{root}/suites/DEFAULT'):
+    name = name.strip()
+    if not name or name.startswith('#'):
+        continue
+    for line in open(f'{root}/suites/{name}.tsuite'):
+        m = re.match(r'\s*test\s+"([^"]+)"', line)
+        if m:
+            suite_tests.append((name, m.group(1)))
+say('info', f'{len(suite_tests)} tests in {len(set(s for s, _ in suite_tests))} suites per token')
+
+faults_seen = set()
+detections = []
+rates = collections.defaultdict(list)
+for rig_path, results in runs:
+    rig = configparser.ConfigParser(inline_comment_prefixes=(';',))
+    rig.read(rig_path)
+    slots = {}
+    for sec in rig.sections():
+        if sec.startswith('slot '):
+            s = rig[sec]
+            faults = [f.strip() for f in s.get('faults', '').split(',') if f.strip()]
+            slots[sec[5:]] = (faults, s.get('alg', 'sm2'), s.get('role', 'main'), s.getboolean('t0', False))
+    rows = list(csv.DictReader(open(results, newline='')))
+    for slot, (faults, alg, role, t0) in slots.items():
+        desc = f'{slot} ({alg} {role}{" T=0" if t0 else ""}{", " + ",".join(faults) if faults else ", healthy"})'
+        mine = [r for r in rows if r['slot'] == slot]
+        tests = [r for r in mine if not r['metric']]
+        keys = [(r['suite'], r['test']) for r in tests]
+        dups = [k for k, n in collections.Counter(keys).items() if n > 1]
+        say('bad' if dups else 'ok', f'{desc}: one verdict per test' + (f' (twice: {dups[:3]})' if dups else ''))
+        unknown = [k for k in keys if k not in suite_tests]
+        if unknown:
+            say('bad', f'{desc}: rows for tests that are not in the suites: {unknown[:3]}')
+        nonpass = [r for r in tests if r['verdict'] in ('fail', 'error')]
+        if not faults:
+            missing = [k for k in suite_tests if k not in keys]
+            say('bad' if missing else 'ok', f'{desc}: every test has a verdict' + (f' (missing {missing[:3]})' if missing else ''))
+            bad_skips = [r for r in tests if r['verdict'] == 'skip' and not HEALTHY_SKIP.match(r['message'])]
+            if nonpass or bad_skips:
+                for r in (nonpass + bad_skips)[:5]:
+                    say('bad', f"{desc}: {r['suite']} / {r['test']}: {r['verdict']} {r['classification']} {r['message'][:160]}")
+            else:
+                n_skip = sum(r['verdict'] == 'skip' for r in tests)
+                say('ok', f'{desc}: {len(tests) - n_skip} passed, {n_skip} skipped (role / no manifest), nothing failed')
+            bad_metrics = [r for r in mine if r['metric'] and r['verdict'] != 'pass']
+            say('bad' if bad_metrics else 'ok', f'{desc}: every metric within its threshold')
+            for r in mine:
+                if r['metric'] == 'sign.rate':
+                    rates[alg].append((slot, float(r['value'])))
+            continue
+        if len(faults) != 1:
+            say('bad', f'{desc}: a defective slot carries exactly one fault')
+            continue
+        fault = faults[0].split('=')[0]
+        faults_seen.add(fault)
+        want = FAULT_CLASS[fault]
+        caught = [r for r in nonpass if r['classification'] == want]
+        others = [r for r in nonpass if r['classification'] != want]
+        if fault not in LOST:
+            caught = [r for r in caught if r['verdict'] == 'fail']
+            others += [r for r in nonpass if r['verdict'] == 'error']
+            missing = [k for k in suite_tests if k not in keys]
+            if missing:
+                say('bad', f'{desc}: tests without a verdict: {missing[:3]}')
+        say('ok' if caught else 'bad', f'{desc}: caught as {want}' +
+            (f" by {caught[0]['suite']} / {caught[0]['test']}" if caught else ''))
+        if others:
+            for r in others[:5]:
+                say('bad', f"{desc}: also {r['verdict']} {r['classification']} in {r['suite']} / {r['test']}: {r['message'][:160]}")
+        else:
+            say('ok', f'{desc}: nothing else failed ({len(caught)} test(s) {want}, '
+                      f"{sum(r['verdict'] == 'pass' for r in tests)} passed, {sum(r['verdict'] == 'skip' for r in tests)} skipped)")
+        if caught:
+            first = caught[0]
+            detections.append((faults[0], slot, f"{first['suite']} / {first['test']}", want,
+                               first['verdict'], len(caught)))
+
+for f in FAULT_CLASS:
+    if f not in faults_seen:
+        say('bad', f'fault {f}: no token of the rigs has it')
+say('info', '')
+say('info', 'Fault detection table')
+say('info', '| fault | slot | first caught by (suite / test) | classification | verdict | tests |')
+say('info', '|---|---|---|---|---|---|')
+for d in detections:
+    say('info', f'| `{d[0]}` | {d[1]} | {d[2]} | `{d[3]}` | {d[4]} | {d[5]} |')
+say('info', '')
+say('info', 'Signing rate measured (healthy tokens, sign-throughput metric sign.rate)')
+for alg in ('sm2', 'ecdsa', 'rsa'):
+    if not rates[alg]:
+        say('bad', f'no signing rate measured for {alg}')
+        continue
+    vals = ', '.join(f'{s} {v:.0f}/s' for s, v in rates[alg])
+    say('info', f'  {alg}: {vals}')
+PY
+)
+while IFS='|' read -r kind text; do
+  case $kind in
+    ok) ok "$text" ;;
+    bad) bad "$text" ;;
+    *) echo "# $text" ;;
+  esac
+done <<< "$verdicts"
+[ -n "$verdicts" ] || bad "the results checker printed nothing"
+if [ "$fail" -ne 0 ]; then
+  echo "# --- faults.ini progress (stderr) ---"; grep -v ': pass$' "$T/err1" | head -60
+  echo "# --- faults-2.ini progress (stderr) ---"; grep -v ': pass$' "$T/err2" | head -60
+fi
+finish
