@@ -25,21 +25,43 @@ scripts=${TR_PLOT_SCRIPTS:-$here/reports}
 # gnuplot takes dir as a string literal: refuse a quote that would end it
 case "$dir" in *\'*|*\\*) echo "ci/plots.sh: cannot pass a directory name with ' or \\ to gnuplot" >&2; exit 2;; esac
 
+# gnuplot does not understand CSV quoting (a test name may hold a comma):
+# hand it tab-separated copies made by Python's csv module.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+to_tsv() { # CSV TSV SLOT-COLUMN: tabs/newlines inside cells become spaces; rows
+           # sorted by slot (stable) so each slot's rows are contiguous and its
+           # lines connect (an undefined point between them would break them)
+    python3 -c '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8", errors="replace")))
+col = int(sys.argv[2])
+body = sorted(rows[1:], key=lambda r: r[col] if len(r) > col else "")
+for row in rows[:1] + body:
+    sys.stdout.write("\t".join(c.replace("\t", " ").replace("\r", " ").replace("\n", " ") for c in row) + "\n")
+' "$1" "$3" > "$2"
+}
+
 status=0
-plot() { # plot SCRIPT CSV
-    local gp=$1 csv=$2
+plot() { # plot SCRIPT CSV SLOT-COLUMN
+    local gp=$1 csv=$2 slotcol=$3
     if [ ! -f "$dir/$csv" ] || [ "$(head -c 1M "$dir/$csv" | wc -l)" -lt 2 ]; then
         echo "ci/plots.sh: no data in $dir/$csv; skipping $gp"
         return
     fi
-    if gnuplot -e "dir='$dir'" "$scripts/$gp"; then
+    if ! to_tsv "$dir/$csv" "$tmp/${csv%.csv}.tsv" "$slotcol"; then
+        echo "ci/plots.sh: cannot read $dir/$csv; skipping $gp" >&2
+        status=1
+        return
+    fi
+    if gnuplot -e "dir='$dir'; data='$tmp'; tsv=1" "$scripts/$gp"; then
         echo "ci/plots.sh: wrote $dir/${gp%.gp}.png"
     else
         echo "ci/plots.sh: gnuplot failed on $scripts/$gp" >&2
         status=1
     fi
 }
-plot sign-latency.gp samples.csv
-plot cycles.gp cycles.csv
-plot batch.gp summary.csv
+plot sign-latency.gp samples.csv 1
+plot cycles.gp cycles.csv 1
+plot batch.gp summary.csv 2
 exit $status

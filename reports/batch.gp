@@ -9,9 +9,13 @@
 #   13 duration_s
 if (!exists("dir")) dir = "reports/latest"
 if (!exists("out")) out = dir."/batch.png"
-f = dir."/summary.csv"
+# ci/plots.sh hands over a tab-separated copy (data='DIR', tsv=1): gnuplot
+# does not understand CSV quoting, and test names may hold commas.
+if (!exists("data")) data = dir
+if (!exists("tsv")) tsv = 0
+f = data."/summary.".(tsv ? "tsv" : "csv")
 
-set datafile separator comma
+if (tsv) { set datafile separator tab } else { set datafile separator comma }
 stats f skip 1 using (strcol(6) eq "PASS" ? 1 : 0) nooutput name "Y"
 stats f skip 1 using 8 nooutput name "T"
 

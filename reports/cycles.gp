@@ -9,9 +9,13 @@
 #   11 stage, 12 power_level, 13 verdict, 14 message
 if (!exists("dir")) dir = "reports/latest"
 if (!exists("out")) out = dir."/cycles.png"
-f = dir."/cycles.csv"
+# ci/plots.sh hands over a tab-separated copy (data='DIR', tsv=1): gnuplot
+# does not understand CSV quoting, and test names may hold commas.
+if (!exists("data")) data = dir
+if (!exists("tsv")) tsv = 0
+f = data."/cycles.".(tsv ? "tsv" : "csv")
 
-set datafile separator comma
+if (tsv) { set datafile separator tab } else { set datafile separator comma }
 slots = ""
 stats f skip 1 using (s = strcol(2), (strstrt(slots, " ".s." ") == 0 ? slots = slots." ".s." " : 0), $4) \
       nooutput name "C"

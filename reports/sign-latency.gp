@@ -10,9 +10,13 @@
 if (!exists("dir")) dir = "reports/latest"
 if (!exists("metric")) metric = "sign"
 if (!exists("out")) out = dir."/sign-latency.png"
-f = dir."/samples.csv"
+# ci/plots.sh hands over a tab-separated copy (data='DIR', tsv=1): gnuplot
+# does not understand CSV quoting, and test names may hold commas.
+if (!exists("data")) data = dir
+if (!exists("tsv")) tsv = 0
+f = data."/samples.".(tsv ? "tsv" : "csv")
 
-set datafile separator comma
+if (tsv) { set datafile separator tab } else { set datafile separator comma }
 wanted(m) = strlen(metric) == 0 || strstrt(m, metric) > 0
 
 # Which slots have wanted samples (space-separated list), and the overall
@@ -63,7 +67,9 @@ do for [i = 1:n] {
     s = word(slots, i)
     stats f skip 1 using (strcol(2) eq s && wanted(strcol(6)) ? $8 : NaN) nooutput name "S"
     set title sprintf("%s: n=%d  mean=%.2f  median=%.2f  max=%.2f ms", s, S_records, S_mean, S_median, S_max)
-    plot f skip 1 using (strcol(2) eq s && wanted(strcol(6)) ? bin($8) : NaN):(1) \
+    # weight 0 for other slots' rows rather than NaN: an undefined point
+    # splits the data into blocks and `smooth frequency` counts per block
+    plot f skip 1 using (bin($8)):(strcol(2) eq s && wanted(strcol(6)) ? 1 : 0) \
          smooth frequency with boxes lc rgb "#3070b0" title s
 }
 unset multiplot
