@@ -1290,11 +1290,21 @@ static tr_token_summary *summarise_locked(tr_reports *r, size_t *n, tr_err *e)
     return s;
 }
 
+/* Slots in the order people number them: A2 before A10. */
+static int by_slot(const void *a, const void *b)
+{
+    const tr_token_summary *x = a, *y = b;
+    int c = strverscmp(x->slot, y->slot);
+    return c ? c : strcmp(x->serial, y->serial);
+}
+
 tr_token_summary *tr_reports_token_summary(tr_reports *r, size_t *n, tr_err *e)
 {
     lock(&r->res_mu);
     tr_token_summary *s = summarise_locked(r, n, e);
     unlock(&r->res_mu);
+    if (s && *n > 1)
+        qsort(s, *n, sizeof *s, by_slot);
     return s;
 }
 
@@ -1451,7 +1461,10 @@ int tr_reports_write_summary(tr_reports *r, FILE *table_out, tr_err *e)
 {
     lock(&r->res_mu);
     summary_set set = {NULL, 0};
-    set.s = summarise_locked(r, &set.n, e);
+    tr_token_summary *sorted = summarise_locked(r, &set.n, e);
+    if (sorted && set.n > 1)
+        qsort(sorted, set.n, sizeof *sorted, by_slot);
+    set.s = sorted;
     int rc = -1;
     if (set.s) {
         rc = write_atomically(r, "summary.csv", fill_summary_csv, &set, e);

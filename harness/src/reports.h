@@ -135,7 +135,7 @@ typedef struct {
     double duration_s;     /* sum of the tests' durations */
 } tr_token_summary;
 
-/* An array of *n summaries in the order tokens first appeared (free it with
+/* An array of *n summaries sorted by slot (natural order: A2 before A10) (free it with
  * tr_reports_token_summary_free); NULL with e set on no memory. */
 tr_token_summary *tr_reports_token_summary(tr_reports *r, size_t *n, tr_err *e);
 void tr_reports_token_summary_free(tr_token_summary *s, size_t n);
