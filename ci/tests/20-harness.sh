@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 3, "done when": tokenrig script runs a plain scriptor file; tokenrig
+# run with a small suite on a 4-slot virtual rig writes every report, the
+# JUnit validates against junit-10.xsd, results.csv reads back with Python's
+# csv module, PINs never reach a report, a syntax error exits 2 with
+# file:line:col.
+. "$(dirname "$0")/lib.sh"
+rig_up "$ROOT/rigs/virtual-4.ini"
+T=$(mktemp -d /tmp/tr-harness.XXXXXX); trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1; rm -rf "$T"' EXIT
+XSD=$ROOT/harness/tests/junit-10.xsd
+
+# --- a plain scriptor script ----------------------------------------------------------
+out=$("$TR" script "$ROOT/suites/examples/scriptor-select.txt" --rig "$RIG" --out "$T/s" 2>&1); rc=$?
+check_eq "scriptor script: exit status" "$rc" 0
+check "scriptor script: answers printed like scriptor (> command, < answer)" grep -q '^< .*9000$' <<<"$out"
+check_eq "scriptor script: one trace row per APDU" "$(($(wc -l < "$T/s/trace.csv") - 1))" 6
+reader=$("$TR" rig status --rig "$RIG" | awk '$1 == "A3" {print $2, $3, $4, $5, $6}')
+out=$("$TR" script "$ROOT/suites/examples/scriptor-select.txt" --reader "$reader" --out "$T/s2" 2>&1); rc=$?
+check_eq "scriptor script on a named reader ($reader): exit status" "$rc" 0
+check "scriptor script on a named reader: trace names the reader" grep -q "$reader" "$T/s2/results.csv"
+
+# --- a suite on 4 slots ------------------------------------------------------------------
+"$TR" run --rig "$RIG" --out "$T/r" "$ROOT/suites/examples/basic.tsuite" > "$T/out" 2> "$T/err"; rc=$?
+check_eq "run basic.tsuite on 4 slots: exit status" "$rc" 0
+for f in results.csv trace.csv samples.csv cycles.csv junit.xml summary.csv; do
+  check "run writes $f" test -s "$T/r/$f"
+done
+check "junit.xml validates against junit-10.xsd" xmllint --noout --schema "$XSD" "$T/r/junit.xml"
+check_eq "junit.xml has one testsuite per slot" "$(grep -c '<testsuite ' "$T/r/junit.xml")" 4
+check "results.csv reads back with Python's csv module, one verdict row per slot x test" python3 - "$T/r/results.csv" <<'PY'
+import csv, sys, collections
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+verdicts = [r for r in rows if not r['metric']]
+per_slot = collections.Counter(r['slot'] for r in verdicts)
+assert set(per_slot) == {'A1', 'A2', 'A3', 'A4'}, per_slot
+assert len(set(per_slot.values())) == 1, per_slot
+assert all(r['verdict'] in ('pass', 'skip') for r in verdicts), [r for r in verdicts if r['verdict'] not in ('pass', 'skip')]
+assert all(r['run_id'] and r['time'] and r['file'].endswith('basic.tsuite') and int(r['line']) > 0 for r in verdicts)
+PY
+check "progress: one line per slot per test on stderr" test "$(grep -c '^\[A[1-4]\] basic / ' "$T/err")" -ge 8
+check "the verdict table and the yield are printed" grep -q 'batch yield: 4/4' "$T/out"
+
+# --- PINs never reach a report -------------------------------------------------------------
+printf 'test "pin" {\n  00 A4 04 00 08 ${AID} 00 expect 9000\n  00 20 00 ${USER_PIN_REF} 10 ${pin:DEFAULT_PIN} expect 9000\n  00 20 00 ${USER_PIN_REF} 10 ${pin:DEFAULT_PIN} expect 6A80\n}\n' > "$T/pin.tsuite"
+"$TR" run --rig "$RIG" --slots A1 --out "$T/p" --quiet "$T/pin.tsuite" > /dev/null 2>&1
+check "a PIN test ran (and failed on purpose)" grep -q ',pin,fail,' "$T/p/results.csv"
+check "trace shows <pin>" grep -q '<pin>' "$T/p/trace.csv"
+check "no PIN bytes in any report (3132333435363738)" bash -c "! grep -rqi -e '31 32 33 34 35 36 37 38' -e 3132333435363738 -e 12345678 $T/p"
+
+# --- errors ------------------------------------------------------------------------------------
+printf 'test "broken" {\n  00 A4 04 00 08 ${AID} 00 expect 9000\n  expect sw 9O00\n}\n' > "$T/syntax.tsuite"
+err=$("$TR" run --rig "$RIG" --out "$T/x" "$T/syntax.tsuite" 2>&1 >/dev/null); rc=$?
+check_eq "syntax error: exit status 2" "$rc" 2
+check "syntax error: file:line:col and what was expected ($err)" grep -qE "syntax.tsuite:3:[0-9]+: expected" <<<"$err"
+check "syntax error: no token touched (no report written)" test ! -e "$T/x/results.csv"
+err=$("$TR" run --rig "$RIG" --out "$T/y" no-such-suite 2>&1 >/dev/null); rc=$?
+check_eq "unknown suite: exit status 2" "$rc" 2
+check "unknown suite: says where it looked ($err)" grep -q "no suite named 'no-such-suite'" <<<"$err"
+for c in list run script power cycle hubs rig; do
+  check "tokenrig $c --help" bash -c "'$TR' $c --help | grep -q usage"
+done
+finish
