@@ -152,12 +152,13 @@ bench: deps
 install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokenrig/suites \
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/profiles $(DESTDIR)$(PREFIX)/share/tokenrig/rigs \
-	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports
+	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports $(DESTDIR)$(PREFIX)/share/tokenrig/ci
 	install -m 755 $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 suites/*.tsuite $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
-	install -m 644 fixtures/profiles/* $(DESTDIR)$(PREFIX)/share/tokenrig/profiles/
-	install -m 644 rigs/* $(DESTDIR)$(PREFIX)/share/tokenrig/rigs/
+	install -m 644 suites/*.tsuite suites/DEFAULT suites/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
+	install -m 644 fixtures/profiles/*.ini $(DESTDIR)$(PREFIX)/share/tokenrig/profiles/
+	install -m 644 rigs/*.ini rigs/*.rules rigs/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/rigs/
 	install -m 644 reports/*.gp $(DESTDIR)$(PREFIX)/share/tokenrig/reports/
+	install -m 755 ci/plots.sh $(DESTDIR)$(PREFIX)/share/tokenrig/ci/
 
 clean:
 	rm -rf $(BUILD) build-san
