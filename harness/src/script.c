@@ -630,16 +630,8 @@ static int parse_hex_template(parser *p, bool pattern, tr_template *out, const c
 
 /* ---- patterns (also used by the interpreter at run time) ------------------ */
 
-static int nibble(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1; /* wildcard */
-}
+/* a hex digit's value, -1 for a wildcard (x ?) */
+static int nibble(int c) { return tr_hex_digit(c); }
 
 int tr_sw_pattern_compile(const char *text, size_t n, tr_sw_pattern *out,
                           char *why, size_t whycap)

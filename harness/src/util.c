@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-static int hexval(int c)
+int tr_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -25,7 +25,7 @@ long tr_hex_decode(const char *hex, uint8_t *out, size_t cap)
     for (const char *p = hex; *p; p++) {
         if (*p == ' ' || *p == '\t')
             continue;
-        int v = hexval((unsigned char)*p);
+        int v = tr_hex_digit((unsigned char)*p);
         if (v < 0)
             return -1;
         if (hi < 0) {

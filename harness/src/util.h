@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Value of one hex digit (either case), -1 for anything else. */
+int tr_hex_digit(int c);
+
 /* Decode hex digits, ignoring spaces/tabs. Returns bytes written, or -1 on a
  * non-hex character, an odd digit count, or more than cap bytes. */
 long tr_hex_decode(const char *hex, uint8_t *out, size_t cap);
