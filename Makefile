@@ -10,6 +10,8 @@
 # linked as -lcsv (Debian libcsv-dev).
 
 BUILD   ?= build
+# V=1 shows every command line
+Q := $(if $(filter 1,$(V)),,@)
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -69,39 +71,49 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo '  CC      $<',true)
+	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/tokenrig: $(BUILD)/obj/harness/tokenrig.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/vtoken: $(BUILD)/obj/fixtures/vtoken/main.o $(VTOK_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/mkpki: $(BUILD)/obj/fixtures/pki/main.o $(PKI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # minimal echo card (benchmark reference) and bare SCardTransmit loop
 $(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(VTOK_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 # minimal PC/SC client of the integration tests
 $(BUILD)/apdu: $(BUILD)/obj/ci/tests/apdu.o $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/check_%: $(BUILD)/obj/harness/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 $(BUILD)/tests/check_%: $(BUILD)/obj/fixtures/vtoken/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 $(BUILD)/tests/check_%: $(BUILD)/obj/fixtures/pki/tests/check_%.o $(SUPPORT_OBJ) $(VTOK_OBJ) $(PKI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # test PKI: CA, seal maker, one certificate per algorithm x validity class, seals
 $(BUILD)/pki/.stamp: $(BUILD)/mkpki
@@ -120,7 +132,8 @@ test-san:
 FUZZ_BIN := $(patsubst harness/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC)
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	@$(if $(Q),echo '  FUZZ    $@',true)
+	$(Q)clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BIN); do echo "== $$f (30 s)"; mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
