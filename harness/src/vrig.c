@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -138,6 +139,21 @@ static const char *helper_dir(void)
 {
     const char *d = getenv("TOKENRIG_LIBEXEC");
     return d && *d ? d : tr_exe_dir();
+}
+
+/* Serializes port choice between rigs coming up at once (flock; released
+ * with the descriptor). */
+static int ports_lock(tr_err *e)
+{
+    int fd = open("/tmp/tokenrig-vrig-ports.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return tr_fail(e, TR_E_RIG, "/tmp/tokenrig-vrig-ports.lock: %m");
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return tr_fail(e, TR_E_RIG, "locking /tmp/tokenrig-vrig-ports.lock: %m");
+        }
+    return fd;
 }
 
 /* ---- ports ------------------------------------------------------------------------ */
@@ -501,7 +517,8 @@ static bool slot_expects_card(const tr_slot_cfg *s)
     return !strstr(s->vt.faults, "flaky-power=1");
 }
 
-static int wait_cards(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)
+/* Every slot's reader present (and, when cards, its token too). */
+static int wait_slots(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bool cards, tr_err *e)
 {
     tr_pcsc *p;
     uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -522,7 +539,7 @@ static int wait_cards(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr
         unsigned left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
         char found[256];
         rc = tr_pcsc_wait_reader(p, v->slots[i].reader, true, left, found, sizeof found, e);
-        if (rc == 0 && slot_expects_card(&rig->slots[i])) {
+        if (rc == 0 && cards && slot_expects_card(&rig->slots[i])) {
             now = tr_now_ns();
             left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
             rc = tr_pcsc_wait_card(p, v->slots[i].reader, true, left, e);
@@ -565,14 +582,28 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
     v->nslots = rig->nslots;
     for (size_t i = 0; i < rig->nslots; i++)
         tr_strlcpy(v->slots[i].name, rig->slots[i].name, sizeof v->slots[i].name);
-    if (mkdirs(dir, e) < 0 || write_reader_conf(v, rig, e) < 0 || make_pki(v, rig, e) < 0 ||
-        start_pcscd(v, e) < 0 || write_state(v, e) < 0 || wait_pcscd(v, timeout_ms, e) < 0)
+    if (mkdirs(dir, e) < 0 || make_pki(v, rig, e) < 0)
         goto fail;
-    setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
+    /* From choosing free ports until vpcd has bound them, another rig coming
+     * up on this machine could choose the same ones: one at a time. */
+    int lock = ports_lock(e);
+    if (lock < 0)
+        goto fail;
+    int rc = write_reader_conf(v, rig, e) < 0 || start_pcscd(v, e) < 0 || write_state(v, e) < 0 ||
+                     wait_pcscd(v, timeout_ms, e) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
+        rc = wait_slots(v, rig, timeout_ms, false, e);
+    }
+    close(lock);
+    if (rc < 0)
+        goto fail;
     for (size_t i = 0; i < rig->nslots; i++)
         if (start_token(v, &rig->slots[i], &v->slots[i], e) < 0)
             goto fail;
-    if (write_state(v, e) < 0 || wait_cards(v, rig, timeout_ms, e) < 0)
+    if (write_state(v, e) < 0 || wait_slots(v, rig, timeout_ms, true, e) < 0)
         goto fail;
     *out = v;
     return 0;
