@@ -27,6 +27,13 @@ trap cleanup EXIT
 t0=$(date +%s.%N)
 TOKENRIG_VRIG_DIR=$D1 "$TR" run --rig "$RIG1" --allow-destructive --out "$T/r1" > "$T/out1" 2> "$T/err1" &
 p1=$!
+# The second rig comes up once the first is (its "run ... ->" line): two
+# bring-ups at the same instant could pick the same free vpcd ports.
+for _ in $(seq 1 600); do
+  grep -q '^tokenrig: run ' "$T/err1" 2>/dev/null && break
+  kill -0 $p1 2>/dev/null || break
+  sleep 0.05
+done
 TOKENRIG_VRIG_DIR=$D2 "$TR" run --rig "$RIG2" --allow-destructive --out "$T/r2" > "$T/out2" 2> "$T/err2" &
 p2=$!
 wait $p1; rc1=$?

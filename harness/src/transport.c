@@ -16,6 +16,8 @@
 #define MAX_LE_RETRIES 2
 /* pcscd polls card presence every 400 ms */
 #define REMOVAL_GRACE_MS 1500
+#define ATR_SETTLE_MS 1000     /* connected card, ATR not shown yet (card_refresh_atr) */
+#define ATR_SETTLE_ROUNDS 100
 
 struct tr_pcsc {
     SCARDCONTEXT ctx;
@@ -258,16 +260,36 @@ int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned tim
     }
 }
 
+/* Read the connected card's ATR and protocol. A card that answered
+ * SCardConnect always has an ATR, but right after a power cycle pcscd may
+ * still hand out the reader's previous state for a moment (seen on a loaded
+ * machine, about once in 1500 virtual cycles: SCARD_S_SUCCESS, state
+ * SCARD_ABSENT, no ATR; 10 ms later PRESENT|POWERED with the ATR). An empty
+ * ATR therefore waits for pcscd's next state change of this reader and reads
+ * again, for at most ATR_SETTLE_MS. */
 static int card_refresh_atr(tr_card *c, tr_err *e)
 {
-    char name[256];
-    DWORD nlen = sizeof name, state = 0, proto = 0, alen = sizeof c->atr;
-    LONG rv = SCardStatus(c->h, name, &nlen, &state, &proto, c->atr, &alen);
-    if (rv != SCARD_S_SUCCESS)
-        return pcsc_fail(e, rv, c->reader);
-    c->atr_len = alen;
-    c->proto = proto;
-    return 0;
+    uint64_t deadline = tr_now_ns() + (uint64_t)ATR_SETTLE_MS * 1000000u;
+    for (unsigned round = 0;; round++) {
+        char name[256];
+        DWORD nlen = sizeof name, state = 0, proto = 0, alen = sizeof c->atr;
+        LONG rv = SCardStatus(c->h, name, &nlen, &state, &proto, c->atr, &alen);
+        if (rv != SCARD_S_SUCCESS)
+            return pcsc_fail(e, rv, c->reader);
+        c->atr_len = alen;
+        c->proto = proto;
+        if (alen > 0)
+            return 0;
+        unsigned left = remaining_ms(deadline);
+        if (left == 0 || round == ATR_SETTLE_ROUNDS)
+            return tr_fail(e, TR_E_TIMEOUT, "%s: connected, but PC/SC shows no ATR after %u ms", c->reader,
+                           ATR_SETTLE_MS);
+        SCARD_READERSTATE st = {.szReader = c->reader, .dwCurrentState = SCARD_STATE_UNAWARE};
+        if (SCardGetStatusChange(c->p->ctx, 0, &st, 1) != SCARD_S_SUCCESS || st.cbAtr > 0)
+            continue; /* pcscd already knows better: read the status again */
+        st.dwCurrentState = st.dwEventState & ~SCARD_STATE_CHANGED;
+        SCardGetStatusChange(c->p->ctx, left, &st, 1);
+    }
 }
 
 int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e)
