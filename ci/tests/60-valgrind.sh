@@ -7,7 +7,9 @@ rig_up "$ROOT/rigs/virtual-4.ini"
 T=$(mktemp -d /tmp/tr-vg.XXXXXX); trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1; rm -rf "$T"' EXIT
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
 
-"${VG[@]}" "$TR" run --rig "$RIG" --allow-destructive --out "$T/run" --quiet > "$T/run.out" 2> "$T/run.err"; rc=$?
+# Under valgrind every APDU costs tokenrig ~30x its time: the signing rate
+# measured is valgrind's, not the token's, so its threshold is lifted here.
+"${VG[@]}" "$TR" run --rig "$RIG" --allow-destructive -D SIGN_MIN_RATE=1 --out "$T/run" --quiet > "$T/run.out" 2> "$T/run.err"; rc=$?
 check "valgrind: full certification on 4 slots, no memory error (exit $rc)" test "$rc" -ne 99
 check_eq "valgrind: the healthy batch passes" "$rc" 0
 [ "$rc" = 0 ] || tail -20 "$T/run.err"
