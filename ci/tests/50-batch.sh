@@ -37,6 +37,7 @@ wait $run; rc=$?
 check_eq "exit status: a token failed (A4 is not in the manifest)" "$rc" 1
 check_eq "A1 complete and correct" "$(csv_rows "$T/r1/results.csv" A1 | tr '\n' ' ')" "select|pass|- loop|pass|- in manifest|pass|- "
 check "A2 ends io.mute" grep -q '|error|io.mute' <(csv_rows "$T/r1/results.csv" A2)
+check_eq "A2 (mute) still lists every test" "$(csv_rows "$T/r1/results.csv" A2 | cut -d'|' -f1 | tr '\n' ' ')" "select loop in manifest "
 check "A3 ends io.removed" grep -q '|error|io.removed' <(csv_rows "$T/r1/results.csv" A3)
 check "A4 (killed) ends with an error" grep -q '|error|' <(csv_rows "$T/r1/results.csv" A4)
 check_eq "A4 is not in the manifest" "$(csv_rows "$T/r1/results.csv" A4 | grep '^in manifest')" "in manifest|fail|manifest.unknown-token"
@@ -60,6 +61,10 @@ printf '[rig]\nname = x\n[slot A1]\nrole = boss\n' > "$T/bad.ini"
 err=$("$TR" run --rig "$T/bad.ini" "$T/pass.tsuite" 2>&1 >/dev/null); rc=$?
 check_eq "exit status of a bad rig file" "$rc" 2
 check "the rig error names file:line ($err)" grep -q "bad.ini:4:" <<<"$err"
+{ printf '[rig]\nname = big\n'; for i in $(seq 1 17); do printf '[slot S%d]\nserial = BIG%013d\n' "$i" "$i"; done; } > "$T/big.ini"
+err=$("$TR" run --rig "$T/big.ini" "$T/pass.tsuite" 2>&1 >/dev/null); rc=$?
+check_eq "a virtual rig of 17 slots: exit status 2" "$rc" 2
+check "a virtual rig of 17 slots: says pcscd's limit ($err)" grep -q 'at most 16 readers' <<<"$err"
 "$TR" run --no-such-option > /dev/null 2>&1
 check_eq "exit status of a usage error" "$?" 2
 

@@ -248,12 +248,13 @@ static void error_row(slot_run *sr, const char *suite, const char *test, const c
 }
 
 /* Tests that cannot run any more (token lost, no connection): one error row
- * each, so every token has its full list of tests in the reports. */
-static void not_run_rows(slot_run *sr, size_t from_suite, const char *cls, const char *why)
+ * each, from test from_test of suite from_suite on, so every token has its
+ * full list of tests in the reports. */
+static void not_run_rows(slot_run *sr, size_t from_suite, size_t from_test, const char *cls, const char *why)
 {
     run_ctx *rc = sr->rc;
     for (size_t i = from_suite; i < rc->nsuites; i++)
-        for (size_t t = 0; t < rc->suites[i]->ntests; t++)
+        for (size_t t = i == from_suite ? from_test : 0; t < rc->suites[i]->ntests; t++)
             error_row(sr, rc->suites[i]->name, rc->suites[i]->tests[t].name, cls, why);
 }
 
@@ -288,7 +289,7 @@ static int slot_job(void *ud, tr_batch_worker *w)
         char msg[TR_ERR_MSG_MAX];
         tr_err_format(&e, msg, sizeof msg);
         const char *cls = e.code == TR_E_TIMEOUT ? "enum.no-card" : tr_code_name(e.code);
-        not_run_rows(sr, 0, cls, msg);
+        not_run_rows(sr, 0, 0, cls, msg);
         return 2;
     }
     tr_strlcpy(sr->reader, tr_slot_reader(sr->slot), sizeof sr->reader);
@@ -302,7 +303,7 @@ static int slot_job(void *ud, tr_batch_worker *w)
     int status = 0;
     for (size_t i = 0; i < rc->nsuites; i++) {
         if (atomic_load(&w->cancel)) {
-            not_run_rows(sr, i, "cancelled", "not run: the run was stopped");
+            not_run_rows(sr, i, 0, "cancelled", "not run: the run was stopped");
             return 2;
         }
         tr_strlcpy(sr->current_suite, rc->suites[i]->name, sizeof sr->current_suite);
@@ -321,7 +322,7 @@ static int slot_job(void *ud, tr_batch_worker *w)
             char why[160];
             snprintf(why, sizeof why, "not run: the token was lost in suite %s (%s)", rc->suites[i]->name,
                      out.lost_code);
-            not_run_rows(sr, i + 1, out.lost_code, why);
+            not_run_rows(sr, i + 1, 0, out.lost_code, why);
             return status ? status : 2;
         }
     }
@@ -344,6 +345,18 @@ static void slot_abandoned(void *ud, tr_batch_worker *w, tr_worker_state why, co
     }
     const char *cls = why == TR_WORKER_MUTE ? "io.mute" : why == TR_WORKER_TIMEOUT ? "timeout" : "cancelled";
     error_row(sr, suite, test && *test ? test : "(slot)", cls, message);
+    /* and the tests after it, which the abandoned worker will never run */
+    for (size_t i = 0; i < rc->nsuites; i++) {
+        if (strcmp(rc->suites[i]->name, suite))
+            continue;
+        size_t t = 0;
+        while (t < rc->suites[i]->ntests && (!test || strcmp(rc->suites[i]->tests[t].name, test)))
+            t++;
+        char why_not[160];
+        snprintf(why_not, sizeof why_not, "not run: the token was lost earlier (%s)", cls);
+        not_run_rows(sr, i, t < rc->suites[i]->ntests ? t + 1 : 0, cls, why_not);
+        break;
+    }
 }
 
 /* ---- run ------------------------------------------------------------------------------ */

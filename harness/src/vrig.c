@@ -555,6 +555,10 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
 {
     if (!tr_rig_is_virtual(rig))
         return tr_fail(e, TR_E_RIG, "%s: only rigs whose slots are all virtual can be brought up", rig->path);
+    /* pcscd serves at most 16 readers (PCSCLITE_MAX_READERS_CONTEXTS) */
+    if (rig->nslots > 16)
+        return tr_fail(e, TR_E_CONFIG, "%s: %zu virtual slots, but one pcscd serves at most 16 readers: "
+                       "split the batch into rig files of 16 and run them at once", rig->path, rig->nslots);
     if (strlen(dir) > 60)
         return tr_fail(e, TR_E_RIG, "rig directory '%s' is too long: UNIX socket paths inside it must stay "
                        "under 108 bytes (use a shorter TOKENRIG_VRIG_DIR)", dir);
