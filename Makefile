@@ -168,6 +168,8 @@ install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports $(DESTDIR)$(PREFIX)/share/tokenrig/ci
 	install -m 755 $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 suites/*.tsuite suites/DEFAULT suites/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
+	install -d $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib
+	install -m 644 suites/lib/*.tsuite $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib/
 	install -m 644 fixtures/profiles/*.ini $(DESTDIR)$(PREFIX)/share/tokenrig/profiles/
 	install -m 644 rigs/*.ini rigs/*.rules rigs/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/rigs/
 	install -m 644 reports/*.gp $(DESTDIR)$(PREFIX)/share/tokenrig/reports/

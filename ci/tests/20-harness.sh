@@ -56,6 +56,9 @@ check "syntax error: no token touched (no report written)" test ! -e "$T/x/resul
 err=$("$TR" run --rig "$RIG" --out "$T/y" no-such-suite 2>&1 >/dev/null); rc=$?
 check_eq "unknown suite: exit status 2" "$rc" 2
 check "unknown suite: says where it looked ($err)" grep -q "no suite named 'no-such-suite'" <<<"$err"
+out=$("$TR" list --rig "$RIG" 2>&1); rc=$?
+check_eq "tokenrig list: exit status" "$rc" 0
+check_eq "tokenrig list: each slot's token says its serial and role" "$(grep -c 'the token says: serial TRV000000000000[1-4]  role \(main\|secondary\)' <<<"$out")" 4
 for c in list run script power cycle hubs rig; do
   check "tokenrig $c --help" bash -c "'$TR' $c --help | grep -q usage"
 done

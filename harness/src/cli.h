@@ -35,6 +35,10 @@ typedef struct {
 int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e);
 void tr_rig_session_close(tr_rig_session *rs);
 
+/* Run suites/lib/identify.tsuite on one slot's token with the slot's
+ * profile; out gets its log line ("serial ... role ... algorithm ..."). */
+int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *slot, char *out, size_t cap, tr_err *e);
+
 /* Print an error as "tokenrig: file:line:col: message" and return the exit
  * status it maps to. */
 int tr_cli_report_error(const tr_err *e);

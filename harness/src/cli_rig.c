@@ -172,7 +172,9 @@ static void usage_list(FILE *f)
         "usage: tokenrig list [--rig FILE]\n"
         "\n"
         "Every PC/SC reader (with the ATR of its token), then the rig's slots with\n"
-        "the reader each maps to and how it is powered. Without --rig: the default\n"
+        "the reader each maps to, how it is powered, and what its token says it is\n"
+        "(serial, role, algorithm: suites/lib/identify.tsuite with the slot's\n"
+        "profile). Without --rig: the default\n"
         "virtual rig (brought up for the listing when it is not up).\n");
 }
 
@@ -242,6 +244,12 @@ int tr_cmd_list(int argc, char **argv)
                    s->companion[0] ? " companion " : "", s->companion);
         else
             printf("  %-8s %-10s reader \"%s\"\n", s->name, tr_slot_type_name(s->type), reader);
+        char id[512];
+        tr_err ie;
+        if (tr_slot_identify(&rs, s, id, sizeof id, &ie) == 0)
+            printf("           the token says: %s\n", id);
+        else
+            printf("           no answer: %s\n", ie.msg);
     }
     tr_pcsc_close(p);
     tr_rig_session_close(&rs);

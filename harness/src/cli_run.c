@@ -762,3 +762,60 @@ out:
         return tr_cli_report_error(&e);
     return status;
 }
+
+/* ---- identify (for tokenrig list) ------------------------------------------------------ */
+
+typedef struct {
+    char *out;
+    size_t cap, used;
+} log_sink;
+
+static void identify_log(void *ud, const char *test, const char *text)
+{
+    (void)test;
+    log_sink *ls = ud;
+    if (strncmp(text, "reset", 5) == 0 || strncmp(text, "power-cycle", 11) == 0)
+        return;
+    int n = snprintf(ls->out + ls->used, ls->cap - ls->used, "%s%s", ls->used ? "; " : "", text);
+    if (n > 0 && (size_t)n < ls->cap - ls->used)
+        ls->used += (size_t)n;
+}
+
+int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t cap, tr_err *e)
+{
+    run_opts o = {0};
+    run_ctx rc;
+    slot_run sr = {0};
+    tr_suite *suite = NULL;
+    tr_slot *slot = NULL;
+    char path[TR_PATH_MAX + 64];
+    out[0] = '\0';
+    if (init_ctx(&rc, &o, e) < 0)
+        return -1;
+    rc.rs = *rs; /* borrowed: closed by the caller */
+    sr.rc = &rc;
+    sr.cfg = c;
+    snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
+    int status = -1;
+    if (tr_suite_load(path, &suite, e) < 0 || slot_profile(&rc, &sr, e) < 0 || slot_vars(&rc, &sr, e) < 0 ||
+        tr_slot_open(&rs->cfg, c, rs->vrig, &slot, e) < 0 || tr_slot_connect(slot, e) < 0)
+        goto out;
+    tr_cardio io;
+    tr_slot_cardio(slot, &io);
+    log_sink ls = {out, cap, 0};
+    tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
+    tr_interp_env env = {.card = &io, .vars = sr.vars, .hooks = &hooks};
+    tr_suite_outcome res;
+    if (tr_interp_run(suite, &env, &res, e) == 0) {
+        status = 0;
+        if (res.counts[TR_PASS] != 1 && !out[0])
+            snprintf(out, cap, "does not answer as profile %s describes", sr.profile.name);
+    }
+out:
+    tr_slot_close(slot);
+    tr_suite_free(suite);
+    tr_vars_free(sr.vars);
+    tr_profile_free(&sr.profile);
+    tr_vars_free(rc.defs);
+    return status;
+}
