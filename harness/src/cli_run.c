@@ -33,6 +33,7 @@ typedef struct {
     const char *defs[MAX_DEFS];
     size_t ndefs;
     bool allow_destructive, plots, quiet;
+    bool script; /* tokenrig script: print commands and answers, no verdict table */
     unsigned slot_timeout_s;
 } run_opts;
 
@@ -235,6 +236,23 @@ static void hook_live(void *ud, const char *test, const char *what, unsigned lon
     pthread_mutex_unlock(&rc->print_lock);
 }
 
+/* tokenrig script prints like scriptor: "> command" and "< answer SW". */
+static void script_trace(void *ud, const tr_trace_row *row)
+{
+    hook_ud *h = ud;
+    if (h->sr->rc->o->quiet)
+        return;
+    printf("> %s\n< %s%s%s\n", row->command, row->response, *row->response ? " " : "", row->sw);
+}
+
+static void script_log(void *ud, const char *test, const char *text)
+{
+    (void)test;
+    hook_ud *h = ud;
+    if (!h->sr->rc->o->quiet)
+        printf("# %s\n", text);
+}
+
 /* ---- one slot ------------------------------------------------------------------------- */
 
 static void error_row(slot_run *sr, const char *suite, const char *test, const char *cls, const char *msg)
@@ -298,6 +316,11 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_slot_cardio(sr->slot, &io);
     hook_ud hu = {sr, w};
     tr_interp_hooks hooks = {.ud = &hu, .test_start = hook_test_start, .progress = hook_progress, .live = hook_live};
+    if (rc->o->script) {
+        hooks.progress = NULL;
+        hooks.trace = script_trace;
+        hooks.log = script_log;
+    }
     tr_interp_env env = {.card = &io, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
                          .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks};
     int status = 0;
@@ -314,6 +337,9 @@ static int slot_job(void *ud, tr_batch_worker *w)
             status = 2;
             continue;
         }
+        sr->total.apdus += out.apdus;
+        for (int v = 0; v < 4; v++)
+            sr->total.counts[v] += out.counts[v];
         if (out.counts[TR_FAIL])
             status = 1;
         else if (out.counts[TR_ERROR] && status == 0)
@@ -499,8 +525,9 @@ static int do_run(run_ctx *rc, tr_err *e)
         goto out;
     if (rc->have_manifest)
         tr_manifest_report_unmatched(&rc->manifest, rc->rep, rc->run_id, rc->rs.cfg.name);
-    say(rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc->run_id, rc->rs.cfg.name, rc->nslots,
-        rc->nsuites, tr_reports_dir(rc->rep));
+    if (!rc->o->script)
+        say(rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc->run_id, rc->rs.cfg.name,
+            rc->nslots, rc->nsuites, tr_reports_dir(rc->rep));
     tr_slot **slots = calloc(rc->nslots, sizeof *slots);
     tr_batch_worker *ws = calloc(rc->nslots, sizeof *ws);
     if (!slots || !ws) {
@@ -519,14 +546,22 @@ static int do_run(run_ctx *rc, tr_err *e)
     tr_err je;
     if (tr_reports_write_junit(rc->rep, &je) < 0)
         fprintf(stderr, "tokenrig: %s\n", je.msg);
-    if (tr_reports_write_summary(rc->rep, stdout, &je) < 0)
+    if (tr_reports_write_summary(rc->rep, rc->o->script ? NULL : stdout, &je) < 0)
         fprintf(stderr, "tokenrig: %s\n", je.msg);
     status = batch_status(rc, &je);
     if (br.interrupted) {
         fprintf(stderr, "tokenrig: interrupted; finished rows are in %s\n", tr_reports_dir(rc->rep));
         status = 2;
     }
-    printf("reports: %s\n", tr_reports_dir(rc->rep));
+    if (rc->o->script) {
+        const tr_suite_outcome *t = &rc->slots[0].total;
+        if (!rc->o->quiet)
+            fprintf(stderr, "tokenrig script: %lu APDUs, %u passed, %u failed, %u errors, %u skipped -> %s\n",
+                    t->apdus, t->counts[TR_PASS], t->counts[TR_FAIL], t->counts[TR_ERROR], t->counts[TR_SKIP],
+                    tr_reports_dir(rc->rep));
+    } else {
+        printf("reports: %s\n", tr_reports_dir(rc->rep));
+    }
     if (rc->o->plots && run_plots(tr_reports_dir(rc->rep)) == 0)
         printf("plots:   %s/*.png\n", tr_reports_dir(rc->rep));
     /* A mute worker is still blocked in SCardTransmit and wakes up when the
@@ -663,26 +698,6 @@ static void usage_script(FILE *f)
         "reports/<run-id>/trace.csv (PIN bytes as <pin>).\n");
 }
 
-typedef struct {
-    run_ctx *rc;
-} script_ud;
-
-static void script_trace(void *ud, const tr_trace_row *row)
-{
-    script_ud *su = ud;
-    if (su->rc->o->quiet)
-        return;
-    printf("> %s\n< %s%s%s\n", row->command, row->response, *row->response ? " " : "", row->sw);
-}
-
-static void script_log(void *ud, const char *test, const char *text)
-{
-    (void)test;
-    script_ud *su = ud;
-    if (!su->rc->o->quiet)
-        printf("# %s\n", text);
-}
-
 int tr_cmd_script(int argc, char **argv)
 {
     run_opts o = {0};
@@ -695,71 +710,38 @@ int tr_cmd_script(int argc, char **argv)
         usage_script(stderr);
         return 2;
     }
+    o.script = true;
     tr_err e;
     tr_err_clear(&e);
-    run_ctx rc;
-    int status = 2;
-    tr_slot *slot = NULL;
-    slot_run sr = {0};
-    char tmp_rig[64] = "";
-    if (init_ctx(&rc, &o, &e) < 0 || load_suites(&rc, &e) < 0)
-        goto out;
+    char tmp_rig[64] = "", first[TR_NAME_MAX] = "";
     if (o.reader_arg) {
         /* a one-slot pcsc-only rig around the named reader */
         snprintf(tmp_rig, sizeof tmp_rig, "/tmp/tokenrig-script-%d.ini", (int)getpid());
         FILE *f = fopen(tmp_rig, "w");
-        if (!f) {
-            tr_fail(&e, TR_E_IO, "%s: %m", tmp_rig);
-            goto out;
-        }
+        if (!f)
+            return tr_cli_report_error((tr_fail(&e, TR_E_IO, "%s: %m", tmp_rig), &e));
         fprintf(f, "[rig]\nname = script\n[slot R]\ntype = pcsc-only\nreader = \"%s\"\n", o.reader_arg);
         fclose(f);
         o.rig_arg = tmp_rig;
         if (!o.profile_arg)
             o.profile_arg = "ref1-sm2";
+    } else if (!o.slots_arg) {
+        /* the rig's first slot */
+        char path[TR_PATH_MAX];
+        tr_rig_cfg cfg;
+        if (tr_find_rig(o.rig_arg ? o.rig_arg : "virtual", path, sizeof path, &e) < 0 || tr_rig_load(path, &cfg, &e) < 0)
+            return tr_cli_report_error(&e);
+        tr_strlcpy(first, cfg.slots[0].name, sizeof first);
+        tr_rig_free(&cfg);
+        o.slots_arg = first;
     }
-    if (tr_rig_session_open(o.rig_arg, &rc.rs, &e) < 0)
-        goto out;
-    sr.rc = &rc;
-    sr.cfg = &rc.rs.cfg.slots[0];
-    if (slot_profile(&rc, &sr, &e) < 0 || slot_vars(&rc, &sr, &e) < 0 ||
-        tr_slot_open(&rc.rs.cfg, sr.cfg, rc.rs.vrig, &slot, &e) < 0 || tr_slot_connect(slot, &e) < 0 ||
-        open_reports(&rc, &e) < 0)
-        goto close_rig;
-    tr_strlcpy(sr.reader, tr_slot_reader(slot), sizeof sr.reader);
-    sr.who = (tr_slot_id){.run_id = rc.run_id, .rig = rc.rs.cfg.name, .slot = sr.cfg->name, .reader = sr.reader,
-                          .serial = sr.serial, .role = sr.role, .profile = sr.profile.name};
-    tr_cardio io;
-    tr_slot_cardio(slot, &io);
-    script_ud su = {&rc};
-    tr_interp_hooks hooks = {.ud = &su, .trace = script_trace, .log = script_log};
-    tr_interp_env env = {.card = &io, .vars = sr.vars, .reports = rc.rep, .who = &sr.who,
-                         .allow_destructive = o.allow_destructive, .hooks = &hooks};
-    tr_suite_outcome out;
-    if (tr_interp_run(rc.suites[0], &env, &out, &e) == 0) {
-        tr_err_clear(&e);
-        status = out.counts[TR_FAIL] ? 1 : out.counts[TR_ERROR] ? 2 : 0;
-        if (!o.quiet)
-            fprintf(stderr, "tokenrig script: %lu APDUs, %u passed, %u failed, %u errors, %u skipped -> %s\n",
-                    out.apdus, out.counts[TR_PASS], out.counts[TR_FAIL], out.counts[TR_ERROR], out.counts[TR_SKIP],
-                    tr_reports_dir(rc.rep));
-    }
-    tr_err je;
-    tr_reports_write_junit(rc.rep, &je);
-close_rig:
-    tr_slot_close(slot);
-    tr_reports_close(rc.rep);
-    tr_vars_free(sr.vars);
-    tr_profile_free(&sr.profile);
-    tr_rig_session_close(&rc.rs);
-out:
+    run_ctx rc;
+    int status = init_ctx(&rc, &o, &e) < 0 ? -1 : do_run(&rc, &e);
+    free_run(&rc);
     if (tmp_rig[0])
         unlink(tmp_rig);
-    for (size_t i = 0; i < rc.nsuites; i++)
-        tr_suite_free(rc.suites[i]);
-    tr_vars_free(rc.defs);
-    if (e.code != TR_OK)
-        return tr_cli_report_error(&e);
+    if (status < 0 || e.code != TR_OK)
+        return e.code != TR_OK ? tr_cli_report_error(&e) : 2;
     return status;
 }
 
