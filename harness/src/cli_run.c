@@ -63,6 +63,7 @@ struct slot_run {
     tr_slot_id who;
     char serial[64], role[16], reader[256];
     char current_suite[128];
+    char power_level[32];     /* how far the last power-off was verified */
     tr_suite_outcome total;
     bool lost;
     char lost_code[32];
@@ -236,6 +237,14 @@ static void hook_live(void *ud, const char *test, const char *what, unsigned lon
     pthread_mutex_unlock(&rc->print_lock);
 }
 
+/* Remember how far power-offs were verified (a JUnit property of the slot). */
+static void hook_cycle(void *ud, const tr_cycle_row *row)
+{
+    hook_ud *h = ud;
+    if (row->power_level && *row->power_level)
+        tr_strlcpy(h->sr->power_level, row->power_level, sizeof h->sr->power_level);
+}
+
 /* tokenrig script prints like scriptor: "> command" and "< answer SW". */
 static void script_trace(void *ud, const tr_trace_row *row)
 {
@@ -296,6 +305,13 @@ static void record_slot_props(slot_run *sr)
         tr_reports_slot_property(rc->rep, &sr->who, props[i][0], props[i][1], &e);
 }
 
+static void record_power_level(slot_run *sr)
+{
+    tr_err e;
+    if (sr->rc->rep && sr->power_level[0])
+        tr_reports_slot_property(sr->rc->rep, &sr->who, "power-off verified to", sr->power_level, &e);
+}
+
 static int slot_job(void *ud, tr_batch_worker *w)
 {
     run_ctx *rc = ud;
@@ -315,7 +331,8 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_cardio io;
     tr_slot_cardio(sr->slot, &io);
     hook_ud hu = {sr, w};
-    tr_interp_hooks hooks = {.ud = &hu, .test_start = hook_test_start, .progress = hook_progress, .live = hook_live};
+    tr_interp_hooks hooks = {.ud = &hu, .test_start = hook_test_start, .progress = hook_progress, .live = hook_live,
+                             .cycle = hook_cycle};
     if (rc->o->script) {
         hooks.progress = NULL;
         hooks.trace = script_trace;
@@ -349,9 +366,11 @@ static int slot_job(void *ud, tr_batch_worker *w)
             snprintf(why, sizeof why, "not run: the token was lost in suite %s (%s)", rc->suites[i]->name,
                      out.lost_code);
             not_run_rows(sr, i + 1, 0, out.lost_code, why);
+            record_power_level(sr);
             return status ? status : 2;
         }
     }
+    record_power_level(sr);
     return status;
 }
 
