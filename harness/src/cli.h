@@ -35,6 +35,11 @@ typedef struct {
 int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e);
 void tr_rig_session_close(tr_rig_session *rs);
 
+/* A slot's profile: override (--profile), else the slot's, else the rig's,
+ * else REF-1 for a virtual slot's algorithm ("ref1-<alg>"). */
+int tr_slot_profile_load(const tr_rig_cfg *rig, const tr_slot_cfg *slot, const char *override, tr_profile *out,
+                         tr_err *e);
+
 /* Run suites/lib/identify.tsuite on one slot's token with the slot's
  * profile; out gets its log line ("serial ... role ... algorithm ..."). */
 int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *slot, char *out, size_t cap, tr_err *e);

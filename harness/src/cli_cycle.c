@@ -97,17 +97,8 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
     const tr_slot_cfg *sc = tr_rig_find_slot(&rs->cfg, o->slot_arg);
     if (!sc)
         return tr_fail(e, TR_E_USAGE, "no slot '%s' in %s", o->slot_arg, rs->cfg.path), 2;
-    char pname[TR_PATH_MAX], ppath[TR_PATH_MAX];
-    if (o->profile_arg)
-        tr_strlcpy(pname, o->profile_arg, sizeof pname);
-    else if (sc->profile[0])
-        tr_strlcpy(pname, sc->profile, sizeof pname);
-    else if (rs->cfg.profile[0])
-        tr_strlcpy(pname, rs->cfg.profile, sizeof pname);
-    else
-        snprintf(pname, sizeof pname, "ref1-%s", sc->vt.alg);
     tr_profile prof;
-    if (tr_find_profile(pname, ppath, sizeof ppath, e) < 0 || tr_profile_load(ppath, &prof, e) < 0)
+    if (tr_slot_profile_load(&rs->cfg, sc, o->profile_arg, &prof, e) < 0)
         return 2;
     uint8_t atr[64], apdu[300];
     size_t atr_len, apdu_len;

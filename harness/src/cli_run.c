@@ -130,21 +130,27 @@ static int load_suites(run_ctx *rc, tr_err *e)
 }
 
 /* The profile of a slot: its own, the rig's, or REF-1 for its algorithm. */
-static int slot_profile(run_ctx *rc, slot_run *sr, tr_err *e)
+int tr_slot_profile_load(const tr_rig_cfg *rig, const tr_slot_cfg *slot, const char *override, tr_profile *out,
+                         tr_err *e)
 {
     char name[TR_PATH_MAX + 8], path[TR_PATH_MAX];
-    if (rc->o->profile_arg)
-        tr_strlcpy(name, rc->o->profile_arg, sizeof name);
-    else if (sr->cfg->profile[0])
-        tr_strlcpy(name, sr->cfg->profile, sizeof name);
-    else if (sr->cfg->type == TR_SLOT_VIRTUAL && !rc->rs.cfg.profile[0])
-        snprintf(name, sizeof name, "ref1-%s", sr->cfg->vt.alg);
-    else if (rc->rs.cfg.profile[0])
-        tr_strlcpy(name, rc->rs.cfg.profile, sizeof name);
+    if (override)
+        tr_strlcpy(name, override, sizeof name);
+    else if (slot->profile[0])
+        tr_strlcpy(name, slot->profile, sizeof name);
+    else if (rig->profile[0])
+        tr_strlcpy(name, rig->profile, sizeof name);
+    else if (slot->type == TR_SLOT_VIRTUAL)
+        snprintf(name, sizeof name, "ref1-%s", slot->vt.alg);
     else
         return tr_fail(e, TR_E_CONFIG, "slot %s has no profile: set profile = ... in [rig] or [slot %s], or --profile",
-                       sr->cfg->name, sr->cfg->name);
-    return tr_find_profile(name, path, sizeof path, e) < 0 ? -1 : tr_profile_load(path, &sr->profile, e);
+                       slot->name, slot->name);
+    return tr_find_profile(name, path, sizeof path, e) < 0 ? -1 : tr_profile_load(path, out, e);
+}
+
+static int slot_profile(run_ctx *rc, slot_run *sr, tr_err *e)
+{
+    return tr_slot_profile_load(&rc->rs.cfg, sr->cfg, rc->o->profile_arg, &sr->profile, e);
 }
 
 static int set_all(tr_vars *v, tr_err *e, const char *const *kv)
