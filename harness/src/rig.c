@@ -174,6 +174,36 @@ int tr_slot_power(tr_slot *s, bool on, tr_err *e)
     return tr_hubport_power(&spec, on, &chk, e);
 }
 
+/* After a power-on: wait for the card, then (re)connect. pcscd can show a
+ * card present and still refuse the connection a moment later while it
+ * settles the new card (seen under load, rarely): such a refusal waits for
+ * the reader's next state change and tries again, until the timeout. */
+static int connect_when_present(tr_slot *s, bool fresh, unsigned timeout_ms, tr_err *e)
+{
+    uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    if (fresh) {
+        tr_card_disconnect(s->card, false); /* the old handle belongs to the old device */
+        s->card = NULL;
+    }
+    for (;;) {
+        uint64_t now = tr_now_ns();
+        unsigned left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
+        if (tr_pcsc_wait_card(s->pcsc, s->reader, true, left, e) < 0)
+            return -1;
+        int rc = s->card ? tr_card_reconnect(s->card, e) : tr_card_connect(s->pcsc, s->reader, &s->card, e);
+        if (rc == 0)
+            return 0;
+        bool transient = e->code == TR_E_REMOVED || e->code == TR_E_TIMEOUT;
+        if (!transient || tr_now_ns() >= deadline)
+            return -1;
+        tr_err sub;
+        if (tr_pcsc_wait_reader_state_change(s->pcsc, s->reader, 100, &sub) < 0) {
+            *e = sub;
+            return -1;
+        }
+    }
+}
+
 static double ms_since(uint64_t t0)
 {
     return (double)(tr_now_ns() - t0) / 1e6;
@@ -221,9 +251,7 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
         return -1;
     rep->to_reader_ms = 0; /* a vpcd reader never leaves */
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
-    if (tr_pcsc_wait_card(s->pcsc, s->reader, true, timeout, e) < 0)
-        return -1;
-    if (s->card ? tr_card_reconnect(s->card, e) < 0 : tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0)
+    if (connect_when_present(s, false, timeout, e) < 0)
         return -1;
     rep->to_atr_ms = ms_since(t_on);
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
@@ -267,11 +295,7 @@ static int usb_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
         return -1;
     rep->to_reader_ms = (double)(tr_now_ns() - t_on) / 1e6;
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
-    if (tr_pcsc_wait_card(s->pcsc, s->reader, true, s->rig->ready_timeout_ms, e) < 0)
-        return -1;
-    tr_card_disconnect(s->card, false); /* the old handle belongs to the old device */
-    s->card = NULL;
-    if (tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0)
+    if (connect_when_present(s, true, s->rig->ready_timeout_ms, e) < 0)
         return -1;
     rep->to_atr_ms = (double)(tr_now_ns() - t_on) / 1e6;
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);

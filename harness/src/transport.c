@@ -267,6 +267,20 @@ int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned tim
  * SCARD_ABSENT, no ATR; 10 ms later PRESENT|POWERED with the ATR). An empty
  * ATR therefore waits for pcscd's next state change of this reader and reads
  * again, for at most ATR_SETTLE_MS. */
+int tr_pcsc_wait_reader_state_change(tr_pcsc *p, const char *reader, unsigned timeout_ms, tr_err *e)
+{
+    SCARD_READERSTATE st = {.szReader = reader, .dwCurrentState = SCARD_STATE_UNAWARE};
+    LONG rv = SCardGetStatusChange(p->ctx, 0, &st, 1);
+    if (rv != SCARD_S_SUCCESS)
+        return rv == SCARD_E_UNKNOWN_READER || rv == SCARD_E_READER_UNAVAILABLE ? 0 : pcsc_fail(e, rv, reader);
+    st.dwCurrentState = st.dwEventState & ~SCARD_STATE_CHANGED;
+    rv = SCardGetStatusChange(p->ctx, timeout_ms, &st, 1);
+    if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT || rv == SCARD_E_CANCELLED || rv == SCARD_E_UNKNOWN_READER ||
+        rv == SCARD_E_READER_UNAVAILABLE)
+        return 0;
+    return pcsc_fail(e, rv, reader);
+}
+
 static int card_refresh_atr(tr_card *c, tr_err *e)
 {
     uint64_t deadline = tr_now_ns() + (uint64_t)ATR_SETTLE_MS * 1000000u;

@@ -45,6 +45,10 @@ int tr_pcsc_wait_readers_change(tr_pcsc *p, unsigned timeout_ms, tr_err *e);
  * needed). -1 when the driver does not answer it. */
 int tr_pcsc_reader_channel_id(tr_pcsc *p, const char *reader, uint32_t *out, tr_err *e);
 
+/* Wait until the reader's state (card present, powered, ...) changes from
+ * what it is now, or timeout_ms pass; 0 either way, -1 on a PC/SC error. */
+int tr_pcsc_wait_reader_state_change(tr_pcsc *p, const char *reader, unsigned timeout_ms, tr_err *e);
+
 /* Connect exclusively (T=0 or T=1). */
 int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e);
 /* Re-establish the connection after the card left and came back. */
