@@ -523,12 +523,15 @@ static int result_csv(tr_reports *r, const tr_result_row *row, tr_err *e)
     return rc;
 }
 
-int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
+/* Start a row of trace.csv, samples.csv or cycles.csv, which all begin with
+ * time, slot, serial: locks the stream (stream_row_close unlocks). NULL once
+ * the reports are frozen. */
+static csv_stream *stream_row_open(tr_reports *r, int which, const tr_slot_id *who)
 {
     if (atomic_load(&r->frozen))
-        return 0;
-    const tr_slot_id *w = who_or_empty(row->who);
-    csv_stream *s = &r->s[S_TRACE];
+        return NULL;
+    const tr_slot_id *w = who_or_empty(who);
+    csv_stream *s = &r->s[which];
     char t[TIME_MAX];
     lock(&s->mu);
     now_iso(r, t, sizeof t);
@@ -536,6 +539,21 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
     cell_raw(s, t);
     cell_text(s, w->slot);
     cell_text(s, w->serial);
+    return s;
+}
+
+static int stream_row_close(csv_stream *s, tr_err *e)
+{
+    int rc = row_end(s, e);
+    unlock(&s->mu);
+    return rc;
+}
+
+int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
+{
+    csv_stream *s = stream_row_open(r, S_TRACE, row->who);
+    if (!s)
+        return 0;
     cell_text(s, row->suite);
     cell_text(s, row->test);
     cell_text(s, row->file);
@@ -544,48 +562,28 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
     cell_text(s, row->response);
     cell_text(s, row->sw);
     cell_u64(s, row->latency_us);
-    int rc = row_end(s, e);
-    unlock(&s->mu);
-    return rc;
+    return stream_row_close(s, e);
 }
 
 int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
 {
-    if (atomic_load(&r->frozen))
+    csv_stream *s = stream_row_open(r, S_SAMPLES, row->who);
+    if (!s)
         return 0;
-    const tr_slot_id *w = who_or_empty(row->who);
-    csv_stream *s = &r->s[S_SAMPLES];
-    char t[TIME_MAX];
-    lock(&s->mu);
-    now_iso(r, t, sizeof t);
-    row_begin(s);
-    cell_raw(s, t);
-    cell_text(s, w->slot);
-    cell_text(s, w->serial);
     cell_text(s, row->suite);
     cell_text(s, row->test);
     cell_text(s, row->metric);
     cell_u64(s, row->index);
     cell_double(r, s, "%.10g", row->value);
     cell_text(s, row->unit);
-    int rc = row_end(s, e);
-    unlock(&s->mu);
-    return rc;
+    return stream_row_close(s, e);
 }
 
 int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
 {
-    if (atomic_load(&r->frozen))
+    csv_stream *s = stream_row_open(r, S_CYCLES, row->who);
+    if (!s)
         return 0;
-    const tr_slot_id *w = who_or_empty(row->who);
-    csv_stream *s = &r->s[S_CYCLES];
-    char t[TIME_MAX];
-    lock(&s->mu);
-    now_iso(r, t, sizeof t);
-    row_begin(s);
-    cell_raw(s, t);
-    cell_text(s, w->slot);
-    cell_text(s, w->serial);
     cell_u64(s, row->cycle);
     cell_ms(r, s, row->off_ms);
     cell_ms(r, s, row->to_device_ms);
@@ -597,9 +595,7 @@ int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
     cell_text(s, row->power_level);
     cell_text(s, row->verdict);
     cell_text(s, row->message);
-    int rc = row_end(s, e);
-    unlock(&s->mu);
-    return rc;
+    return stream_row_close(s, e);
 }
 
 /* ------------------------------------------------------------------------ */
