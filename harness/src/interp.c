@@ -1386,6 +1386,13 @@ static bool need_rsp(interp *I, const tr_stmt *s, const char *what)
     return false;
 }
 
+/* The text of an `expect` pattern built with ${...}, rendered as hex. */
+static int render_pattern(interp *I, const tr_stmt *s, const char **src, size_t *n)
+{
+    render_opts ro = {true, {{0, 0}}, 0};
+    return render(I, &s->tpl, &ro, src, n);
+}
+
 static int exec_expect_sw(interp *I, const tr_stmt *s)
 {
     if (!need_rsp(I, s, "expect"))
@@ -1394,10 +1401,9 @@ static int exec_expect_sw(interp *I, const tr_stmt *s)
     const tr_sw_pattern *pat = &s->sw;
     const char *src = s->pattern_src;
     if (!s->tpl.constant) {
-        render_opts ro = {true, {{0, 0}}, 0};
         size_t n;
         char why[128];
-        if (render(I, &s->tpl, &ro, &src, &n) < 0)
+        if (render_pattern(I, s, &src, &n) < 0)
             return STOP;
         if (tr_sw_pattern_compile(src, n, &pat_buf, why, sizeof why) < 0)
             return rt_error(I, s->pos, "expected a status word pattern, found \"%s\": %s", src, why), STOP;
@@ -1420,10 +1426,9 @@ static int exec_expect_data(interp *I, const tr_stmt *s)
     const tr_data_pattern *pat = &s->data;
     const char *src = s->pattern_src;
     if (!s->tpl.constant) {
-        render_opts ro = {true, {{0, 0}}, 0};
         size_t n;
         char why[128];
-        if (render(I, &s->tpl, &ro, &src, &n) < 0)
+        if (render_pattern(I, s, &src, &n) < 0)
             return STOP;
         uint8_t *v = scratch(I, n / 2 + 1), *m = scratch(I, n / 2 + 1);
         if (!v || !m)
