@@ -32,6 +32,8 @@ static void usage_main(FILE *f)
         "  cycle   --rig FILE --slot NAME --count N [--stop-on-fail]\n"
         "  hubs                                      USB hubs, ports, power switching\n"
         "  rig     up|down|status|env [--rig FILE]   the virtual rig (private pcscd + vtokens)\n"
+        "  recover [--rig FILE]                      give tokens a crashed run left mid-way\n"
+        "                                            their factory PINs back (the journal)\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error.\n");
@@ -54,7 +56,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
-        {"rig", tr_cmd_rig},
+        {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

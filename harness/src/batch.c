@@ -9,7 +9,10 @@
 #include "util.h"
 
 #define WATCH_PERIOD_MS 50
-#define CANCEL_GRACE_MS 3000
+/* After a stop is asked for, how long a worker may take to finish its APDU
+ * and give its token back (journal recovery: a dozen APDUs) before it is
+ * abandoned. */
+#define CANCEL_GRACE_MS 10000
 
 static volatile sig_atomic_t g_signalled;
 
@@ -50,7 +53,8 @@ static void abandon(const tr_batch_opts *o, tr_batch_worker *w, tr_worker_state 
     int expected = TR_WORKER_RUNNING;
     if (!atomic_compare_exchange_strong(&w->state, &expected, (int)why))
         return;
-    atomic_store(&w->cancel, 1);
+    int none = TR_CANCEL_NONE;
+    atomic_compare_exchange_strong(&w->cancel, &none, why == TR_WORKER_TIMEOUT ? TR_CANCEL_TIMEOUT : TR_CANCEL_SIGNAL);
     pthread_detach(w->thread);
     if (o->abandon)
         o->abandon(o->ud, w, why, msg);
@@ -71,10 +75,12 @@ static void watch(const tr_batch_opts *o, tr_batch_worker *w, uint64_t now)
                  o->apdu_timeout_ms, where);
         abandon(o, w, TR_WORKER_MUTE, msg);
     } else if (o->slot_timeout_ms && (now - w->started_ns) / 1000000u > o->slot_timeout_ms) {
-        /* first ask nicely; abandon only if the job does not stop in time */
-        if (!atomic_exchange(&w->cancel, 1))
+        /* first ask nicely; abandon only if the job does not stop (and give
+         * its token back) in time */
+        int expected = TR_CANCEL_NONE;
+        if (atomic_compare_exchange_strong(&w->cancel, &expected, TR_CANCEL_TIMEOUT))
             return;
-        if ((now - w->started_ns) / 1000000u > o->slot_timeout_ms + o->apdu_timeout_ms) {
+        if ((now - w->started_ns) / 1000000u > o->slot_timeout_ms + o->apdu_timeout_ms + CANCEL_GRACE_MS) {
             snprintf(msg, sizeof msg, "slot timeout: still running after %u ms (in %s)", o->slot_timeout_ms, where);
             abandon(o, w, TR_WORKER_TIMEOUT, msg);
         }
@@ -94,10 +100,13 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
 {
     memset(res, 0, sizeof *res);
     g_signalled = 0;
-    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    /* SIGHUP (the terminal closed) and SIGPIPE (`tokenrig run | head`) stop
+     * the run in order too: tokens restored, JUnit written, rig down */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    struct sigaction sa = {.sa_handler = on_signal}, old[4];
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    for (size_t i = 0; i < 4; i++)
+        sigaction(sigs[i], &sa, &old[i]);
     worker_arg *args = calloc(n ? n : 1, sizeof *args);
     if (!args)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
@@ -128,12 +137,14 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
         if (g_signalled && !cancel_at) {
             cancel_at = now;
             res->interrupted = true;
-            for (size_t i = 0; i < started; i++)
-                atomic_store(&ws[i].cancel, 1);
+            for (size_t i = 0; i < started; i++) {
+                int expected = TR_CANCEL_NONE;
+                atomic_compare_exchange_strong(&ws[i].cancel, &expected, TR_CANCEL_SIGNAL);
+            }
         }
         if (cancel_at && (now - cancel_at) / 1000000u > CANCEL_GRACE_MS)
             for (size_t i = 0; i < started; i++)
-                abandon(o, &ws[i], TR_WORKER_CANCELLED, "stopped by a signal (Ctrl-C / SIGTERM)");
+                abandon(o, &ws[i], TR_WORKER_CANCELLED, "stopped by a signal (SIGINT, SIGTERM, SIGHUP or SIGPIPE)");
     }
     for (size_t i = 0; i < started; i++) {
         switch (atomic_load(&ws[i].state)) {
@@ -146,8 +157,12 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
     /* abandoned workers still reference args: it is leaked on purpose */
     if (res->done == started)
         free(args);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    for (size_t i = 0; i < 4; i++)
+        sigaction(sigs[i], &old[i], NULL);
+    /* a closed stdout then reports EPIPE to later writes instead of killing
+     * the process before the rig is down */
+    if (g_signalled)
+        signal(SIGPIPE, SIG_IGN);
     res->interrupted = res->interrupted || g_signalled;
     return started == n ? 0 : -1;
 }

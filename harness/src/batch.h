@@ -4,9 +4,11 @@
  * PC/SC context through tr_slot_connect), the watchdog that declares a
  * token mute when one APDU outlives the rig's apdu_timeout_ms (its worker is
  * then abandoned — a blocked SCardTransmit cannot be interrupted — and the
- * others go on), the per-slot --timeout, and SIGINT/SIGTERM (cancel every
- * worker, wait briefly, return so the caller writes JUnit and keeps every
- * finished row).
+ * others go on), the per-slot --timeout (the worker is asked to stop,
+ * TR_CANCEL_TIMEOUT, and abandoned if it does not), and SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE (every worker asked to stop, TR_CANCEL_SIGNAL, with a
+ * grace period to give its token back in factory state; then return so the
+ * caller writes JUnit and keeps every finished row).
  * Must not: know what the job does (suites, cycles), write report files.
  */
 #ifndef TR_BATCH_H
@@ -26,10 +28,13 @@ typedef enum {
     TR_WORKER_CANCELLED  /* abandoned after Ctrl-C / SIGTERM */
 } tr_worker_state;
 
+/* Why a worker is asked to stop (the value of its cancel flag). */
+enum { TR_CANCEL_NONE = 0, TR_CANCEL_SIGNAL = 1, TR_CANCEL_TIMEOUT = 2 };
+
 typedef struct tr_batch_worker {
     tr_slot *slot;
     size_t index;
-    atomic_int cancel;          /* the job checks it between APDUs/tests */
+    atomic_int cancel;          /* TR_CANCEL_*: the job checks it between APDUs/tests */
     atomic_int state;           /* tr_worker_state */
     int job_status;             /* what the job returned (valid when DONE) */
     uint64_t started_ns;
@@ -66,7 +71,7 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *workers, const tr_b
 /* Record where a worker is ("suite / test"), for the watchdog's message. */
 void tr_batch_where(tr_batch_worker *w, const char *suite, const char *test);
 
-/* True once SIGINT or SIGTERM arrived during tr_batch_run. */
+/* True once SIGINT, SIGTERM, SIGHUP or SIGPIPE arrived during tr_batch_run. */
 bool tr_batch_interrupted(void);
 
 #endif

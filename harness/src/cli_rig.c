@@ -21,39 +21,6 @@ int tr_cli_report_error(const tr_err *e)
     return 2;
 }
 
-int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e)
-{
-    memset(rs, 0, sizeof *rs);
-    char path[TR_PATH_MAX];
-    if (tr_find_rig(rig_arg ? rig_arg : DEFAULT_RIG, path, sizeof path, e) < 0 ||
-        tr_rig_load(path, &rs->cfg, e) < 0)
-        return -1;
-    if (!tr_rig_is_virtual(&rs->cfg))
-        return 0;
-    char dir[TR_PATH_MAX];
-    tr_vrig_default_dir(&rs->cfg, dir, sizeof dir);
-    tr_err ignored;
-    if (tr_vrig_attach(dir, &rs->vrig, &ignored) == 0)
-        return 0;
-    if (tr_vrig_up(&rs->cfg, dir, RIG_UP_TIMEOUT_MS, &rs->vrig, e) < 0) {
-        tr_rig_free(&rs->cfg);
-        return -1;
-    }
-    rs->owns_vrig = true;
-    return 0;
-}
-
-void tr_rig_session_close(tr_rig_session *rs)
-{
-    tr_err ignored;
-    if (rs->owns_vrig)
-        tr_vrig_down(rs->vrig, &ignored);
-    else
-        tr_vrig_free(rs->vrig);
-    rs->vrig = NULL;
-    tr_rig_free(&rs->cfg);
-}
-
 /* ---- tokenrig rig ---------------------------------------------------------------- */
 
 static void usage_rig(FILE *f)

@@ -363,6 +363,19 @@ static int slot_key(ini_ctx *c, tr_slot_cfg *s, const char *name, const char *va
     return ini_bad(c, "unknown key '%s' in [slot %s] (see README, \"Rig files\")", name, s->name);
 }
 
+/* A path in a rig file: relative ones are relative to the rig file. */
+static int copy_rig_path(ini_ctx *c, const tr_rig_cfg *r, const char *name, const char *value, char *out, size_t cap)
+{
+    if (!*value)
+        return ini_bad(c, "%s is empty", name);
+    if (value[0] == '/')
+        return copy_value(c, name, value, out, cap);
+    char dir[TR_PATH_MAX], joined[2 * TR_PATH_MAX + 2];
+    tr_strlcpy(dir, r->path, sizeof dir);
+    snprintf(joined, sizeof joined, "%s/%s", dirname(dir), value);
+    return copy_value(c, name, joined, out, cap);
+}
+
 static int rig_key(void *user, const char *section, const char *name, const char *value)
 {
     ini_ctx *c = user;
@@ -380,10 +393,16 @@ static int rig_key(void *user, const char *section, const char *name, const char
             return parse_uint(c, name, value, 3600000, &r->ready_timeout_ms);
         if (!strcmp(name, "off_ms"))
             return parse_uint(c, name, value, 3600000, &r->off_ms);
+        if (!strcmp(name, "nv_dir"))
+            return copy_rig_path(c, r, name, value, r->nv_dir, sizeof r->nv_dir);
+        if (!strcmp(name, "journal"))
+            return copy_rig_path(c, r, name, value, r->journal, sizeof r->journal);
+        if (!strcmp(name, "pcscd_restart"))
+            return copy_value(c, name, value, r->pcscd_restart, sizeof r->pcscd_restart);
         if (!strcmp(name, "description"))
             return 1;
         return ini_bad(c, "unknown key '%s' in [rig] (known: name, profile, apdu_timeout_ms, "
-                          "ready_timeout_ms, off_ms, description)", name);
+                          "ready_timeout_ms, off_ms, nv_dir, journal, pcscd_restart, description)", name);
     }
     if (!strncmp(section, "slot", 4) && (section[4] == ' ' || section[4] == '\0')) {
         tr_slot_cfg *s = rig_slot_for_section(c, r, section);
@@ -437,6 +456,29 @@ int tr_rig_load(const char *path, tr_rig_cfg *out, tr_err *e)
         if (dot)
             *dot = '\0';
     }
+    return 0;
+}
+
+int tr_rig_single_reader(const char *reader, tr_rig_cfg *out, tr_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->apdu_timeout_ms = 5000;
+    out->ready_timeout_ms = 10000;
+    out->off_ms = 200;
+    tr_strlcpy(out->name, "reader", sizeof out->name);
+    snprintf(out->path, sizeof out->path, "(--reader %.900s)", reader);
+    out->slots = calloc(1, sizeof *out->slots);
+    if (!out->slots || !(out->slots[0].vars = tr_vars_new(NULL))) {
+        free(out->slots);
+        out->slots = NULL;
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
+    out->nslots = 1;
+    tr_slot_cfg *s = &out->slots[0];
+    s->type = TR_SLOT_PCSC_ONLY;
+    tr_strlcpy(s->name, "R", sizeof s->name);
+    if (!*reader || !tr_strlcpy(s->reader, reader, sizeof s->reader))
+        return tr_fail(e, TR_E_USAGE, "--reader: a reader name pattern of 1 to %zu characters", sizeof s->reader - 1);
     return 0;
 }
 

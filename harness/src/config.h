@@ -76,12 +76,18 @@ typedef struct {
     unsigned apdu_timeout_ms;    /* per APDU: past it the token is io.mute */
     unsigned ready_timeout_ms;   /* per power-cycle stage */
     unsigned off_ms;             /* power-off time in a cycle */
+    char nv_dir[TR_PATH_MAX];    /* virtual tokens' NV memory across rig down/up ("" = fresh tokens) */
+    char journal[TR_PATH_MAX];   /* journal of destructive steps ("" = the default place) */
+    char pcscd_restart[512];     /* command that restarts a system pcscd ("" = none) */
     tr_slot_cfg *slots;
     size_t nslots;
 } tr_rig_cfg;
 
 int tr_rig_load(const char *path, tr_rig_cfg *out, tr_err *e);
 void tr_rig_free(tr_rig_cfg *r);
+/* A one-slot pcsc-only rig around a reader name pattern (tokenrig script
+ * --reader), built in memory. */
+int tr_rig_single_reader(const char *reader, tr_rig_cfg *out, tr_err *e);
 const tr_slot_cfg *tr_rig_find_slot(const tr_rig_cfg *r, const char *name);
 /* True when every slot is virtual (the rig needs the private pcscd). */
 bool tr_rig_is_virtual(const tr_rig_cfg *r);

@@ -93,6 +93,7 @@ typedef struct {
     uint64_t deadline_ns;
     uint64_t apdu_ns;          /* sum of exchange times (measure) */
     uint64_t last_live_ns;
+    bool journal_pending;      /* a journal record waits for its command */
     /* power cycles */
     bool cycle_pending;
     tr_cycle_report cyc;
@@ -469,9 +470,13 @@ static int io_error(interp *I, int line, const tr_err *e, const char *doing)
 
 static bool stop_requested(interp *I, int line)
 {
-    if (I->env->cancel && atomic_load(I->env->cancel)) {
+    int why = I->env->cancel ? atomic_load(I->env->cancel) : 0;
+    if (why) {
         I->out->cancelled = true;
-        end_test(I, TR_ERROR, "cancelled", line, "run interrupted");
+        if (why == 2) /* TR_CANCEL_TIMEOUT */
+            end_test(I, TR_ERROR, "timeout", line, "slot timeout: stopped here");
+        else
+            end_test(I, TR_ERROR, "cancelled", line, "run interrupted");
         return true;
     }
     return false;
@@ -490,6 +495,12 @@ static int exchange(interp *I, int line)
     size_t rlen = 0;
     int r = c->transmit(c->ctx, I->sent, I->sentlen, I->rsp, TR_MAX_RAPDU, &rlen, &e);
     uint64_t t1 = tr_now_ns();
+    if (I->journal_pending) {
+        const tr_interp_hooks *h = I->env->hooks;
+        I->journal_pending = false;
+        if (h && h->journaled_sent)
+            h->journaled_sent(h->ud);
+    }
     I->out->apdus++;
     I->have_rsp = false;
     I->data_hex_ok = false;
@@ -1341,6 +1352,32 @@ static int set_var_int(interp *I, const char *name, int64_t v)
     return set_var(I, name, b);
 }
 
+/* journal user|so LANDS [else NOT]: the record is durable before the next
+ * command is sent, or the test stops here with an error. */
+static int exec_journal(interp *I, const tr_stmt *s)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (!h || !h->journal)
+        return GO; /* nothing to record into (unit tests, dry runs) */
+    char lands[64], not_landed[64];
+    const char *v = eval_message(I, s->e[0], "");
+    if (!v)
+        return STOP;
+    tr_strlcpy(lands, v, sizeof lands);
+    v = s->e[1] ? eval_message(I, s->e[1], "") : lands;
+    if (!v)
+        return STOP;
+    tr_strlcpy(not_landed, v, sizeof not_landed);
+    add_secret(I, lands);
+    add_secret(I, not_landed);
+    tr_err e;
+    tr_err_clear(&e);
+    if (h->journal(h->ud, s->flag ? 1 : 0, lands, not_landed, &e) < 0)
+        return end_test(I, TR_ERROR, "journal", s->pos.line, "%s", e.msg), STOP;
+    I->journal_pending = true;
+    return GO;
+}
+
 static int exec_apdu(interp *I, const tr_stmt *s)
 {
     I->marks_used = false;
@@ -1923,6 +1960,7 @@ static int exec_stmt(interp *I, const tr_stmt *s)
     case TR_ST_CLASSIFY:
         I->classify = s->classify;
         return GO;
+    case TR_ST_JOURNAL: return exec_journal(I, s);
     case TR_ST_METRIC: return exec_metric(I, s);
     case TR_ST_LOG: {
         const char *m = eval_message(I, s->message, "");

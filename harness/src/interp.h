@@ -52,6 +52,13 @@ typedef struct {
     void (*trace)(void *ud, const tr_trace_row *row);
     void (*sample)(void *ud, const tr_sample_row *row);
     void (*cycle)(void *ud, const tr_cycle_row *row);
+    /* `journal user|so LANDS [else NOT]`: record, durably, what the PIN will
+     * be if the next command lands and what it is if not (ref 0 user, 1 SO;
+     * PIN texts unmasked: they go to the journal only). A -1 return stops the
+     * test with an error before the command is sent. NULL: not recorded. */
+    int (*journal)(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e);
+    /* The journaled command was answered (or failed). */
+    void (*journaled_sent)(void *ud);
 } tr_interp_hooks;
 
 typedef struct {
@@ -65,7 +72,9 @@ typedef struct {
     bool allow_destructive;     /* else `destructive` tests are skipped */
     time_t now;                 /* "now" for cert-info / seal-info; 0 = time() */
     double test_timeout_s;      /* per test, checked between statements; 0 = none */
-    atomic_int *cancel;         /* nonzero = stop between statements; may be NULL */
+    atomic_int *cancel;         /* nonzero = stop between statements; may be NULL.
+                                   2 (TR_CANCEL_TIMEOUT) = the slot timed out
+                                   (rows say "timeout"), else "cancelled" */
     uint64_t seed;              /* random(); 0 = 1 (runs are reproducible) */
     unsigned long max_steps;    /* statements executed per run; 0 = unlimited */
     const tr_interp_hooks *hooks; /* may be NULL */

@@ -1450,6 +1450,27 @@ static tr_stmt *parse_simple_name_stmt(parser *p, tr_stmt_kind kind, size_t at, 
 
 /* One statement starting with keyword kw (already consumed at `at`).
  * Returns 1 with *out set (may stay NULL for attributes), -1 on error. */
+/* journal user|so LANDS [else NOT]: before a command that changes a PIN. */
+static tr_stmt *parse_journal(parser *p, size_t at)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_JOURNAL, at);
+    if (!s)
+        return NULL;
+    if (accept_word(p, "so"))
+        s->flag = true;
+    else if (!accept_word(p, "user")) {
+        perr(p, p->i, "expected 'user' or 'so' after journal, found %s", FOUND(p, p->i));
+        return NULL;
+    }
+    if (!(s->e[0] = parse_expr(p)))
+        return NULL;
+    if (accept_word(p, "else") && !(s->e[1] = parse_expr(p)))
+        return NULL;
+    if (expect_eol(p, "the journal record") < 0)
+        return NULL;
+    return s;
+}
+
 static int parse_keyword(parser *p, const char *kw, size_t at, int depth, block_info *bi,
                          tr_stmt **out)
 {
@@ -1528,6 +1549,10 @@ static int parse_keyword(parser *p, const char *kw, size_t at, int depth, block_
         s = new_stmt(p, TR_ST_LOG, at);
         if (s && (!(s->message = parse_expr(p)) || expect_eol(p, "the log text") < 0))
             return -1;
+    } else if (!strcmp(kw, "journal")) {
+        s = parse_journal(p, at);
+        if (!s)
+            return -1;
     } else if (!strcmp(kw, "classify")) {
         s = new_stmt(p, TR_ST_CLASSIFY, at);
         if (s && (!(s->classify = parse_code(p, "a classification code (like pin.no-lockout)")) ||
@@ -1587,7 +1612,7 @@ static int parse_keyword(parser *p, const char *kw, size_t at, int depth, block_
 static const char *const keywords[] = {
     "suite", "test", "cleanup", "destructive", "requires", "expect", "reset",
     "power-cycle", "exit", "quit", "let", "capture", "if", "else", "repeat",
-    "for", "assert", "fail", "skip", "log", "classify", "metric", "measure",
+    "for", "assert", "fail", "skip", "log", "classify", "journal", "metric", "measure",
     "read-binary", "cert-info", "seal-info",
 };
 

@@ -151,6 +151,7 @@ typedef enum {
     TR_ST_READ_BINARY, /* name [chunk e[0]] [max e[1]] */
     TR_ST_CERT_INFO,   /* e[0] [window e[1]] */
     TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] */
+    TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
     TR_ST_SUITE,       /* header: name (top level only, consumed by the parser) */
     TR_ST_DESTRUCTIVE, /* attribute (consumed by the parser) */
     TR_ST_REQUIRES,    /* attribute e[0] (consumed by the parser) */

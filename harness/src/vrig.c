@@ -34,8 +34,11 @@ typedef struct {
 
 struct tr_vrig {
     char dir[TR_PATH_MAX];
+    char nv[TR_PATH_MAX];       /* where tokens keep keys, certificates, PIN state */
     char socket[TR_PATH_MAX];
     pid_t pcscd_pid;
+    pid_t owner_pid;            /* the process whose rig this is; 0 = brought up by `rig up` */
+    unsigned long long owner_start; /* its start time (guards against PID reuse) */
     vslot *slots;
     size_t nslots;
 };
@@ -104,6 +107,29 @@ static bool pid_is_ours(pid_t pid, const char *needle)
             buf[i] = ' ';
     buf[n] = '\0';
     return strstr(buf, needle) != NULL;
+}
+
+/* A process's start time (field 22 of /proc/PID/stat), 0 when it is gone. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long start = 0;
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (p)
+        start = strtoull(p, NULL, 10);
+    return start;
 }
 
 /* Liveness of a child we forked ourselves (its cmdline may still be ours
@@ -198,7 +224,8 @@ static int write_state(const tr_vrig *v, tr_err *e)
     if (!f)
         return tr_fail(e, TR_E_RIG, "%s: %m", tmp);
     fprintf(f, "; written by tokenrig rig up; read by tokenrig to find this rig\n");
-    fprintf(f, "[rig]\ndir = %s\nsocket = %s\npcscd_pid = %d\n", v->dir, v->socket, (int)v->pcscd_pid);
+    fprintf(f, "[rig]\ndir = %s\nnv_dir = %s\nsocket = %s\npcscd_pid = %d\nowner_pid = %d\nowner_start = %llu\n",
+            v->dir, v->nv, v->socket, (int)v->pcscd_pid, (int)v->owner_pid, v->owner_start);
     for (size_t i = 0; i < v->nslots; i++)
         fprintf(f, "[slot %s]\nreader = %s\ncontrol = %s\npid = %d\nport = %u\n", v->slots[i].name,
                 v->slots[i].reader, v->slots[i].control, (int)v->slots[i].pid, v->slots[i].port);
@@ -237,6 +264,12 @@ static int state_key(void *user, const char *section, const char *name, const ch
             tr_strlcpy(v->socket, value, sizeof v->socket);
         else if (!strcmp(name, "pcscd_pid"))
             v->pcscd_pid = (pid_t)atoi(value);
+        else if (!strcmp(name, "owner_pid"))
+            v->owner_pid = (pid_t)atoi(value);
+        else if (!strcmp(name, "owner_start"))
+            v->owner_start = strtoull(value, NULL, 10);
+        else if (!strcmp(name, "nv_dir"))
+            tr_strlcpy(v->nv, value, sizeof v->nv);
         return 1;
     }
     if (strncmp(section, "slot ", 5))
@@ -391,9 +424,18 @@ static int wait_pcscd(tr_vrig *v, unsigned timeout_ms, tr_err *e)
     return 0;
 }
 
+/* A token's own files (key, certificate, seal, PIN state) live in its NV
+ * directory: the rig's nv_dir when it has one (they outlive the rig, as a
+ * real token's memory outlives a crash of the bench), else the instance
+ * directory (fresh tokens each bring-up). */
 static void slot_file(const tr_vrig *v, const char *slot, const char *suffix, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/%s%s", v->dir, slot, suffix);
+    snprintf(out, cap, "%s/%s%s", v->nv[0] ? v->nv : v->dir, slot, suffix);
+}
+
+static bool file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
 }
 
 /* Cert faults are realized by the certificate we issue, not by vtoken. */
@@ -421,10 +463,12 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
     char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
     snprintf(mkpki, sizeof mkpki, "%s/mkpki", helper_dir());
-    snprintf(pki, sizeof pki, "%s/pki", v->dir);
+    snprintf(pki, sizeof pki, "%s/pki", v->nv[0] ? v->nv : v->dir);
     snprintf(log, sizeof log, "%s/mkpki.log", v->dir);
+    char ca_crt[TR_PATH_MAX + 32];
+    snprintf(ca_crt, sizeof ca_crt, "%s/ca.crt.der", pki);
     char *ca[] = {mkpki, "ca", "--out", pki, NULL};
-    if (run_to_end(ca, log, e) < 0)
+    if (!file_exists(ca_crt) && run_to_end(ca, log, e) < 0)
         return -1;
     pid_t *pids = calloc(rig->nslots, sizeof *pids);
     if (!pids)
@@ -432,6 +476,10 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
     int rc = 0;
     for (size_t i = 0; i < rig->nslots; i++) {
         const tr_slot_cfg *s = &rig->slots[i];
+        char have[TR_PATH_MAX + 32];
+        slot_file(v, s->name, ".crt.der", have, sizeof have);
+        if (v->nv[0] && file_exists(have))
+            continue; /* a token with NV memory keeps its key and certificate */
         pid_t pid = fork();
         if (pid < 0) {
             rc = tr_fail(e, TR_E_RIG, "fork: %m");
@@ -564,20 +612,26 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
                        "under 108 bytes (use a shorter TOKENRIG_VRIG_DIR)", dir);
     char state[TR_PATH_MAX + 16];
     snprintf(state, sizeof state, "%s/state.ini", dir);
-    tr_vrig *old;
+    tr_vrig *old = NULL;
     tr_err ignored;
     if (access(state, F_OK) == 0) {
-        if (tr_vrig_attach(dir, &old, &ignored) == 0) {
+        char why[256];
+        if (tr_vrig_attach(dir, &old, &ignored) == 0 && !tr_vrig_stale(old, why, sizeof why)) {
             tr_vrig_free(old);
             return tr_fail(e, TR_E_RIG, "a virtual rig is already up in %s (tokenrig rig down --rig %s)",
                            dir, rig->path);
         }
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* stale: its processes are gone */
+        if (!old)
+            snprintf(why, sizeof why, "its pcscd is gone");
+        tr_vrig_free(old);
+        fprintf(stderr, "tokenrig: the virtual rig in %s was left by a dead process (%s): taking it down\n", dir, why);
+        tr_vrig_reap(dir);
     }
     tr_vrig *v = calloc(1, sizeof *v);
     if (!v)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     tr_strlcpy(v->dir, dir, sizeof v->dir);
+    tr_strlcpy(v->nv, rig->nv_dir, sizeof v->nv);
     v->slots = calloc(rig->nslots, sizeof *v->slots);
     if (!v->slots) {
         free(v);
@@ -586,7 +640,7 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
     v->nslots = rig->nslots;
     for (size_t i = 0; i < rig->nslots; i++)
         tr_strlcpy(v->slots[i].name, rig->slots[i].name, sizeof v->slots[i].name);
-    if (mkdirs(dir, e) < 0 || make_pki(v, rig, e) < 0)
+    if (mkdirs(dir, e) < 0 || (v->nv[0] && mkdirs(v->nv, e) < 0) || make_pki(v, rig, e) < 0)
         goto fail;
     /* From choosing free ports until vpcd has bound them, another rig coming
      * up on this machine could choose the same ones: one at a time. */
@@ -766,4 +820,60 @@ int tr_vrig_respawn(tr_vrig *v, const tr_rig_cfg *rig, const char *slot, tr_err 
 int tr_vrig_token_status(const tr_vrig *v, const char *slot, char *out, size_t cap, tr_err *e)
 {
     return control_call(v, slot, "status", out, cap, e);
+}
+
+void tr_vrig_set_owner(tr_vrig *v, pid_t pid)
+{
+    v->owner_pid = pid;
+    v->owner_start = pid > 0 ? proc_start_time(pid) : 0;
+}
+
+int tr_vrig_save(const tr_vrig *v, tr_err *e)
+{
+    return write_state(v, e);
+}
+
+bool tr_vrig_owned(const tr_vrig *v)
+{
+    return v->owner_pid > 0;
+}
+
+const char *tr_vrig_nv_dir(const tr_vrig *v)
+{
+    return v->nv;
+}
+
+bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap)
+{
+    if (v->owner_pid > 0 && (proc_start_time(v->owner_pid) == 0 ||
+                             (v->owner_start && proc_start_time(v->owner_pid) != v->owner_start))) {
+        snprintf(why, cap, "its owner, PID %d, is gone", (int)v->owner_pid);
+        return true;
+    }
+    if (!pid_is_ours(v->pcscd_pid, "pcscd")) {
+        snprintf(why, cap, "its pcscd, PID %d, is gone", (int)v->pcscd_pid);
+        return true;
+    }
+    for (size_t i = 0; i < v->nslots; i++)
+        if (!pid_is_ours(v->slots[i].pid, "vtoken")) {
+            snprintf(why, cap, "slot %s's token process, PID %d, is gone", v->slots[i].name, (int)v->slots[i].pid);
+            return true;
+        }
+    return false;
+}
+
+void tr_vrig_reap(const char *dir)
+{
+    tr_vrig *v = calloc(1, sizeof *v);
+    if (!v)
+        return;
+    tr_strlcpy(v->dir, dir, sizeof v->dir);
+    char state[TR_PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.ini", dir);
+    ini_parse(state, state_key, v); /* whatever it recorded, even partly */
+    for (size_t i = 0; i < v->nslots; i++)
+        stop_pid(v->slots[i].pid, "vtoken");
+    stop_pid(v->pcscd_pid, "pcscd");
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tr_vrig_free(v);
 }

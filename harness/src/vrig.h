@@ -44,6 +44,21 @@ const char *tr_vrig_socket(const tr_vrig *v);
 /* Reader name / vtoken PID of a slot; NULL / -1 when the slot is unknown. */
 const char *tr_vrig_reader(const tr_vrig *v, const char *slot);
 pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot);
+/* Whose rig it is: pid > 0 = that process's (a run that brought it up: a
+ * rig whose owner is gone is stale), 0 = brought up by `tokenrig rig up`
+ * (stays until `rig down`). tr_vrig_save writes it to the state file. */
+void tr_vrig_set_owner(tr_vrig *v, pid_t pid);
+bool tr_vrig_owned(const tr_vrig *v);
+int tr_vrig_save(const tr_vrig *v, tr_err *e);
+/* A rig left by a dead process: its owner is gone, or its pcscd or a
+ * token's process died. why gets the reason. */
+bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap);
+/* Stop whatever the state file in dir recorded (by PID, checked against
+ * /proc/PID/cmdline) and remove dir. NV memory outside dir is kept. */
+void tr_vrig_reap(const char *dir);
+/* The rig's nv_dir ("" when its tokens are fresh each bring-up). */
+const char *tr_vrig_nv_dir(const tr_vrig *v);
+
 /* Virtual power through the token's control socket. */
 int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e);
 /* Restart a slot's vtoken with the same options and state file (after a

@@ -1,0 +1,980 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "interp.h"
+#include "rig.h"
+#include "transport.h"
+#include "util.h"
+
+#define DEFAULT_RIG "virtual"
+#define RIG_UP_TIMEOUT_MS 30000
+
+/* ---- the lease: which process uses a rig ------------------------------------------------ */
+
+/* A virtual rig's lease sits beside its instance directory; a hardware
+ * rig's in /tmp/tokenrig-<uid>/. flock() is released by the kernel when the
+ * holder dies however it dies, so a lease file whose content is still there
+ * while nobody holds the lock was left by a process that died in a run. */
+static void lease_path(const tr_rig_cfg *cfg, char *out, size_t cap)
+{
+    if (tr_rig_is_virtual(cfg)) {
+        char dir[TR_PATH_MAX];
+        tr_vrig_default_dir(cfg, dir, sizeof dir);
+        snprintf(out, cap, "%s.lease", dir);
+    } else {
+        snprintf(out, cap, "/tmp/tokenrig-%u/rig-%s.lease", (unsigned)getuid(), cfg->name);
+    }
+}
+
+static int lease_open_locked(const char *path, tr_err *e)
+{
+    char dir[TR_PATH_MAX + 32];
+    tr_strlcpy(dir, path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return tr_fail(e, TR_E_RIG, "mkdir %s: %m", dir);
+    }
+    for (int attempt = 0; attempt < 10; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return tr_fail(e, TR_E_RIG, "%s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            char who[256] = "";
+            ssize_t n = pread(fd, who, sizeof who - 1, 0);
+            who[n > 0 ? n : 0] = '\0';
+            tr_trim(who);
+            close(fd);
+            return tr_fail(e, TR_E_RIG, "the rig is in use by another tokenrig (%s; lease %s)",
+                           who[0] ? who : "no details", path);
+        }
+        /* the file may have been unlinked by its previous holder between
+         * our open and our lock: lock the file that is at the path */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            return fd;
+        close(fd);
+    }
+    return tr_fail(e, TR_E_RIG, "%s: could not take the lease", path);
+}
+
+/* Take the lease; *stale_by gets what the dead previous holder wrote ("" when
+ * the last holder left cleanly). */
+static int lease_take(tr_rig_session *rs, char *stale_by, size_t cap, tr_err *e)
+{
+    lease_path(&rs->cfg, rs->lease_path, sizeof rs->lease_path);
+    int fd = lease_open_locked(rs->lease_path, e);
+    if (fd < 0)
+        return -1;
+    ssize_t n = pread(fd, stale_by, cap - 1, 0);
+    stale_by[n > 0 ? n : 0] = '\0';
+    tr_trim(stale_by);
+    char me[256];
+    int len = snprintf(me, sizeof me, "PID %d, started %lld\n", (int)getpid(), (long long)time(NULL));
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, me, (size_t)len, 0) != len) {
+        close(fd);
+        return tr_fail(e, TR_E_RIG, "writing %s: %m", rs->lease_path);
+    }
+    rs->lease_fd = fd;
+    return 0;
+}
+
+static void lease_release(tr_rig_session *rs)
+{
+    if (rs->lease_fd < 0)
+        return;
+    /* emptied and removed under the lock: the next process finds no
+     * content, so nothing to recover */
+    if (ftruncate(rs->lease_fd, 0) == 0)
+        unlink(rs->lease_path);
+    close(rs->lease_fd);
+    rs->lease_fd = -1;
+}
+
+/* ---- opening a rig ------------------------------------------------------------------------ */
+
+static int vrig_fresh(tr_rig_session *rs, const char *dir, pid_t owner, tr_err *e)
+{
+    if (tr_vrig_up(&rs->cfg, dir, RIG_UP_TIMEOUT_MS, &rs->vrig, e) < 0)
+        return -1;
+    tr_vrig_set_owner(rs->vrig, owner);
+    rs->owns_vrig = owner > 0;
+    return tr_vrig_save(rs->vrig, e);
+}
+
+/* Attach to the virtual rig, bring it up, or replace one left by a dead
+ * process (its tokens keep their NV memory when the rig has an nv_dir). */
+static int open_virtual(tr_rig_session *rs, const char *stale_by, tr_err *e)
+{
+    char dir[TR_PATH_MAX], why[300];
+    tr_vrig_default_dir(&rs->cfg, dir, sizeof dir);
+    tr_err ignored;
+    if (tr_vrig_attach(dir, &rs->vrig, &ignored) < 0)
+        return vrig_fresh(rs, dir, getpid(), e);
+    bool stale = tr_vrig_stale(rs->vrig, why, sizeof why);
+    if (!stale && stale_by[0]) {
+        stale = true;
+        snprintf(why, sizeof why, "the run that used it (%.200s) died", stale_by);
+    }
+    if (!stale)
+        return 0;
+    /* a rig `rig up` made stays the user's; one a dead run made is ours now */
+    pid_t owner = tr_vrig_owned(rs->vrig) ? getpid() : 0;
+    fprintf(stderr, "tokenrig: rig %s: left by a dead process (%s): taking it down and bringing it up again\n",
+            rs->cfg.name, why);
+    tr_vrig_free(rs->vrig);
+    rs->vrig = NULL;
+    tr_vrig_reap(dir);
+    return vrig_fresh(rs, dir, owner, e);
+}
+
+/* A hardware rig after a crash: every port the dead run may have left off
+ * is switched on again and checked. */
+static int recover_hardware(tr_rig_session *rs, const char *stale_by, tr_err *e)
+{
+    fprintf(stderr, "tokenrig: rig %s: the previous run (%s) died: powering every port back on\n", rs->cfg.name,
+            stale_by);
+    for (size_t i = 0; i < rs->cfg.nslots; i++) {
+        const tr_slot_cfg *c = &rs->cfg.slots[i];
+        if (c->type != TR_SLOT_USB_HUB)
+            continue;
+        tr_slot *s = NULL;
+        char desc[300];
+        if (tr_slot_open(&rs->cfg, c, NULL, &s, e) < 0 || tr_slot_power(s, true, e) < 0) {
+            tr_err_prefix(e, "slot %s: powering the port back on", c->name);
+            tr_slot_close(s);
+            return -1;
+        }
+        tr_slot_power_desc(s, desc, sizeof desc);
+        fprintf(stderr, "tokenrig: slot %s: %s: on\n", c->name, desc);
+        tr_slot_close(s);
+    }
+    return 0;
+}
+
+int tr_rig_session_open_cfg(tr_rig_session *rs, tr_err *e)
+{
+    rs->vrig = NULL;
+    rs->owns_vrig = false;
+    rs->journal = NULL;
+    rs->lease_fd = -1;
+    char stale_by[256];
+    int rc = lease_take(rs, stale_by, sizeof stale_by, e);
+    if (rc == 0 && tr_rig_is_virtual(&rs->cfg))
+        rc = open_virtual(rs, stale_by, e);
+    else if (rc == 0 && stale_by[0])
+        rc = recover_hardware(rs, stale_by, e);
+    if (rc < 0) {
+        lease_release(rs);
+        tr_rig_free(&rs->cfg);
+    }
+    return rc;
+}
+
+int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->lease_fd = -1;
+    char path[TR_PATH_MAX];
+    if (tr_find_rig(rig_arg ? rig_arg : DEFAULT_RIG, path, sizeof path, e) < 0 || tr_rig_load(path, &rs->cfg, e) < 0)
+        return -1;
+    return tr_rig_session_open_cfg(rs, e);
+}
+
+void tr_rig_session_close(tr_rig_session *rs)
+{
+    tr_err ignored;
+    tr_journal_close(rs->journal);
+    rs->journal = NULL;
+    if (rs->owns_vrig)
+        tr_vrig_down(rs->vrig, &ignored);
+    else
+        tr_vrig_free(rs->vrig);
+    rs->vrig = NULL;
+    lease_release(rs);
+    tr_rig_free(&rs->cfg);
+}
+
+int tr_rig_session_journal(tr_rig_session *rs, tr_err *e)
+{
+    if (rs->journal)
+        return 0;
+    char path[TR_PATH_MAX + 32];
+    if (rs->cfg.journal[0])
+        tr_strlcpy(path, rs->cfg.journal, sizeof path);
+    else if (rs->vrig) /* beside the tokens' memory: they share their fate */
+        snprintf(path, sizeof path, "%s/journal",
+                 tr_vrig_nv_dir(rs->vrig)[0] ? tr_vrig_nv_dir(rs->vrig) : tr_vrig_dir(rs->vrig));
+    else
+        tr_journal_default_path(rs->cfg.name, path, sizeof path);
+    return tr_journal_open(path, &rs->journal, e);
+}
+
+/* ---- a slot's profile and variables ------------------------------------------------------------ */
+
+int tr_slot_profile_load(const tr_rig_cfg *rig, const tr_slot_cfg *slot, const char *override, tr_profile *out,
+                         tr_err *e)
+{
+    char name[TR_PATH_MAX + 8], path[TR_PATH_MAX];
+    if (override)
+        tr_strlcpy(name, override, sizeof name);
+    else if (slot->profile[0])
+        tr_strlcpy(name, slot->profile, sizeof name);
+    else if (rig->profile[0])
+        tr_strlcpy(name, rig->profile, sizeof name);
+    else if (slot->type == TR_SLOT_VIRTUAL)
+        snprintf(name, sizeof name, "ref1-%s", slot->vt.alg);
+    else
+        return tr_fail(e, TR_E_CONFIG, "slot %s has no profile: set profile = ... in [rig] or [slot %s], or --profile",
+                       slot->name, slot->name);
+    return tr_find_profile(name, path, sizeof path, e) < 0 ? -1 : tr_profile_load(path, out, e);
+}
+
+typedef struct run_ctx run_ctx;
+
+/* One slot of a run (or of an identify / recover pass). */
+typedef struct {
+    run_ctx *rc;
+    const tr_slot_cfg *cfg;
+    tr_slot *slot;
+    tr_profile profile;
+    tr_vars *vars;            /* slot layer over the profile */
+    tr_slot_id who;
+    char serial[64], role[16], reader[256];
+    char current_suite[128];
+    char power_level[32];     /* how far the last power-off was verified */
+    tr_suite_outcome total;
+    atomic_int *cancel;       /* the worker's */
+} slot_run;
+
+static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
+{
+    for (size_t i = 0; from && i < tr_vars_count(from); i++)
+        if (tr_vars_set(to, tr_vars_name_at(from, i), tr_vars_value_at(from, i)) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Slot variables: profile < slot identity < rig var.* < manifest < -D. */
+static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, const tr_vars *defs, tr_err *e)
+{
+    sr->vars = tr_vars_new(sr->profile.vars);
+    if (!sr->vars)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    const tr_slot_cfg *c = sr->cfg;
+    bool virt = c->type == TR_SLOT_VIRTUAL;
+    const char *kv[] = {"SLOT", c->name, "RIG", rig->name,
+                        "EXPECTED_SERIAL", virt ? c->vt.serial : NULL,
+                        "EXPECTED_ROLE", virt ? c->vt.role : NULL,
+                        "EXPECTED_ALG", virt ? c->vt.alg : NULL, NULL, NULL};
+    for (const char *const *p = kv; p[0]; p += 2)
+        if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    if (copy_layer(sr->vars, c->vars, e) < 0)
+        return -1;
+    if (m && tr_manifest_apply((tr_manifest *)m, virt ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
+        return -1;
+    if (copy_layer(sr->vars, defs, e) < 0)
+        return -1;
+    const char *serial = tr_vars_get(sr->vars, "EXPECTED_SERIAL");
+    const char *role = tr_vars_get(sr->vars, "EXPECTED_ROLE");
+    tr_strlcpy(sr->serial, serial ? serial : "", sizeof sr->serial);
+    tr_strlcpy(sr->role, role ? role : "", sizeof sr->role);
+    return 0;
+}
+
+static void slot_free(slot_run *sr)
+{
+    tr_slot_close(sr->slot);
+    sr->slot = NULL;
+    tr_vars_free(sr->vars);
+    sr->vars = NULL;
+    tr_profile_free(&sr->profile);
+}
+
+/* ---- a run --------------------------------------------------------------------------------------- */
+
+struct run_ctx {
+    const tr_run_opts *o;
+    tr_rig_session *rs;
+    tr_reports *rep;
+    char run_id[64];
+    slot_run *slots;
+    size_t nslots;
+    tr_suite *recover_suite;
+    pthread_mutex_t print_lock;
+    bool tty;
+};
+
+static void say(run_ctx *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(run_ctx *rc, const char *fmt, ...)
+{
+    if (rc->o->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&rc->print_lock);
+    if (rc->tty)
+        fputs("\r\033[K", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&rc->print_lock);
+    va_end(ap);
+}
+
+typedef struct {
+    slot_run *sr;
+    tr_batch_worker *w;
+} hook_ud;
+
+static void hook_test_start(void *ud, const char *test)
+{
+    hook_ud *h = ud;
+    if (h->w)
+        tr_batch_where(h->w, h->sr->current_suite, test);
+}
+
+static void hook_progress(void *ud, const char *test, tr_verdict v, const char *cls, const char *msg)
+{
+    hook_ud *h = ud;
+    const char *mark = v == TR_PASS ? "pass" : v == TR_FAIL ? "FAIL" : v == TR_ERROR ? "ERROR" : "skip";
+    if (v == TR_PASS)
+        say(h->sr->rc, "[%s] %s / %s: %s", h->sr->cfg->name, h->sr->current_suite, test, mark);
+    else
+        say(h->sr->rc, "[%s] %s / %s: %s%s%s%s%s", h->sr->cfg->name, h->sr->current_suite, test, mark,
+            cls && *cls ? " " : "", cls ? cls : "", msg && *msg ? ": " : "", msg ? msg : "");
+}
+
+static void hook_live(void *ud, const char *test, const char *what, unsigned long done, unsigned long total)
+{
+    hook_ud *h = ud;
+    run_ctx *rc = h->sr->rc;
+    if (rc->o->quiet || !rc->tty)
+        return;
+    pthread_mutex_lock(&rc->print_lock);
+    fprintf(stderr, "\r\033[K[%s] %s / %s: %s %lu/%lu", h->sr->cfg->name, h->sr->current_suite, test, what, done,
+            total);
+    pthread_mutex_unlock(&rc->print_lock);
+}
+
+/* Remember how far power-offs were verified (a JUnit property of the slot). */
+static void hook_cycle(void *ud, const tr_cycle_row *row)
+{
+    hook_ud *h = ud;
+    if (row->power_level && *row->power_level)
+        tr_strlcpy(h->sr->power_level, row->power_level, sizeof h->sr->power_level);
+}
+
+/* tokenrig script prints like scriptor: "> command" and "< answer SW". */
+static void script_trace(void *ud, const tr_trace_row *row)
+{
+    hook_ud *h = ud;
+    if (h->sr->rc->o->quiet)
+        return;
+    printf("> %s\n< %s%s%s\n", row->command, row->response, *row->response ? " " : "", row->sw);
+}
+
+static void script_log(void *ud, const char *test, const char *text)
+{
+    (void)test;
+    hook_ud *h = ud;
+    if (!h->sr->rc->o->quiet)
+        printf("# %s\n", text);
+}
+
+/* The journal statement of a suite: open the token's sequence on its first
+ * destructive step (with the factory PINs as the target), then record. */
+static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e)
+{
+    hook_ud *h = ud;
+    slot_run *sr = h->sr;
+    tr_journal *j = sr->rc->rs->journal;
+    if (!j)
+        return tr_fail(e, TR_E_INTERNAL, "no journal is open");
+    if (!tr_journal_is_open(j, sr->cfg->name, NULL)) {
+        const char *fu = tr_vars_get(sr->vars, "DEFAULT_PIN"), *fs = tr_vars_get(sr->vars, "SO_PIN");
+        if (!fu || !fs)
+            return tr_fail(e, TR_E_CONFIG, "profile %s: the journal needs DEFAULT_PIN and SO_PIN (the factory PINs)",
+                           sr->profile.name);
+        if (tr_journal_begin(j, sr->cfg->name, sr->serial, sr->rc->run_id, fu, fs, e) < 0)
+            return -1;
+    }
+    return tr_journal_pin(j, sr->cfg->name, sr->serial, ref ? TR_PIN_SO : TR_PIN_USER, if_lands, if_not, e);
+}
+
+static void hook_journaled_sent(void *ud)
+{
+    hook_ud *h = ud;
+    tr_journal_crash_point(h->sr->rc->rs->journal, true);
+}
+
+static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
+{
+    *hooks = (tr_interp_hooks){.ud = hu, .test_start = hook_test_start, .progress = hook_progress,
+                               .live = hook_live, .cycle = hook_cycle, .journal = hook_journal,
+                               .journaled_sent = hook_journaled_sent};
+    if (script) {
+        hooks->progress = NULL;
+        hooks->trace = script_trace;
+        hooks->log = script_log;
+    }
+}
+
+/* ---- rows written by the engine ------------------------------------------------------------------- */
+
+static void error_row(slot_run *sr, const char *suite, const char *test, const char *cls, const char *msg)
+{
+    tr_result_row row = {.who = &sr->who, .suite = suite, .test = test, .verdict = TR_ERROR,
+                         .classification = cls, .message = msg};
+    tr_err e;
+    if (sr->rc->rep && tr_reports_result(sr->rc->rep, &row, &e) < 0)
+        say(sr->rc, "tokenrig: %s", e.msg);
+    say(sr->rc, "[%s] %s / %s: ERROR %s: %s", sr->cfg->name, suite, test, cls, msg);
+}
+
+/* Tests that cannot run any more: one error row each, from test from_test of
+ * suite from_suite on, so every token has its full list of tests. */
+static void not_run_rows(slot_run *sr, size_t from_suite, size_t from_test, const char *cls, const char *why)
+{
+    const tr_run_opts *o = sr->rc->o;
+    for (size_t i = from_suite; i < o->nsuites; i++)
+        for (size_t t = i == from_suite ? from_test : 0; t < o->suites[i]->ntests; t++)
+            error_row(sr, o->suites[i]->name, o->suites[i]->tests[t].name, cls, why);
+}
+
+static void slot_property(slot_run *sr, const char *name, const char *value)
+{
+    tr_err e;
+    if (sr->rc->rep && tr_reports_slot_property(sr->rc->rep, &sr->who, name, value, &e) < 0)
+        say(sr->rc, "tokenrig: %s", e.msg);
+}
+
+static void record_slot_props(slot_run *sr)
+{
+    char atr_hex[100] = "", power[300];
+    if (sr->slot && tr_slot_card(sr->slot)) {
+        uint8_t atr[64];
+        size_t n = tr_card_atr(tr_slot_card(sr->slot), atr, sizeof atr);
+        tr_hex_encode(atr, n, atr_hex, sizeof atr_hex, 0);
+    }
+    tr_slot_power_desc(sr->slot, power, sizeof power);
+    const char *props[][2] = {{"reader", sr->reader}, {"ATR", atr_hex}, {"serial", sr->serial},
+                              {"role", sr->role}, {"profile", sr->profile.name}, {"power", power},
+                              {"slot type", tr_slot_type_name(sr->cfg->type)}};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        slot_property(sr, props[i][0], props[i][1]);
+}
+
+/* ---- recovery from the journal ---------------------------------------------------------------------- */
+
+static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, tr_err *e)
+{
+    const char *kv[][2] = {{"JOURNAL_SERIAL", x->serial},
+                           {"CAND1_PIN", x->cand[TR_PIN_USER][0]}, {"CAND2_PIN", x->cand[TR_PIN_USER][1]},
+                           {"SO_CAND1_PIN", x->cand[TR_PIN_SO][0]}, {"SO_CAND2_PIN", x->cand[TR_PIN_SO][1]},
+                           {"FACTORY_PIN", x->factory[TR_PIN_USER]}, {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (tr_vars_set(v, kv[i][0], kv[i][1]) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* suites/lib/recover.tsuite on the slot's (connected) token. Returns 1
+ * restored, 0 not (why says it), -1 harness error. The journal sequence is
+ * closed when restored, and when the token refused both candidates (nothing
+ * more can be done from the journal); it stays when the token was not there
+ * or is another token. */
+static int recover_slot(slot_run *sr, const tr_cardio *io, char *why, size_t cap, tr_err *e)
+{
+    run_ctx *rc = sr->rc;
+    tr_journal_entry x;
+    if (!tr_journal_is_open(rc->rs->journal, sr->cfg->name, &x))
+        return 1;
+    tr_vars *v = tr_vars_new(sr->vars);
+    if (!v || set_pin_vars(v, &x, e) < 0) {
+        tr_vars_free(v);
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
+    hook_ud hu = {sr, NULL};
+    tr_interp_hooks hooks;
+    fill_hooks(&hooks, &hu, false);
+    hooks.journal = NULL;
+    tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
+    tr_interp_env env = {.card = io, .vars = v, .reports = rc->rep, .who = &sr->who, .allow_destructive = true,
+                         .hooks = &hooks};
+    tr_suite_outcome out;
+    int rc_run = tr_interp_run(rc->recover_suite, &env, &out, e);
+    tr_vars_free(v);
+    if (rc_run < 0)
+        return -1;
+    bool ok = out.counts[TR_PASS] == 1;
+    bool other = out.nclasses && !strcmp(out.classes[0], "recovery.other-token");
+    snprintf(why, cap, "%s", ok ? "restored to its factory PINs"
+                             : other ? "another token is in the slot: the journal entry is kept"
+                             : out.token_lost ? "the token was lost during recovery"
+                             : "could not be restored (see results.csv, suite recovery)");
+    if ((ok || (!other && !out.token_lost)) && tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, e) < 0)
+        return -1;
+    return ok ? 1 : 0;
+}
+
+/* ---- one slot's job ---------------------------------------------------------------------------------- */
+
+static const char *cancel_class(int why)
+{
+    return why == TR_CANCEL_TIMEOUT ? "timeout" : "cancelled";
+}
+
+/* Suites in order; returns the slot's status (0/1/2). */
+static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio *io)
+{
+    run_ctx *rc = sr->rc;
+    hook_ud hu = {sr, w};
+    tr_interp_hooks hooks;
+    fill_hooks(&hooks, &hu, rc->o->script);
+    tr_interp_env env = {.card = io, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
+                         .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks};
+    int status = 0;
+    tr_err e;
+    for (size_t i = 0; i < rc->o->nsuites; i++) {
+        int why = atomic_load(&w->cancel);
+        if (why) {
+            not_run_rows(sr, i, 0, cancel_class(why),
+                         why == TR_CANCEL_TIMEOUT ? "not run: the slot timed out" : "not run: the run was stopped");
+            return 2;
+        }
+        const tr_suite *s = rc->o->suites[i];
+        tr_strlcpy(sr->current_suite, s->name, sizeof sr->current_suite);
+        tr_suite_outcome out;
+        if (tr_interp_run(s, &env, &out, &e) < 0) {
+            char msg[TR_ERR_MSG_MAX];
+            error_row(sr, s->name, "(harness)", tr_code_name(e.code), tr_err_format(&e, msg, sizeof msg));
+            status = 2;
+            continue;
+        }
+        sr->total.apdus += out.apdus;
+        for (int v = 0; v < 4; v++)
+            sr->total.counts[v] += out.counts[v];
+        status = out.counts[TR_FAIL] ? 1 : out.counts[TR_ERROR] && status == 0 ? 2 : status;
+        /* a suite that ran to its end closes its journal sequence: its own
+         * tests judged the state it left */
+        if (!out.cancelled && !out.token_lost && rc->rs->journal &&
+            tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, &e) < 0) {
+            error_row(sr, s->name, "(journal)", tr_code_name(e.code), e.msg);
+            status = 2;
+        }
+        if (out.token_lost) {
+            char why_msg[160];
+            snprintf(why_msg, sizeof why_msg, "not run: the token was lost in suite %s (%s)", s->name, out.lost_code);
+            not_run_rows(sr, i + 1, 0, out.lost_code, why_msg);
+            return status ? status : 2;
+        }
+    }
+    return status;
+}
+
+/* Recovery inside the worker, on its own connection: before the suites when
+ * an earlier run left the token mid-way, and after them when this run was
+ * stopped part-way. */
+static void recover_in_worker(slot_run *sr, const tr_cardio *io, const char *when)
+{
+    run_ctx *rc = sr->rc;
+    if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
+        return;
+    char why[200];
+    tr_err e;
+    tr_err_clear(&e);
+    int r = recover_slot(sr, io, why, sizeof why, &e);
+    if (r < 0)
+        say(rc, "[%s] recovery %s: %s", sr->cfg->name, when, e.msg);
+    else
+        say(rc, "[%s] %s (journal, %s)", sr->cfg->name, why, when);
+}
+
+static int slot_job(void *ud, tr_batch_worker *w)
+{
+    run_ctx *rc = ud;
+    slot_run *sr = &rc->slots[w->index];
+    tr_err e;
+    tr_err_clear(&e);
+    tr_batch_where(w, "connect", "");
+    if (tr_slot_connect(sr->slot, &e) < 0) {
+        char msg[TR_ERR_MSG_MAX];
+        tr_err_format(&e, msg, sizeof msg);
+        not_run_rows(sr, 0, 0, e.code == TR_E_TIMEOUT ? "enum.no-card" : tr_code_name(e.code), msg);
+        return 2;
+    }
+    tr_strlcpy(sr->reader, tr_slot_reader(sr->slot), sizeof sr->reader);
+    record_slot_props(sr);
+    tr_cardio io;
+    tr_slot_cardio(sr->slot, &io);
+    tr_batch_where(w, "recovery", "journaled PINs restored");
+    recover_in_worker(sr, &io, "left by an earlier run");
+    int status = run_suites_on_slot(sr, w, &io);
+    if (atomic_load(&w->cancel)) {
+        tr_batch_where(w, "recovery", "journaled PINs restored");
+        recover_in_worker(sr, &io, "the run was stopped");
+    }
+    if (sr->power_level[0])
+        slot_property(sr, "power-off verified to", sr->power_level);
+    return status;
+}
+
+static void slot_abandoned(void *ud, tr_batch_worker *w, tr_worker_state why, const char *message)
+{
+    run_ctx *rc = ud;
+    slot_run *sr = &rc->slots[w->index];
+    char where[256];
+    pthread_mutex_lock(&w->lock);
+    tr_strlcpy(where, w->where, sizeof where);
+    pthread_mutex_unlock(&w->lock);
+    char suite[128] = "", *test = strstr(where, " / ");
+    if (test) {
+        *test = '\0';
+        test += 3;
+        tr_strlcpy(suite, where, sizeof suite);
+    }
+    const char *cls = why == TR_WORKER_MUTE ? "io.mute" : why == TR_WORKER_TIMEOUT ? "timeout" : "cancelled";
+    error_row(sr, suite, test && *test ? test : "(slot)", cls, message);
+    /* and the tests after it, which the abandoned worker will never run */
+    for (size_t i = 0; i < rc->o->nsuites; i++) {
+        const tr_suite *s = rc->o->suites[i];
+        if (strcmp(s->name, suite))
+            continue;
+        size_t t = 0;
+        while (t < s->ntests && (!test || strcmp(s->tests[t].name, test)))
+            t++;
+        char why_not[160];
+        snprintf(why_not, sizeof why_not, "not run: the token was lost earlier (%s)", cls);
+        not_run_rows(sr, i, t < s->ntests ? t + 1 : 0, cls, why_not);
+        break;
+    }
+}
+
+/* ---- preparing and closing a run ---------------------------------------------------------------------- */
+
+static bool slot_selected(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static int prepare_slots(run_ctx *rc, tr_err *e)
+{
+    const tr_rig_cfg *rig = &rc->rs->cfg;
+    rc->slots = calloc(rig->nslots ? rig->nslots : 1, sizeof *rc->slots);
+    if (!rc->slots)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < rig->nslots; i++) {
+        const tr_slot_cfg *c = &rig->slots[i];
+        if (!slot_selected(rc->o->slots, c->name))
+            continue;
+        slot_run *sr = &rc->slots[rc->nslots++];
+        sr->rc = rc;
+        sr->cfg = c;
+        if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
+            slot_vars(sr, rig, rc->o->manifest, rc->o->defs, e) < 0 ||
+            tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
+            return -1;
+        const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
+        tr_strlcpy(sr->reader, reader ? reader : "", sizeof sr->reader);
+        sr->who = (tr_slot_id){.run_id = rc->run_id, .rig = rig->name, .slot = c->name, .reader = sr->reader,
+                               .serial = sr->serial, .role = sr->role, .profile = sr->profile.name};
+    }
+    if (rc->nslots == 0)
+        return tr_fail(e, TR_E_USAGE, "--slots %s matches no slot of %s", rc->o->slots, rig->path);
+    return 0;
+}
+
+static void make_run_id(char *out, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, cap, "%s-%d", stamp, (int)getpid());
+}
+
+static int open_reports(run_ctx *rc, tr_err *e)
+{
+    char dir[TR_PATH_MAX];
+    if (rc->o->out_dir)
+        tr_strlcpy(dir, rc->o->out_dir, sizeof dir);
+    else
+        snprintf(dir, sizeof dir, "reports/%s", rc->run_id);
+    rc->rep = tr_reports_open(dir, e);
+    if (!rc->rep)
+        return -1;
+    if (!rc->o->out_dir) { /* reports/latest -> <run-id> */
+        unlink("reports/latest");
+        if (symlink(rc->run_id, "reports/latest") < 0 && errno != EEXIST)
+            fprintf(stderr, "tokenrig: note: cannot update reports/latest: %s\n", strerror(errno));
+    }
+    return 0;
+}
+
+static int load_recover_suite(run_ctx *rc, tr_err *e)
+{
+    char path[TR_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/suites/lib/recover.tsuite", tr_data_dir());
+    return tr_suite_load(path, &rc->recover_suite, e);
+}
+
+static int init_run(run_ctx *rc, tr_rig_session *rs, const tr_run_opts *o, tr_err *e)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->o = o;
+    rc->rs = rs;
+    rc->tty = isatty(2);
+    pthread_mutex_init(&rc->print_lock, NULL);
+    if (o->run_id)
+        tr_strlcpy(rc->run_id, o->run_id, sizeof rc->run_id);
+    else
+        make_run_id(rc->run_id, sizeof rc->run_id);
+    if (tr_rig_session_journal(rs, e) < 0 || load_recover_suite(rc, e) < 0 || prepare_slots(rc, e) < 0)
+        return -1;
+    return 0;
+}
+
+static void free_run(run_ctx *rc)
+{
+    for (size_t i = 0; i < rc->nslots; i++)
+        slot_free(&rc->slots[i]);
+    free(rc->slots);
+    tr_suite_free(rc->recover_suite);
+    pthread_mutex_destroy(&rc->print_lock);
+}
+
+/* Exit status from the token verdicts: 1 any token failed, 2 rig errors
+ * only, 0 all passed. */
+static int batch_status(run_ctx *rc, tr_err *e)
+{
+    size_t n;
+    tr_token_summary *s = tr_reports_token_summary(rc->rep, &n, e);
+    if (!s)
+        return 2;
+    int status = n ? 0 : 2;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].verdict == TR_FAIL)
+            status = 1;
+        else if ((s[i].verdict == TR_ERROR || s[i].verdict == TR_SKIP) && status == 0)
+            status = 2;
+    }
+    tr_reports_token_summary_free(s, n);
+    return status;
+}
+
+/* Tokens the run leaves with an open journal sequence: listed with the
+ * command that restores them. */
+static size_t report_not_factory(run_ctx *rc, FILE *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rc->nslots; i++) {
+        slot_run *sr = &rc->slots[i];
+        if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
+            continue;
+        if (n++ == 0)
+            fprintf(out, "not left in factory state (journal %s):\n", tr_journal_path(rc->rs->journal));
+        fprintf(out, "  %-8s %-18s restore: tokenrig recover --rig %s\n", sr->cfg->name,
+                sr->serial[0] ? sr->serial : "-", rc->rs->cfg.path);
+    }
+    return n;
+}
+
+static void finish_reports(run_ctx *rc, tr_run_result *res)
+{
+    tr_err je;
+    if (tr_reports_write_junit(rc->rep, &je) < 0)
+        fprintf(stderr, "tokenrig: %s\n", je.msg);
+    if (tr_reports_write_summary(rc->rep, rc->o->script ? NULL : stdout, &je) < 0)
+        fprintf(stderr, "tokenrig: %s\n", je.msg);
+    res->status = batch_status(rc, &je);
+    res->not_factory = report_not_factory(rc, rc->o->script ? stderr : stdout);
+    if (res->not_factory)
+        report_not_factory(rc, stderr);
+    tr_strlcpy(res->dir, tr_reports_dir(rc->rep), sizeof res->dir);
+    res->apdus = rc->slots[0].total.apdus;
+    memcpy(res->counts, rc->slots[0].total.counts, sizeof res->counts);
+}
+
+static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
+{
+    tr_slot **slots = calloc(rc->nslots, sizeof *slots);
+    tr_batch_worker *ws = calloc(rc->nslots, sizeof *ws);
+    if (!slots || !ws) {
+        free(slots);
+        free(ws);
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < rc->nslots; i++)
+        slots[i] = rc->slots[i].slot;
+    tr_batch_opts bo = {.apdu_timeout_ms = rc->rs->cfg.apdu_timeout_ms,
+                        .slot_timeout_ms = rc->o->slot_timeout_s * 1000u,
+                        .job = slot_job, .abandon = slot_abandoned, .ud = rc};
+    tr_batch_result br;
+    tr_batch_run(slots, rc->nslots, ws, &bo, &br, e);
+    finish_reports(rc, res);
+    res->interrupted = br.interrupted;
+    if (br.interrupted) {
+        fprintf(stderr, "tokenrig: interrupted; finished rows are in %s\n", tr_reports_dir(rc->rep));
+        res->status = 2;
+    }
+    /* A mute worker is still blocked in SCardTransmit and wakes up when the
+     * rig goes down: it must find everything it uses still allocated, and
+     * the process must end before it gets far. */
+    if (br.mute || br.timeout || br.cancelled) {
+        tr_reports_freeze(rc->rep);
+        fflush(stdout);
+        fflush(stderr);
+        tr_rig_session_close(rc->rs);
+        _exit(res->status);
+    }
+    free(slots);
+    free(ws);
+    return 0;
+}
+
+int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, tr_err *e)
+{
+    memset(res, 0, sizeof *res);
+    res->status = 2;
+    run_ctx rc;
+    int ret = -1;
+    if (init_run(&rc, rs, o, e) < 0 || open_reports(&rc, e) < 0)
+        goto out;
+    if (o->manifest)
+        tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name);
+    if (!o->script)
+        say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
+            o->nsuites, tr_reports_dir(rc.rep));
+    ret = run_batch(&rc, res, e);
+out:
+    for (size_t i = 0; i < rc.nslots; i++) { /* before the rig goes down */
+        tr_slot_close(rc.slots[i].slot);
+        rc.slots[i].slot = NULL;
+    }
+    tr_reports_close(rc.rep);
+    free_run(&rc);
+    return ret;
+}
+
+/* ---- tokenrig recover ------------------------------------------------------------------------------------ */
+
+static int recover_one(run_ctx *rc, slot_run *sr, FILE *out, tr_err *e)
+{
+    char why[200];
+    tr_err se;
+    tr_err_clear(&se);
+    int r = -1;
+    if (tr_slot_connect(sr->slot, &se) == 0) {
+        tr_cardio io;
+        tr_slot_cardio(sr->slot, &io);
+        r = recover_slot(sr, &io, why, sizeof why, &se);
+    }
+    if (r < 0) {
+        snprintf(why, sizeof why, "not restored: %s (the journal entry is kept)", se.msg);
+        r = 0;
+    }
+    fprintf(out, "  %-8s %-18s %s\n", sr->cfg->name, sr->serial[0] ? sr->serial : "-", why);
+    (void)rc, (void)e;
+    return r;
+}
+
+int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
+{
+    tr_run_opts o = {.quiet = true};
+    run_ctx rc;
+    if (init_run(&rc, rs, &o, e) < 0) {
+        free_run(&rc);
+        return -1;
+    }
+    size_t n;
+    tr_journal_entry *open = tr_journal_open_entries(rs->journal, &n, e);
+    int failed = -1;
+    if (open) {
+        failed = 0;
+        fprintf(out, "journal %s: %zu token(s) left mid-way\n", tr_journal_path(rs->journal), n);
+        for (size_t k = 0; k < n; k++) {
+            slot_run *sr = NULL;
+            for (size_t i = 0; i < rc.nslots && !sr; i++)
+                if (!strcmp(rc.slots[i].cfg->name, open[k].slot))
+                    sr = &rc.slots[i];
+            if (!sr) {
+                fprintf(out, "  %-8s %-18s not restored: the rig has no such slot (the journal entry is kept)\n",
+                        open[k].slot, open[k].serial);
+                failed++;
+            } else if (recover_one(&rc, sr, out, e) != 1) {
+                failed++;
+            }
+        }
+        free(open);
+        if (tr_journal_compact(rs->journal, e) < 0)
+            failed = -1;
+    }
+    free_run(&rc);
+    return failed;
+}
+
+/* ---- identify (tokenrig list) ------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *out;
+    size_t cap, used;
+} log_sink;
+
+static void identify_log(void *ud, const char *test, const char *text)
+{
+    (void)test;
+    log_sink *ls = ud;
+    if (strncmp(text, "reset", 5) == 0 || strncmp(text, "power-cycle", 11) == 0)
+        return;
+    int n = snprintf(ls->out + ls->used, ls->cap - ls->used, "%s%s", ls->used ? "; " : "", text);
+    if (n > 0 && (size_t)n < ls->cap - ls->used)
+        ls->used += (size_t)n;
+}
+
+int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t cap, tr_err *e)
+{
+    slot_run sr = {.cfg = c};
+    tr_suite *suite = NULL;
+    char path[TR_PATH_MAX + 64];
+    out[0] = '\0';
+    snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
+    int status = -1;
+    if (tr_suite_load(path, &suite, e) < 0 || tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
+        slot_vars(&sr, &rs->cfg, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
+        tr_slot_connect(sr.slot, e) < 0)
+        goto out;
+    tr_cardio io;
+    tr_slot_cardio(sr.slot, &io);
+    log_sink ls = {out, cap, 0};
+    tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
+    tr_interp_env env = {.card = &io, .vars = sr.vars, .hooks = &hooks};
+    tr_suite_outcome res;
+    if (tr_interp_run(suite, &env, &res, e) == 0) {
+        status = 0;
+        if (res.counts[TR_PASS] != 1 && !out[0])
+            snprintf(out, cap, "does not answer as profile %s describes", sr.profile.name);
+    }
+out:
+    slot_free(&sr);
+    tr_suite_free(suite);
+    return status;
+}
