@@ -159,10 +159,10 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
         free(args);
     for (size_t i = 0; i < 4; i++)
         sigaction(sigs[i], &old[i], NULL);
-    /* a closed stdout then reports EPIPE to later writes instead of killing
-     * the process before the rig is down */
-    if (g_signalled)
-        signal(SIGPIPE, SIG_IGN);
+    /* a closed stdout (`tokenrig run | head`) reports EPIPE to the writes
+     * after this point instead of killing the process before JUnit is
+     * written and the rig is down */
+    signal(SIGPIPE, SIG_IGN);
     res->interrupted = res->interrupted || g_signalled;
     return started == n ? 0 : -1;
 }

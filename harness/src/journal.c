@@ -23,6 +23,7 @@ struct tr_journal {
     unsigned pins_appended;     /* for the crash test hook */
     unsigned crash_at;          /* TOKENRIG_CRASH_AT, 0 = none */
     bool crash_after;
+    char crash_slot[64];        /* ":after": the slot whose next answer kills */
 };
 
 /* ---- the in-memory view of open sequences ------------------------------------------- */
@@ -269,20 +270,22 @@ int tr_journal_pin(tr_journal *j, const char *slot, const char *serial, tr_pin_r
     if (rc == 0)
         j->pins_appended++;
     unsigned n = j->pins_appended;
+    if (rc == 0 && j->crash_at && n == j->crash_at && j->crash_after)
+        tr_strlcpy(j->crash_slot, slot, sizeof j->crash_slot);
     pthread_mutex_unlock(&j->lock);
     if (rc == 0 && j->crash_at && n == j->crash_at && !j->crash_after)
         raise(SIGKILL);
     return rc;
 }
 
-void tr_journal_crash_point(tr_journal *j, bool after_command)
+void tr_journal_crash_point(tr_journal *j, const char *slot)
 {
-    if (!j || !j->crash_at || !after_command || !j->crash_after)
+    if (!j || !j->crash_at || !j->crash_after)
         return;
     pthread_mutex_lock(&j->lock);
-    unsigned n = j->pins_appended;
+    bool now = j->crash_slot[0] && !strcmp(j->crash_slot, slot);
     pthread_mutex_unlock(&j->lock);
-    if (n == j->crash_at)
+    if (now)
         raise(SIGKILL);
 }
 

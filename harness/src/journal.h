@@ -81,7 +81,8 @@ void tr_journal_default_path(const char *rig_name, char *out, size_t cap);
 /* Test hook for the crash matrix (ci/tests/70-crash.sh):
  * TOKENRIG_CRASH_AT=N[:after] raises SIGKILL right after the N-th `pin`
  * record of this process is durable (before its command is sent) or, with
- * ":after", right after that command was answered. */
-void tr_journal_crash_point(tr_journal *j, bool after_command);
+ * ":after", right after that record's command was answered (the slot's
+ * worker calls this after each journaled command). */
+void tr_journal_crash_point(tr_journal *j, const char *slot);
 
 #endif

@@ -416,7 +416,7 @@ static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_
 static void hook_journaled_sent(void *ud)
 {
     hook_ud *h = ud;
-    tr_journal_crash_point(h->sr->rc->rs->journal, true);
+    tr_journal_crash_point(h->sr->rc->rs->journal, h->sr->cfg->name);
 }
 
 static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
@@ -830,6 +830,11 @@ static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
                         .job = slot_job, .abandon = slot_abandoned, .ud = rc};
     tr_batch_result br;
     tr_batch_run(slots, rc->nslots, ws, &bo, &br, e);
+    /* the journal keeps only what is still open (closed sequences are
+     * history nobody needs) */
+    tr_err je;
+    if (tr_journal_compact(rc->rs->journal, &je) < 0)
+        fprintf(stderr, "tokenrig: %s\n", je.msg);
     finish_reports(rc, res);
     res->interrupted = br.interrupted;
     if (br.interrupted) {
