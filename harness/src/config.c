@@ -327,8 +327,8 @@ static bool set_uint(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const ch
 {
     uint64_t v;
     if (!tr_parse_u64(value, &v) || v < k->min || v > k->max)
-        return ini_bad(c, "'%s' must be a whole number from %u to %u, not '%s' (%s)", k->name, k->min,
-                       k->max, value, k->what);
+        return ini_bad(c, "%s '%s': expected a whole number from %u to %u (%s)", k->name, value, k->min,
+                       k->max, k->what);
     *(unsigned *)AT(s, k) = (unsigned)v;
     return true;
 }
