@@ -347,7 +347,8 @@ static bool set_type(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const ch
             return true;
         }
     }
-    return ini_bad(c, "slot type '%s': expected virtual, usb-hub or pcsc-only (%s)", value, k->what);
+    (void)k;
+    return ini_bad(c, "slot type '%s': expected virtual, usb-hub or pcsc-only", value);
 }
 
 static bool set_port(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
