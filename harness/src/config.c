@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <fnmatch.h>
 #include <ini.h>
 #include <libgen.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atr.h"
 #include "util.h"
 
 /* ---- reading INI with line numbers -----------------------------------------
@@ -60,6 +62,7 @@ typedef struct {
     tr_err *e;
     bool failed;
     void *target;
+    const char *key;      /* the key being set (var.NAME needs its name) */
 } ini_ctx;
 
 static int ini_parse_path(const char *path, ini_handler h, ini_ctx *ctx, tr_err *e)
@@ -268,6 +271,35 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
     return s;
 }
 
+/* ---- [slot] keys: one table row per key ---------------------------------------
+ * Each row: the key, the slot types that take it, the setter that checks and
+ * stores the value (in the field at off), the setter's bounds, and one line
+ * saying what it sets (used in the value errors; README "Rig files" says the
+ * same). A key given for a type that does not take it is refused once the
+ * whole file is read (type = may come after the slot's other keys). */
+
+#define SLOT_V (1u << TR_SLOT_VIRTUAL)
+#define SLOT_H (1u << TR_SLOT_USB_HUB)
+#define SLOT_P (1u << TR_SLOT_PCSC_ONLY)
+#define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P)
+
+typedef struct slot_key_def slot_key_def;
+/* Check value, store it in s; false after ini_bad. */
+typedef bool (*slot_setter)(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value);
+
+struct slot_key_def {
+    const char *name;             /* "var." matches every var.NAME */
+    unsigned types;               /* SLOT_* bits */
+    slot_setter set;
+    size_t off, cap;              /* the field in tr_slot_cfg and its size */
+    unsigned min, max;            /* numbers: range; hex: bytes */
+    const char *const *choices;   /* set_choice: the allowed words */
+    const char *what;             /* one line: what the key sets */
+};
+
+#define FIELD(f) offsetof(tr_slot_cfg, f), sizeof(((tr_slot_cfg *)0)->f)
+#define AT(s, k) ((char *)(s) + (k)->off)
+
 static bool one_of(const char *v, const char *const *options)
 {
     for (; *options; options++)
@@ -276,91 +308,231 @@ static bool one_of(const char *v, const char *const *options)
     return false;
 }
 
+static bool set_text(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    return copy_value(c, k->name, value, AT(s, k), k->cap);
+}
+
+static bool set_choice(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    if (one_of(value, k->choices))
+        return set_text(c, s, k, value);
+    char list[160] = "";
+    for (const char *const *o = k->choices; *o; o++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", o == k->choices ? "" : ", ", *o);
+    return ini_bad(c, "%s '%s': expected one of %s (%s)", k->name, value, list, k->what);
+}
+
+static bool set_uint(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    uint64_t v;
+    if (!tr_parse_u64(value, &v) || v < k->min || v > k->max)
+        return ini_bad(c, "%s '%s': expected a whole number from %u to %u (%s)", k->name, value, k->min,
+                       k->max, k->what);
+    *(unsigned *)AT(s, k) = (unsigned)v;
+    return true;
+}
+
+static bool set_bool(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    return parse_bool(c, k->name, value, (bool *)AT(s, k));
+}
+
+static bool set_type(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    static const tr_slot_type all[] = {TR_SLOT_VIRTUAL, TR_SLOT_USB_HUB, TR_SLOT_PCSC_ONLY};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!strcmp(value, tr_slot_type_name(all[i]))) {
+            s->type = all[i];
+            return true;
+        }
+    }
+    (void)k;
+    return ini_bad(c, "slot type '%s': expected virtual, usb-hub or pcsc-only", value);
+}
+
+static bool set_port(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    unsigned p;
+    if (!parse_uint(c, k->name, value, 255, &p))
+        return false;
+    if (p == 0)
+        return ini_bad(c, "hub ports are numbered from 1");
+    s->port = (int)p;
+    return true;
+}
+
+static bool set_serial(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    if (strlen(value) != 16)
+        return ini_bad(c, "serial '%s' must be exactly 16 characters (REF-1 serials are 16 ASCII)", value);
+    for (const char *p = value; *p; p++)
+        if (!isgraph((unsigned char)*p))
+            return ini_bad(c, "serial '%s' must be printable ASCII without spaces", value);
+    return set_text(c, s, k, value);
+}
+
+static bool set_seal_version(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    unsigned v;
+    if (!parse_uint(c, k->name, value, 4, &v))
+        return false;
+    if (v != 4 && v != 1)
+        return ini_bad(c, "seal_version must be 4 (GB/T 38540) or 1 (GM/T 0031)");
+    s->vt.seal_version = (int)v;
+    return true;
+}
+
+/* A PIN as the token is given it: 6..16 printable ASCII (REF-1 pads to 16). */
+static bool set_pin(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    size_t n = strlen(value);
+    bool printable = true;
+    for (const char *p = value; *p; p++)
+        printable = printable && *p >= 0x20 && *p <= 0x7E;
+    if (n < 6 || n > 16 || !printable)
+        return ini_bad(c, "%s: expected 6 to 16 printable ASCII characters, got %zu%s (%s)", k->name, n,
+                       printable ? "" : " with a control or non-ASCII byte among them", k->what);
+    return set_text(c, s, k, value);
+}
+
+/* min..max bytes of hex (spaces allowed) into b[64]; false after ini_bad. */
+static bool hex_bytes(ini_ctx *c, const slot_key_def *k, const char *value, uint8_t b[64], size_t *n)
+{
+    long got = tr_hex_decode(value, b, k->max < 64 ? k->max : 64);
+    if (got >= (long)k->min) {
+        *n = (size_t)got;
+        return true;
+    }
+    if (k->min == k->max)
+        return ini_bad(c, "%s '%s': expected %u bytes in hex (%s)", k->name, value, k->min, k->what);
+    return ini_bad(c, "%s '%s': expected %u to %u bytes in hex (%s)", k->name, value, k->min, k->max, k->what);
+}
+
+/* Stored upper case without spaces: what vtoken is given. */
+static bool set_hex(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    uint8_t b[64];
+    size_t n = 0;
+    if (!hex_bytes(c, k, value, b, &n))
+        return false;
+    tr_hex_encode(b, n, AT(s, k), k->cap, 0);
+    return true;
+}
+
+/* An ATR pcscd would refuse (or misread) is a typo, not a token to test. */
+static bool set_atr(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    uint8_t b[64];
+    size_t n = 0;
+    char why[160];
+    if (!hex_bytes(c, k, value, b, &n))
+        return false;
+    if (!tr_atr_check(b, n, why, sizeof why))
+        return ini_bad(c, "atr '%s' is not a well-formed ATR: %s", value, why);
+    tr_hex_encode(b, n, AT(s, k), k->cap, 0);
+    return true;
+}
+
+static bool set_var(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    (void)k;
+    const char *name = c->key + 4;
+    if (!valid_var_name(name))
+        return ini_bad(c, "variable name '%s': use letters, digits and _ only", name);
+    if (tr_vars_set(s->vars, name, value) < 0)
+        return ini_bad(c, "out of memory");
+    return true;
+}
+
+static const char *const roles[] = {"main", "secondary", NULL};
+static const char *const algs[] = {"sm2", "ecdsa", "rsa", NULL};
+static const char *const validities[] = {"valid", "renewal-due", "expired", "not-yet-valid", NULL};
+
+static const slot_key_def slot_keys[] = {
+    {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only"},
+    {"profile", SLOT_ANY, set_text, FIELD(profile), 0, 0, NULL, "the slot's profile, name or path"},
+    {"var.", SLOT_ANY, set_var, 0, 0, 0, 0, NULL, "a suite variable for this slot"},
+    {"hub", SLOT_H, set_text, FIELD(hub), 0, 0, NULL, "the hub's location, bus-port.port..."},
+    {"port", SLOT_H, set_port, FIELD(port), 1, 255, NULL, "the token's port on the hub"},
+    {"companion", SLOT_H, set_text, FIELD(companion), 0, 0, NULL, "the USB 3 half of the same hub"},
+    {"reader", SLOT_P, set_text, FIELD(reader), 0, 0, NULL, "reader name pattern (fnmatch)"},
+    {"serial", SLOT_V, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
+    {"role", SLOT_V, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},
+    {"alg", SLOT_V, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
+    {"algorithm", SLOT_V, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
+    {"validity", SLOT_V, set_choice, FIELD(vt.validity), 0, 0, validities, "the certificate's validity class"},
+    {"org", SLOT_V, set_text, FIELD(vt.org), 0, 0, NULL, "organisation in the certificate and seal"},
+    {"faults", SLOT_V, set_text, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
+    {"fault", SLOT_V, set_text, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
+    {"seal_version", SLOT_V, set_seal_version, FIELD(vt.seal_version), 1, 4, NULL, "4 GB/T 38540, 1 GM/T 0031"},
+    {"t0", SLOT_V, set_bool, FIELD(vt.t0), 0, 0, NULL, "T=0 style: 61xx + GET RESPONSE, 6Cxx"},
+    {"pin_tries", SLOT_V, set_uint, FIELD(vt.pin_tries), 1, 15, NULL, "user PIN max tries: the profile's PIN_MAX_TRIES"},
+    {"so_tries", SLOT_V, set_uint, FIELD(vt.so_tries), 1, 15, NULL, "SO PIN max tries: the profile's SO_MAX_TRIES"},
+    {"default_pin", SLOT_V, set_pin, FIELD(vt.default_pin), 0, 0, NULL, "factory user PIN: the profile's DEFAULT_PIN"},
+    {"so_pin", SLOT_V, set_pin, FIELD(vt.so_pin), 0, 0, NULL, "SO PIN: the profile's SO_PIN"},
+    {"atr", SLOT_V, set_atr, FIELD(vt.atr), 2, 33, NULL, "the ATR: the profile's ATR"},
+    {"aid", SLOT_V, set_hex, FIELD(vt.aid), 5, 16, NULL, "application id: the profile's AID"},
+    {"firmware", SLOT_V, set_hex, FIELD(vt.firmware), 2, 2, NULL, "firmware version: the profile's FIRMWARE"},
+    {"ready_ms", SLOT_V, set_uint, FIELD(vt.ready_ms), 0, 600000, NULL, "power-on to ready, ms"},
+    {"sign_latency_ms", SLOT_V, set_uint, FIELD(vt.sign_latency_ms), 0, 600000, NULL, "added to every signature"},
+    {"apdu_latency_us", SLOT_V, set_uint, FIELD(vt.apdu_latency_us), 0, 10000000, NULL, "added to every APDU answer"},
+    {"seed", SLOT_V, set_uint, FIELD(vt.seed), 0, 0x7fffffff, NULL, "PRNG seed of flaky-power"},
+};
+#define NSLOT_KEYS (sizeof slot_keys / sizeof slot_keys[0])
+_Static_assert(NSLOT_KEYS <= TR_SLOT_KEYS_MAX, "raise TR_SLOT_KEYS_MAX (config.h)");
+
+static const slot_key_def *find_slot_key(const char *name)
+{
+    for (size_t i = 0; i < NSLOT_KEYS; i++) {
+        const char *k = slot_keys[i].name;
+        size_t n = strlen(k);
+        if (k[n - 1] == '.' ? !strncmp(name, k, n) : !strcmp(name, k))
+            return &slot_keys[i];
+    }
+    return NULL;
+}
+
+/* "type, profile, var.NAME, ..." : the keys a slot of type t takes. */
+static void list_slot_keys(tr_slot_type t, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NSLOT_KEYS && n < cap; i++) {
+        const char *k = slot_keys[i].name;
+        if (slot_keys[i].types & (1u << t))
+            n += (size_t)snprintf(out + n, cap - n, "%s%s%s", n ? ", " : "", k,
+                                  k[strlen(k) - 1] == '.' ? "NAME" : "");
+    }
+}
+
 static int slot_key(ini_ctx *c, tr_slot_cfg *s, const char *name, const char *value)
 {
-    static const char *const types[] = {"virtual", "usb-hub", "pcsc-only", NULL};
-    static const char *const roles[] = {"main", "secondary", NULL};
-    static const char *const algs[] = {"sm2", "ecdsa", "rsa", NULL};
-    static const char *const validity[] = {"valid", "renewal-due", "expired", "not-yet-valid", NULL};
-    tr_vtoken_cfg *vt = &s->vt;
-    if (!strcmp(name, "type")) {
-        if (!one_of(value, types))
-            return ini_bad(c, "slot type '%s': expected virtual, usb-hub or pcsc-only", value);
-        s->type = !strcmp(value, "virtual") ? TR_SLOT_VIRTUAL
-                : !strcmp(value, "usb-hub") ? TR_SLOT_USB_HUB : TR_SLOT_PCSC_ONLY;
-        return 1;
+    const slot_key_def *k = find_slot_key(name);
+    if (!k) {
+        char known[800];
+        list_slot_keys(s->type, known, sizeof known);
+        return ini_bad(c, "unknown key '%s' in [slot %s] (a %s slot takes: %s; see README, \"Rig files\")",
+                       name, s->name, tr_slot_type_name(s->type), known);
     }
-    if (!strcmp(name, "profile"))
-        return copy_value(c, name, value, s->profile, sizeof s->profile);
-    if (!strcmp(name, "reader"))
-        return copy_value(c, name, value, s->reader, sizeof s->reader);
-    if (!strcmp(name, "hub"))
-        return copy_value(c, name, value, s->hub, sizeof s->hub);
-    if (!strcmp(name, "companion"))
-        return copy_value(c, name, value, s->companion, sizeof s->companion);
-    if (!strcmp(name, "port")) {
-        unsigned p;
-        if (!parse_uint(c, name, value, 255, &p))
-            return 0;
-        if (p == 0)
-            return ini_bad(c, "hub ports are numbered from 1");
-        s->port = (int)p;
-        return 1;
+    s->key_line[k - slot_keys] = c->src.line;
+    c->key = name;
+    return k->set(c, s, k, value) ? 1 : 0;
+}
+
+/* Every key given suits the slot's type (known only once the file is read). */
+static int slot_check_keys(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e)
+{
+    for (size_t i = 0; i < NSLOT_KEYS; i++) {
+        if (!s->key_line[i] || (slot_keys[i].types & (1u << s->type)))
+            continue;
+        char known[800];
+        list_slot_keys(s->type, known, sizeof known);
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->key_line[i], 0,
+                          "key '%s' does not apply to [slot %s], a %s slot (it takes: %s)",
+                          slot_keys[i].name, s->name, tr_slot_type_name(s->type), known);
     }
-    if (!strcmp(name, "serial")) {
-        if (strlen(value) != 16)
-            return ini_bad(c, "serial '%s' must be exactly 16 characters (REF-1 serials are 16 ASCII)", value);
-        for (const char *p = value; *p; p++)
-            if (!isgraph((unsigned char)*p))
-                return ini_bad(c, "serial '%s' must be printable ASCII without spaces", value);
-        return copy_value(c, name, value, vt->serial, sizeof vt->serial);
-    }
-    if (!strcmp(name, "role")) {
-        if (!one_of(value, roles))
-            return ini_bad(c, "role '%s': expected main or secondary", value);
-        return copy_value(c, name, value, vt->role, sizeof vt->role);
-    }
-    if (!strcmp(name, "alg") || !strcmp(name, "algorithm")) {
-        if (!one_of(value, algs))
-            return ini_bad(c, "algorithm '%s': expected sm2, ecdsa or rsa", value);
-        return copy_value(c, name, value, vt->alg, sizeof vt->alg);
-    }
-    if (!strcmp(name, "validity")) {
-        if (!one_of(value, validity))
-            return ini_bad(c, "validity '%s': expected valid, renewal-due, expired or not-yet-valid", value);
-        return copy_value(c, name, value, vt->validity, sizeof vt->validity);
-    }
-    if (!strcmp(name, "org"))
-        return copy_value(c, name, value, vt->org, sizeof vt->org);
-    if (!strcmp(name, "faults") || !strcmp(name, "fault"))
-        return copy_value(c, name, value, vt->faults, sizeof vt->faults);
-    if (!strcmp(name, "seal_version")) {
-        unsigned v;
-        if (!parse_uint(c, name, value, 4, &v))
-            return 0;
-        if (v != 4 && v != 1)
-            return ini_bad(c, "seal_version must be 4 (GB/T 38540) or 1 (GM/T 0031)");
-        vt->seal_version = (int)v;
-        return 1;
-    }
-    if (!strcmp(name, "ready_ms"))
-        return parse_uint(c, name, value, 600000, &vt->ready_ms);
-    if (!strcmp(name, "sign_latency_ms"))
-        return parse_uint(c, name, value, 600000, &vt->sign_latency_ms);
-    if (!strcmp(name, "apdu_latency_us"))
-        return parse_uint(c, name, value, 10000000, &vt->apdu_latency_us);
-    if (!strcmp(name, "seed"))
-        return parse_uint(c, name, value, 0x7fffffff, &vt->seed);
-    if (!strcmp(name, "t0"))
-        return parse_bool(c, name, value, &vt->t0);
-    if (!strncmp(name, "var.", 4)) {
-        if (!valid_var_name(name + 4))
-            return ini_bad(c, "variable name '%s': use letters, digits and _ only", name + 4);
-        if (tr_vars_set(s->vars, name + 4, value) < 0)
-            return ini_bad(c, "out of memory");
-        return 1;
-    }
-    return ini_bad(c, "unknown key '%s' in [slot %s] (see README, \"Rig files\")", name, s->name);
+    return 0;
 }
 
 /* A path in a rig file: relative ones are relative to the rig file. */
@@ -425,6 +597,8 @@ static int rig_check_slots(tr_rig_cfg *r, tr_err *e)
         if (s->type == TR_SLOT_PCSC_ONLY && !s->reader[0])
             return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                               "[slot %s] is pcsc-only: it needs reader = <name pattern>", s->name);
+        if (slot_check_keys(r, s, e) < 0)
+            return -1;
         if (s->type == TR_SLOT_VIRTUAL && !s->vt.serial[0])
             snprintf(s->vt.serial, sizeof s->vt.serial, "TRV%013u", (unsigned)(i + 1) % 1000000u);
         for (size_t j = 0; j < i; j++)

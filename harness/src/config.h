@@ -52,7 +52,17 @@ typedef struct {
     unsigned ready_ms, sign_latency_ms, apdu_latency_us;
     bool t0;
     unsigned seed;
+    /* What a profile compares the token against; 0 / "" = vtoken's REF-1
+     * default (vtoken --help). Hex is stored upper case without spaces. */
+    unsigned pin_tries, so_tries;       /* 1..15 (PIN_MAX_TRIES, SO_MAX_TRIES) */
+    char default_pin[17], so_pin[17];   /* 6..16 printable ASCII */
+    char atr[2 * 33 + 1];               /* a well-formed ATR (atr.h) */
+    char aid[2 * 16 + 1];               /* 5..16 bytes */
+    char firmware[5];                   /* 2 bytes */
 } tr_vtoken_cfg;
+
+/* Rows of the [slot] key table (config.c); a bound for key_line. */
+#define TR_SLOT_KEYS_MAX 48
 
 typedef struct {
     char name[TR_NAME_MAX];
@@ -67,6 +77,9 @@ typedef struct {
     /* virtual */
     tr_vtoken_cfg vt;
     tr_vars *vars;               /* var.NAME = value entries */
+    int key_line[TR_SLOT_KEYS_MAX]; /* line of each key given, 0 = not given:
+                                       whether it suits the slot's type is
+                                       checked once the whole file is read */
 } tr_slot_cfg;
 
 typedef struct {

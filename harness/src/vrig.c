@@ -545,6 +545,20 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
     }
     if (s->vt.t0)
         argv[n++] = "--t0";
+    /* what the slot's profile compares: only those the rig file sets */
+    char pin_tries[16], so_tries[16];
+    snprintf(pin_tries, sizeof pin_tries, "%u", s->vt.pin_tries);
+    snprintf(so_tries, sizeof so_tries, "%u", s->vt.so_tries);
+    const char *profile_opts[][2] = {
+        {"--pin-tries", s->vt.pin_tries ? pin_tries : ""}, {"--so-tries", s->vt.so_tries ? so_tries : ""},
+        {"--default-pin", s->vt.default_pin}, {"--so-pin", s->vt.so_pin}, {"--atr", s->vt.atr},
+        {"--aid", s->vt.aid}, {"--firmware", s->vt.firmware}};
+    for (size_t i = 0; i < sizeof profile_opts / sizeof profile_opts[0]; i++) {
+        if (profile_opts[i][1][0]) {
+            argv[n++] = (char *)profile_opts[i][0];
+            argv[n++] = (char *)profile_opts[i][1];
+        }
+    }
     char faults[sizeof s->vt.faults];
     tr_strlcpy(faults, s->vt.faults, sizeof faults);
     char *save = NULL;
