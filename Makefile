@@ -1,7 +1,8 @@
 # tokenrig — build, test, demo, bench, install.
 #
 #   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, tests)
-#   make test       unit tests (+ ASan/UBSan build), fuzz smoke, integration on the virtual rig
+#   make test       complexity gate, unit tests (+ ASan/UBSan build), fuzz smoke, integration on the virtual rig
+#   make complexity no function in harness/src, harness/tokenrig.c over 80 lines or complexity 30
 #   make demo       certify a small batch of virtual tokens, write reports + plots
 #   make bench      benchmark table (ratios measured side by side in one run)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -63,7 +64,7 @@ FUZZ_SRC   := $(wildcard harness/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu
 
-.PHONY: all deps unit test test-unit test-san fuzz fuzz-smoke integration demo bench plots install clean pki
+.PHONY: all deps unit test test-unit test-san complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
 
 deps:
@@ -142,7 +143,11 @@ fuzz-smoke: fuzz
 integration: all
 	@bash ci/integration.sh $(BUILD)
 
+complexity:
+	@bash ci/complexity.sh
+
 test: deps
+	$(MAKE) complexity
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) test-san

@@ -92,111 +92,204 @@ typedef struct {
     bool stop_on_fail, plots;
 } cycle_opts;
 
-static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
-{
-    const tr_slot_cfg *sc = tr_rig_find_slot(&rs->cfg, o->slot_arg);
-    if (!sc)
-        return tr_fail(e, TR_E_USAGE, "no slot '%s' in %s", o->slot_arg, rs->cfg.path), 2;
+/* The slot and what its profile says the token answers. */
+typedef struct {
+    const tr_slot_cfg *sc;
     tr_profile prof;
-    if (tr_slot_profile_load(&rs->cfg, sc, o->profile_arg, &prof, e) < 0)
-        return 2;
     uint8_t atr[64], apdu[300];
     size_t atr_len, apdu_len;
-    const char *want_sw = tr_vars_get(prof.vars, "FIRST_APDU_SW");
-    if (profile_bytes(&prof, "ATR", atr, sizeof atr, &atr_len, e) < 0 ||
-        profile_bytes(&prof, "FIRST_APDU", apdu, sizeof apdu, &apdu_len, e) < 0) {
-        tr_profile_free(&prof);
-        return 2;
+    const char *want_sw;        /* FIRST_APDU_SW, or 9000 */
+} cycle_target;
+
+/* Find the slot and read ATR, FIRST_APDU and FIRST_APDU_SW from its profile.
+ * On success the caller frees tg->prof. */
+static int cycle_target_load(const cycle_opts *o, tr_rig_session *rs, cycle_target *tg, tr_err *e)
+{
+    tg->sc = tr_rig_find_slot(&rs->cfg, o->slot_arg);
+    if (!tg->sc)
+        return tr_fail(e, TR_E_USAGE, "no slot '%s' in %s", o->slot_arg, rs->cfg.path), -1;
+    if (tr_slot_profile_load(&rs->cfg, tg->sc, o->profile_arg, &tg->prof, e) < 0)
+        return -1;
+    const char *want_sw = tr_vars_get(tg->prof.vars, "FIRST_APDU_SW");
+    tg->want_sw = want_sw ? want_sw : "9000";
+    if (profile_bytes(&tg->prof, "ATR", tg->atr, sizeof tg->atr, &tg->atr_len, e) < 0 ||
+        profile_bytes(&tg->prof, "FIRST_APDU", tg->apdu, sizeof tg->apdu, &tg->apdu_len, e) < 0) {
+        tr_profile_free(&tg->prof);
+        return -1;
     }
-    char run_id[64], dir[TR_PATH_MAX];
+    return 0;
+}
+
+/* The run id (cycle-YYYYmmdd-HHMMSS, UTC) and the reports directory:
+ * --out, or reports/<run id>-<pid>. */
+static void cycle_names(const cycle_opts *o, char *run_id, size_t idcap, char *dir, size_t dircap)
+{
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(run_id, sizeof run_id, "cycle-%Y%m%d-%H%M%S", &tm);
-    snprintf(dir, sizeof dir, "%s", o->out_arg ? o->out_arg : "reports/");
-    if (!o->out_arg)
-        snprintf(dir, sizeof dir, "reports/%s-%d", run_id, (int)getpid());
-    tr_reports *rep = tr_reports_open(dir, e);
-    tr_slot *s = NULL;
-    int status = 2;
-    if (!rep || tr_slot_open(&rs->cfg, sc, rs->vrig, &s, e) < 0 || tr_slot_prepare(s, e) < 0)
-        goto out;
+    strftime(run_id, idcap, "cycle-%Y%m%d-%H%M%S", &tm);
+    if (o->out_arg)
+        snprintf(dir, dircap, "%s", o->out_arg);
+    else
+        snprintf(dir, dircap, "reports/%s-%d", run_id, (int)getpid());
+}
+
+static int cycle_slot_open(tr_rig_session *rs, const tr_slot_cfg *sc, tr_slot **s, tr_err *e)
+{
+    if (tr_slot_open(&rs->cfg, sc, rs->vrig, s, e) < 0 || tr_slot_prepare(*s, e) < 0)
+        return -1;
     /* a first connection when the token is there; a dead one starts off */
     tr_err ignored;
-    tr_slot_connect(s, &ignored);
-    tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
-                      .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = prof.name};
-    double *t_atr = calloc(o->count, sizeof *t_atr), *t_apdu = calloc(o->count, sizeof *t_apdu);
-    if (!t_atr || !t_apdu) {
-        free(t_atr);
-        free(t_apdu);
-        tr_fail(e, TR_E_NOMEM, "out of memory");
-        goto out;
+    tr_slot_connect(*s, &ignored);
+    return 0;
+}
+
+/* The verdicts a cycle can fail with, in the order the summary lists them. */
+static const stage_count cycle_failures[] = {
+    {"rig.port-not-switched", 0}, {"enum.no-device", 0}, {"enum.no-reader", 0},
+    {"enum.no-card", 0},          {"enum.no-answer", 0}, {"enum.bad-atr", 0},
+    {"io.first-apdu-failed", 0},  {"rig", 0}};
+#define N_CYCLE_FAILURES (sizeof cycle_failures / sizeof cycle_failures[0])
+
+/* What the run counted: the stage times of the cycles that got there, and
+ * the failures by verdict. */
+typedef struct {
+    double *t_atr, *t_apdu;     /* ms from power-on, one per cycle (count) */
+    size_t n_atr, n_apdu, done, failed;
+    stage_count fails[N_CYCLE_FAILURES];
+    bool rig_error;
+} cycle_tally;
+
+static void tally_free(cycle_tally *ty)
+{
+    free(ty->t_atr);
+    free(ty->t_apdu);
+}
+
+static int tally_init(cycle_tally *ty, unsigned long count, tr_err *e)
+{
+    memset(ty, 0, sizeof *ty);
+    memcpy(ty->fails, cycle_failures, sizeof ty->fails);
+    ty->t_atr = calloc(count, sizeof *ty->t_atr);
+    ty->t_apdu = calloc(count, sizeof *ty->t_apdu);
+    if (!ty->t_atr || !ty->t_apdu) {
+        tally_free(ty);
+        return tr_fail(e, TR_E_NOMEM, "out of memory"), -1;
     }
-    stage_count fails[] = {{"rig.port-not-switched", 0}, {"enum.no-device", 0}, {"enum.no-reader", 0},
-                           {"enum.no-card", 0},          {"enum.no-answer", 0}, {"enum.bad-atr", 0},
-                           {"io.first-apdu-failed", 0},  {"rig", 0}};
-    size_t n_atr = 0, n_apdu = 0, done = 0, failed = 0;
-    bool tty = isatty(2), rig_error = false;
+    return 0;
+}
+
+static int write_cycle_row(tr_reports *rep, const tr_slot_id *who, unsigned long i, const char *verdict,
+                           const tr_cycle_report *r, const char *msg, tr_err *e)
+{
+    tr_cycle_row row = {.who = who, .cycle = (unsigned)i, .off_ms = r->off_ms, .to_device_ms = r->to_device_ms,
+                        .to_reader_ms = r->to_reader_ms, .to_atr_ms = r->to_atr_ms,
+                        .to_first_apdu_ms = r->to_first_apdu_ms, .atr = r->atr_hex, .stage = r->stage,
+                        .power_level = r->power_level, .verdict = verdict, .message = msg};
+    return tr_reports_cycle(rep, &row, e);
+}
+
+/* Count cycle i's verdict and tell the bench engineer (a failure always, a
+ * pass as a progress line on a terminal). True when the run stops here. */
+static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i, const char *verdict,
+                          const tr_cycle_report *r, const char *msg, bool tty)
+{
+    if (!strcmp(verdict, "pass")) {
+        if (tty)
+            fprintf(stderr, "\r\033[Kcycle %lu/%lu: ATR after %.1f ms, first APDU after %.1f ms", i, o->count,
+                    r->to_atr_ms, r->to_first_apdu_ms);
+        return false;
+    }
+    ty->failed++;
+    for (size_t k = 0; k < N_CYCLE_FAILURES; k++)
+        if (!strcmp(ty->fails[k].stage, verdict))
+            ty->fails[k].fails++;
+    ty->rig_error |= !strcmp(verdict, "rig");
+    fprintf(stderr, "%scycle %lu: %s (stage %s): %s\n", tty ? "\r\033[K" : "", i, verdict, r->stage, msg);
+    if (!o->stop_on_fail)
+        return false;
+    fprintf(stderr, "tokenrig cycle: stopped at the first failure; the token is left as it is\n");
+    return true;
+}
+
+/* Up to --count cycles (fewer on SIGINT/SIGTERM or --stop-on-fail), one
+ * cycles.csv row each. -1 when a row cannot be written. */
+static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, tr_reports *rep,
+                      const tr_slot_id *who, cycle_tally *ty, tr_err *e)
+{
+    bool tty = isatty(2);
     for (unsigned long i = 1; i <= o->count && !tr_batch_interrupted(); i++) {
         tr_cycle_report r;
         char msg[TR_ERR_MSG_MAX];
-        const char *verdict = one_cycle(s, atr, atr_len, apdu, apdu_len, want_sw ? want_sw : "9000", &r, msg,
+        const char *verdict = one_cycle(s, tg->atr, tg->atr_len, tg->apdu, tg->apdu_len, tg->want_sw, &r, msg,
                                         sizeof msg);
-        done++;
+        ty->done++;
         if (r.to_atr_ms >= 0)
-            t_atr[n_atr++] = r.to_atr_ms;
+            ty->t_atr[ty->n_atr++] = r.to_atr_ms;
         if (r.to_first_apdu_ms >= 0)
-            t_apdu[n_apdu++] = r.to_first_apdu_ms;
-        tr_cycle_row row = {.who = &who, .cycle = (unsigned)i, .off_ms = r.off_ms, .to_device_ms = r.to_device_ms,
-                            .to_reader_ms = r.to_reader_ms, .to_atr_ms = r.to_atr_ms,
-                            .to_first_apdu_ms = r.to_first_apdu_ms, .atr = r.atr_hex, .stage = r.stage,
-                            .power_level = r.power_level, .verdict = verdict, .message = msg};
-        if (tr_reports_cycle(rep, &row, e) < 0)
-            goto freeout;
-        if (strcmp(verdict, "pass")) {
-            failed++;
-            for (size_t k = 0; k < sizeof fails / sizeof fails[0]; k++)
-                if (!strcmp(fails[k].stage, verdict))
-                    fails[k].fails++;
-            rig_error |= !strcmp(verdict, "rig");
-            fprintf(stderr, "%scycle %lu: %s (stage %s): %s\n", tty ? "\r\033[K" : "", i, verdict, r.stage, msg);
-            if (o->stop_on_fail) {
-                fprintf(stderr, "tokenrig cycle: stopped at the first failure; the token is left as it is\n");
-                break;
-            }
-        } else if (tty) {
-            fprintf(stderr, "\r\033[Kcycle %lu/%lu: ATR after %.1f ms, first APDU after %.1f ms", i, o->count,
-                    r.to_atr_ms, r.to_first_apdu_ms);
-        }
+            ty->t_apdu[ty->n_apdu++] = r.to_first_apdu_ms;
+        if (write_cycle_row(rep, who, i, verdict, &r, msg, e) < 0)
+            return -1;
+        if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
+            break;
     }
     if (tty)
         fputs("\r\033[K", stderr);
+    return 0;
+}
+
+static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, const tr_reports *rep)
+{
     tr_stats sa, sp;
-    tr_stats_compute(t_atr, n_atr, &sa);
-    tr_stats_compute(t_apdu, n_apdu, &sp);
+    tr_stats_compute(ty->t_atr, ty->n_atr, &sa);
+    tr_stats_compute(ty->t_apdu, ty->n_apdu, &sp);
+    size_t done = ty->done, failed = ty->failed;
     printf("slot %s: %zu cycles, %zu passed, %zu failed (%.1f%%)\n", sc->name, done, done - failed, failed,
            done ? 100.0 * (double)failed / (double)done : 0.0);
-    for (size_t k = 0; k < sizeof fails / sizeof fails[0]; k++)
-        if (fails[k].fails)
-            printf("  %-24s %u (%.1f%%)\n", fails[k].stage, fails[k].fails, 100.0 * fails[k].fails / (double)done);
+    for (size_t k = 0; k < N_CYCLE_FAILURES; k++)
+        if (ty->fails[k].fails)
+            printf("  %-24s %u (%.1f%%)\n", ty->fails[k].stage, ty->fails[k].fails,
+                   100.0 * ty->fails[k].fails / (double)done);
     printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sa.p50, sa.p95, sa.max, sa.n);
     printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sp.p50, sp.p95, sp.max, sp.n);
     printf("reports: %s/cycles.csv\n", tr_reports_dir(rep));
-    if (o->plots) {
-        char cmd[TR_PATH_MAX * 2 + 64];
-        snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s'", tr_data_dir(), tr_reports_dir(rep));
-        if (system(cmd) == 0)
-            printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
+}
+
+static void plot_cycles(const tr_reports *rep)
+{
+    char cmd[TR_PATH_MAX * 2 + 64];
+    snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s'", tr_data_dir(), tr_reports_dir(rep));
+    if (system(cmd) == 0)
+        printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
+}
+
+/* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
+static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
+{
+    cycle_target tg;
+    if (cycle_target_load(o, rs, &tg, e) < 0)
+        return 2;
+    char run_id[64], dir[TR_PATH_MAX];
+    cycle_names(o, run_id, sizeof run_id, dir, sizeof dir);
+    tr_reports *rep = tr_reports_open(dir, e);
+    tr_slot *s = NULL;
+    cycle_tally ty;
+    int status = 2;
+    if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0 && tally_init(&ty, o->count, e) == 0) {
+        const tr_slot_cfg *sc = tg.sc;
+        tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
+                          .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
+        if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
+            print_cycle_summary(sc, &ty, rep);
+            if (o->plots)
+                plot_cycles(rep);
+            status = ty.rig_error ? 2 : ty.failed ? 1 : 0;
+        }
+        tally_free(&ty);
     }
-    status = rig_error ? 2 : failed ? 1 : 0;
-freeout:
-    free(t_atr);
-    free(t_apdu);
-out:
     tr_slot_close(s);
     tr_reports_close(rep);
-    tr_profile_free(&prof);
+    tr_profile_free(&tg.prof);
     return status;
 }
 

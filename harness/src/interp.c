@@ -912,6 +912,45 @@ static bool tlv_find(const uint8_t *b, size_t n, const uint8_t *tag, size_t tn, 
     return false;
 }
 
+/* ---- built-in functions: one row each ------------------------------------------ */
+
+/* The parser has checked the name and the argument count (script.c's
+ * fn_table); this table says what each argument must be and which function
+ * computes the result. The dispatcher evaluates the arguments left to right
+ * and converts each as its row says, so an argument error names that
+ * argument at its column, exactly as when every function did it itself. */
+typedef enum {
+    A_BYTES = 1, /* hex data, decoded ("expected hex data for WHAT") */
+    A_INT,       /* a number ("expected a number for WHAT") */
+    A_TEXT,      /* any value as text (integers in decimal) */
+    A_VAL,       /* evaluated as is: the implementation converts it */
+    A_LATER      /* not evaluated here: the implementation evaluates it once the
+                  * arguments before it are checked (which error wins), or reads
+                  * it unevaluated (defined(NAME)) */
+} arg_kind;
+
+typedef struct {
+    val v;         /* as evaluated (A_VAL) */
+    int64_t i;     /* A_INT */
+    uint8_t *b;    /* A_BYTES */
+    const char *s; /* A_TEXT */
+    size_t n;      /* bytes of b or s */
+} fn_arg;
+
+#define FN_SPEC_MAX 4
+
+typedef int (*fn_impl)(interp *I, const tr_expr *x, fn_arg *a, val *out);
+
+typedef struct {
+    arg_kind kind[FN_SPEC_MAX];
+    const char *what[FN_SPEC_MAX]; /* A_BYTES, A_INT: the argument in messages
+                                    * (A_VAL, A_LATER: the implementation names it) */
+    fn_impl impl;
+    bool variadic;                 /* every argument is kind[0] / what[0] */
+} fn_row;
+
+/* Evaluate argument k and convert it to kind (the helpers below are also
+ * what an implementation uses for an A_LATER argument). */
 static int arg_int(interp *I, const tr_expr *x, int k, const char *what, int64_t *out)
 {
     val v;
@@ -937,6 +976,162 @@ static int arg_text(interp *I, const tr_expr *x, int k, const char **s, size_t *
     return *s ? 0 : -1;
 }
 
+static int fn_byte(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    int64_t i = a[1].i;
+    if (i < 0 || (uint64_t)i >= a[0].n)
+        return rt_error(I, x->pos, "byte(): index %" PRId64 " outside %zu bytes", i, a[0].n);
+    *out = vint(a[0].b[i]);
+    return 0;
+}
+
+static int fn_sub(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    size_t n = a[0].n;
+    int64_t i = a[1].i;
+    int64_t j = x->nargs == 3 ? a[2].i : i >= 0 && (uint64_t)i <= n ? (int64_t)n - i : 0;
+    if (i < 0 || j < 0 || (uint64_t)i > n || (uint64_t)j > n - (uint64_t)i)
+        return rt_error(I, x->pos, "sub(): %" PRId64 " bytes at offset %" PRId64 " outside %zu bytes",
+                        j, i, n);
+    *out = hex_val(I, a[0].b + i, (size_t)j);
+    return 0;
+}
+
+/* tlv()'s tag: a number (0x9F7F) or hex ("9F7F"), 1 to 4 bytes. */
+static int tlv_tag(interp *I, const tr_expr *x, const val *tv, uint8_t tagbuf[4], uint8_t **tag, size_t *tn)
+{
+    tr_pos pos = x->args[1]->pos;
+    *tag = tagbuf;
+    *tn = 0;
+    if (tv->is_int) {
+        if (tv->i <= 0 || tv->i > 0xFFFFFFFF)
+            return rt_error(I, pos, "tlv(): tag %" PRId64 " out of range", tv->i);
+        uint8_t tmp[4];
+        for (int64_t t = tv->i; t; t >>= 8)
+            tmp[(*tn)++] = (uint8_t)t;
+        for (size_t k = 0; k < *tn; k++)
+            tagbuf[k] = tmp[*tn - 1 - k];
+    } else if (to_bytes(I, tv, pos, "the tag", tag, tn) < 0) {
+        return -1;
+    }
+    if (*tn == 0 || *tn > 4)
+        return rt_error(I, pos, "tlv(): expected a tag of 1 to 4 bytes, found %zu", *tn);
+    return 0;
+}
+
+static int fn_tlv(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    uint8_t tagbuf[4], *tag;
+    size_t tn;
+    if (tlv_tag(I, x, &a[1].v, tagbuf, &tag, &tn) < 0)
+        return -1;
+    const uint8_t *v = NULL;
+    size_t vn = 0;
+    if (!tlv_find(a[0].b, a[0].n, tag, tn, 0, &v, &vn))
+        *out = vstr("", 0);
+    else
+        *out = hex_val(I, v, vn);
+    return 0;
+}
+
+static int fn_int(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    if (a[0].n == 0 || a[0].n > 8)
+        return rt_error(I, x->pos, "int(): expected 1 to 8 bytes, found %zu", a[0].n);
+    uint64_t u = 0;
+    for (size_t k = 0; k < a[0].n; k++)
+        u = u << 8 | a[0].b[k];
+    if (u > INT64_MAX)
+        return rt_error(I, x->pos, "int(): value does not fit in 63 bits");
+    *out = vint((int64_t)u);
+    return 0;
+}
+
+static int fn_concat(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    size_t total = 0;
+    for (int k = 0; k < x->nargs; k++)
+        total += a[k].n;
+    if (total > MAX_TEXT)
+        return rt_error(I, x->pos, "concat(): result over %u bytes", MAX_TEXT);
+    char *r = scratch(I, total + 1);
+    if (!r)
+        return -1;
+    size_t o = 0;
+    for (int k = 0; k < x->nargs; k++) {
+        memcpy(r + o, a[k].s, a[k].n);
+        o += a[k].n;
+    }
+    r[o] = '\0';
+    *out = vstr(r, o);
+    return 0;
+}
+
+static int fn_ascii(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)x;
+    char *r = scratch(I, a[0].n + 1);
+    if (!r)
+        return -1;
+    for (size_t k = 0; k < a[0].n; k++)
+        r[k] = a[0].b[k] >= 0x20 && a[0].b[k] < 0x7F ? (char)a[0].b[k] : '.';
+    r[a[0].n] = '\0';
+    *out = vstr(r, a[0].n);
+    return 0;
+}
+
+static int fn_asciihex(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)x;
+    *out = hex_val(I, (const uint8_t *)a[0].s, a[0].n);
+    return 0;
+}
+
+static int fn_len(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)I, (void)x;
+    *out = vint((int64_t)a[0].n);
+    return 0;
+}
+
+/* The byte count is evaluated after the number is checked: hex(-1, ...)
+ * reports the -1 whatever the count is. */
+static int fn_hex(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    int64_t i = a[0].i, width = 0;
+    if (i < 0)
+        return rt_error(I, x->pos, "hex(): expected a number >= 0, found %" PRId64, i);
+    if (x->nargs == 2 && arg_int(I, x, 1, "the byte count", &width) < 0)
+        return -1;
+    if (width < 0 || width > 8)
+        return rt_error(I, x->pos, "hex(): expected 1 to 8 bytes, found %" PRId64, width);
+    uint8_t be[8];
+    size_t need = 1;
+    for (int k = 0; k < 8; k++)
+        be[k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
+    while (need < 8 && ((uint64_t)i >> (8 * need)))
+        need++;
+    if (width && (size_t)width < need)
+        return rt_error(I, x->pos, "hex(): %" PRId64 " does not fit in %" PRId64 " bytes", i, width);
+    size_t w = width ? (size_t)width : need;
+    *out = hex_val(I, be + 8 - w, w);
+    return 0;
+}
+
+static int fn_random(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    int64_t i = a[0].i;
+    if (i < 1 || i > 4096)
+        return rt_error(I, x->pos, "random(): expected 1 to 4096 bytes, found %" PRId64, i);
+    uint8_t *r = scratch(I, (size_t)i);
+    if (!r)
+        return -1;
+    for (int64_t k = 0; k < i; k++)
+        r[k] = (uint8_t)(rng_next(I) >> 56);
+    *out = hex_val(I, r, (size_t)i);
+    return 0;
+}
+
 static int crypto_error(interp *I, tr_pos pos, const char *fn, const tr_err *e)
 {
     if (I->ended)
@@ -946,225 +1141,137 @@ static int crypto_error(interp *I, tr_pos pos, const char *fn, const tr_err *e)
     return -1;
 }
 
-static int call_crypto(interp *I, const tr_expr *x, val *out)
+/* The algorithm argument of sign_input() and sig_ok() (a suite error). */
+static int crypto_alg(interp *I, const tr_expr *x, const char *name, tr_alg *alg)
 {
-    const char *alg_s;
-    size_t an;
-    uint8_t *cert, *msg;
-    size_t cn, mn;
-    const char *fn = tr_fn_name((tr_fn)x->op);
-    if (arg_text(I, x, 0, &alg_s, &an) < 0 || arg_bytes(I, x, 1, "the certificate", &cert, &cn) < 0 ||
-        arg_bytes(I, x, 2, "the message", &msg, &mn) < 0)
-        return -1;
-    tr_alg alg;
     tr_err e;
     tr_err_clear(&e);
-    if (tr_alg_parse(alg_s, &alg, &e) < 0)
-        return rt_error(I, x->args[0]->pos, "%s(): %s", fn, e.msg);
-    if (x->op == TR_FN_SIGN_INPUT) {
-        uint8_t buf[512];
-        size_t n = 0;
-        if (tr_sign_input(alg, cert, cn, msg, mn, buf, sizeof buf, &n, &e) < 0)
-            return crypto_error(I, x->pos, fn, &e);
-        *out = hex_val(I, buf, n);
-        return 0;
-    }
+    if (tr_alg_parse(name, alg, &e) < 0)
+        return rt_error(I, x->args[0]->pos, "%s(): %s", tr_fn_name((tr_fn)x->op), e.msg);
+    return 0;
+}
+
+static int fn_sign_input(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    tr_alg alg;
+    if (crypto_alg(I, x, a[0].s, &alg) < 0)
+        return -1;
+    uint8_t buf[512];
+    size_t n = 0;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_sign_input(alg, a[1].b, a[1].n, a[2].b, a[2].n, buf, sizeof buf, &n, &e) < 0)
+        return crypto_error(I, x->pos, tr_fn_name((tr_fn)x->op), &e);
+    *out = hex_val(I, buf, n);
+    return 0;
+}
+
+/* The signature is evaluated after the algorithm is checked. */
+static int fn_sig_ok(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    tr_alg alg;
     uint8_t *sig;
     size_t sn;
-    if (arg_bytes(I, x, 3, "the signature", &sig, &sn) < 0)
+    if (crypto_alg(I, x, a[0].s, &alg) < 0 || arg_bytes(I, x, 3, "the signature", &sig, &sn) < 0)
         return -1;
-    int r = tr_verify_token_signature(alg, cert, cn, msg, mn, sig, sn, &e);
+    tr_err e;
+    tr_err_clear(&e);
+    int r = tr_verify_token_signature(alg, a[1].b, a[1].n, a[2].b, a[2].n, sig, sn, &e);
     if (r < 0)
-        return crypto_error(I, x->pos, fn, &e);
+        return crypto_error(I, x->pos, tr_fn_name((tr_fn)x->op), &e);
     *out = vint(r == 1);
     return 0;
 }
 
+/* defined(NAME) reads the name as written; defined("NAME") evaluates. */
+static int fn_defined(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    const char *name;
+    if (x->args[0]->kind == TR_EX_VAR) {
+        name = x->args[0]->name;
+    } else if (arg_text(I, x, 0, &name, &a[0].n) < 0) {
+        return -1;
+    }
+    bool builtin = tr_script_builtin_var(name);
+    *out = vint(builtin ? (strncmp(name, "SW", 2) && strncmp(name, "DATA", 4)) || I->have_rsp
+                        : tr_vars_get(I->vars, name) != NULL);
+    return 0;
+}
+
+static int fn_min_max(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)I;
+    int64_t best = a[0].i;
+    for (int k = 1; k < x->nargs; k++)
+        if (x->op == TR_FN_MIN ? a[k].i < best : a[k].i > best)
+            best = a[k].i;
+    *out = vint(best);
+    return 0;
+}
+
+static int fn_upper(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)x;
+    char *r = scratch(I, a[0].n + 1);
+    if (!r)
+        return -1;
+    for (size_t k = 0; k < a[0].n; k++)
+        r[k] = (char)toupper((unsigned char)a[0].s[k]);
+    r[a[0].n] = '\0';
+    *out = vstr(r, a[0].n);
+    return 0;
+}
+
+static const fn_row fn_rows[] = {
+    [TR_FN_BYTE] = {{A_BYTES, A_INT}, {"byte()", "the index"}, fn_byte, false},
+    [TR_FN_SUB] = {{A_BYTES, A_INT, A_INT}, {"sub()", "the offset", "the length"}, fn_sub, false},
+    [TR_FN_TLV] = {{A_BYTES, A_VAL}, {"tlv()"}, fn_tlv, false},
+    [TR_FN_INT] = {{A_BYTES}, {"int()"}, fn_int, false},
+    [TR_FN_CONCAT] = {{A_TEXT}, {NULL}, fn_concat, true},
+    [TR_FN_ASCII] = {{A_BYTES}, {"ascii()"}, fn_ascii, false},
+    [TR_FN_ASCIIHEX] = {{A_TEXT}, {NULL}, fn_asciihex, false},
+    [TR_FN_LEN] = {{A_BYTES}, {"len()"}, fn_len, false},
+    [TR_FN_HEX] = {{A_INT, A_LATER}, {"hex()"}, fn_hex, false},
+    [TR_FN_RANDOM] = {{A_INT}, {"random()"}, fn_random, false},
+    [TR_FN_SIGN_INPUT] = {{A_TEXT, A_BYTES, A_BYTES}, {NULL, "the certificate", "the message"}, fn_sign_input,
+                          false},
+    [TR_FN_SIG_OK] = {{A_TEXT, A_BYTES, A_BYTES, A_LATER}, {NULL, "the certificate", "the message"}, fn_sig_ok,
+                      false},
+    [TR_FN_DEFINED] = {{A_LATER}, {NULL}, fn_defined, false},
+    [TR_FN_MIN] = {{A_INT}, {"min"}, fn_min_max, true},
+    [TR_FN_MAX] = {{A_INT}, {"max"}, fn_min_max, true},
+    [TR_FN_UPPER] = {{A_TEXT}, {NULL}, fn_upper, false},
+};
+#define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])
+
+/* Evaluate and convert argument k as the row says. */
+static int prepare_arg(interp *I, const tr_expr *x, const fn_row *row, int k, fn_arg *a)
+{
+    int s = row->variadic ? 0 : k;
+    if (s >= FN_SPEC_MAX || !row->kind[s])
+        return rt_error(I, x->args[k]->pos, "internal: %s() has no argument %d", tr_fn_name((tr_fn)x->op),
+                        k + 1);
+    switch (row->kind[s]) {
+    case A_BYTES: return arg_bytes(I, x, k, row->what[s], &a->b, &a->n);
+    case A_INT: return arg_int(I, x, k, row->what[s], &a->i);
+    case A_TEXT: return arg_text(I, x, k, &a->s, &a->n);
+    case A_VAL: return eval(I, x->args[k], &a->v);
+    case A_LATER: return 0;
+    }
+    return rt_error(I, x->args[k]->pos, "internal: unknown argument kind");
+}
+
 static int call_fn(interp *I, const tr_expr *x, val *out)
 {
-    uint8_t *b;
-    size_t n;
-    int64_t i, j;
-    const char *s;
-    switch ((tr_fn)x->op) {
-    case TR_FN_BYTE:
-        if (arg_bytes(I, x, 0, "byte()", &b, &n) < 0 || arg_int(I, x, 1, "the index", &i) < 0)
+    const fn_row *row = x->op > 0 && (size_t)x->op < N_FN_ROWS ? &fn_rows[x->op] : NULL;
+    if (!row || !row->impl)
+        return rt_error(I, x->pos, "internal: unknown function");
+    fn_arg a[TR_SCRIPT_MAX_ARGS];
+    memset(a, 0, sizeof a);
+    for (int k = 0; k < x->nargs; k++)
+        if (prepare_arg(I, x, row, k, &a[k]) < 0)
             return -1;
-        if (i < 0 || (uint64_t)i >= n)
-            return rt_error(I, x->pos, "byte(): index %" PRId64 " outside %zu bytes", i, n);
-        *out = vint(b[i]);
-        return 0;
-    case TR_FN_SUB:
-        if (arg_bytes(I, x, 0, "sub()", &b, &n) < 0 || arg_int(I, x, 1, "the offset", &i) < 0)
-            return -1;
-        j = i >= 0 && (uint64_t)i <= n ? (int64_t)n - i : 0;
-        if (x->nargs == 3 && arg_int(I, x, 2, "the length", &j) < 0)
-            return -1;
-        if (i < 0 || j < 0 || (uint64_t)i > n || (uint64_t)j > n - (uint64_t)i)
-            return rt_error(I, x->pos, "sub(): %" PRId64 " bytes at offset %" PRId64 " outside %zu bytes",
-                            j, i, n);
-        *out = hex_val(I, b + i, (size_t)j);
-        return 0;
-    case TR_FN_TLV: {
-        val tv;
-        if (arg_bytes(I, x, 0, "tlv()", &b, &n) < 0 || eval(I, x->args[1], &tv) < 0)
-            return -1;
-        uint8_t tagbuf[8], *tag = tagbuf;
-        size_t tn = 0;
-        if (tv.is_int) {
-            if (tv.i <= 0 || tv.i > 0xFFFFFFFF)
-                return rt_error(I, x->args[1]->pos, "tlv(): tag %" PRId64 " out of range", tv.i);
-            uint8_t tmp[4];
-            for (int64_t t = tv.i; t; t >>= 8)
-                tmp[tn++] = (uint8_t)t;
-            for (size_t k = 0; k < tn; k++)
-                tagbuf[k] = tmp[tn - 1 - k];
-        } else if (to_bytes(I, &tv, x->args[1]->pos, "the tag", &tag, &tn) < 0) {
-            return -1;
-        }
-        if (tn == 0 || tn > 4)
-            return rt_error(I, x->args[1]->pos, "tlv(): expected a tag of 1 to 4 bytes, found %zu", tn);
-        const uint8_t *v = NULL;
-        size_t vn = 0;
-        if (!tlv_find(b, n, tag, tn, 0, &v, &vn))
-            *out = vstr("", 0);
-        else
-            *out = hex_val(I, v, vn);
-        return 0;
-    }
-    case TR_FN_INT: {
-        if (arg_bytes(I, x, 0, "int()", &b, &n) < 0)
-            return -1;
-        if (n == 0 || n > 8)
-            return rt_error(I, x->pos, "int(): expected 1 to 8 bytes, found %zu", n);
-        uint64_t u = 0;
-        for (size_t k = 0; k < n; k++)
-            u = u << 8 | b[k];
-        if (u > INT64_MAX)
-            return rt_error(I, x->pos, "int(): value does not fit in 63 bits");
-        *out = vint((int64_t)u);
-        return 0;
-    }
-    case TR_FN_CONCAT: {
-        const char *parts[TR_SCRIPT_MAX_ARGS];
-        size_t lens[TR_SCRIPT_MAX_ARGS], total = 0;
-        for (int k = 0; k < x->nargs; k++) {
-            if (arg_text(I, x, k, &parts[k], &lens[k]) < 0)
-                return -1;
-            total += lens[k];
-        }
-        if (total > MAX_TEXT)
-            return rt_error(I, x->pos, "concat(): result over %u bytes", MAX_TEXT);
-        char *r = scratch(I, total + 1);
-        if (!r)
-            return -1;
-        size_t o = 0;
-        for (int k = 0; k < x->nargs; k++) {
-            memcpy(r + o, parts[k], lens[k]);
-            o += lens[k];
-        }
-        r[o] = '\0';
-        *out = vstr(r, o);
-        return 0;
-    }
-    case TR_FN_ASCII: {
-        if (arg_bytes(I, x, 0, "ascii()", &b, &n) < 0)
-            return -1;
-        char *r = scratch(I, n + 1);
-        if (!r)
-            return -1;
-        for (size_t k = 0; k < n; k++)
-            r[k] = b[k] >= 0x20 && b[k] < 0x7F ? (char)b[k] : '.';
-        r[n] = '\0';
-        *out = vstr(r, n);
-        return 0;
-    }
-    case TR_FN_ASCIIHEX:
-        if (arg_text(I, x, 0, &s, &n) < 0)
-            return -1;
-        *out = hex_val(I, (const uint8_t *)s, n);
-        return 0;
-    case TR_FN_LEN:
-        if (arg_bytes(I, x, 0, "len()", &b, &n) < 0)
-            return -1;
-        *out = vint((int64_t)n);
-        return 0;
-    case TR_FN_HEX: {
-        if (arg_int(I, x, 0, "hex()", &i) < 0)
-            return -1;
-        if (i < 0)
-            return rt_error(I, x->pos, "hex(): expected a number >= 0, found %" PRId64, i);
-        int64_t width = 0;
-        if (x->nargs == 2 && arg_int(I, x, 1, "the byte count", &width) < 0)
-            return -1;
-        if (width < 0 || width > 8)
-            return rt_error(I, x->pos, "hex(): expected 1 to 8 bytes, found %" PRId64, width);
-        uint8_t be[8];
-        size_t need = 1;
-        for (int k = 0; k < 8; k++)
-            be[k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
-        while (need < 8 && ((uint64_t)i >> (8 * need)))
-            need++;
-        if (width && (size_t)width < need)
-            return rt_error(I, x->pos, "hex(): %" PRId64 " does not fit in %" PRId64 " bytes", i, width);
-        size_t w = width ? (size_t)width : need;
-        *out = hex_val(I, be + 8 - w, w);
-        return 0;
-    }
-    case TR_FN_RANDOM: {
-        if (arg_int(I, x, 0, "random()", &i) < 0)
-            return -1;
-        if (i < 1 || i > 4096)
-            return rt_error(I, x->pos, "random(): expected 1 to 4096 bytes, found %" PRId64, i);
-        uint8_t *r = scratch(I, (size_t)i);
-        if (!r)
-            return -1;
-        for (int64_t k = 0; k < i; k++)
-            r[k] = (uint8_t)(rng_next(I) >> 56);
-        *out = hex_val(I, r, (size_t)i);
-        return 0;
-    }
-    case TR_FN_SIGN_INPUT:
-    case TR_FN_SIG_OK:
-        return call_crypto(I, x, out);
-    case TR_FN_DEFINED: {
-        const char *name;
-        if (x->args[0]->kind == TR_EX_VAR) {
-            name = x->args[0]->name;
-        } else if (arg_text(I, x, 0, &name, &n) < 0) {
-            return -1;
-        }
-        bool builtin = tr_script_builtin_var(name);
-        *out = vint(builtin ? (strncmp(name, "SW", 2) && strncmp(name, "DATA", 4)) || I->have_rsp
-                            : tr_vars_get(I->vars, name) != NULL);
-        return 0;
-    }
-    case TR_FN_MIN:
-    case TR_FN_MAX: {
-        int64_t best = 0;
-        for (int k = 0; k < x->nargs; k++) {
-            if (arg_int(I, x, k, tr_fn_name((tr_fn)x->op), &i) < 0)
-                return -1;
-            if (k == 0 || (x->op == TR_FN_MIN ? i < best : i > best))
-                best = i;
-        }
-        *out = vint(best);
-        return 0;
-    }
-    case TR_FN_UPPER: {
-        if (arg_text(I, x, 0, &s, &n) < 0)
-            return -1;
-        char *r = scratch(I, n + 1);
-        if (!r)
-            return -1;
-        for (size_t k = 0; k < n; k++)
-            r[k] = (char)toupper((unsigned char)s[k]);
-        r[n] = '\0';
-        *out = vstr(r, n);
-        return 0;
-    }
-    }
-    return rt_error(I, x->pos, "internal: unknown function");
+    return row->impl(I, x, a, out);
 }
 
 static bool values_equal(const val *a, const val *b)
@@ -1183,6 +1290,42 @@ static bool values_equal(const val *a, const val *b)
     if (is_hex_text(a->s, a->n) && is_hex_text(b->s, b->n))
         return strncasecmp(a->s, b->s, a->n) == 0;
     return memcmp(a->s, b->s, a->n) == 0;
+}
+
+/* An arithmetic, bitwise or comparison operator on two integers (wrapping
+ * like the token's own 64-bit registers would; division and shifts are
+ * checked). */
+static int int_binary(interp *I, const tr_expr *x, int64_t ia, int64_t ib, int64_t *r)
+{
+    uint64_t ua = (uint64_t)ia, ub = (uint64_t)ib;
+    switch ((tr_op)x->op) {
+    case TR_OP_ADD: *r = (int64_t)(ua + ub); return 0;
+    case TR_OP_SUB: *r = (int64_t)(ua - ub); return 0;
+    case TR_OP_MUL: *r = (int64_t)(ua * ub); return 0;
+    case TR_OP_DIV:
+    case TR_OP_MOD:
+        if (ib == 0)
+            return rt_error(I, x->pos, "division by zero in %s", x->src);
+        if (ia == INT64_MIN && ib == -1)
+            return rt_error(I, x->pos, "overflow in %s", x->src);
+        *r = x->op == TR_OP_DIV ? ia / ib : ia % ib;
+        return 0;
+    case TR_OP_SHL:
+    case TR_OP_SHR:
+        if (ib < 0 || ib > 63)
+            return rt_error(I, x->pos, "shift by %" PRId64 " (expected 0..63) in %s", ib, x->src);
+        *r = (int64_t)(x->op == TR_OP_SHL ? ua << ib : ua >> ib);
+        return 0;
+    case TR_OP_BAND: *r = ia & ib; return 0;
+    case TR_OP_BOR: *r = ia | ib; return 0;
+    case TR_OP_BXOR: *r = ia ^ ib; return 0;
+    case TR_OP_LT: *r = ia < ib; return 0;
+    case TR_OP_LE: *r = ia <= ib; return 0;
+    case TR_OP_GT: *r = ia > ib; return 0;
+    case TR_OP_GE: *r = ia >= ib; return 0;
+    default:
+        return rt_error(I, x->pos, "internal: unknown operator");
+    }
 }
 
 static int eval_binary(interp *I, const tr_expr *x, val *out)
@@ -1208,39 +1351,10 @@ static int eval_binary(interp *I, const tr_expr *x, val *out)
         *out = vint(x->op == TR_OP_EQ ? eq : !eq);
         return 0;
     }
-    int64_t ia, ib;
-    if (to_int(I, &a, x->a->pos, x->a->src, &ia) < 0 || to_int(I, &b, x->b->pos, x->b->src, &ib) < 0)
+    int64_t ia, ib, r = 0;
+    if (to_int(I, &a, x->a->pos, x->a->src, &ia) < 0 || to_int(I, &b, x->b->pos, x->b->src, &ib) < 0 ||
+        int_binary(I, x, ia, ib, &r) < 0)
         return -1;
-    uint64_t ua = (uint64_t)ia, ub = (uint64_t)ib;
-    int64_t r = 0;
-    switch ((tr_op)x->op) {
-    case TR_OP_ADD: r = (int64_t)(ua + ub); break;
-    case TR_OP_SUB: r = (int64_t)(ua - ub); break;
-    case TR_OP_MUL: r = (int64_t)(ua * ub); break;
-    case TR_OP_DIV:
-    case TR_OP_MOD:
-        if (ib == 0)
-            return rt_error(I, x->pos, "division by zero in %s", x->src);
-        if (ia == INT64_MIN && ib == -1)
-            return rt_error(I, x->pos, "overflow in %s", x->src);
-        r = x->op == TR_OP_DIV ? ia / ib : ia % ib;
-        break;
-    case TR_OP_SHL:
-    case TR_OP_SHR:
-        if (ib < 0 || ib > 63)
-            return rt_error(I, x->pos, "shift by %" PRId64 " (expected 0..63) in %s", ib, x->src);
-        r = (int64_t)(x->op == TR_OP_SHL ? ua << ib : ua >> ib);
-        break;
-    case TR_OP_BAND: r = ia & ib; break;
-    case TR_OP_BOR: r = ia | ib; break;
-    case TR_OP_BXOR: r = ia ^ ib; break;
-    case TR_OP_LT: r = ia < ib; break;
-    case TR_OP_LE: r = ia <= ib; break;
-    case TR_OP_GT: r = ia > ib; break;
-    case TR_OP_GE: r = ia >= ib; break;
-    default:
-        return rt_error(I, x->pos, "internal: unknown operator");
-    }
     *out = vint(r);
     return 0;
 }
@@ -1916,6 +2030,84 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
     return GO;
 }
 
+static int exec_exit(interp *I, const tr_stmt *s)
+{
+    if (!I->suite->scriptor) {
+        I->exit_suite = true;
+        I->exit_line = s->pos.line;
+    }
+    return end_test(I, TR_PASS, NULL, 0, "ended by exit at line %d", s->pos.line);
+}
+
+static int exec_capture(interp *I, const tr_stmt *s)
+{
+    if (!need_rsp(I, s, "capture"))
+        return STOP;
+    return set_var(I, s->name, data_hex(I));
+}
+
+static int exec_fail(interp *I, const tr_stmt *s)
+{
+    const char *m = eval_message(I, s->message, "failed");
+    if (!m)
+        return STOP;
+    return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line, "%s", m);
+}
+
+static int exec_skip(interp *I, const tr_stmt *s)
+{
+    const char *m = eval_message(I, s->message, "skipped");
+    if (!m)
+        return STOP;
+    return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
+}
+
+static int exec_classify(interp *I, const tr_stmt *s)
+{
+    I->classify = s->classify;
+    return GO;
+}
+
+static int exec_log(interp *I, const tr_stmt *s)
+{
+    const char *m = eval_message(I, s->message, "");
+    if (!m)
+        return STOP;
+    char buf[MSG_MAX];
+    snprintf(buf, sizeof buf, "%s", m);
+    scrub(I, buf, sizeof buf);
+    emit_log(I, buf);
+    return GO;
+}
+
+/* What runs each statement kind. The attribute kinds (suite, destructive,
+ * requires, test) are consumed by the parser and have no row. */
+static int (*const exec_by_kind[])(interp *I, const tr_stmt *s) = {
+    [TR_ST_APDU] = exec_apdu,
+    [TR_ST_EXPECT_SW] = exec_expect_sw,
+    [TR_ST_EXPECT_DATA] = exec_expect_data,
+    [TR_ST_EXPECT_LEN] = exec_expect_len,
+    [TR_ST_RESET] = exec_reset,
+    [TR_ST_POWER_CYCLE] = exec_power_cycle,
+    [TR_ST_EXIT] = exec_exit,
+    [TR_ST_LET] = exec_let,
+    [TR_ST_CAPTURE] = exec_capture,
+    [TR_ST_IF] = exec_if,
+    [TR_ST_REPEAT] = exec_repeat,
+    [TR_ST_FOR] = exec_for,
+    [TR_ST_ASSERT] = exec_assert,
+    [TR_ST_FAIL] = exec_fail,
+    [TR_ST_SKIP] = exec_skip,
+    [TR_ST_CLASSIFY] = exec_classify,
+    [TR_ST_JOURNAL] = exec_journal,
+    [TR_ST_METRIC] = exec_metric,
+    [TR_ST_LOG] = exec_log,
+    [TR_ST_MEASURE] = exec_measure,
+    [TR_ST_READ_BINARY] = exec_read_binary,
+    [TR_ST_CERT_INFO] = exec_cert_info,
+    [TR_ST_SEAL_INFO] = exec_seal_info,
+};
+
 static int exec_stmt(interp *I, const tr_stmt *s)
 {
     if (I->fatal || I->ended)
@@ -1923,65 +2115,9 @@ static int exec_stmt(interp *I, const tr_stmt *s)
     if (tick(I, s->pos.line) != GO)
         return STOP;
     tr_arena_reset(I->scratch);
-    switch (s->kind) {
-    case TR_ST_APDU: return exec_apdu(I, s);
-    case TR_ST_EXPECT_SW: return exec_expect_sw(I, s);
-    case TR_ST_EXPECT_DATA: return exec_expect_data(I, s);
-    case TR_ST_EXPECT_LEN: return exec_expect_len(I, s);
-    case TR_ST_RESET: return exec_reset(I, s);
-    case TR_ST_POWER_CYCLE: return exec_power_cycle(I, s);
-    case TR_ST_EXIT:
-        if (!I->suite->scriptor) {
-            I->exit_suite = true;
-            I->exit_line = s->pos.line;
-        }
-        return end_test(I, TR_PASS, NULL, 0, "ended by exit at line %d", s->pos.line);
-    case TR_ST_LET: return exec_let(I, s);
-    case TR_ST_CAPTURE:
-        if (!need_rsp(I, s, "capture"))
-            return STOP;
-        return set_var(I, s->name, data_hex(I));
-    case TR_ST_IF: return exec_if(I, s);
-    case TR_ST_REPEAT: return exec_repeat(I, s);
-    case TR_ST_FOR: return exec_for(I, s);
-    case TR_ST_ASSERT: return exec_assert(I, s);
-    case TR_ST_FAIL: {
-        const char *m = eval_message(I, s->message, "failed");
-        if (!m)
-            return STOP;
-        return end_test(I, TR_FAIL, fail_class(I, s->classify), s->pos.line, "%s", m);
-    }
-    case TR_ST_SKIP: {
-        const char *m = eval_message(I, s->message, "skipped");
-        if (!m)
-            return STOP;
-        return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
-    }
-    case TR_ST_CLASSIFY:
-        I->classify = s->classify;
-        return GO;
-    case TR_ST_JOURNAL: return exec_journal(I, s);
-    case TR_ST_METRIC: return exec_metric(I, s);
-    case TR_ST_LOG: {
-        const char *m = eval_message(I, s->message, "");
-        if (!m)
-            return STOP;
-        char buf[MSG_MAX];
-        snprintf(buf, sizeof buf, "%s", m);
-        scrub(I, buf, sizeof buf);
-        emit_log(I, buf);
-        return GO;
-    }
-    case TR_ST_MEASURE: return exec_measure(I, s);
-    case TR_ST_READ_BINARY: return exec_read_binary(I, s);
-    case TR_ST_CERT_INFO: return exec_cert_info(I, s);
-    case TR_ST_SEAL_INFO: return exec_seal_info(I, s);
-    case TR_ST_SUITE:
-    case TR_ST_DESTRUCTIVE:
-    case TR_ST_REQUIRES:
-    case TR_ST_TEST:
-        break;
-    }
+    size_t k = (size_t)s->kind;
+    if (k < sizeof exec_by_kind / sizeof exec_by_kind[0] && exec_by_kind[k])
+        return exec_by_kind[k](I, s);
     return rt_error(I, s->pos, "internal: statement kind %d cannot run here", (int)s->kind), STOP;
 }
 

@@ -767,13 +767,14 @@ static bool set_src(parser *p, tr_expr *x, size_t a, size_t b)
     return x->src != NULL;
 }
 
-static tr_expr *parse_number(parser *p)
+/* The end of the number at a: 0x and hex digits, or decimal digits with an
+ * optional fraction (*decimal). */
+static size_t scan_number(const parser *p, size_t a, bool *hex, bool *decimal)
 {
-    size_t a = p->i;
     const char *s = p->buf;
     size_t j = a;
-    bool hex = s[j] == '0' && j + 1 < p->n && (s[j + 1] == 'x' || s[j + 1] == 'X');
-    if (hex) {
+    *hex = s[j] == '0' && j + 1 < p->n && (s[j + 1] == 'x' || s[j + 1] == 'X');
+    if (*hex) {
         j += 2;
         while (j < p->n && is_hex((unsigned char)s[j]))
             j++;
@@ -781,52 +782,68 @@ static tr_expr *parse_number(parser *p)
         while (j < p->n && isdigit((unsigned char)s[j]))
             j++;
     }
-    bool decimal = !hex && j + 1 < p->n && s[j] == '.' && isdigit((unsigned char)s[j + 1]);
-    if (decimal) {
+    *decimal = !*hex && j + 1 < p->n && s[j] == '.' && isdigit((unsigned char)s[j + 1]);
+    if (*decimal) {
         j++;
         while (j < p->n && isdigit((unsigned char)s[j]))
             j++;
     }
-    if ((hex && j == a + 2) || (j < p->n && is_ident_char((unsigned char)s[j]))) {
-        size_t k = j;
-        while (k < p->n && is_word_char((unsigned char)s[k]))
-            k++;
-        perr(p, a, "expected a number (decimal or 0x hex), found '%.*s' (hex data goes in \"quotes\")",
-             (int)(k - a > 24 ? 24 : k - a), s + a);
+    return j;
+}
+
+/* Decimals are text: they feed thresholds and metrics, not arithmetic. */
+static tr_expr *decimal_text(parser *p, size_t a, size_t j)
+{
+    tr_expr *x = new_expr(p, TR_EX_STR, a);
+    if (!x)
+        return NULL;
+    const char *t = dup_range(p, a, j);
+    if (!t)
+        return NULL;
+    x->str.constant = true;
+    x->str.text = t;
+    x->str.len = j - a;
+    return x;
+}
+
+static tr_expr *integer_literal(parser *p, size_t a, size_t j, bool hex)
+{
+    char tmp[32];
+    if (j - a >= sizeof tmp) {
+        perr(p, a, "expected an integer that fits in 63 bits, found %zu digits", j - a);
         return NULL;
     }
-    tr_expr *x;
-    if (decimal) {
-        /* Decimals are text: they feed thresholds and metrics, not arithmetic. */
-        x = new_expr(p, TR_EX_STR, a);
-        if (!x)
-            return NULL;
-        const char *t = dup_range(p, a, j);
-        if (!t)
-            return NULL;
-        x->str.constant = true;
-        x->str.text = t;
-        x->str.len = j - a;
-    } else {
-        char tmp[32];
-        if (j - a >= sizeof tmp) {
-            perr(p, a, "expected an integer that fits in 63 bits, found %zu digits", j - a);
-            return NULL;
-        }
-        memcpy(tmp, s + a, j - a);
-        tmp[j - a] = '\0';
-        errno = 0;
-        char *end;
-        unsigned long long v = hex ? strtoull(tmp + 2, &end, 16) : strtoull(tmp, &end, 10);
-        if (errno || *end || v > INT64_MAX) {
-            perr(p, a, "expected an integer that fits in 63 bits, found '%s'", tmp);
-            return NULL;
-        }
-        x = new_expr(p, TR_EX_INT, a);
-        if (!x)
-            return NULL;
-        x->ival = (int64_t)v;
+    memcpy(tmp, p->buf + a, j - a);
+    tmp[j - a] = '\0';
+    errno = 0;
+    char *end;
+    unsigned long long v = hex ? strtoull(tmp + 2, &end, 16) : strtoull(tmp, &end, 10);
+    if (errno || *end || v > INT64_MAX) {
+        perr(p, a, "expected an integer that fits in 63 bits, found '%s'", tmp);
+        return NULL;
     }
+    tr_expr *x = new_expr(p, TR_EX_INT, a);
+    if (x)
+        x->ival = (int64_t)v;
+    return x;
+}
+
+static tr_expr *parse_number(parser *p)
+{
+    size_t a = p->i;
+    bool hex, decimal;
+    size_t j = scan_number(p, a, &hex, &decimal);
+    if ((hex && j == a + 2) || (j < p->n && is_ident_char((unsigned char)p->buf[j]))) {
+        size_t k = j;
+        while (k < p->n && is_word_char((unsigned char)p->buf[k]))
+            k++;
+        perr(p, a, "expected a number (decimal or 0x hex), found '%.*s' (hex data goes in \"quotes\")",
+             (int)(k - a > 24 ? 24 : k - a), p->buf + a);
+        return NULL;
+    }
+    tr_expr *x = decimal ? decimal_text(p, a, j) : integer_literal(p, a, j, hex);
+    if (!x)
+        return NULL;
     p->i = j;
     return set_src(p, x, a, j) ? x : NULL;
 }
@@ -1448,8 +1465,6 @@ static tr_stmt *parse_simple_name_stmt(parser *p, tr_stmt_kind kind, size_t at, 
     return s;
 }
 
-/* One statement starting with keyword kw (already consumed at `at`).
- * Returns 1 with *out set (may stay NULL for attributes), -1 on error. */
 /* journal user|so LANDS [else NOT]: before a command that changes a PIN. */
 static tr_stmt *parse_journal(parser *p, size_t at)
 {
@@ -1471,158 +1486,302 @@ static tr_stmt *parse_journal(parser *p, size_t at)
     return s;
 }
 
-static int parse_keyword(parser *p, const char *kw, size_t at, int depth, block_info *bi,
-                         tr_stmt **out)
+/* ---- keywords: one row each ------------------------------------------------------ */
+
+/* Where a keyword's statement is being parsed: the keyword (lowercase, from
+ * its row) was consumed at `at`. A keyword parser returns 0 with stmt set
+ * (it stays NULL for suite, test, cleanup and a test's attributes), or -1
+ * with the error in p->e. */
+typedef struct {
+    const char *kw;
+    size_t at;
+    int depth;
+    block_info *bi;
+    tr_stmt *stmt;
+} kw_ctx;
+
+/* s, or the error its parser (or the allocation) left in p->e. */
+static int made(kw_ctx *c, tr_stmt *s)
 {
-    tr_stmt *s = NULL;
-    if (!strcmp(kw, "suite"))
-        return parse_suite_header(p, at, bi) < 0 ? -1 : 1;
-    if (!strcmp(kw, "test"))
-        return parse_test(p, at, depth, bi) < 0 ? -1 : 1;
-    if (!strcmp(kw, "destructive") || !strcmp(kw, "requires"))
-        return parse_attribute(p, kw[0] == 'd', at, depth, bi, out) < 0 ? -1 : 1;
-    bi->test_started = true;
-    if (!strcmp(kw, "cleanup")) {
-        if (bi->ctx != CTX_TEST)
-            return perr(p, at, "expected 'cleanup' directly inside a test block");
-        if (bi->test->has_cleanup)
-            return perr(p, at, "expected one cleanup block per test, found a second");
-        if (expect_open_brace(p, "cleanup") < 0)
-            return -1;
-        bi->test->has_cleanup = true;
-        if (parse_block_body(p, &bi->test->cleanup, depth, bi, pos_at(p, at), false) < 0)
-            return -1;
-        return close_plain(p) < 0 ? -1 : 1;
-    }
-    if (!strcmp(kw, "expect")) {
-        s = parse_expect(p, at);
-    } else if (!strcmp(kw, "reset")) {
-        s = new_stmt(p, TR_ST_RESET, at);
-        if (s && !at_end(p)) {
-            if (accept_word(p, "cold"))
-                s->flag = true;
-            else if (!accept_word(p, "warm"))
-                return perr(p, p->i, "expected 'cold' or 'warm' after reset, found %s", FOUND(p, p->i));
-        }
-        if (s && expect_eol(p, "reset") < 0)
-            return -1;
-    } else if (!strcmp(kw, "power-cycle")) {
-        s = new_stmt(p, TR_ST_POWER_CYCLE, at);
-        if (s && expect_eol(p, "power-cycle") < 0)
-            return -1;
-    } else if (!strcmp(kw, "exit") || !strcmp(kw, "quit")) {
-        s = new_stmt(p, TR_ST_EXIT, at);
-        if (s && expect_eol(p, kw) < 0)
-            return -1;
-    } else if (!strcmp(kw, "let")) {
-        s = parse_simple_name_stmt(p, TR_ST_LET, at, "a variable name");
-        if (s && !accept_char(p, '='))
-            return perr(p, p->i, "expected '=' after the variable name, found %s", FOUND(p, p->i));
-        if (s && (!(s->e[0] = parse_expr(p)) || expect_eol(p, "the value") < 0))
-            return -1;
-    } else if (!strcmp(kw, "capture")) {
-        s = parse_simple_name_stmt(p, TR_ST_CAPTURE, at, "a variable name");
-        if (s && expect_eol(p, "the variable name") < 0)
-            return -1;
-    } else if (!strcmp(kw, "if")) {
-        s = parse_if(p, at, depth, bi);
-    } else if (!strcmp(kw, "else")) {
-        return perr(p, at, "expected a statement, found 'else' (write '} else {' after an if block)");
-    } else if (!strcmp(kw, "repeat") || !strcmp(kw, "for")) {
-        s = parse_loop(p, kw[0] == 'f', at, depth, bi);
-    } else if (!strcmp(kw, "assert")) {
-        s = new_stmt(p, TR_ST_ASSERT, at);
-        if (s && (!(s->e[0] = parse_expr(p)) || parse_msg_classify(p, s) < 0))
-            return -1;
-    } else if (!strcmp(kw, "fail")) {
-        s = new_stmt(p, TR_ST_FAIL, at);
-        if (s && parse_msg_classify(p, s) < 0)
-            return -1;
-    } else if (!strcmp(kw, "skip")) {
-        s = new_stmt(p, TR_ST_SKIP, at);
-        if (s) {
-            s->message = parse_opt_message(p);
-            if (p->e->code != TR_OK || expect_eol(p, "the reason") < 0)
-                return -1;
-        }
-    } else if (!strcmp(kw, "log")) {
-        s = new_stmt(p, TR_ST_LOG, at);
-        if (s && (!(s->message = parse_expr(p)) || expect_eol(p, "the log text") < 0))
-            return -1;
-    } else if (!strcmp(kw, "journal")) {
-        s = parse_journal(p, at);
-        if (!s)
-            return -1;
-    } else if (!strcmp(kw, "classify")) {
-        s = new_stmt(p, TR_ST_CLASSIFY, at);
-        if (s && (!(s->classify = parse_code(p, "a classification code (like pin.no-lockout)")) ||
-                  expect_eol(p, "the classification") < 0))
-            return -1;
-    } else if (!strcmp(kw, "metric")) {
-        s = new_stmt(p, TR_ST_METRIC, at);
-        if (s && !(s->name = parse_code(p, "a metric name")))
-            return -1;
-        if (s && !accept_char(p, '='))
-            return perr(p, p->i, "expected '=' after the metric name, found %s", FOUND(p, p->i));
-        if (s && !(s->e[0] = parse_expr(p)))
-            return -1;
-        if (s && accept_word(p, "unit")) {
-            if (!(s->unit = parse_code(p, "a unit (\"ms\", days, ...)")))
-                return -1;
-        }
-        if (s && expect_eol(p, s->unit ? "the unit" : "the metric value") < 0)
-            return -1;
-    } else if (!strcmp(kw, "measure")) {
-        if (bi->in_measure)
-            return perr(p, at, "expected a statement, found 'measure' (measure blocks cannot be nested)");
-        s = parse_measure_header(p, at);
-        if (s && (parse_block_body(p, &s->body, depth, bi, s->pos, true) < 0 || close_plain(p) < 0))
-            return -1;
-    } else if (!strcmp(kw, "read-binary")) {
-        s = parse_simple_name_stmt(p, TR_ST_READ_BINARY, at, "a variable name for the file's bytes");
-        while (s && !at_end(p)) {
-            int k = accept_word(p, "chunk") ? 0 : accept_word(p, "max") ? 1 : -1;
-            if (k < 0)
-                return perr(p, p->i, "expected 'chunk', 'max' or end of line, found %s", FOUND(p, p->i));
-            if (s->e[k])
-                return perr(p, p->i, "expected each option once, found '%s' twice", k ? "max" : "chunk");
-            if (!(s->e[k] = parse_expr(p)))
-                return -1;
-        }
-    } else if (!strcmp(kw, "cert-info") || !strcmp(kw, "seal-info")) {
-        bool cert = kw[0] == 'c';
-        s = new_stmt(p, cert ? TR_ST_CERT_INFO : TR_ST_SEAL_INFO, at);
-        if (s && !(s->e[0] = parse_expr(p)))
-            return -1;
-        if (s && accept_word(p, cert ? "window" : "cert") && !(s->e[1] = parse_expr(p)))
-            return -1;
-        if (s && expect_eol(p, cert ? "the certificate (and window)" : "the seal (and cert)") < 0)
-            return -1;
-    } else {
-        return perr(p, at, "internal: unhandled keyword %s", kw);
-    }
-    if (!s)
-        return -1;
-    /* Statements at the top level are validated by finish_suite(), once it
-     * is known whether the file has tests. */
-    *out = s;
-    return 1;
+    c->stmt = s;
+    return s ? 0 : -1;
 }
 
-static const char *const keywords[] = {
-    "suite", "test", "cleanup", "destructive", "requires", "expect", "reset",
-    "power-cycle", "exit", "quit", "let", "capture", "if", "else", "repeat",
-    "for", "assert", "fail", "skip", "log", "classify", "journal", "metric", "measure",
-    "read-binary", "cert-info", "seal-info",
+static int kw_suite(parser *p, kw_ctx *c)
+{
+    return parse_suite_header(p, c->at, c->bi);
+}
+
+static int kw_test(parser *p, kw_ctx *c)
+{
+    return parse_test(p, c->at, c->depth, c->bi);
+}
+
+static int kw_destructive(parser *p, kw_ctx *c)
+{
+    return parse_attribute(p, true, c->at, c->depth, c->bi, &c->stmt);
+}
+
+static int kw_requires(parser *p, kw_ctx *c)
+{
+    return parse_attribute(p, false, c->at, c->depth, c->bi, &c->stmt);
+}
+
+static int kw_cleanup(parser *p, kw_ctx *c)
+{
+    block_info *bi = c->bi;
+    if (bi->ctx != CTX_TEST)
+        return perr(p, c->at, "expected 'cleanup' directly inside a test block");
+    if (bi->test->has_cleanup)
+        return perr(p, c->at, "expected one cleanup block per test, found a second");
+    if (expect_open_brace(p, "cleanup") < 0)
+        return -1;
+    bi->test->has_cleanup = true;
+    if (parse_block_body(p, &bi->test->cleanup, c->depth, bi, pos_at(p, c->at), false) < 0)
+        return -1;
+    return close_plain(p);
+}
+
+static int kw_expect(parser *p, kw_ctx *c)
+{
+    return made(c, parse_expect(p, c->at));
+}
+
+static int kw_reset(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_RESET, c->at);
+    if (!s)
+        return -1;
+    if (!at_end(p)) {
+        if (accept_word(p, "cold"))
+            s->flag = true;
+        else if (!accept_word(p, "warm"))
+            return perr(p, p->i, "expected 'cold' or 'warm' after reset, found %s", FOUND(p, p->i));
+    }
+    return expect_eol(p, "reset") < 0 ? -1 : made(c, s);
+}
+
+/* A statement that is its keyword alone: power-cycle, exit, quit. */
+static int bare_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind)
+{
+    tr_stmt *s = new_stmt(p, kind, c->at);
+    if (!s || expect_eol(p, c->kw) < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_power_cycle(parser *p, kw_ctx *c)
+{
+    return bare_stmt(p, c, TR_ST_POWER_CYCLE);
+}
+
+static int kw_exit(parser *p, kw_ctx *c)
+{
+    return bare_stmt(p, c, TR_ST_EXIT);
+}
+
+static int kw_let(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = parse_simple_name_stmt(p, TR_ST_LET, c->at, "a variable name");
+    if (!s)
+        return -1;
+    if (!accept_char(p, '='))
+        return perr(p, p->i, "expected '=' after the variable name, found %s", FOUND(p, p->i));
+    if (!(s->e[0] = parse_expr(p)) || expect_eol(p, "the value") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_capture(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = parse_simple_name_stmt(p, TR_ST_CAPTURE, c->at, "a variable name");
+    if (!s || expect_eol(p, "the variable name") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_if(parser *p, kw_ctx *c)
+{
+    return made(c, parse_if(p, c->at, c->depth, c->bi));
+}
+
+static int kw_else(parser *p, kw_ctx *c)
+{
+    return perr(p, c->at, "expected a statement, found 'else' (write '} else {' after an if block)");
+}
+
+static int kw_repeat(parser *p, kw_ctx *c)
+{
+    return made(c, parse_loop(p, false, c->at, c->depth, c->bi));
+}
+
+static int kw_for(parser *p, kw_ctx *c)
+{
+    return made(c, parse_loop(p, true, c->at, c->depth, c->bi));
+}
+
+static int kw_assert(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_ASSERT, c->at);
+    if (!s || !(s->e[0] = parse_expr(p)) || parse_msg_classify(p, s) < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_fail(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_FAIL, c->at);
+    if (!s || parse_msg_classify(p, s) < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_skip(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_SKIP, c->at);
+    if (!s)
+        return -1;
+    s->message = parse_opt_message(p);
+    if (p->e->code != TR_OK || expect_eol(p, "the reason") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_log(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_LOG, c->at);
+    if (!s || !(s->message = parse_expr(p)) || expect_eol(p, "the log text") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_journal(parser *p, kw_ctx *c)
+{
+    return made(c, parse_journal(p, c->at));
+}
+
+static int kw_classify(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_CLASSIFY, c->at);
+    if (!s || !(s->classify = parse_code(p, "a classification code (like pin.no-lockout)")) ||
+        expect_eol(p, "the classification") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_metric(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_METRIC, c->at);
+    if (!s || !(s->name = parse_code(p, "a metric name")))
+        return -1;
+    if (!accept_char(p, '='))
+        return perr(p, p->i, "expected '=' after the metric name, found %s", FOUND(p, p->i));
+    if (!(s->e[0] = parse_expr(p)))
+        return -1;
+    if (accept_word(p, "unit") && !(s->unit = parse_code(p, "a unit (\"ms\", days, ...)")))
+        return -1;
+    if (expect_eol(p, s->unit ? "the unit" : "the metric value") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_measure(parser *p, kw_ctx *c)
+{
+    if (c->bi->in_measure)
+        return perr(p, c->at, "expected a statement, found 'measure' (measure blocks cannot be nested)");
+    tr_stmt *s = parse_measure_header(p, c->at);
+    if (!s || parse_block_body(p, &s->body, c->depth, c->bi, s->pos, true) < 0 || close_plain(p) < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_read_binary(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = parse_simple_name_stmt(p, TR_ST_READ_BINARY, c->at, "a variable name for the file's bytes");
+    if (!s)
+        return -1;
+    while (!at_end(p)) {
+        int k = accept_word(p, "chunk") ? 0 : accept_word(p, "max") ? 1 : -1;
+        if (k < 0)
+            return perr(p, p->i, "expected 'chunk', 'max' or end of line, found %s", FOUND(p, p->i));
+        if (s->e[k])
+            return perr(p, p->i, "expected each option once, found '%s' twice", k ? "max" : "chunk");
+        if (!(s->e[k] = parse_expr(p)))
+            return -1;
+    }
+    return made(c, s);
+}
+
+/* cert-info EXPR [window EXPR] / seal-info EXPR [cert EXPR] */
+static int info_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind, const char *option, const char *after)
+{
+    tr_stmt *s = new_stmt(p, kind, c->at);
+    if (!s || !(s->e[0] = parse_expr(p)))
+        return -1;
+    if (accept_word(p, option) && !(s->e[1] = parse_expr(p)))
+        return -1;
+    if (expect_eol(p, after) < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_cert_info(parser *p, kw_ctx *c)
+{
+    return info_stmt(p, c, TR_ST_CERT_INFO, "window", "the certificate (and window)");
+}
+
+static int kw_seal_info(parser *p, kw_ctx *c)
+{
+    return info_stmt(p, c, TR_ST_SEAL_INFO, "cert", "the seal (and cert)");
+}
+
+/* Every keyword that starts a statement. A line whose first word is none of
+ * these is an APDU. `header` rows may stand before a test's first statement
+ * (they do not start its body, so `requires` may still follow). */
+static const struct kw_row {
+    const char *name;
+    int (*parse)(parser *p, kw_ctx *c);
+    bool header;
+} keywords[] = {
+    {"suite", kw_suite, true},          {"test", kw_test, true},
+    {"cleanup", kw_cleanup, false},     {"destructive", kw_destructive, true},
+    {"requires", kw_requires, true},    {"expect", kw_expect, false},
+    {"reset", kw_reset, false},         {"power-cycle", kw_power_cycle, false},
+    {"exit", kw_exit, false},           {"quit", kw_exit, false},
+    {"let", kw_let, false},             {"capture", kw_capture, false},
+    {"if", kw_if, false},               {"else", kw_else, false},
+    {"repeat", kw_repeat, false},       {"for", kw_for, false},
+    {"assert", kw_assert, false},       {"fail", kw_fail, false},
+    {"skip", kw_skip, false},           {"log", kw_log, false},
+    {"classify", kw_classify, false},   {"journal", kw_journal, false},
+    {"metric", kw_metric, false},
+    {"measure", kw_measure, false},     {"read-binary", kw_read_binary, false},
+    {"cert-info", kw_cert_info, false}, {"seal-info", kw_seal_info, false},
 };
 
-/* The keyword at the cursor (lowercase, static), or NULL. */
-static const char *peek_keyword(parser *p)
+/* The keyword at the cursor (matched without regard to case), or NULL. */
+static const struct kw_row *peek_keyword(parser *p)
 {
     for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
-        if (peek_word(p, keywords[k]))
-            return keywords[k];
+        if (peek_word(p, keywords[k].name))
+            return &keywords[k];
     return NULL;
+}
+
+/* One statement starting with keyword kw (consumed at `at`). Returns 1 with
+ * *out set (may stay NULL for attributes), -1 on error. Statements at the top
+ * level are validated by finish_suite(), once it is known whether the file
+ * has tests. */
+static int parse_keyword(parser *p, const struct kw_row *kw, size_t at, int depth, block_info *bi,
+                         tr_stmt **out)
+{
+    if (!kw->header)
+        bi->test_started = true;
+    kw_ctx c = {kw->name, at, depth, bi, NULL};
+    if (kw->parse(p, &c) < 0)
+        return -1;
+    *out = c.stmt;
+    return 1;
 }
 
 /* One non-empty line that is not a '}'. */
@@ -1630,9 +1789,9 @@ static int parse_statement(parser *p, int depth, block_info *bi, tr_stmt **out)
 {
     *out = NULL;
     size_t at = p->i;
-    const char *kw = peek_keyword(p);
+    const struct kw_row *kw = peek_keyword(p);
     if (kw) {
-        p->i += strlen(kw);
+        p->i += strlen(kw->name);
         return parse_keyword(p, kw, at, depth, bi, out);
     }
     bi->test_started = true;
