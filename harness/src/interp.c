@@ -94,6 +94,8 @@ typedef struct {
     uint64_t apdu_ns;          /* sum of exchange times (measure) */
     uint64_t last_live_ns;
     bool journal_pending;      /* a journal record waits for its command */
+    uint8_t secret_ins[8];     /* profile SECRET_INS: commands that change a secret */
+    int nsecret_ins;
     /* power cycles */
     bool cycle_pending;
     tr_cycle_report cyc;
@@ -1492,13 +1494,44 @@ static int exec_journal(interp *I, const tr_stmt *s)
     return GO;
 }
 
+/* The profile's SECRET_INS ("24 2C": CHANGE REFERENCE DATA, RESET RETRY
+ * COUNTER) names the commands that change a token's secrets. In a run that
+ * keeps a journal, such a command must follow a `journal` statement: a
+ * suite that forgets it would leave a crash with a token nobody can give
+ * back its PIN. */
+static void load_secret_ins(interp *I)
+{
+    const char *v = I->env->vars ? tr_vars_get(I->env->vars, "SECRET_INS") : NULL;
+    long n = v ? tr_hex_decode(v, I->secret_ins, sizeof I->secret_ins) : 0;
+    I->nsecret_ins = n > 0 ? (int)n : 0;
+}
+
+static bool unjournaled_secret_change(const interp *I)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (!h || !h->journal || I->journal_pending || I->sentlen < 4)
+        return false;
+    for (int k = 0; k < I->nsecret_ins; k++)
+        if (I->sent[1] == I->secret_ins[k])
+            return true;
+    return false;
+}
+
+static int send_checked(interp *I, const tr_stmt *s)
+{
+    if (unjournaled_secret_change(I))
+        return rt_error(I, s->pos, "this command (INS %02X) changes a secret of the token (profile SECRET_INS): "
+                                   "a `journal` statement must come first", I->sent[1]), STOP;
+    return exchange(I, s->pos.line);
+}
+
 static int exec_apdu(interp *I, const tr_stmt *s)
 {
     I->marks_used = false;
     if (s->tpl.constant) {
         I->sent = s->bytes;
         I->sentlen = s->nbytes;
-        return exchange(I, s->pos.line);
+        return send_checked(I, s);
     }
     render_opts ro = {true, {{0, 0}}, 0};
     const char *hex;
@@ -1526,7 +1559,7 @@ static int exec_apdu(interp *I, const tr_stmt *s)
     }
     I->sent = I->cmd;
     I->sentlen = I->cmdlen;
-    return exchange(I, s->pos.line);
+    return send_checked(I, s);
 }
 
 static bool need_rsp(interp *I, const tr_stmt *s, const char *what)
@@ -2322,6 +2355,7 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         goto done;
     }
     refresh_atr(I);
+    load_secret_ins(I);
     int suite_req = 1;
     char suite_why[MSG_MAX] = "";
     if (run_prelude(I) < 0) {

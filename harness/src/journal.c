@@ -131,16 +131,26 @@ static int load(tr_journal *j, tr_err *e)
         return errno == ENOENT ? 0 : tr_fail(e, TR_E_IO, "%s: %m", j->path);
     char line[LINE_MAX_LEN];
     int lineno = 0, rc = 0;
+    long good_end = 0;
+    bool torn = false;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
         bool complete = strchr(line, '\n') != NULL;
-        if (!apply_record(j, line) && complete)
+        if (!complete) {
+            torn = true;
+            break;
+        }
+        if (!apply_record(j, line))
             rc = tr_fail_at(e, TR_E_CONFIG, j->path, lineno, 0,
                             "malformed journal record (the file is tokenrig's own: do not edit it)");
+        good_end = ftell(f);
     }
     if (ferror(f) && rc == 0)
         rc = tr_fail(e, TR_E_IO, "reading %s: %m", j->path);
     fclose(f);
+    /* cut the torn tail, or the next record would be glued to it */
+    if (rc == 0 && torn && truncate(j->path, good_end) < 0)
+        rc = tr_fail(e, TR_E_IO, "%s: cutting a torn record: %m", j->path);
     return rc;
 }
 

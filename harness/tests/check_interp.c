@@ -57,6 +57,10 @@ typedef struct {
     int nprogress, nstart;
     unsigned long live_last, nlive;
     char all[1 << 16]; /* every text the hooks saw, for leak checks */
+    /* journal hook: what was recorded, and whether to refuse */
+    int njournal, nsent_after_journal, journal_ref;
+    char journal_lands[32], journal_not[32];
+    bool journal_refuses;
     size_t alln;
 } rec;
 
@@ -157,6 +161,24 @@ static void on_start(void *ud, const char *test)
     r->nstart++;
 }
 
+static int on_journal(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e)
+{
+    rec *r = ud;
+    if (r->journal_refuses)
+        return tr_fail(e, TR_E_IO, "journal: No space left on device (the destructive step is not sent)");
+    r->njournal++;
+    r->journal_ref = ref;
+    snprintf(r->journal_lands, sizeof r->journal_lands, "%s", if_lands);
+    snprintf(r->journal_not, sizeof r->journal_not, "%s", if_not);
+    return 0;
+}
+
+static void on_journaled(void *ud)
+{
+    rec *r = ud;
+    r->nsent_after_journal++;
+}
+
 static tr_interp_hooks hooks_for(rec *r)
 {
     tr_interp_hooks h = {.ud = r, .test_start = on_start, .progress = on_progress, .live = on_live,
@@ -192,6 +214,7 @@ typedef struct {
     atomic_int *cancel;
     unsigned long max_steps;
     tr_reports *reports;
+    bool journal, journal_refuses; /* give the run a journal hook (that refuses) */
 } run_opts;
 
 static tr_suite *parse(const char *src, const char *file)
@@ -210,6 +233,11 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
     memset(r, 0, sizeof *r);
     tr_suite *s = parse(src, "t.tsuite");
     tr_interp_hooks h = hooks_for(r);
+    if (o && o->journal) {
+        h.journal = on_journal;
+        h.journaled_sent = on_journaled;
+        r->journal_refuses = o->journal_refuses;
+    }
     tr_slot_id who = {.run_id = "run", .slot = "s1", .serial = "TR00000000000001"};
     tr_interp_env env = {.card = io, .vars = vars, .who = &who, .now = NOW, .hooks = &h};
     if (o) {
@@ -1148,6 +1176,62 @@ START_TEST(cancel_and_budgets)
 }
 END_TEST
 
+/* journal: recorded before its command (values unmasked to the hook, masked
+ * everywhere else); a refused record stops the test before the command;
+ * the profile's SECRET_INS must be journaled first in a run with a journal. */
+START_TEST(journal_statement)
+{
+    static const char *const kv[] = {"NEW_PIN", "24681357", "OLD_PIN", "12345678", "SECRET_INS", "24 2C", NULL};
+    const char *src = "test \"change\" {\n  journal user NEW_PIN else OLD_PIN\n"
+                      "  00 24 00 81 20 ${pin:OLD_PIN} ${pin:NEW_PIN}\n  log \"now ${NEW_PIN}\"\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    run_opts o = {.journal = true};
+    rec r;
+    tr_suite_outcome out;
+    run_fake(src, &f, kv, &o, &r, &out);
+    ck_assert_int_eq(verdict_of(&r, "change")->v, TR_PASS);
+    ck_assert_int_eq(r.njournal, 1);
+    ck_assert_int_eq(r.journal_ref, 0);
+    ck_assert_str_eq(r.journal_lands, "24681357");
+    ck_assert_str_eq(r.journal_not, "12345678");
+    ck_assert_int_eq(r.nsent_after_journal, 1);
+    ck_assert_uint_eq(f.ncmds, 1);
+    ck_assert_msg(!strstr(r.all, "24681357") && !strstr(r.all, "3234363831333537"), "a PIN leaked: %s", r.all);
+
+    /* the journal refuses: the command is never sent */
+    fakecard_init(&f);
+    run_opts refuse = {.journal = true, .journal_refuses = true};
+    run_fake(src, &f, kv, &refuse, &r, &out);
+    const res_row *v = verdict_of(&r, "change");
+    ck_assert_int_eq(v->v, TR_ERROR);
+    ck_assert_str_eq(v->cls, "journal");
+    ck_assert(strstr(v->msg, "No space left on device") != NULL);
+    ck_assert_uint_eq(f.ncmds, 0);
+
+    /* a secret-changing command without its journal record */
+    fakecard_init(&f);
+    run_fake("test \"t\" {\n  00 2C 00 81 20 ${pin:OLD_PIN} ${pin:NEW_PIN}\n}\n", &f, kv, &o, &r, &out);
+    v = verdict_of(&r, "t");
+    ck_assert_int_eq(v->v, TR_ERROR);
+    ck_assert_msg(strstr(v->msg, "INS 2C") && strstr(v->msg, "journal"), "%s", v->msg);
+    ck_assert_uint_eq(f.ncmds, 0);
+
+    /* one record covers one command only */
+    fakecard_init(&f);
+    run_fake("test \"t\" {\n  journal so OLD_PIN\n  00 24 00 81 00\n  00 24 00 81 00\n}\n", &f, kv, &o, &r, &out);
+    ck_assert_int_eq(r.journal_ref, 1);
+    ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
+    ck_assert_uint_eq(f.ncmds, 1);
+
+    /* no journal in this run (unit tests, dry runs): nothing to record into */
+    fakecard_init(&f);
+    run_fake(src, &f, kv, NULL, &r, &out);
+    ck_assert_int_eq(verdict_of(&r, "change")->v, TR_PASS);
+    ck_assert_uint_eq(f.ncmds, 1);
+}
+END_TEST
+
 /* random() is reproducible: the same seed sends the same bytes. */
 static void random_cmd(uint64_t seed, char *out, size_t cap)
 {
@@ -1621,6 +1705,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, power_cycles);
     tcase_add_test(tc, token_lost);
     tcase_add_test(tc, cancel_and_budgets);
+    tcase_add_test(tc, journal_statement);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
     tcase_set_timeout(tc, 60);
