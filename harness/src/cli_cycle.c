@@ -152,8 +152,7 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
                             .to_reader_ms = r.to_reader_ms, .to_atr_ms = r.to_atr_ms,
                             .to_first_apdu_ms = r.to_first_apdu_ms, .atr = r.atr_hex, .stage = r.stage,
                             .power_level = r.power_level, .verdict = verdict, .message = msg};
-        if (tr_reports_cycle(rep, &row, e) < 0)
-            goto freeout;
+        bool written = tr_reports_cycle(rep, &row, e) == 0;
         if (strcmp(verdict, "pass")) {
             failed++;
             for (size_t k = 0; k < sizeof fails / sizeof fails[0]; k++)
@@ -169,6 +168,8 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
             fprintf(stderr, "\r\033[Kcycle %lu/%lu: ATR after %.1f ms, first APDU after %.1f ms", i, o->count,
                     r.to_atr_ms, r.to_first_apdu_ms);
         }
+        if (!written)
+            break; /* cycles nobody can read back are no use; the counts so far still get printed */
     }
     if (tty)
         fputs("\r\033[K", stderr);
@@ -189,8 +190,7 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
         if (system(cmd) == 0)
             printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
     }
-    status = rig_error ? 2 : failed ? 1 : 0;
-freeout:
+    status = tr_reports_sync(rep, e) < 0 || rig_error ? 2 : failed ? 1 : 0; /* e: first write failure */
     free(t_atr);
     free(t_apdu);
 out:

@@ -275,9 +275,11 @@ static void error_row(slot_run *sr, const char *suite, const char *test, const c
     tr_result_row row = {.who = &sr->who, .suite = suite, .test = test, .verdict = TR_ERROR,
                          .classification = cls, .message = msg};
     tr_err e;
-    if (sr->rc->rep)
-        tr_reports_result(sr->rc->rep, &row, &e);
-    say(sr->rc, "[%s] %s / %s: ERROR %s: %s", sr->cfg->name, suite, test, cls, msg);
+    /* a row the reports could not write ends the run with exit 2 (kept by
+     * the reports); the console line still carries it */
+    bool written = !sr->rc->rep || tr_reports_result(sr->rc->rep, &row, &e) == 0;
+    say(sr->rc, "[%s] %s / %s: ERROR %s: %s%s", sr->cfg->name, suite, test, cls, msg,
+        written ? "" : " (not written to results.csv)");
 }
 
 /* Tests that cannot run any more (token lost, no connection): one error row
@@ -307,15 +309,20 @@ static void record_slot_props(slot_run *sr)
     const char *props[][2] = {{"reader", sr->reader}, {"ATR", atr_hex}, {"serial", sr->serial},
                               {"role", sr->role}, {"profile", sr->profile.name}, {"power", power},
                               {"slot type", tr_slot_type_name(sr->cfg->type)}};
+    bool kept = true;
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        tr_reports_slot_property(rc->rep, &sr->who, props[i][0], props[i][1], &e);
+        if (tr_reports_slot_property(rc->rep, &sr->who, props[i][0], props[i][1], &e) < 0)
+            kept = false;
+    if (!kept) /* kept by the reports too: the run ends with exit 2 */
+        say(rc, "[%s] %s", sr->cfg->name, e.msg);
 }
 
 static void record_power_level(slot_run *sr)
 {
     tr_err e;
-    if (sr->rc->rep && sr->power_level[0])
-        tr_reports_slot_property(sr->rc->rep, &sr->who, "power-off verified to", sr->power_level, &e);
+    if (sr->rc->rep && sr->power_level[0] &&
+        tr_reports_slot_property(sr->rc->rep, &sr->who, "power-off verified to", sr->power_level, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
 }
 
 static int slot_job(void *ud, tr_batch_worker *w)
@@ -534,6 +541,27 @@ static int batch_status(run_ctx *rc, tr_err *e)
     return status;
 }
 
+/* junit.xml, summary.csv and the CSVs synced to disk, then the verdict
+ * table and yield on stdout (not for script) whatever happened to the
+ * files, then the run's first write failure on stderr. Returns 0 when
+ * every report file is complete, else -1 (the run exits 2). */
+static int close_run_files(run_ctx *rc)
+{
+    /* each failure is kept by the reports: tr_reports_sync returns the first */
+    tr_err we, pe;
+    int junit = tr_reports_write_junit(rc->rep, &we);
+    int summary = tr_reports_write_summary(rc->rep, &we);
+    int files = tr_reports_sync(rc->rep, &we);
+    if (!rc->o->script && tr_reports_print_summary(rc->rep, stdout, &pe) < 0)
+        fprintf(stderr, "tokenrig: %s\n", pe.msg);
+    if (junit | summary | files) {
+        fflush(stdout);
+        fprintf(stderr, "tokenrig: report files incomplete: %s\n", we.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int do_run(run_ctx *rc, tr_err *e)
 {
     if (load_suites(rc, e) < 0)
@@ -548,8 +576,9 @@ static int do_run(run_ctx *rc, tr_err *e)
     int status = 2;
     if (prepare_slots(rc, e) < 0 || open_reports(rc, e) < 0)
         goto out;
-    if (rc->have_manifest)
-        tr_manifest_report_unmatched(&rc->manifest, rc->rep, rc->run_id, rc->rs.cfg.name);
+    if (rc->have_manifest &&
+        tr_manifest_report_unmatched(&rc->manifest, rc->rep, rc->run_id, rc->rs.cfg.name, e) < 0)
+        goto out; /* no token touched yet: a run that cannot write its rows stops here */
     if (!rc->o->script)
         say(rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc->run_id, rc->rs.cfg.name,
             rc->nslots, rc->nsuites, tr_reports_dir(rc->rep));
@@ -569,11 +598,7 @@ static int do_run(run_ctx *rc, tr_err *e)
     tr_batch_result br;
     tr_batch_run(slots, rc->nslots, ws, &bo, &br, e);
     tr_err je;
-    if (tr_reports_write_junit(rc->rep, &je) < 0)
-        fprintf(stderr, "tokenrig: %s\n", je.msg);
-    if (tr_reports_write_summary(rc->rep, rc->o->script ? NULL : stdout, &je) < 0)
-        fprintf(stderr, "tokenrig: %s\n", je.msg);
-    status = batch_status(rc, &je);
+    status = close_run_files(rc) == 0 ? batch_status(rc, &je) : 2;
     if (br.interrupted) {
         fprintf(stderr, "tokenrig: interrupted; finished rows are in %s\n", tr_reports_dir(rc->rep));
         status = 2;
