@@ -442,7 +442,7 @@ static void usage_run(FILE *f)
         "  --timeout SECONDS     per slot; past it the slot ends with an error\n"
         "  --plots               make the PNG plots (needs gnuplot)\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
-        "error or only rig errors.\n");
+        "error, only rig errors, or a report file that could not be written.\n");
 }
 
 static bool slot_selected(const char *list, const char *name)
@@ -624,14 +624,14 @@ static int do_run(run_ctx *rc, tr_err *e)
         tr_rig_session_close(&rc->rs);
         _exit(status);
     }
+    free(slots);
+    free(ws);
+    fflush(stdout);
+out: /* also when the reports could not be opened or written at the start */
     for (size_t i = 0; i < rc->nslots; i++) {
         tr_slot_close(rc->slots[i].slot);
         rc->slots[i].slot = NULL;
     }
-    free(slots);
-    free(ws);
-    fflush(stdout);
-out:
     tr_reports_close(rc->rep);
     rc->rep = NULL;
     tr_rig_session_close(&rc->rs);

@@ -11,9 +11,9 @@
  * Write failures (disk full, EIO): the CSV rows go out with write(2), not
  * stdio, so a failed row cannot stay half-written in a buffer to be flushed
  * with the next one; a row written only in part is cut off again with
- * ftruncate to the end of the last whole row (regular files; a device or a
- * pipe cannot be cut, and has no torn row to fear either). If even the cut
- * fails, the stream takes no more rows (they would follow half a row).
+ * ftruncate to the end of the last whole row. If the cut fails, or the file
+ * is a pipe or a device that cannot be cut, the stream takes no more rows
+ * (they would follow half a row).
  * junit.xml and summary.csv are written whole into a temporary file, every
  * stdio result checked, fsync'ed and renamed over the old one.
  *
@@ -327,8 +327,12 @@ static bool row_finish(csv_stream *s)
  * with a whole row. Returns the errno of a failed cut, 0 when done. */
 static int row_cut(csv_stream *s, size_t done)
 {
-    if (done == 0 || !s->regular)
+    if (done == 0)
         return 0;
+    if (!s->regular) { /* a pipe or a device */
+        s->torn = true;
+        return ESPIPE;
+    }
     if (ftruncate(s->fd, s->end) != 0 || lseek(s->fd, s->end, SEEK_SET) < 0) {
         s->torn = true;
         return errno;
