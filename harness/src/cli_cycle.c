@@ -212,8 +212,8 @@ static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i,
     return true;
 }
 
-/* Up to --count cycles (fewer on SIGINT/SIGTERM or --stop-on-fail), one
- * cycles.csv row each. -1 when a row cannot be written. */
+/* Up to --count cycles (fewer on SIGINT/SIGTERM, --stop-on-fail, or a row
+ * that cannot be written: e keeps that failure), one cycles.csv row each. */
 static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, tr_reports *rep,
                       const tr_slot_id *who, cycle_tally *ty, tr_err *e)
 {
@@ -228,10 +228,11 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
             ty->t_atr[ty->n_atr++] = r.to_atr_ms;
         if (r.to_first_apdu_ms >= 0)
             ty->t_apdu[ty->n_apdu++] = r.to_first_apdu_ms;
-        if (write_cycle_row(rep, who, i, verdict, &r, msg, e) < 0)
-            return -1;
+        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, e) == 0;
         if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
             break;
+        if (!written)
+            break; /* cycles nobody can read back are no use; the counts so far still get printed */
     }
     if (tty)
         fputs("\r\033[K", stderr);
@@ -283,7 +284,8 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
             print_cycle_summary(sc, &ty, rep);
             if (o->plots)
                 plot_cycles(rep);
-            status = ty.rig_error ? 2 : ty.failed ? 1 : 0;
+            /* e: the first write failure, if any */
+            status = tr_reports_sync(rep, e) < 0 || ty.rig_error ? 2 : ty.failed ? 1 : 0;
         }
         tally_free(&ty);
     }

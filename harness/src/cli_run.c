@@ -119,7 +119,7 @@ static void usage_run(FILE *f)
         "  --timeout SECONDS     per slot; past it the slot ends with an error\n"
         "  --plots               make the PNG plots (needs gnuplot)\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
-        "error or only rig errors.\n");
+        "error, only rig errors, or a report file that could not be written.\n");
 }
 
 static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)

@@ -104,6 +104,7 @@ typedef struct {
     /* the token and the run */
     bool lost;
     char lost_msg[256];
+    bool row_unwritten_said;   /* row_unwritten told the log hook */
     bool exit_suite;
     int exit_line;
     uint64_t rng;
@@ -301,6 +302,23 @@ static int rt_error(interp *I, tr_pos pos, const char *fmt, ...)
     return -1;
 }
 
+static void emit_log(interp *I, const char *text);
+
+/* A row the reports could not write (disk full, EIO) does not stop the
+ * suite: a destructive test's cleanup must still give the token back, and
+ * the verdicts still reach the console. The reports keep the first failure,
+ * which ends the run with exit 2 naming the file; the log hook hears of it
+ * once per suite. */
+static void row_unwritten(interp *I, const tr_err *e)
+{
+    if (I->row_unwritten_said)
+        return;
+    I->row_unwritten_said = true;
+    char text[TR_ERR_MSG_MAX + 64];
+    snprintf(text, sizeof text, "report row not written: %s", e->msg);
+    emit_log(I, text);
+}
+
 static void emit_result(interp *I, const tr_result_row *row)
 {
     if (I->fatal)
@@ -309,9 +327,8 @@ static void emit_result(interp *I, const tr_result_row *row)
     if (h && h->result)
         h->result(h->ud, row);
     tr_err e;
-    if (I->env->reports && tr_reports_result(I->env->reports, row, &e) < 0) {
-        harness_fail(I, e.code, "writing results.csv: %s", e.msg);
-    }
+    if (I->env->reports && tr_reports_result(I->env->reports, row, &e) < 0)
+        row_unwritten(I, &e);
 }
 
 static void emit_metric(interp *I, int line, const char *name, double value, const char *unit,
@@ -454,7 +471,7 @@ static void flush_cycle(interp *I, double to_first_apdu_ms)
         h->cycle(h->ud, &row);
     tr_err e;
     if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &e) < 0)
-        harness_fail(I, e.code, "writing cycles.csv: %s", e.msg);
+        row_unwritten(I, &e);
 }
 
 /* A transport failure: the test is `error`; mute/removed lose the token. */
@@ -544,7 +561,7 @@ static int exchange(interp *I, int line)
     if (h && h->trace)
         h->trace(h->ud, &row);
     if (I->env->reports && tr_reports_trace(I->env->reports, &row, &e) < 0)
-        return harness_fail(I, e.code, "writing trace.csv: %s", e.msg);
+        row_unwritten(I, &e);
     return GO;
 }
 
@@ -1716,7 +1733,7 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
         h->cycle(h->ud, &row);
     tr_err we;
     if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &we) < 0)
-        return harness_fail(I, we.code, "writing cycles.csv: %s", we.msg);
+        row_unwritten(I, &we);
     /* The token is not there any more: the rest of the suite cannot run. */
     I->lost = true;
     I->out->token_lost = true;
@@ -1888,7 +1905,7 @@ static int exec_measure(interp *I, const tr_stmt *s)
             h->sample(h->ud, &row);
         tr_err e;
         if (I->env->reports && tr_reports_sample(I->env->reports, &row, &e) < 0)
-            r = harness_fail(I, e.code, "writing samples.csv: %s", e.msg);
+            row_unwritten(I, &e);
         maybe_live(I, what, (unsigned long)k + 1, (unsigned long)n);
     }
     if (r == GO)

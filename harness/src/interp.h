@@ -97,8 +97,10 @@ typedef struct {
 
 /* Run every test of suite in order. Returns 0 when the suite ran (whatever
  * the verdicts: read them in *out), -1 with e set when the harness itself
- * failed (no card callbacks, no memory, a report row could not be written);
- * rows written before that stay written. */
+ * failed (no card callbacks, no memory); rows written before that stay
+ * written. A report row that could not be written does not stop the suite
+ * (the reports keep the failure: tr_reports_write_failed); the log hook
+ * hears of the first one. */
 int tr_interp_run(const tr_suite *suite, const tr_interp_env *env,
                   tr_suite_outcome *out, tr_err *e);
 

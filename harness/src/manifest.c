@@ -183,8 +183,10 @@ int tr_manifest_apply(tr_manifest *m, const char *serial, const char *slot, tr_v
     return rc ? tr_fail(e, TR_E_NOMEM, "out of memory") : 0;
 }
 
-void tr_manifest_report_unmatched(const tr_manifest *m, tr_reports *rep, const char *run_id, const char *rig)
+int tr_manifest_report_unmatched(const tr_manifest *m, tr_reports *rep, const char *run_id, const char *rig,
+                                 tr_err *e)
 {
+    int rc = 0;
     for (size_t i = 0; i < m->n; i++) {
         if (m->entries[i].matched)
             continue;
@@ -196,8 +198,9 @@ void tr_manifest_report_unmatched(const tr_manifest *m, tr_reports *rep, const c
         tr_result_row row = {.who = &who, .suite = "manifest", .test = "token present", .verdict = TR_ERROR,
                              .classification = "manifest.no-token", .message = msg, .file = m->path,
                              .line = m->entries[i].line};
-        tr_err e;
-        tr_reports_result(rep, &row, &e);
         fprintf(stderr, "tokenrig: %s\n", msg);
+        if (rc == 0 && tr_reports_result(rep, &row, e) < 0)
+            rc = -1;
     }
+    return rc;
 }

@@ -35,8 +35,11 @@ const tr_manifest_entry *tr_manifest_find(const tr_manifest *m, const char *seri
 /* Set the slot's expectations (IN_MANIFEST=1/0 and the EXPECTED_* values). */
 int tr_manifest_apply(tr_manifest *m, const char *serial, const char *slot, tr_vars *vars, tr_err *e);
 /* One result row per manifest entry no slot of the rig carries (suite
- * "manifest", verdict error, classification manifest.no-token). Call after
- * tr_manifest_apply has been called for every slot. */
-void tr_manifest_report_unmatched(const tr_manifest *m, tr_reports *rep, const char *run_id, const char *rig);
+ * "manifest", verdict error, classification manifest.no-token), each also
+ * said on stderr. Call after tr_manifest_apply has been called for every
+ * slot. -1 with e set when a row could not be written. */
+__attribute__((warn_unused_result))
+int tr_manifest_report_unmatched(const tr_manifest *m, tr_reports *rep, const char *run_id, const char *rig,
+                                 tr_err *e);
 
 #endif

@@ -5,7 +5,17 @@
  * concurrently and must not wait for each other's results); the in-memory
  * results (tokens, testcases, properties) have one more. No function takes
  * two of them at once except tr_reports_fix_time, which takes all of them
- * in a fixed order.
+ * in a fixed order. The kept write failure has a mutex of its own, taken
+ * last (under a stream's or the results' mutex) and nothing under it.
+ *
+ * Write failures (disk full, EIO): the CSV rows go out with write(2), not
+ * stdio, so a failed row cannot stay half-written in a buffer to be flushed
+ * with the next one; a row written only in part is cut off again with
+ * ftruncate to the end of the last whole row. If the cut fails, or the file
+ * is a pipe or a device that cannot be cut, the stream takes no more rows
+ * (they would follow half a row).
+ * junit.xml and summary.csv are written whole into a temporary file, every
+ * stdio result checked, fsync'ed and renamed over the old one.
  *
  * CSV cells (decisions written down here because they change the bytes):
  * - text cells go through tr_text_sanitize: invalid UTF-8 and control
@@ -48,9 +58,13 @@
 
 typedef struct {
     const char *name; /* file name inside the run directory */
-    FILE *f;
+    char *path;       /* dir/name, for messages */
+    int fd;           /* -1: not open */
+    bool regular;     /* a regular file: a partial row can be cut off */
+    bool torn;        /* a partial row could not be cut off: no more rows */
+    off_t end;        /* bytes of whole rows in the file */
     pthread_mutex_t mu;
-    char *row;        /* the row being built: written with one fwrite */
+    char *row;        /* the row being built: written with one write(2) */
     size_t len, cap;
     char *scratch;    /* sanitised cell text */
     size_t scratch_cap;
@@ -90,10 +104,16 @@ typedef struct {
 } token;
 
 enum { S_RESULTS, S_TRACE, S_SAMPLES, S_CYCLES, S_COUNT };
+/* Files a write failure can be about: the streams, then these. */
+enum { F_JUNIT = S_COUNT, F_SUMMARY, F_COUNT };
 
 struct tr_reports {
     char *dir;
     csv_stream s[S_COUNT];
+    pthread_mutex_t fail_mu;   /* the fields below */
+    unsigned failed_files;     /* bit per file (S_* and F_*) */
+    int first_file;            /* the file of first_fail */
+    tr_err first_fail;         /* the first write failure of the run */
     pthread_mutex_t res_mu; /* tokens, junit/summary writing */
     token *tokens;
     size_t n_tokens, cap_tokens;
@@ -115,8 +135,9 @@ static const char *const HEADERS[S_COUNT][20] = {
                   "to_reader_ms", "to_atr_ms", "to_first_apdu_ms", "atr",
                   "stage", "power_level", "verdict", "message", NULL},
 };
-static const char *const FILE_NAMES[S_COUNT] = {
-    "results.csv", "trace.csv", "samples.csv", "cycles.csv"};
+static const char *const FILE_NAMES[F_COUNT] = {
+    "results.csv", "trace.csv", "samples.csv", "cycles.csv", "junit.xml",
+    "summary.csv"};
 
 const char *tr_verdict_name(tr_verdict v)
 {
@@ -271,19 +292,84 @@ static void cell_line(csv_stream *s, int line)
         cell_raw(s, "");
 }
 
-/* One fwrite and one fflush per row: a run killed at any point keeps every
- * row whose call returned. */
-static int row_end(csv_stream *s, tr_err *e)
+/* Every write failure goes through here: *e gets it (e may be NULL) and
+ * the first one of the run is kept for tr_reports_write_failed. Returns -1. */
+static int write_fail(tr_reports *r, int file, tr_err *e, tr_code code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int write_fail(tr_reports *r, int file, tr_err *e, tr_code code,
+                      const char *fmt, ...)
+{
+    tr_err local;
+    if (!e)
+        e = &local;
+    va_list ap;
+    va_start(ap, fmt);
+    tr_vfail(e, code, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&r->fail_mu);
+    if (!r->failed_files) {
+        r->first_fail = *e;
+        r->first_file = file;
+    }
+    r->failed_files |= 1u << file;
+    pthread_mutex_unlock(&r->fail_mu);
+    return -1;
+}
+
+/* The row ends; false when building it ran out of memory. */
+static bool row_finish(csv_stream *s)
 {
     row_append(s, "\n", 1);
-    if (s->oom)
-        return tr_fail(e, TR_E_NOMEM, "%s: no memory for a row", s->name);
-    if (fwrite(s->row, 1, s->len, s->f) != s->len || fflush(s->f) != 0) {
-        int err = errno;
-        clearerr(s->f);
-        return tr_fail(e, TR_E_IO, "%s: write: %s", s->name, strerror(err));
+    return !s->oom;
+}
+
+/* Cut a row written in part (done bytes of it) off again, so the file ends
+ * with a whole row. Returns the errno of a failed cut, 0 when done. */
+static int row_cut(csv_stream *s, size_t done)
+{
+    if (done == 0)
+        return 0;
+    if (!s->regular) { /* a pipe or a device */
+        s->torn = true;
+        return ESPIPE;
+    }
+    if (ftruncate(s->fd, s->end) != 0 || lseek(s->fd, s->end, SEEK_SET) < 0) {
+        s->torn = true;
+        return errno;
     }
     return 0;
+}
+
+/* One write(2) per row (more only when the kernel takes it in parts): a run
+ * killed at any point keeps every row whose call returned. Caller holds
+ * s->mu. */
+static int row_write(tr_reports *r, int which, csv_stream *s, tr_err *e)
+{
+    if (!row_finish(s))
+        return write_fail(r, which, e, TR_E_NOMEM, "%s: no memory for a row", s->path);
+    if (s->torn)
+        return write_fail(r, which, e, TR_E_IO,
+                          "%s: row not written: an earlier partial row could not be cut off",
+                          s->path);
+    size_t done = 0;
+    int err = 0;
+    while (done < s->len && !err) {
+        ssize_t n = write(s->fd, s->row + done, s->len - done);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            err = n == 0 ? EIO : errno;
+    }
+    if (!err) {
+        s->end += (off_t)done;
+        return 0;
+    }
+    int cut = row_cut(s, done);
+    if (cut)
+        return write_fail(r, which, e, TR_E_IO,
+                          "%s: %s (and the partial row could not be cut off: %s)",
+                          s->path, strerror(err), strerror(cut));
+    return write_fail(r, which, e, TR_E_IO, "%s: %s", s->path, strerror(err));
 }
 
 static void now_iso(const tr_reports *r, char *out, size_t cap)
@@ -348,23 +434,22 @@ static int open_stream(tr_reports *r, int which, tr_err *e)
 {
     csv_stream *s = &r->s[which];
     s->name = FILE_NAMES[which];
-    char *path = join_path(r->dir, s->name);
-    if (!path)
+    s->path = join_path(r->dir, s->name);
+    if (!s->path)
         return tr_fail(e, TR_E_NOMEM, "no memory");
-    s->f = fopen(path, "we");
-    if (!s->f) {
+    s->fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s->fd < 0) {
         int err = errno;
-        tr_fail(e, err == EACCES ? TR_E_PERM : TR_E_IO, "cannot create %s: %s",
-                path, strerror(err));
-        free(path);
-        return -1;
+        return tr_fail(e, err == EACCES ? TR_E_PERM : TR_E_IO, "cannot create %s: %s",
+                       s->path, strerror(err));
     }
-    free(path);
+    struct stat st;
+    s->regular = fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode);
     lock(&s->mu);
     row_begin(s);
     for (const char *const *h = HEADERS[which]; *h; h++)
         cell_raw(s, *h);
-    int rc = row_end(s, e);
+    int rc = row_write(r, which, s, e);
     unlock(&s->mu);
     return rc;
 }
@@ -384,8 +469,11 @@ tr_reports *tr_reports_open(const char *dir, tr_err *e)
         return NULL;
     }
     pthread_mutex_init(&r->res_mu, NULL);
-    for (int i = 0; i < S_COUNT; i++)
+    pthread_mutex_init(&r->fail_mu, NULL);
+    for (int i = 0; i < S_COUNT; i++) {
         pthread_mutex_init(&r->s[i].mu, NULL);
+        r->s[i].fd = -1;
+    }
     r->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     const char *fixed = getenv("TR_REPORTS_FIXED_TIME");
     if (fixed && *fixed)
@@ -462,8 +550,9 @@ void tr_reports_close(tr_reports *r)
     if (!r)
         return;
     for (int i = 0; i < S_COUNT; i++) {
-        if (r->s[i].f)
-            fclose(r->s[i].f);
+        if (r->s[i].fd >= 0)
+            close(r->s[i].fd); /* nothing buffered: each row was written whole */
+        free(r->s[i].path);
         free(r->s[i].row);
         free(r->s[i].scratch);
         pthread_mutex_destroy(&r->s[i].mu);
@@ -472,6 +561,7 @@ void tr_reports_close(tr_reports *r)
         free_token(&r->tokens[i]);
     free(r->tokens);
     pthread_mutex_destroy(&r->res_mu);
+    pthread_mutex_destroy(&r->fail_mu);
     if (r->c_locale)
         freelocale(r->c_locale);
     free(r->dir);
@@ -518,7 +608,7 @@ static int result_csv(tr_reports *r, const tr_result_row *row, tr_err *e)
     cell_text(s, row->message);
     cell_text(s, row->file);
     cell_line(s, row->line);
-    int rc = row_end(s, e);
+    int rc = row_write(r, S_RESULTS, s, e);
     unlock(&s->mu);
     return rc;
 }
@@ -542,9 +632,9 @@ static csv_stream *stream_row_open(tr_reports *r, int which, const tr_slot_id *w
     return s;
 }
 
-static int stream_row_close(csv_stream *s, tr_err *e)
+static int stream_row_close(tr_reports *r, csv_stream *s, tr_err *e)
 {
-    int rc = row_end(s, e);
+    int rc = row_write(r, (int)(s - r->s), s, e);
     unlock(&s->mu);
     return rc;
 }
@@ -562,7 +652,7 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
     cell_text(s, row->response);
     cell_text(s, row->sw);
     cell_u64(s, row->latency_us);
-    return stream_row_close(s, e);
+    return stream_row_close(r, s, e);
 }
 
 int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
@@ -576,7 +666,7 @@ int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
     cell_u64(s, row->index);
     cell_double(r, s, "%.10g", row->value);
     cell_text(s, row->unit);
-    return stream_row_close(s, e);
+    return stream_row_close(r, s, e);
 }
 
 int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
@@ -595,7 +685,7 @@ int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
     cell_text(s, row->power_level);
     cell_text(s, row->verdict);
     cell_text(s, row->message);
-    return stream_row_close(s, e);
+    return stream_row_close(r, s, e);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -758,7 +848,8 @@ static int result_store(tr_reports *r, const tr_result_row *row, tr_err *e)
             ok = row->metric ? case_add_metric(c, row) : case_set_verdict(c, row);
     }
     unlock(&r->res_mu);
-    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory to keep a result");
+    return ok ? 0 : write_fail(r, F_JUNIT, e, TR_E_NOMEM,
+                               "no memory to keep a result for junit.xml and the summary");
 }
 
 int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
@@ -825,7 +916,7 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
         ok = p ? set_str(&p->value, value) : add_prop(t, name, value);
     }
     unlock(&r->res_mu);
-    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for a slot property");
+    return ok ? 0 : write_fail(r, F_JUNIT, e, TR_E_NOMEM, "no memory for a slot property of junit.xml");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -881,11 +972,19 @@ typedef struct {
     FILE *f;
     const tr_reports *r;
     bool oom;
+    int err; /* errno of the first failed stdio call, 0 while all went well */
 } xml_out;
+
+static void x_failed(xml_out *x)
+{
+    if (!x->err)
+        x->err = errno ? errno : EIO;
+}
 
 static void x_raw(xml_out *x, const char *s)
 {
-    fputs(s, x->f);
+    if (fputs(s, x->f) == EOF)
+        x_failed(x);
 }
 
 static void x_fmt(xml_out *x, const char *fmt, ...)
@@ -894,7 +993,8 @@ static void x_fmt(xml_out *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(x->f, fmt, ap);
+    if (vfprintf(x->f, fmt, ap) < 0)
+        x_failed(x);
     va_end(ap);
 }
 
@@ -909,7 +1009,7 @@ static void x_esc(xml_out *x, const char *s, tr_xml_mode mode)
         return;
     }
     tr_xml_escape(nz(s), n, mode, buf, bound);
-    fputs(buf, x->f);
+    x_raw(x, buf);
     if (buf != small)
         free(buf);
 }
@@ -1120,63 +1220,69 @@ static void x_document(xml_out *x, tr_reports *r)
     x_raw(x, "</testsuites>\n");
 }
 
-/* Write through fill() into dir/.name.tmp.PID, fsync, rename over name. */
-static int write_atomically(tr_reports *r, const char *name,
-                            int (*fill)(tr_reports *, FILE *, const void *, tr_err *),
-                            const void *ctx, tr_err *e)
+/* What fill() of write_atomically found: 0, ENOMEM or the errno of the
+ * first write that failed. */
+typedef int (*fill_fn)(tr_reports *r, FILE *f, const void *ctx);
+
+/* Write the whole file through fill() into dir/.name.tmp.PID, fsync, close
+ * and rename it over name, every step checked; on failure the temporary
+ * file goes and the old file (if any) stays. */
+static int write_atomically(tr_reports *r, int file, fill_fn fill, const void *ctx,
+                            tr_err *e)
 {
+    const char *name = FILE_NAMES[file];
     char tmpname[128];
     snprintf(tmpname, sizeof tmpname, ".%s.tmp.%ld", name, (long)getpid());
     char *tmp = join_path(r->dir, tmpname);
     char *dst = join_path(r->dir, name);
-    int rc = -1;
-    FILE *f = NULL;
     if (!tmp || !dst) {
-        tr_fail(e, TR_E_NOMEM, "no memory");
-        goto out;
+        free(tmp);
+        free(dst);
+        return write_fail(r, file, e, TR_E_NOMEM, "%s: no memory", name);
     }
-    f = fopen(tmp, "we");
+    int rc = -1, err = 0;
+    FILE *f = fopen(tmp, "we");
     if (!f) {
-        tr_fail(e, TR_E_IO, "cannot create %s: %s", tmp, strerror(errno));
+        write_fail(r, file, e, TR_E_IO, "%s: cannot create %s: %s", dst, tmpname, strerror(errno));
         goto out;
     }
-    if (fill(r, f, ctx, e) != 0)
-        goto out;
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        tr_fail(e, TR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
+    err = fill(r, f, ctx);
+    errno = 0;
+    if (!err && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
+        err = errno ? errno : EIO;
     int fc = fclose(f);
-    f = NULL;
-    if (fc != 0 || rename(tmp, dst) != 0) {
-        tr_fail(e, TR_E_IO, "cannot replace %s: %s", dst, strerror(errno));
+    if (!err && fc != 0)
+        err = errno ? errno : EIO;
+    if (err) {
+        write_fail(r, file, e, err == ENOMEM ? TR_E_NOMEM : TR_E_IO, "%s: %s", dst, strerror(err));
+        goto out;
+    }
+    if (rename(tmp, dst) != 0) {
+        write_fail(r, file, e, TR_E_IO, "%s: cannot rename %s into place: %s", dst, tmpname,
+                   strerror(errno));
         goto out;
     }
     rc = 0;
 out:
-    if (f)
-        fclose(f);
-    if (rc != 0 && tmp)
+    if (rc != 0 && f)
         unlink(tmp);
     free(tmp);
     free(dst);
     return rc;
 }
 
-static int fill_junit(tr_reports *r, FILE *f, const void *ctx, tr_err *e)
+static int fill_junit(tr_reports *r, FILE *f, const void *ctx)
 {
     (void)ctx;
-    xml_out x = {f, r, false};
+    xml_out x = {f, r, false, 0};
     x_document(&x, r);
-    if (x.oom)
-        return tr_fail(e, TR_E_NOMEM, "no memory while writing junit.xml");
-    return 0;
+    return x.oom ? ENOMEM : x.err;
 }
 
 int tr_reports_write_junit(tr_reports *r, tr_err *e)
 {
     lock(&r->res_mu);
-    int rc = write_atomically(r, "junit.xml", fill_junit, NULL, e);
+    int rc = write_atomically(r, F_JUNIT, fill_junit, NULL, e);
     unlock(&r->res_mu);
     return rc;
 }
@@ -1309,19 +1415,28 @@ typedef struct {
     size_t n;
 } summary_set;
 
-static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx, tr_err *e)
+/* The row built in s to f: 0, ENOMEM or the errno of the failed write. */
+static int summary_row_out(csv_stream *s, FILE *f)
+{
+    if (!row_finish(s))
+        return ENOMEM;
+    if (fwrite(s->row, 1, s->len, f) != s->len)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx)
 {
     const summary_set *set = ctx;
     static const char *const header[] = {
         "run_id", "rig", "slot", "serial", "role", "verdict", "classifications",
         "tests", "passed", "failed", "errored", "skipped", "duration_s", NULL};
-    csv_stream s = {.name = "summary.csv", .f = f};
-    int rc = 0;
+    csv_stream s = {.name = "summary.csv", .fd = -1};
     row_begin(&s);
     for (const char *const *h = header; *h; h++)
         cell_raw(&s, *h);
-    rc |= row_end(&s, e);
-    for (size_t i = 0; i < set->n && rc == 0; i++) {
+    int err = summary_row_out(&s, f);
+    for (size_t i = 0; i < set->n && !err; i++) {
         const tr_token_summary *t = &set->s[i];
         row_begin(&s);
         cell_text(&s, t->run_id);
@@ -1337,11 +1452,11 @@ static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx, tr_err *e)
         cell_u64(&s, t->errored);
         cell_u64(&s, t->skipped);
         cell_double(r, &s, "%.3f", t->duration_s);
-        rc |= row_end(&s, e);
+        err = summary_row_out(&s, f);
     }
     free(s.row);
     free(s.scratch);
-    return rc ? -1 : 0;
+    return err;
 }
 
 /* Display width of sanitised UTF-8: code points, not bytes. */
@@ -1444,30 +1559,85 @@ static int print_table(const tr_reports *r, const summary_set *set, FILE *out,
         if (set->n)
             format_double(r, pct, sizeof pct, "%.1f%%", 100.0 * passed / (double)set->n);
         fprintf(out, "batch yield: %u/%zu tokens passed (%s)\n", passed, set->n, pct);
-        fflush(out);
     }
     for (size_t i = 0; i < set->n; i++)
         for (int c = 0; c < T_COLS; c++)
             free(cells[i][c]);
     free(cells);
-    return ok ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for the summary table");
+    if (!ok)
+        return tr_fail(e, TR_E_NOMEM, "no memory for the summary table");
+    errno = 0;
+    if (fflush(out) != 0 || ferror(out))
+        return tr_fail(e, TR_E_IO, "cannot print the summary table: %s",
+                       strerror(errno ? errno : EIO));
+    return 0;
 }
 
-int tr_reports_write_summary(tr_reports *r, FILE *table_out, tr_err *e)
+/* The tokens' summaries, sorted by slot: set->s NULL (e set) on no memory. */
+static void summary_sorted(tr_reports *r, summary_set *set, tr_err *e)
+{
+    tr_token_summary *sorted = summarise_locked(r, &set->n, e);
+    if (sorted && set->n > 1)
+        qsort(sorted, set->n, sizeof *sorted, by_slot);
+    set->s = sorted;
+}
+
+int tr_reports_write_summary(tr_reports *r, tr_err *e)
 {
     lock(&r->res_mu);
     summary_set set = {NULL, 0};
-    tr_token_summary *sorted = summarise_locked(r, &set.n, e);
-    if (sorted && set.n > 1)
-        qsort(sorted, set.n, sizeof *sorted, by_slot);
-    set.s = sorted;
-    int rc = -1;
-    if (set.s) {
-        rc = write_atomically(r, "summary.csv", fill_summary_csv, &set, e);
-    }
+    summary_sorted(r, &set, e);
+    int rc = set.s ? write_atomically(r, F_SUMMARY, fill_summary_csv, &set, e)
+                   : write_fail(r, F_SUMMARY, e, TR_E_NOMEM, "summary.csv: no memory for the summary");
     unlock(&r->res_mu);
-    if (rc == 0 && table_out)
-        rc = print_table(r, &set, table_out, e);
     tr_reports_token_summary_free((tr_token_summary *)set.s, set.n);
     return rc;
+}
+
+int tr_reports_print_summary(tr_reports *r, FILE *out, tr_err *e)
+{
+    lock(&r->res_mu);
+    summary_set set = {NULL, 0};
+    summary_sorted(r, &set, e);
+    unlock(&r->res_mu);
+    int rc = set.s ? print_table(r, &set, out, e) : -1;
+    tr_reports_token_summary_free((tr_token_summary *)set.s, set.n);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Write failures                                                            */
+
+bool tr_reports_write_failed(tr_reports *r, tr_err *e)
+{
+    pthread_mutex_lock(&r->fail_mu);
+    unsigned failed = r->failed_files;
+    if (failed && e) {
+        *e = r->first_fail;
+        size_t n = strlen(e->msg);
+        const char *sep = " (also failed: ";
+        for (int f = 0; f < F_COUNT; f++) {
+            if (f == r->first_file || !(failed & (1u << f)) || n >= sizeof e->msg)
+                continue;
+            n += (size_t)snprintf(e->msg + n, sizeof e->msg - n, "%s%s", sep, FILE_NAMES[f]);
+            sep = ", ";
+        }
+        if (*sep == ',' && n < sizeof e->msg)
+            snprintf(e->msg + n, sizeof e->msg - n, ")");
+    }
+    pthread_mutex_unlock(&r->fail_mu);
+    return failed != 0;
+}
+
+/* fsync says EINVAL or EROFS for a device or a pipe: nothing to sync. */
+int tr_reports_sync(tr_reports *r, tr_err *e)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        csv_stream *s = &r->s[i];
+        lock(&s->mu);
+        if (s->fd >= 0 && fsync(s->fd) != 0 && errno != EINVAL && errno != EROFS)
+            write_fail(r, i, NULL, TR_E_IO, "%s: %s", s->path, strerror(errno));
+        unlock(&s->mu);
+    }
+    return tr_reports_write_failed(r, e) ? -1 : 0;
 }

@@ -1,9 +1,14 @@
 /* reports.h — everything a run writes under reports/<run-id>/.
  *
  * Owns: results.csv, trace.csv, samples.csv, cycles.csv (libcsv quoting,
- * one fflush per row so a killed run keeps every finished row) and
+ * one write(2) per row so a killed run keeps every finished row) and
  * junit.xml (one testsuite per slot, one testcase per test; valid against
  * junit-10.xsd whatever bytes a token or a suite produced).
+ * No ignored write: every function that writes a file returns -1 with
+ * "<path>: <reason>" ("reports/x/results.csv: No space left on device")
+ * when the file could not be written completely, a row that failed is cut
+ * off again (the file keeps whole rows only), and the first failure of the
+ * run is kept for tr_reports_write_failed / tr_reports_sync.
  * Thread-safe: slot threads call it concurrently.
  * Must not: mask PINs (the interpreter hands over already-masked text),
  * decide verdicts, or talk to tokens.
@@ -79,19 +84,30 @@ typedef struct {
 
 typedef struct tr_reports tr_reports;
 
+/* A write that must not be ignored (the run's exit status depends on it). */
+#define TR_MUST_CHECK __attribute__((warn_unused_result))
+
 /* Create dir (and parents) and open the CSV files with their header rows. */
 tr_reports *tr_reports_open(const char *dir, tr_err *e);
-int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e);
-int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e);
-int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e);
-int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e);
-/* JUnit <property> of a slot's testsuite (reader, ATR, serial, role, hub port). */
-int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
-                             const char *name, const char *value, tr_err *e);
+/* One row each. A row that could not be written (disk full, EIO) returns
+ * -1 and is not in the file, but a result is still kept for junit.xml and
+ * the summary; later rows are tried again (whole rows only). */
+TR_MUST_CHECK int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e);
+TR_MUST_CHECK int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e);
+TR_MUST_CHECK int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e);
+TR_MUST_CHECK int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e);
+/* JUnit <property> of a slot's testsuite (reader, ATR, serial, role, hub
+ * port). Kept in memory only: fails on no memory (then junit.xml will lack
+ * it, which counts as a write failure of junit.xml). */
+TR_MUST_CHECK int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
+                                           const char *name, const char *value, tr_err *e);
 /* (Re)write junit.xml from all results so far, atomically (tmp + rename).
- * Safe to call more than once (end of run, SIGINT/SIGTERM). */
-int tr_reports_write_junit(tr_reports *r, tr_err *e);
+ * Safe to call more than once (end of run, SIGINT/SIGTERM). On failure the
+ * previous junit.xml, if any, stays. */
+TR_MUST_CHECK int tr_reports_write_junit(tr_reports *r, tr_err *e);
 const char *tr_reports_dir(const tr_reports *r);
+/* Frees everything. Closing cannot lose a row that tr_reports_sync saw on
+ * disk: call that first to know whether the files are complete. */
 void tr_reports_close(tr_reports *r);
 
 /* ---- additions (after the first contract; nothing above changed) ---- */
@@ -144,10 +160,25 @@ const char *tr_token_verdict_name(tr_verdict v);
 
 /* (Re)write summary.csv atomically — run_id, rig, slot, serial, role,
  * verdict, classifications, tests, passed, failed, errored, skipped,
- * duration_s — and, when table_out is not NULL, print the same as an
- * aligned table followed by the batch yield line
- * ("batch yield: P/N tokens passed (xx.x%)"). Strings printed to the table
- * are sanitised (no terminal control sequences from a token). */
-int tr_reports_write_summary(tr_reports *r, FILE *table_out, tr_err *e);
+ * duration_s. */
+TR_MUST_CHECK int tr_reports_write_summary(tr_reports *r, tr_err *e);
+
+/* Print the same as an aligned table followed by the batch yield line
+ * ("batch yield: P/N tokens passed (xx.x%)") to out. Independent of the
+ * files: a full disk does not take the verdicts off the console. Strings
+ * are sanitised (no terminal control sequences from a token). Fails on no
+ * memory or when out cannot be written (not a report file: not kept). */
+TR_MUST_CHECK int tr_reports_print_summary(tr_reports *r, FILE *out, tr_err *e);
+
+/* The first write failure of the run (a row, junit.xml, summary.csv, a
+ * sync): true with *e set to it — "<path>: <reason>", followed by
+ * "(also failed: trace.csv, junit.xml)" when other files failed too —
+ * false when every write so far succeeded. e may be NULL. */
+TR_MUST_CHECK bool tr_reports_write_failed(tr_reports *r, tr_err *e);
+
+/* fsync the CSV files (write-back errors such as EIO show here), then as
+ * tr_reports_write_failed: 0 when every file written so far is complete,
+ * -1 with *e set to the first failure of the run otherwise. */
+TR_MUST_CHECK int tr_reports_sync(tr_reports *r, tr_err *e);
 
 #endif

@@ -438,9 +438,11 @@ static void error_row(slot_run *sr, const char *suite, const char *test, const c
     tr_result_row row = {.who = &sr->who, .suite = suite, .test = test, .verdict = TR_ERROR,
                          .classification = cls, .message = msg};
     tr_err e;
-    if (sr->rc->rep && tr_reports_result(sr->rc->rep, &row, &e) < 0)
-        say(sr->rc, "tokenrig: %s", e.msg);
-    say(sr->rc, "[%s] %s / %s: ERROR %s: %s", sr->cfg->name, suite, test, cls, msg);
+    /* a row the reports could not write ends the run with exit 2 (kept by
+     * the reports); the console line still carries it */
+    bool written = !sr->rc->rep || tr_reports_result(sr->rc->rep, &row, &e) == 0;
+    say(sr->rc, "[%s] %s / %s: ERROR %s: %s%s", sr->cfg->name, suite, test, cls, msg,
+        written ? "" : " (not written to results.csv)");
 }
 
 /* Tests that cannot run any more: one error row each, from test from_test of
@@ -455,9 +457,9 @@ static void not_run_rows(slot_run *sr, size_t from_suite, size_t from_test, cons
 
 static void slot_property(slot_run *sr, const char *name, const char *value)
 {
-    tr_err e;
+    tr_err e; /* a failure is kept by the reports too: the run ends with exit 2 */
     if (sr->rc->rep && tr_reports_slot_property(sr->rc->rep, &sr->who, name, value, &e) < 0)
-        say(sr->rc, "tokenrig: %s", e.msg);
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
 }
 
 static void record_slot_props(slot_run *sr)
@@ -798,14 +800,32 @@ static size_t report_not_factory(run_ctx *rc, FILE *out)
     return n;
 }
 
+/* junit.xml, summary.csv and the CSVs synced to disk, then the verdict
+ * table and yield on stdout (not for script) whatever happened to the
+ * files, then the run's first write failure on stderr. Returns 0 when
+ * every report file is complete, else -1 (the run exits 2). */
+static int close_run_files(run_ctx *rc)
+{
+    /* each failure is kept by the reports: tr_reports_sync returns the first */
+    tr_err we, pe;
+    int junit = tr_reports_write_junit(rc->rep, &we);
+    int summary = tr_reports_write_summary(rc->rep, &we);
+    int files = tr_reports_sync(rc->rep, &we);
+    if (!rc->o->script && tr_reports_print_summary(rc->rep, stdout, &pe) < 0)
+        fprintf(stderr, "tokenrig: %s\n", pe.msg);
+    if (junit | summary | files) {
+        fflush(stdout);
+        fprintf(stderr, "tokenrig: report files incomplete: %s\n", we.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
-    if (tr_reports_write_junit(rc->rep, &je) < 0)
-        fprintf(stderr, "tokenrig: %s\n", je.msg);
-    if (tr_reports_write_summary(rc->rep, rc->o->script ? NULL : stdout, &je) < 0)
-        fprintf(stderr, "tokenrig: %s\n", je.msg);
-    res->status = batch_status(rc, &je);
+    res->write_failed = close_run_files(rc) < 0;
+    res->status = res->write_failed ? 2 : batch_status(rc, &je);
     res->not_factory = report_not_factory(rc, rc->o->script ? stderr : stdout);
     if (res->not_factory)
         report_not_factory(rc, stderr);
@@ -864,8 +884,9 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
     int ret = -1;
     if (init_run(&rc, rs, o, e) < 0 || open_reports(&rc, e) < 0)
         goto out;
-    if (o->manifest)
-        tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name);
+    /* no token touched yet: a run that cannot write its rows stops here */
+    if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
+        goto out;
     if (!o->script)
         say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
             o->nsuites, tr_reports_dir(rc.rep));

@@ -1,6 +1,7 @@
 /* check_reports.c — the report files: CSV (golden files, libcsv round
  * trip, formula guard, numeric columns, a writer killed by SIGKILL,
- * threads, flat memory over a million trace rows), JUnit (golden, schema
+ * threads, flat memory over a million trace rows, a full disk: every file's
+ * failure named, no torn row, the first failure kept), JUnit (golden, schema
  * validation with xmllint for any bytes), the XML escaper and the batch
  * summary.
  *
@@ -10,15 +11,18 @@
  */
 #include <check.h>
 #include <csv.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -715,7 +719,7 @@ START_TEST(open_errors)
     tr_err_clear(&e);
     ck_assert_ptr_null(tr_reports_open(path_in(dir, "full"), &e));
     ck_assert_int_eq(e.code, TR_E_IO);
-    ck_assert_msg(strstr(e.msg, "results.csv: write:") != NULL, "message: %s", e.msg);
+    ck_assert_msg(strstr(e.msg, "full/results.csv: No space left on device") != NULL, "message: %s", e.msg);
     /* nested directories are created */
     tr_reports *r = tr_reports_open(path_in(dir, "a/b/c"), &e);
     assert_ok(r ? 0 : -1, &e);
@@ -988,7 +992,8 @@ START_TEST(summary_golden)
     result(r, &s3, "pin", "lockout", TR_SKIP, NULL, 0, NULL, 0, NULL, "not allowed", 1);
     FILE *table = fopen(path_in(dir, "table.txt"), "w");
     ck_assert_ptr_nonnull(table);
-    assert_ok(tr_reports_write_summary(r, table, &e), &e);
+    assert_ok(tr_reports_write_summary(r, &e), &e);
+    assert_ok(tr_reports_print_summary(r, table, &e), &e);
     fclose(table);
     compare_or_update_golden(path_in(dir, "summary.csv"), "summary.csv");
     compare_or_update_golden(path_in(dir, "table.txt"), "summary-table.txt");
@@ -1056,9 +1061,9 @@ START_TEST(summary_verdict_rules)
     ck_assert_int_eq(s[4].verdict, TR_PASS);
     ck_assert_uint_eq(s[4].tests, 2);
     tr_reports_token_summary_free(s, n);
-    /* summary.csv can be written more than once, without a table */
-    assert_ok(tr_reports_write_summary(r, NULL, &e), &e);
-    assert_ok(tr_reports_write_summary(r, NULL, &e), &e);
+    /* summary.csv can be written more than once */
+    assert_ok(tr_reports_write_summary(r, &e), &e);
+    assert_ok(tr_reports_write_summary(r, &e), &e);
     csv_doc doc = parse_csv(path_in(dir, "summary.csv"));
     ck_assert_uint_eq(doc.nrows, 6);
     ck_assert_str_eq(doc.rows[1][5], "FAIL");
@@ -1083,7 +1088,8 @@ START_TEST(summary_no_tokens)
     char *out = NULL;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
-    assert_ok(tr_reports_write_summary(r, f, &e), &e);
+    assert_ok(tr_reports_write_summary(r, &e), &e);
+    assert_ok(tr_reports_print_summary(r, f, &e), &e);
     fclose(f);
     ck_assert_ptr_nonnull(strstr(out, "batch yield: 0/0 tokens passed (no tokens)\n"));
     free(out);
@@ -1129,6 +1135,226 @@ START_TEST(csv_freeze_drops_later_rows)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Write failures: a small full tmpfs                                        */
+
+static void write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    ck_assert_int_eq(close(fd), 0);
+}
+
+/* Mount namespaces need root; a user namespace makes the test's process its
+ * root where unprivileged user namespaces are allowed. */
+static bool enter_user_namespace(void)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return false;
+    char map[64];
+    write_text("/proc/self/setgroups", "deny");
+    snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+    write_text("/proc/self/uid_map", map);
+    snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+    write_text("/proc/self/gid_map", map);
+    return true;
+}
+
+/* A tmpfs of `size` at mnt, in a mount namespace of the test's own (Check
+ * runs each test in a child process): the mount goes away with the child
+ * even when the test fails half-way, and nobody else sees it. */
+static void mount_small_tmpfs(const char *mnt, const char *size)
+{
+    ck_assert_int_eq(mkdir(mnt, 0700), 0);
+    ck_assert_msg(unshare(CLONE_NEWNS) == 0 || enter_user_namespace(),
+                  "a tmpfs for this test needs root or user namespaces: %s", strerror(errno));
+    ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
+                  "make / private: %s", strerror(errno));
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
+    ck_assert_msg(mount("tmpfs", mnt, "tmpfs", 0, opts) == 0, "mount tmpfs on %s: %s", mnt,
+                  strerror(errno));
+}
+
+static void unmount_tmpfs(const char *mnt)
+{
+    ck_assert_msg(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
+}
+
+/* A file of n bytes, to be deleted when the disk should have room again. */
+static void ballast(const char *path, size_t n)
+{
+    char *b = calloc(1, n);
+    spit(path, b, n);
+    free(b);
+}
+
+/* Row i of file k (0 results, 1 trace, 2 samples, 3 cycles). Rows are about
+ * 300 bytes, so that one crosses a page of the tmpfs now and then: the last
+ * row before the disk is full gets written in part and must be cut off. */
+static int full_row(tr_reports *r, int k, unsigned i, tr_err *e)
+{
+    char id[32], longtext[300];
+    snprintf(id, sizeof id, "t%05u", i);
+    memset(longtext, 'A' + (int)(i % 26), sizeof longtext - 1);
+    longtext[sizeof longtext - 1 - (i % 7)] = '\0';
+    switch (k) {
+    case 0: {
+        tr_result_row row = {&SLOT1, "fill", id, TR_PASS, NULL, 0.5, NULL, 0, NULL, longtext,
+                             "suites/x.tsuite", (int)i + 1};
+        return tr_reports_result(r, &row, e);
+    }
+    case 1: {
+        tr_trace_row row = {&SLOT1, "fill", id, "suites/x.tsuite", (int)i + 1, "00 B0 00 00 00",
+                            longtext, "9000", i};
+        return tr_reports_trace(r, &row, e);
+    }
+    case 2: {
+        tr_sample_row row = {&SLOT1, "fill", longtext, "latency", i, 1.25, "ms"};
+        return tr_reports_sample(r, &row, e);
+    }
+    default: {
+        tr_cycle_row row = {&SLOT1, i + 1, 500, 1, 2, 3, 4, "3B 8F 80 01", "apdu", "virtual", "pass",
+                            longtext};
+        return tr_reports_cycle(r, &row, e);
+    }
+    }
+}
+
+static const char *const FULL_FILES[4] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv"};
+static const size_t FULL_COLS[4] = {19, 11, 9, 14};
+static const size_t FULL_ID_COL[4] = {18, 6, 6, 3}; /* the column that holds i (+1) */
+
+/* The file is whole rows only: it parses, ends with a newline, has the
+ * header and rows 0..n-1 in order, every one complete. */
+static void assert_whole_rows(const char *path, int k, unsigned n)
+{
+    size_t len;
+    char *b = slurp(path, &len);
+    ck_assert_msg(len > 0 && b[len - 1] == '\n', "%s does not end with a whole row", path);
+    free(b);
+    csv_doc d = parse_csv(path);
+    ck_assert_msg(d.nrows == n + 1, "%s: %zu rows, %u written", path, d.nrows, n);
+    for (size_t j = 0; j < d.nrows; j++)
+        ck_assert_msg(d.nfields[j] == FULL_COLS[k], "%s row %zu has %zu cells", path, j, d.nfields[j]);
+    for (unsigned i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%u", k == 2 ? i : i + 1);
+        ck_assert_str_eq(d.rows[i + 1][FULL_ID_COL[k]], want);
+    }
+    free_csv(&d);
+}
+
+static bool file_exists_like(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    bool found = false;
+    for (struct dirent *de; (de = readdir(d));)
+        found |= strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return found;
+}
+
+/* Fill each CSV file until the disk refuses a row: the failure names the
+ * file and the reason, the file keeps whole rows only (the row written in
+ * part was cut off), and the first failure is kept for the end of the run.
+ * Then junit.xml and summary.csv fail the same way (the old junit.xml
+ * stays), the console table does not care, and once there is room again
+ * the rows go on where the last whole one ended. */
+START_TEST(full_disk_every_file)
+{
+    char *dir = make_tmpdir();
+    char mnt[1024], run[1100], ballast_path[1100];
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    mount_small_tmpfs(mnt, "64k");
+    snprintf(run, sizeof run, "%s/run", mnt);
+    snprintf(ballast_path, sizeof ballast_path, "%s/ballast", mnt);
+    ballast(ballast_path, 32768);
+    tr_err e;
+    tr_reports *r = tr_reports_open(run, &e);
+    assert_ok(r ? 0 : -1, &e);
+    tr_reports_fix_time(r, FIXED_TIME);
+    ck_assert(!tr_reports_write_failed(r, &e));
+    assert_ok(tr_reports_sync(r, &e), &e);
+    assert_ok(tr_reports_write_junit(r, &e), &e); /* an empty one, kept through the failures */
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned written[4];
+    for (int k = 0; k < 4; k++) {
+        unsigned i = 0;
+        tr_err_clear(&e);
+        while (i < 100000 && full_row(r, k, i, &e) == 0)
+            i++;
+        written[k] = i;
+        char path[1200], want[1300];
+        snprintf(path, sizeof path, "%s/%s", run, FULL_FILES[k]);
+        snprintf(want, sizeof want, "%s: %s", path, strerror(ENOSPC));
+        ck_assert_int_eq(e.code, TR_E_IO);
+        ck_assert_str_eq(e.msg, want);
+        assert_whole_rows(path, k, i);
+        /* the page had room for part of the refused row: it was written in
+         * part and cut off again (else this test would not test the cut) */
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_msg(st.st_size % page != 0, "%s ends on a page boundary", path);
+    }
+    /* the first failure is kept, with the other files that failed after it */
+    char want[1300];
+    snprintf(want, sizeof want, "%s/results.csv: %s (also failed: trace.csv, samples.csv, cycles.csv)",
+             run, strerror(ENOSPC));
+    ck_assert(tr_reports_write_failed(r, &e));
+    ck_assert_str_eq(e.msg, want);
+    /* junit.xml and summary.csv: named, no temporary file left, the old
+     * junit.xml intact */
+    /* the refused result row is still kept for junit.xml and the summary */
+    size_t n;
+    tr_token_summary *sum = summary_of(r, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(sum[0].tests, written[0] + 1);
+    tr_reports_token_summary_free(sum, n);
+    assert_ok(tr_reports_slot_property(r, &SLOT2, "atr", "3B", &e), &e); /* a token that ran nothing */
+    tr_err_clear(&e);
+    ck_assert_int_eq(tr_reports_write_junit(r, &e), -1);
+    snprintf(want, sizeof want, "%s/junit.xml: %s", run, strerror(ENOSPC));
+    ck_assert_str_eq(e.msg, want);
+    ck_assert_int_eq(tr_reports_write_summary(r, &e), -1);
+    snprintf(want, sizeof want, "%s/summary.csv: %s", run, strerror(ENOSPC));
+    ck_assert_str_eq(e.msg, want);
+    ck_assert(!file_exists_like(run, ".junit.xml.tmp") && !file_exists_like(run, ".summary.csv.tmp"));
+    char *old = slurp(path_in(run, "junit.xml"), NULL);
+    ck_assert_ptr_nonnull(strstr(old, "</testsuites>\n"));
+    free(old);
+    /* the console does not depend on the files */
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_ok(tr_reports_print_summary(r, f, &e), &e);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(out, "batch yield: 1/2 tokens passed (50.0%)\n"));
+    free(out);
+    /* room again: one more row of each file follows the last whole row */
+    ck_assert_int_eq(unlink(ballast_path), 0);
+    for (int k = 0; k < 4; k++) {
+        assert_ok(full_row(r, k, written[k], &e), &e);
+        assert_whole_rows(path_in(run, FULL_FILES[k]), k, written[k] + 1);
+    }
+    /* and still the run's first failure at the end, with every file that
+     * failed since */
+    ck_assert_int_eq(tr_reports_sync(r, &e), -1);
+    snprintf(want, sizeof want,
+             "%s/results.csv: %s (also failed: trace.csv, samples.csv, cycles.csv, junit.xml, summary.csv)",
+             run, strerror(ENOSPC));
+    ck_assert_str_eq(e.msg, want);
+    tr_reports_close(r);
+    unmount_tmpfs(mnt);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *reports_csv_suite(void)
 {
     Suite *s = suite_create("reports-csv");
@@ -1145,6 +1371,7 @@ static Suite *reports_csv_suite(void)
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, verdict_names);
     tcase_add_test(tc, csv_freeze_drops_later_rows);
+    tcase_add_test(tc, full_disk_every_file);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1216,7 +1443,7 @@ static void write_synthetic_run(const char *dir)
             assert_ok(tr_reports_cycle(r, &row, &e), &e);
         }
     }
-    assert_ok(tr_reports_write_summary(r, NULL, &e), &e);
+    assert_ok(tr_reports_write_summary(r, &e), &e);
     assert_ok(tr_reports_write_junit(r, &e), &e);
     tr_reports_close(r);
 }
