@@ -84,6 +84,7 @@ const char *tr_code_name(tr_code code)
         [TR_E_RIG] = "rig",       [TR_E_PERM] = "permission",
         [TR_E_PCSC] = "pcsc",     [TR_E_TIMEOUT] = "timeout",
         [TR_E_MUTE] = "io.mute",  [TR_E_REMOVED] = "io.removed",
+        [TR_E_SERVICE] = "rig.pcsc-lost",
         [TR_E_IO] = "io",         [TR_E_TOKEN] = "token",
         [TR_E_CRYPTO] = "crypto", [TR_E_NOMEM] = "nomem",
         [TR_E_INTERNAL] = "internal",

@@ -21,6 +21,7 @@ typedef enum {
     TR_E_TIMEOUT,  /* a wait ran out */
     TR_E_MUTE,     /* token stopped answering (io.mute) */
     TR_E_REMOVED,  /* token disappeared (io.removed) */
+    TR_E_SERVICE,  /* the PC/SC service (pcscd) went away (rig.pcsc-lost) */
     TR_E_IO,       /* file or socket I/O */
     TR_E_TOKEN,    /* the token answered something impossible */
     TR_E_CRYPTO,   /* OpenSSL failure or malformed crypto object */

@@ -94,6 +94,8 @@ typedef struct {
     uint64_t apdu_ns;          /* sum of exchange times (measure) */
     uint64_t last_live_ns;
     bool journal_pending;      /* a journal record waits for its command */
+    bool quiet;                /* replayed test or service lost: no rows */
+    size_t test_index;
     uint8_t secret_ins[8];     /* profile SECRET_INS: commands that change a secret */
     int nsecret_ins;
     /* power cycles */
@@ -321,7 +323,7 @@ static void row_unwritten(interp *I, const tr_err *e)
 
 static void emit_result(interp *I, const tr_result_row *row)
 {
-    if (I->fatal)
+    if (I->fatal || I->quiet)
         return;
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->result)
@@ -455,6 +457,8 @@ static void flush_cycle(interp *I, double to_first_apdu_ms)
     if (!I->cycle_pending)
         return;
     I->cycle_pending = false;
+    if (I->quiet)
+        return;
     tr_cycle_report *r = &I->cyc;
     r->to_first_apdu_ms = to_first_apdu_ms;
     if (to_first_apdu_ms >= 0)
@@ -475,8 +479,22 @@ static void flush_cycle(interp *I, double to_first_apdu_ms)
 }
 
 /* A transport failure: the test is `error`; mute/removed lose the token. */
+/* pcscd went away: not the token's doing, and nothing this suite can judge
+ * any more. The suite stops here without a row for this test; the run
+ * engine restarts the service and resumes the suite at this test. */
+static int service_lost(interp *I, const tr_err *e)
+{
+    I->quiet = true;
+    I->out->service_lost = true;
+    I->out->resume_test = I->test_index;
+    snprintf(I->out->service_msg, sizeof I->out->service_msg, "%s", e->msg);
+    return end_test(I, TR_ERROR, "rig.pcsc-lost", 0, "%s", e->msg);
+}
+
 static int io_error(interp *I, int line, const tr_err *e, const char *doing)
 {
+    if (e->code == TR_E_SERVICE)
+        return service_lost(I, e);
     const char *cls = tr_code_name(e->code);
     if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED) {
         I->lost = true;
@@ -1704,6 +1722,8 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     I->out->cycles++;
     I->have_rsp = false;
     int rc = c->power_cycle(c->ctx, r, &e);
+    if (rc < 0 && e.code == TR_E_SERVICE)
+        return service_lost(I, &e);
     if (rc == 0) {
         I->cycle_pending = true;
         I->cyc_back_ns = tr_now_ns();
@@ -1901,6 +1921,8 @@ static int exec_measure(interp *I, const tr_stmt *s)
                              .metric = s->name, .index = (unsigned)k, .value = samples[k],
                              .unit = "ms"};
         const tr_interp_hooks *h = I->env->hooks;
+        if (I->quiet)
+            continue;
         if (h && h->sample)
             h->sample(h->ud, &row);
         tr_err e;
@@ -2215,6 +2237,8 @@ static void begin_test(interp *I, const tr_test *t)
 
 static void finish_test(interp *I, const tr_test *t, double duration)
 {
+    if (I->quiet) /* replayed, or stopped by a lost pcscd: no row, not counted */
+        return;
     if (!I->ended) {
         I->verdict = TR_PASS;
         I->msg[0] = '\0';
@@ -2233,7 +2257,7 @@ static void finish_test(interp *I, const tr_test *t, double duration)
     if (cls)
         add_class(I, cls);
     const tr_interp_hooks *h = I->env->hooks;
-    if (h && h->progress)
+    if (h && h->progress && !I->quiet)
         h->progress(h->ud, t->name, v, cls, I->msg);
 }
 
@@ -2385,7 +2409,9 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         if (suite_req < 0)
             snprintf(suite_why, sizeof suite_why, "%s", I->msg);
     }
-    for (size_t k = 0; k < suite->ntests && !I->fatal; k++) {
+    for (size_t k = 0; k < suite->ntests && !I->fatal && !out->service_lost; k++) {
+        I->test_index = k;
+        I->quiet = k < env->replay_until;
         if (suite_req < 0) {
             begin_test(I, &suite->tests[k]);
             end_test(I, TR_ERROR, "suite", 0, "not run: %s", suite_why);

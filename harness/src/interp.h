@@ -77,6 +77,9 @@ typedef struct {
                                    (rows say "timeout"), else "cancelled" */
     uint64_t seed;              /* random(); 0 = 1 (runs are reproducible) */
     unsigned long max_steps;    /* statements executed per run; 0 = unlimited */
+    size_t replay_until;        /* tests before this index run quietly (no rows,
+                                   no progress): resuming a suite after a pcscd
+                                   restart rebuilds its variables; 0 = none */
     const tr_interp_hooks *hooks; /* may be NULL */
 } tr_interp_env;
 
@@ -90,6 +93,10 @@ typedef struct {
     bool token_lost;             /* io.mute / io.removed / never came back */
     char lost_code[32];          /* classification of the loss */
     bool cancelled;              /* env->cancel was seen */
+    bool service_lost;           /* pcscd went away (TR_E_SERVICE): the suite
+                                    stopped without a row for resume_test */
+    size_t resume_test;          /* the test that was interrupted */
+    char service_msg[256];       /* what the transport said */
     unsigned nclasses;           /* distinct classifications of fail/error rows */
     char classes[TR_INTERP_MAX_CLASSES][64];
     double duration_s;

@@ -143,6 +143,16 @@ void tr_slot_close(tr_slot *s)
     free(s);
 }
 
+void tr_slot_drop_service(tr_slot *s)
+{
+    /* both handles belong to a daemon that is gone: let them go (the calls
+     * fail at once on the closed socket) */
+    tr_card_disconnect(s->card, false);
+    s->card = NULL;
+    tr_pcsc_close(s->pcsc);
+    s->pcsc = NULL;
+}
+
 const char *tr_slot_name(const tr_slot *s) { return s->cfg->name; }
 const char *tr_slot_reader(const tr_slot *s) { return s->reader; }
 tr_card *tr_slot_card(tr_slot *s) { return s->card; }

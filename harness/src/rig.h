@@ -30,6 +30,9 @@ int tr_slot_prepare(tr_slot *s, tr_err *e);
 /* Own PC/SC context, find the reader, wait for the card, connect exclusively. */
 int tr_slot_connect(tr_slot *s, tr_err *e);
 void tr_slot_close(tr_slot *s);
+/* pcscd went away: forget the card and the PC/SC context; the next
+ * tr_slot_connect opens fresh ones (on the restarted daemon). */
+void tr_slot_drop_service(tr_slot *s);
 
 const char *tr_slot_name(const tr_slot *s);
 const char *tr_slot_reader(const tr_slot *s);  /* "" before connect */

@@ -255,7 +255,8 @@ typedef struct {
     char current_suite[128];
     char power_level[32];     /* how far the last power-off was verified */
     tr_suite_outcome total;
-    atomic_int *cancel;       /* the worker's */
+    unsigned service_gen;     /* the pcscd generation this slot connected to */
+    unsigned service_resumes; /* suites resumed after a pcscd restart */
 } slot_run;
 
 static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
@@ -315,6 +316,8 @@ struct run_ctx {
     tr_suite *recover_suite;
     pthread_mutex_t print_lock;
     bool tty;
+    pthread_mutex_t service_lock;   /* one worker restarts pcscd, the others wait */
+    unsigned service_gen;           /* pcscd restarts so far */
 };
 
 static void say(run_ctx *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -538,6 +541,99 @@ static const char *cancel_class(int why)
     return why == TR_CANCEL_TIMEOUT ? "timeout" : "cancelled";
 }
 
+/* Recovery inside the worker, on its own connection: before the suites when
+ * an earlier run left the token mid-way, and after them when this run was
+ * stopped part-way. */
+static void recover_in_worker(slot_run *sr, const tr_cardio *io, const char *when)
+{
+    run_ctx *rc = sr->rc;
+    if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
+        return;
+    char why[200];
+    tr_err e;
+    tr_err_clear(&e);
+    int r = recover_slot(sr, io, why, sizeof why, &e);
+    if (r < 0)
+        say(rc, "[%s] recovery %s: %s", sr->cfg->name, when, e.msg);
+    else
+        say(rc, "[%s] %s (journal, %s)", sr->cfg->name, why, when);
+}
+
+/* ---- pcscd went away -------------------------------------------------------------------------------- */
+
+#define MAX_SERVICE_RESTARTS 3
+
+/* A system pcscd (a real bench) is restarted by the rig's pcscd_restart
+ * command, if it names one; then the readers must come back. */
+static int restart_system_pcscd(run_ctx *rc, tr_err *e)
+{
+    const tr_rig_cfg *cfg = &rc->rs->cfg;
+    if (!cfg->pcscd_restart[0])
+        return tr_fail(e, TR_E_SERVICE, "pcscd went away and %s names no pcscd_restart command to bring it back",
+                       cfg->path);
+    int st = system(cfg->pcscd_restart);
+    if (st != 0)
+        return tr_fail(e, TR_E_SERVICE, "pcscd_restart (%s) failed: status %d", cfg->pcscd_restart, st);
+    tr_pcsc *p;
+    uint64_t deadline = tr_now_ns() + (uint64_t)cfg->ready_timeout_ms * 1000000u;
+    while (tr_pcsc_open(&p, e) < 0) {
+        if (tr_now_ns() > deadline)
+            return tr_fail(e, TR_E_SERVICE, "pcscd did not come back within %u ms after %s", cfg->ready_timeout_ms,
+                           cfg->pcscd_restart);
+        tr_sleep_ms(50); /* a daemon's socket appearing has no event to wait on */
+    }
+    tr_pcsc_close(p);
+    return 0;
+}
+
+/* The first worker to see the service gone restarts it; the ones that saw
+ * the same daemon die wait and find it done. */
+static int restart_service(slot_run *sr, tr_err *e)
+{
+    run_ctx *rc = sr->rc;
+    pthread_mutex_lock(&rc->service_lock);
+    int r = 0;
+    if (sr->service_gen == rc->service_gen) {
+        if (rc->service_gen >= MAX_SERVICE_RESTARTS) {
+            r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_gen);
+        } else {
+            say(rc, "tokenrig: pcscd went away (slot %s saw it): restarting it", sr->cfg->name);
+            /* from now on every connection to the old daemon is known dead,
+             * even when a call on it fails after the new one is up */
+            tr_pcsc_service_restarted();
+            r = rc->rs->vrig ? tr_vrig_restart_pcscd(rc->rs->vrig, &rc->rs->cfg,
+                                                    rc->rs->cfg.ready_timeout_ms + RIG_UP_TIMEOUT_MS, e)
+                             : restart_system_pcscd(rc, e);
+            if (r == 0) {
+                rc->service_gen++;
+                say(rc, "tokenrig: pcscd is back (restart %u); the slots resume where they were", rc->service_gen);
+            }
+        }
+    }
+    sr->service_gen = rc->service_gen;
+    pthread_mutex_unlock(&rc->service_lock);
+    return r;
+}
+
+/* After the restart: a fresh connection, the token back in factory state
+ * from the journal (the interrupted test may have left it anywhere), and
+ * the report says what happened. */
+static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
+{
+    if (restart_service(sr, e) < 0)
+        return -1;
+    tr_slot_drop_service(sr->slot);
+    if (tr_slot_connect(sr->slot, e) < 0)
+        return -1;
+    recover_in_worker(sr, io, "after the pcscd restart");
+    sr->service_resumes++;
+    char what[300];
+    snprintf(what, sizeof what, "%u time(s); last resumed at %s / %s", sr->service_resumes, suite, test);
+    slot_property(sr, "resumed after a pcscd restart", what);
+    say(sr->rc, "[%s] resumed at %s / %s after the pcscd restart", sr->cfg->name, suite, test);
+    return 0;
+}
+
 /* Suites in order; returns the slot's status (0/1/2). */
 static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio *io)
 {
@@ -559,10 +655,24 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
         const tr_suite *s = rc->o->suites[i];
         tr_strlcpy(sr->current_suite, s->name, sizeof sr->current_suite);
         tr_suite_outcome out;
-        if (tr_interp_run(s, &env, &out, &e) < 0) {
+        int ran = tr_interp_run(s, &env, &out, &e);
+        env.replay_until = 0;
+        if (ran < 0) {
             char msg[TR_ERR_MSG_MAX];
             error_row(sr, s->name, "(harness)", tr_code_name(e.code), tr_err_format(&e, msg, sizeof msg));
             status = 2;
+            continue;
+        }
+        if (out.service_lost) { /* resume this suite at the interrupted test */
+            const char *test = out.resume_test < s->ntests ? s->tests[out.resume_test].name : "";
+            if (resume_after_service(sr, io, s->name, test, &e) < 0) {
+                char msg[TR_ERR_MSG_MAX];
+                snprintf(msg, sizeof msg, "%s; then: %s", out.service_msg, e.msg);
+                not_run_rows(sr, i, out.resume_test, "rig.pcsc-lost", msg);
+                return 2;
+            }
+            env.replay_until = out.resume_test;
+            i--;
             continue;
         }
         sr->total.apdus += out.apdus;
@@ -584,24 +694,6 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
         }
     }
     return status;
-}
-
-/* Recovery inside the worker, on its own connection: before the suites when
- * an earlier run left the token mid-way, and after them when this run was
- * stopped part-way. */
-static void recover_in_worker(slot_run *sr, const tr_cardio *io, const char *when)
-{
-    run_ctx *rc = sr->rc;
-    if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
-        return;
-    char why[200];
-    tr_err e;
-    tr_err_clear(&e);
-    int r = recover_slot(sr, io, why, sizeof why, &e);
-    if (r < 0)
-        say(rc, "[%s] recovery %s: %s", sr->cfg->name, when, e.msg);
-    else
-        say(rc, "[%s] %s (journal, %s)", sr->cfg->name, why, when);
 }
 
 static int slot_job(void *ud, tr_batch_worker *w)
@@ -746,6 +838,7 @@ static int init_run(run_ctx *rc, tr_rig_session *rs, const tr_run_opts *o, tr_er
     rc->rs = rs;
     rc->tty = isatty(2);
     pthread_mutex_init(&rc->print_lock, NULL);
+    pthread_mutex_init(&rc->service_lock, NULL);
     if (o->run_id)
         tr_strlcpy(rc->run_id, o->run_id, sizeof rc->run_id);
     else
@@ -762,6 +855,7 @@ static void free_run(run_ctx *rc)
     free(rc->slots);
     tr_suite_free(rc->recover_suite);
     pthread_mutex_destroy(&rc->print_lock);
+    pthread_mutex_destroy(&rc->service_lock);
 }
 
 /* Exit status from the token verdicts: 1 any token failed, 2 rig errors

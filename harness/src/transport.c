@@ -21,7 +21,16 @@
 
 struct tr_pcsc {
     SCARDCONTEXT ctx;
+    unsigned gen;              /* tr_pcsc_service_generation when opened */
 };
+
+/* Bumped by whoever restarts pcscd: a context from before is dead. */
+static atomic_uint g_service_gen;
+
+void tr_pcsc_service_restarted(void)
+{
+    atomic_fetch_add(&g_service_gen, 1);
+}
 
 struct tr_card {
     tr_pcsc *p;
@@ -64,6 +73,20 @@ const char *tr_pcsc_explain(long rv)
     }
 }
 
+/* Is pcscd still there? A fresh context answers that without touching the
+ * caller's (which a dead daemon leaves invalid). */
+static bool service_alive(void)
+{
+    SCARDCONTEXT ctx;
+    /* any failure counts: a daemon that is dying may still accept the
+     * connection and then fail the request (SCARD_F_COMM_ERROR) */
+    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+    if (rv != SCARD_S_SUCCESS)
+        return false;
+    SCardReleaseContext(ctx);
+    return true;
+}
+
 static int pcsc_fail(tr_err *e, LONG rv, const char *what)
 {
     tr_code code = TR_E_PCSC;
@@ -71,7 +94,21 @@ static int pcsc_fail(tr_err *e, LONG rv, const char *what)
         code = TR_E_REMOVED;
     else if (rv == SCARD_E_TIMEOUT)
         code = TR_E_TIMEOUT;
+    else if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
+             ((rv == SCARD_F_COMM_ERROR || rv == SCARD_E_INVALID_HANDLE || rv == SCARD_E_READER_UNAVAILABLE ||
+               rv == SCARD_E_UNKNOWN_READER) && !service_alive()))
+        code = TR_E_SERVICE; /* not the token's doing: the daemon went away */
     return tr_fail(e, code, "%s: %s (0x%08lX)", what, tr_pcsc_explain(rv), (unsigned long)rv);
+}
+
+/* A call on a context opened before pcscd was restarted fails because the
+ * daemon it belonged to is gone, whatever the error code says. */
+static int pcsc_fail_on(const tr_pcsc *p, tr_err *e, LONG rv, const char *what)
+{
+    if (p && p->gen != atomic_load(&g_service_gen))
+        return tr_fail(e, TR_E_SERVICE, "%s: the pcscd this connection belonged to was restarted (%s)", what,
+                       tr_pcsc_explain(rv));
+    return pcsc_fail(e, rv, what);
 }
 
 int tr_pcsc_open(tr_pcsc **out, tr_err *e)
@@ -79,6 +116,7 @@ int tr_pcsc_open(tr_pcsc **out, tr_err *e)
     tr_pcsc *p = calloc(1, sizeof *p);
     if (!p)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
+    p->gen = atomic_load(&g_service_gen);
     LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p->ctx);
     if (rv != SCARD_S_SUCCESS) {
         free(p);
@@ -188,7 +226,7 @@ int tr_pcsc_wait_reader(tr_pcsc *p, const char *pattern, bool present, unsigned 
         if (rv == SCARD_E_TIMEOUT || rv == SCARD_E_CANCELLED)
             continue; /* loop re-checks and reports the timeout */
         if (rv != SCARD_S_SUCCESS)
-            return pcsc_fail(e, rv, "waiting for readers");
+            return pcsc_fail_on(p, e, rv, "waiting for readers");
         pnp.dwCurrentState = pnp.dwEventState & ~SCARD_STATE_CHANGED;
     }
 }
@@ -201,7 +239,7 @@ int tr_pcsc_wait_readers_change(tr_pcsc *p, unsigned timeout_ms, tr_err *e)
     LONG rv = SCardGetStatusChange(p->ctx, timeout_ms, &pnp, 1);
     if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT || rv == SCARD_E_CANCELLED)
         return 0;
-    return pcsc_fail(e, rv, "waiting for readers");
+    return pcsc_fail_on(p, e, rv, "waiting for readers");
 }
 
 int tr_pcsc_reader_channel_id(tr_pcsc *p, const char *reader, uint32_t *out, tr_err *e)
@@ -210,13 +248,13 @@ int tr_pcsc_reader_channel_id(tr_pcsc *p, const char *reader, uint32_t *out, tr_
     DWORD proto = 0;
     LONG rv = SCardConnect(p->ctx, reader, SCARD_SHARE_DIRECT, 0, &h, &proto);
     if (rv != SCARD_S_SUCCESS)
-        return pcsc_fail(e, rv, reader);
+        return pcsc_fail_on(p, e, rv, reader);
     uint8_t buf[8];
     DWORD len = sizeof buf;
     rv = SCardGetAttrib(h, SCARD_ATTR_CHANNEL_ID, buf, &len);
     SCardDisconnect(h, SCARD_LEAVE_CARD);
     if (rv != SCARD_S_SUCCESS)
-        return pcsc_fail(e, rv, "reading SCARD_ATTR_CHANNEL_ID");
+        return pcsc_fail_on(p, e, rv, "reading SCARD_ATTR_CHANNEL_ID");
     if (len != 4)
         return tr_fail(e, TR_E_PCSC, "SCARD_ATTR_CHANNEL_ID has %lu bytes, expected 4", (unsigned long)len);
     memcpy(out, buf, 4);
@@ -234,7 +272,7 @@ int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned tim
         bool gone = rv == SCARD_E_UNKNOWN_READER || rv == SCARD_E_READER_UNAVAILABLE ||
                     (rv == SCARD_S_SUCCESS && (st.dwEventState & (SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE)));
         if (rv != SCARD_S_SUCCESS && !gone)
-            return pcsc_fail(e, rv, "waiting for the token");
+            return pcsc_fail_on(p, e, rv, "waiting for the token");
         bool has_card = !gone && (st.dwEventState & SCARD_STATE_PRESENT) && !(st.dwEventState & SCARD_STATE_MUTE);
         if (has_card == present)
             return 0;
@@ -256,7 +294,7 @@ int tr_pcsc_wait_card(tr_pcsc *p, const char *reader, bool present, unsigned tim
         rv = SCardGetStatusChange(p->ctx, left, &st, 1);
         if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT && rv != SCARD_E_CANCELLED &&
             rv != SCARD_E_UNKNOWN_READER && rv != SCARD_E_READER_UNAVAILABLE)
-            return pcsc_fail(e, rv, "waiting for the token");
+            return pcsc_fail_on(p, e, rv, "waiting for the token");
     }
 }
 
@@ -278,7 +316,7 @@ int tr_pcsc_wait_reader_state_change(tr_pcsc *p, const char *reader, unsigned ti
     if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT || rv == SCARD_E_CANCELLED || rv == SCARD_E_UNKNOWN_READER ||
         rv == SCARD_E_READER_UNAVAILABLE)
         return 0;
-    return pcsc_fail(e, rv, reader);
+    return pcsc_fail_on(p, e, rv, reader);
 }
 
 static int card_refresh_atr(tr_card *c, tr_err *e)
@@ -289,7 +327,7 @@ static int card_refresh_atr(tr_card *c, tr_err *e)
         DWORD nlen = sizeof name, state = 0, proto = 0, alen = sizeof c->atr;
         LONG rv = SCardStatus(c->h, name, &nlen, &state, &proto, c->atr, &alen);
         if (rv != SCARD_S_SUCCESS)
-            return pcsc_fail(e, rv, c->reader);
+            return pcsc_fail_on(c->p, e, rv, c->reader);
         c->atr_len = alen;
         c->proto = proto;
         if (alen > 0)
@@ -319,7 +357,7 @@ int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e)
         free(c);
         char what[300];
         snprintf(what, sizeof what, "cannot connect to %s", reader);
-        return pcsc_fail(e, rv, what);
+        return pcsc_fail_on(p, e, rv, what);
     }
     if (card_refresh_atr(c, e) < 0) {
         SCardDisconnect(c->h, SCARD_LEAVE_CARD);
@@ -339,7 +377,7 @@ int tr_card_reconnect(tr_card *c, tr_err *e)
         c->h = 0;
         char what[300];
         snprintf(what, sizeof what, "cannot reconnect to %s", c->reader);
-        return pcsc_fail(e, rv, what);
+        return pcsc_fail_on(c->p, e, rv, what);
     }
     return card_refresh_atr(c, e);
 }
@@ -372,7 +410,7 @@ int tr_card_reset(tr_card *c, bool cold, tr_err *e)
     LONG rv = SCardReconnect(c->h, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
                              cold ? SCARD_UNPOWER_CARD : SCARD_RESET_CARD, &c->proto);
     if (rv != SCARD_S_SUCCESS)
-        return pcsc_fail(e, rv, cold ? "cold reset" : "warm reset");
+        return pcsc_fail_on(c->p, e, rv, cold ? "cold reset" : "warm reset");
     return card_refresh_atr(c, e);
 }
 
@@ -382,7 +420,7 @@ int tr_card_channel_id(tr_card *c, uint32_t *out, tr_err *e)
     DWORD len = sizeof buf;
     LONG rv = SCardGetAttrib(c->h, SCARD_ATTR_CHANNEL_ID, buf, &len);
     if (rv != SCARD_S_SUCCESS)
-        return pcsc_fail(e, rv, "reading SCARD_ATTR_CHANNEL_ID");
+        return pcsc_fail_on(c->p, e, rv, "reading SCARD_ATTR_CHANNEL_ID");
     if (len != 4)
         return tr_fail(e, TR_E_PCSC, "SCARD_ATTR_CHANNEL_ID has %lu bytes, expected 4", (unsigned long)len);
     uint32_t v;
@@ -394,6 +432,10 @@ int tr_card_channel_id(tr_card *c, uint32_t *out, tr_err *e)
 /* After a failed exchange, tell "the token left" apart from other faults. */
 static int exchange_fail(tr_card *c, LONG rv, tr_err *e)
 {
+    if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED || c->p->gen != atomic_load(&g_service_gen) ||
+        !service_alive())
+        return tr_fail(e, TR_E_SERVICE, "%s: pcscd went away during the exchange (%s)", c->reader,
+                       tr_pcsc_explain(rv));
     DWORD state = 0, proto = 0, alen = 0, nlen = 0;
     LONG st = SCardStatus(c->h, NULL, &nlen, &state, &proto, NULL, &alen);
     if (rv == SCARD_W_REMOVED_CARD || rv == SCARD_E_NO_SMARTCARD || st == SCARD_W_REMOVED_CARD ||
@@ -409,7 +451,7 @@ static int exchange_fail(tr_card *c, LONG rv, tr_err *e)
             return tr_fail(e, TR_E_REMOVED, "%s: the token disappeared during the exchange (%s)", c->reader,
                            tr_pcsc_explain(rv));
     }
-    return pcsc_fail(e, rv, c->reader);
+    return pcsc_fail_on(c->p, e, rv, c->reader);
 }
 
 static int raw_transmit(tr_card *c, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap,

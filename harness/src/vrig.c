@@ -876,6 +876,31 @@ bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap)
     return false;
 }
 
+int tr_vrig_restart_pcscd(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)
+{
+    stop_pid(v->pcscd_pid, "pcscd");
+    /* a dead daemon leaves its socket file behind: the wait below must see
+     * the new one */
+    unlink(v->socket);
+    int lock = ports_lock(e); /* its vpcd ports are free until it binds them */
+    if (lock < 0)
+        return -1;
+    int rc = start_pcscd(v, e) < 0 || wait_pcscd(v, timeout_ms, e) < 0 || write_state(v, e) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = wait_slots(v, rig, timeout_ms, false, e);
+    close(lock);
+    /* a token the dead daemon's last power cycle left off comes back on;
+     * the tokens reconnect to vpcd by themselves (vtoken retries while its
+     * connection is down) */
+    for (size_t i = 0; i < v->nslots && rc == 0; i++)
+        rc = tr_vrig_power(v, v->slots[i].name, true, e);
+    if (rc == 0)
+        rc = wait_slots(v, rig, timeout_ms, true, e);
+    if (rc < 0)
+        tr_err_prefix(e, "restarting the rig's pcscd");
+    return rc;
+}
+
 void tr_vrig_reap(const char *dir)
 {
     tr_vrig *v = calloc(1, sizeof *v);

@@ -56,6 +56,9 @@ bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap);
 /* Stop whatever the state file in dir recorded (by PID, checked against
  * /proc/PID/cmdline) and remove dir. NV memory outside dir is kept. */
 void tr_vrig_reap(const char *dir);
+/* The rig's pcscd died: start a new one on the same socket and reader.conf,
+ * and wait until every slot's reader and token are back. */
+int tr_vrig_restart_pcscd(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e);
 /* The rig's nv_dir ("" when its tokens are fresh each bring-up). */
 const char *tr_vrig_nv_dir(const tr_vrig *v);
 
