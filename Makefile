@@ -1,7 +1,8 @@
 # tokenrig — build, test, demo, bench, install.
 #
 #   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, tests)
-#   make test       complexity gate, unit tests (+ ASan/UBSan build), fuzz smoke, integration on the virtual rig
+#   make test       complexity gate, unit tests (+ ASan/UBSan build, + TSan build with the batch test),
+#                   fuzz smoke, integration on the virtual rig
 #   make complexity no function in harness/src, harness/tokenrig.c over 80 lines or complexity 30
 #   make demo       certify a small batch of virtual tokens, write reports + plots
 #   make bench      benchmark table (ratios measured side by side in one run)
@@ -17,6 +18,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?= 0
+TSAN    ?= 0
 OPT     ?= -O2 -g
 
 PKGS    := libpcsclite openssl libusb-1.0 inih
@@ -30,6 +32,9 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+ifeq ($(TSAN),1)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -64,7 +69,7 @@ FUZZ_SRC   := $(wildcard harness/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu
 
-.PHONY: all deps unit test test-unit test-san complexity fuzz fuzz-smoke integration demo bench plots install clean pki
+.PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
 
 deps:
@@ -130,6 +135,13 @@ test-unit: all
 test-san:
 	$(MAKE) BUILD=build-san SAN=1 OPT="-O1 -g" test-unit
 
+# ThreadSanitizer: the unit tests and the batch integration test (workers,
+# watchdog, mute/drop/kill, Ctrl-C) on their own build; any report fails.
+test-tsan:
+	$(MAKE) BUILD=build-tsan TSAN=1 OPT="-O1 -g" tsan-run
+tsan-run: all
+	@bash ci/tsan.sh $(BUILD) $(UNIT_BIN)
+
 FUZZ_BIN := $(patsubst harness/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC)
 	@mkdir -p $(dir $@)
@@ -151,6 +163,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) test-san
+	$(MAKE) test-tsan
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
@@ -181,6 +194,6 @@ install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
 	install -m 755 ci/plots.sh $(DESTDIR)$(PREFIX)/share/tokenrig/ci/
 
 clean:
-	rm -rf $(BUILD) build-san
+	rm -rf $(BUILD) build-san build-tsan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

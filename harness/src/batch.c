@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport.h"
 #include "util.h"
 
 #define WATCH_PERIOD_MS 50
@@ -64,8 +63,7 @@ static void watch(const tr_batch_opts *o, tr_batch_worker *w, uint64_t now)
 {
     if (atomic_load(&w->state) != TR_WORKER_RUNNING)
         return;
-    tr_card *c = tr_slot_card(w->slot);
-    uint64_t busy = c ? tr_card_busy_since(c) : 0;
+    uint64_t busy = atomic_load(&w->busy_since_ns);
     char msg[512], where[256];
     pthread_mutex_lock(&w->lock);
     tr_strlcpy(where, w->where, sizeof where);
@@ -118,6 +116,8 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
         pthread_mutex_init(&w->lock, NULL);
         atomic_store(&w->cancel, 0);
         atomic_store(&w->state, TR_WORKER_RUNNING);
+        atomic_store(&w->busy_since_ns, 0);
+        tr_slot_publish_busy(w->slot, &w->busy_since_ns);
         w->started_ns = tr_now_ns();
         args[i] = (worker_arg){w, o};
         if (pthread_create(&w->thread, NULL, worker_main, &args[i]) != 0) {
@@ -148,7 +148,11 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
     }
     for (size_t i = 0; i < started; i++) {
         switch (atomic_load(&ws[i].state)) {
-        case TR_WORKER_DONE: pthread_join(ws[i].thread, NULL); res->done++; break;
+        case TR_WORKER_DONE:
+            pthread_join(ws[i].thread, NULL);
+            tr_slot_publish_busy(ws[i].slot, NULL); /* the slot may outlive workers[] */
+            res->done++;
+            break;
         case TR_WORKER_MUTE: res->mute++; break;
         case TR_WORKER_TIMEOUT: res->timeout++; break;
         default: res->cancelled++; break;

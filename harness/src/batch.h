@@ -9,6 +9,11 @@
  * SIGHUP and SIGPIPE (every worker asked to stop, TR_CANCEL_SIGNAL, with a
  * grace period to give its token back in factory state; then return so the
  * caller writes JUnit and keeps every finished row).
+ * Threads: the watchdog (the caller's thread) reads only what the worker
+ * record owns — state, cancel and busy_since_ns atomics, where[] under its
+ * lock — never the slot or its card, which the worker's power cycles free
+ * and replace. An abandoned worker still writes its record: workers[] must
+ * stay allocated until the process ends.
  * Must not: know what the job does (suites, cycles), write report files.
  */
 #ifndef TR_BATCH_H
@@ -36,6 +41,7 @@ typedef struct tr_batch_worker {
     size_t index;
     atomic_int cancel;          /* TR_CANCEL_*: the job checks it between APDUs/tests */
     atomic_int state;           /* tr_worker_state */
+    _Atomic uint64_t busy_since_ns; /* when the slot's current APDU started, 0 idle (its card publishes it) */
     int job_status;             /* what the job returned (valid when DONE) */
     uint64_t started_ns;
     pthread_mutex_t lock;       /* guards where[] */

@@ -14,6 +14,7 @@ struct tr_slot {
     tr_pcsc *pcsc;
     tr_card *card;
     char reader[256];
+    _Atomic uint64_t *busy_ns; /* every card of the slot publishes its exchanges here */
 };
 
 int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *vrig, tr_slot **out, tr_err *e)
@@ -121,13 +122,23 @@ int tr_slot_prepare(tr_slot *s, tr_err *e)
     return 0;
 }
 
+/* A new connection of the slot: it publishes its exchanges where the
+ * slot's watcher looks (tr_slot_publish_busy). */
+static int card_connect(tr_slot *s, tr_err *e)
+{
+    if (tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0)
+        return -1;
+    tr_card_publish_busy(s->card, s->busy_ns);
+    return 0;
+}
+
 int tr_slot_connect(tr_slot *s, tr_err *e)
 {
     if (!s->pcsc && tr_pcsc_open(&s->pcsc, e) < 0)
         return -1;
     if (resolve_reader(s, e) < 0 ||
         tr_pcsc_wait_card(s->pcsc, s->reader, true, s->rig->ready_timeout_ms, e) < 0 ||
-        tr_card_connect(s->pcsc, s->reader, &s->card, e) < 0) {
+        card_connect(s, e) < 0) {
         tr_err_prefix(e, "slot %s", s->cfg->name);
         return -1;
     }
@@ -157,6 +168,13 @@ const char *tr_slot_name(const tr_slot *s) { return s->cfg->name; }
 const char *tr_slot_reader(const tr_slot *s) { return s->reader; }
 tr_card *tr_slot_card(tr_slot *s) { return s->card; }
 const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s) { return s->cfg; }
+
+void tr_slot_publish_busy(tr_slot *s, _Atomic uint64_t *busy_ns)
+{
+    s->busy_ns = busy_ns;
+    if (s->card)
+        tr_card_publish_busy(s->card, busy_ns);
+}
 
 void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap)
 {
@@ -200,7 +218,7 @@ static int connect_when_present(tr_slot *s, bool fresh, unsigned timeout_ms, tr_
         unsigned left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
         if (tr_pcsc_wait_card(s->pcsc, s->reader, true, left, e) < 0)
             return -1;
-        int rc = s->card ? tr_card_reconnect(s->card, e) : tr_card_connect(s->pcsc, s->reader, &s->card, e);
+        int rc = s->card ? tr_card_reconnect(s->card, e) : card_connect(s, e);
         if (rc == 0)
             return 0;
         bool transient = e->code == TR_E_REMOVED || e->code == TR_E_TIMEOUT;

@@ -37,6 +37,12 @@ void tr_slot_drop_service(tr_slot *s);
 const char *tr_slot_name(const tr_slot *s);
 const char *tr_slot_reader(const tr_slot *s);  /* "" before connect */
 tr_card *tr_slot_card(tr_slot *s);             /* NULL before connect */
+/* Where every card connection of the slot (the first one and those after a
+ * power cycle) publishes when its current APDU started (see
+ * tr_card_publish_busy): a word its watcher owns, so the watcher never
+ * reads the card a power cycle may free. Set it before the slot's thread
+ * starts, or from that thread. */
+void tr_slot_publish_busy(tr_slot *s, _Atomic uint64_t *busy_ns);
 const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s);
 /* Where the slot's power is: "virtual", "hub 1-1.4 port 2", "reader <name>". */
 void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap);

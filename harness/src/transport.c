@@ -39,7 +39,7 @@ struct tr_card {
     char reader[256];
     uint8_t atr[MAX_ATR_SIZE];
     size_t atr_len;
-    _Atomic uint64_t busy_since;
+    _Atomic uint64_t *busy_ns; /* the watcher's word (tr_card_publish_busy), or NULL */
 };
 
 const char *tr_pcsc_explain(long rv)
@@ -400,9 +400,9 @@ size_t tr_card_atr(const tr_card *c, uint8_t *out, size_t cap)
 
 const char *tr_card_reader(const tr_card *c) { return c->reader; }
 
-uint64_t tr_card_busy_since(const tr_card *c)
+void tr_card_publish_busy(tr_card *c, _Atomic uint64_t *busy_ns)
 {
-    return atomic_load(&c->busy_since);
+    c->busy_ns = busy_ns;
 }
 
 int tr_card_reset(tr_card *c, bool cold, tr_err *e)
@@ -459,9 +459,11 @@ static int raw_transmit(tr_card *c, const uint8_t *apdu, size_t n, uint8_t *rsp,
 {
     const SCARD_IO_REQUEST *pci = c->proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
     DWORD len = (DWORD)cap;
-    atomic_store(&c->busy_since, tr_now_ns());
+    if (c->busy_ns)
+        atomic_store(c->busy_ns, tr_now_ns());
     LONG rv = SCardTransmit(c->h, pci, apdu, (DWORD)n, NULL, rsp, &len);
-    atomic_store(&c->busy_since, 0);
+    if (c->busy_ns)
+        atomic_store(c->busy_ns, 0);
     if (rv != SCARD_S_SUCCESS)
         return exchange_fail(c, rv, e);
     if (len < 2)

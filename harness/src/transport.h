@@ -12,6 +12,7 @@
 #ifndef TR_TRANSPORT_H
 #define TR_TRANSPORT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,9 +70,13 @@ size_t tr_card_atr(const tr_card *c, uint8_t *out, size_t cap);
 const char *tr_card_reader(const tr_card *c);
 /* SCARD_ATTR_CHANNEL_ID (CCID: 0x0020 << 16 | bus << 8 | address). */
 int tr_card_channel_id(tr_card *c, uint32_t *out, tr_err *e);
-/* Monotonic ns when the current transmit started, 0 when idle (for the
- * batch watchdog that declares a token mute). */
-uint64_t tr_card_busy_since(const tr_card *c);
+/* Publish into *busy_ns the monotonic ns at which each exchange (one
+ * SCardTransmit) starts, and 0 when it returns, for a watchdog in another
+ * thread that declares the token mute. The word belongs to the watcher and
+ * must outlive the card: the watcher reads only the word, never the card,
+ * which a power cycle may free or replace meanwhile. NULL (the default)
+ * publishes nowhere. Call from the thread that uses the card. */
+void tr_card_publish_busy(tr_card *c, _Atomic uint64_t *busy_ns);
 
 /* Human explanation of a PC/SC return code. */
 const char *tr_pcsc_explain(long rv);
