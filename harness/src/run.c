@@ -192,6 +192,17 @@ int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e)
     return tr_rig_session_open_cfg(rs, e);
 }
 
+/* The end of a run that abandoned a worker (blocked in SCardTransmit on a
+ * mute token): the rig goes down and the lease is given back, but nothing
+ * the worker may still read is freed or cleared — the process _exits next. */
+static void session_close_for_exit(tr_rig_session *rs)
+{
+    tr_err ignored;
+    if (rs->owns_vrig) /* the handle itself stays allocated */
+        tr_vrig_stop(rs->vrig, &ignored);
+    lease_release(rs);
+}
+
 void tr_rig_session_close(tr_rig_session *rs)
 {
     tr_err ignored;
@@ -962,7 +973,7 @@ static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
         tr_reports_freeze(rc->rep);
         fflush(stdout);
         fflush(stderr);
-        tr_rig_session_close(rc->rs);
+        session_close_for_exit(rc->rs);
         _exit(res->status);
     }
     free(slots);

@@ -712,7 +712,7 @@ int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e)
     return 0;
 }
 
-int tr_vrig_down(tr_vrig *v, tr_err *e)
+int tr_vrig_stop(const tr_vrig *v, tr_err *e)
 {
     (void)e;
     if (!v)
@@ -722,8 +722,14 @@ int tr_vrig_down(tr_vrig *v, tr_err *e)
     stop_pid(v->pcscd_pid, "pcscd");
     if (v->dir[0])
         nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    tr_vrig_free(v);
     return 0;
+}
+
+int tr_vrig_down(tr_vrig *v, tr_err *e)
+{
+    int rc = tr_vrig_stop(v, e);
+    tr_vrig_free(v);
+    return rc;
 }
 
 void tr_vrig_free(tr_vrig *v)

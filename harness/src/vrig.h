@@ -36,6 +36,8 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
 int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e);
 /* Stop every process of the rig by PID and remove its directory. */
 int tr_vrig_down(tr_vrig *v, tr_err *e);
+/* tr_vrig_down without freeing the handle (others may still read it). */
+int tr_vrig_stop(const tr_vrig *v, tr_err *e);
 /* Forget the handle without stopping anything. */
 void tr_vrig_free(tr_vrig *v);
 
