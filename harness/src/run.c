@@ -897,10 +897,17 @@ static size_t report_not_factory(run_ctx *rc, FILE *out)
         slot_run *sr = &rc->slots[i];
         if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
             continue;
+        /* a virtual rig without nv_dir that this run brought up goes down
+         * with its tokens' memory: nothing to restore */
+        bool gone = rc->rs->owns_vrig && !tr_vrig_nv_dir(rc->rs->vrig)[0];
         if (n++ == 0)
             fprintf(out, "not left in factory state (journal %s):\n", tr_journal_path(rc->rs->journal));
-        fprintf(out, "  %-8s %-18s restore: tokenrig recover --rig %s\n", sr->cfg->name,
-                sr->serial[0] ? sr->serial : "-", rc->rs->cfg.path);
+        if (gone)
+            fprintf(out, "  %-8s %-18s a virtual token without nv_dir: it goes down with the rig\n", sr->cfg->name,
+                    sr->serial[0] ? sr->serial : "-");
+        else
+            fprintf(out, "  %-8s %-18s restore: tokenrig recover --rig %s\n", sr->cfg->name,
+                    sr->serial[0] ? sr->serial : "-", rc->rs->cfg.path);
     }
     return n;
 }
