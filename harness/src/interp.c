@@ -21,6 +21,7 @@
 
 #include "arena.h"
 #include "crypto.h"
+#include "pinmodel.h"
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "stats.h"
@@ -95,6 +96,7 @@ typedef struct {
     uint64_t last_live_ns;
     bool journal_pending;      /* a journal record waits for its command */
     bool quiet;                /* replayed test or service lost: no rows */
+    int call_depth;            /* `call` nesting (ops calling ops) */
     size_t test_index;
     uint8_t secret_ins[8];     /* profile SECRET_INS: commands that change a secret */
     int nsecret_ins;
@@ -323,7 +325,7 @@ static void row_unwritten(interp *I, const tr_err *e)
 
 static void emit_result(interp *I, const tr_result_row *row)
 {
-    if (I->fatal || I->quiet)
+    if (I->fatal || I->quiet || I->env->no_result_rows)
         return;
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->result)
@@ -1503,6 +1505,99 @@ static int set_var_int(interp *I, const char *name, int64_t v)
     return set_var(I, name, b);
 }
 
+/* ---- ops and the PIN model ----------------------------------------------------------- */
+
+#define MAX_CALL_DEPTH 8
+
+static int exec_list(interp *I, const tr_stmt *s);
+
+static const tr_suite_op *find_op(const interp *I, const char *name)
+{
+    for (size_t k = 0; k < I->suite->nops; k++)
+        if (!strcmp(I->suite->ops[k].name, name))
+            return &I->suite->ops[k];
+    return NULL;
+}
+
+static int run_op(interp *I, const tr_suite_op *op, tr_pos at)
+{
+    if (I->call_depth >= MAX_CALL_DEPTH)
+        return rt_error(I, at, "expected ops nested at most %d deep (does '%s' call itself?)", MAX_CALL_DEPTH,
+                        op->name), STOP;
+    I->call_depth++;
+    int r = exec_list(I, op->body);
+    I->call_depth--;
+    return r;
+}
+
+static int exec_call(interp *I, const tr_stmt *s)
+{
+    const tr_suite_op *op = find_op(I, s->name);
+    if (!op)
+        return rt_error(I, s->pos, "expected the name of an op of this suite, found '%s'", s->name), STOP;
+    return run_op(I, op, s->pos);
+}
+
+typedef struct {
+    interp *I;
+    tr_pos at;
+} model_ctx;
+
+static int model_call(void *ud, const char *name)
+{
+    model_ctx *m = ud;
+    const tr_suite_op *op = find_op(m->I, name);
+    if (!op)
+        return rt_error(m->I, m->at, "the PIN model needs an op named '%s' in this suite", name), -1;
+    tr_arena_reset(m->I->scratch);
+    return run_op(m->I, op, m->at) == GO && !m->I->ended ? 0 : -1;
+}
+
+static int model_set(void *ud, const char *name, const char *value)
+{
+    model_ctx *m = ud;
+    if (name_is_pin(name))
+        add_secret(m->I, value);
+    return set_var(m->I, name, value) == GO ? 0 : -1;
+}
+
+static const char *model_get(void *ud, const char *name)
+{
+    model_ctx *m = ud;
+    return tr_vars_get(m->I->vars, name);
+}
+
+static void model_log(void *ud, const char *text)
+{
+    model_ctx *m = ud;
+    emit_log(m->I, text);
+}
+
+/* pin-model: the walk of pinmodel.h through the suite's ops; the first
+ * deviation fails the test with the property's class. */
+static int exec_pin_model(interp *I, const tr_stmt *s)
+{
+    model_ctx m = {I, s->pos};
+    tr_pm_io io = {&m, model_call, model_set, model_get, model_log};
+    tr_pm_result res;
+    tr_err e;
+    tr_err_clear(&e);
+    tr_pm_outcome o = tr_pinmodel_run(&io, &res, &e);
+    char line[200];
+    snprintf(line, sizeof line, "PIN model: %u steps, %u of %u (transition, kind of state) pairs taken", res.steps,
+             res.covered, res.reachable);
+    if (o != TR_PM_STOPPED && o != TR_PM_ERROR)
+        emit_log(I, line);
+    switch (o) {
+    case TR_PM_PASS: return GO;
+    case TR_PM_DEVIATION: return end_test(I, TR_FAIL, res.cls, s->pos.line, "%s", res.msg);
+    case TR_PM_NOT_FACTORY: return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", res.msg);
+    case TR_PM_ERROR: return rt_error(I, s->pos, "%s", e.msg), STOP;
+    case TR_PM_STOPPED: break;
+    }
+    return STOP; /* an op ended the test (its own verdict stands) */
+}
+
 /* journal user|so LANDS [else NOT]: the record is durable before the next
  * command is sent, or the test stops here with an error. */
 static int exec_journal(interp *I, const tr_stmt *s)
@@ -2172,6 +2267,8 @@ static int (*const exec_by_kind[])(interp *I, const tr_stmt *s) = {
     [TR_ST_SKIP] = exec_skip,
     [TR_ST_CLASSIFY] = exec_classify,
     [TR_ST_JOURNAL] = exec_journal,
+    [TR_ST_CALL] = exec_call,
+    [TR_ST_PIN_MODEL] = exec_pin_model,
     [TR_ST_METRIC] = exec_metric,
     [TR_ST_LOG] = exec_log,
     [TR_ST_MEASURE] = exec_measure,

@@ -77,6 +77,8 @@ typedef struct {
                                    (rows say "timeout"), else "cancelled" */
     uint64_t seed;              /* random(); 0 = 1 (runs are reproducible) */
     unsigned long max_steps;    /* statements executed per run; 0 = unlimited */
+    bool no_result_rows;        /* verdicts counted in the outcome, not written
+                                   (trace rows still are): a clean-up pass */
     size_t replay_until;        /* tests before this index run quietly (no rows,
                                    no progress): resuming a suite after a pcscd
                                    restart rebuilds its variables; 0 = none */

@@ -511,7 +511,7 @@ static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, tr_err *e)
  * closed when restored, and when the token refused both candidates (nothing
  * more can be done from the journal); it stays when the token was not there
  * or is another token. */
-static int recover_slot(slot_run *sr, const tr_cardio *io, char *why, size_t cap, tr_err *e)
+static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why, size_t cap, tr_err *e)
 {
     run_ctx *rc = sr->rc;
     tr_journal_entry x;
@@ -528,7 +528,9 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, char *why, size_t cap
     hooks.journal = NULL;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
     tr_interp_env env = {.card = io, .vars = v, .reports = rc->rep, .who = &sr->who, .allow_destructive = true,
-                         .hooks = &hooks};
+                         .no_result_rows = !rows, .hooks = &hooks};
+    if (!rows)
+        hooks.progress = NULL;
     tr_suite_outcome out;
     int rc_run = tr_interp_run(rc->recover_suite, &env, &out, e);
     tr_vars_free(v);
@@ -555,7 +557,7 @@ static const char *cancel_class(int why)
 /* Recovery inside the worker, on its own connection: before the suites when
  * an earlier run left the token mid-way, and after them when this run was
  * stopped part-way. */
-static void recover_in_worker(slot_run *sr, const tr_cardio *io, const char *when)
+static void recover_in_worker(slot_run *sr, const tr_cardio *io, bool rows, const char *when)
 {
     run_ctx *rc = sr->rc;
     if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
@@ -563,7 +565,7 @@ static void recover_in_worker(slot_run *sr, const tr_cardio *io, const char *whe
     char why[200];
     tr_err e;
     tr_err_clear(&e);
-    int r = recover_slot(sr, io, why, sizeof why, &e);
+    int r = recover_slot(sr, io, rows, why, sizeof why, &e);
     if (r < 0)
         say(rc, "[%s] recovery %s: %s", sr->cfg->name, when, e.msg);
     else
@@ -636,7 +638,7 @@ static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *s
     tr_slot_drop_service(sr->slot);
     if (tr_slot_connect(sr->slot, e) < 0)
         return -1;
-    recover_in_worker(sr, io, "after the pcscd restart");
+    recover_in_worker(sr, io, true, "after the pcscd restart");
     sr->service_resumes++;
     char what[300];
     snprintf(what, sizeof what, "%u time(s); last resumed at %s / %s", sr->service_resumes, suite, test);
@@ -691,9 +693,15 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
             sr->total.counts[v] += out.counts[v];
         status = out.counts[TR_FAIL] ? 1 : out.counts[TR_ERROR] && status == 0 ? 2 : status;
         /* a suite that ran to its end closes its journal sequence: its own
-         * tests judged the state it left */
-        if (!out.cancelled && !out.token_lost && rc->rs->journal &&
-            tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, &e) < 0) {
+         * tests judged the state it left. One that failed part-way (a
+         * defective token) may have left the PINs anywhere: the journal gives
+         * them back (no rows: the suite's verdicts stand; a token that cannot
+         * be restored is listed as not in factory state) */
+        bool open = rc->rs->journal && tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL);
+        if (open && !out.cancelled && !out.token_lost && (out.counts[TR_FAIL] || out.counts[TR_ERROR]))
+            recover_in_worker(sr, io, false, "after a failed suite");
+        else if (open && !out.cancelled && !out.token_lost &&
+                 tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, &e) < 0) {
             error_row(sr, s->name, "(journal)", tr_code_name(e.code), e.msg);
             status = 2;
         }
@@ -725,11 +733,11 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_cardio io;
     tr_slot_cardio(sr->slot, &io);
     tr_batch_where(w, "recovery", "journaled PINs restored");
-    recover_in_worker(sr, &io, "left by an earlier run");
+    recover_in_worker(sr, &io, true, "left by an earlier run");
     int status = run_suites_on_slot(sr, w, &io);
     if (atomic_load(&w->cancel)) {
         tr_batch_where(w, "recovery", "journaled PINs restored");
-        recover_in_worker(sr, &io, "the run was stopped");
+        recover_in_worker(sr, &io, true, "the run was stopped");
     }
     if (sr->power_level[0])
         slot_property(sr, "power-off verified to", sr->power_level);
@@ -1024,7 +1032,7 @@ static int recover_one(run_ctx *rc, slot_run *sr, FILE *out, tr_err *e)
     if (tr_slot_connect(sr->slot, &se) == 0) {
         tr_cardio io;
         tr_slot_cardio(sr->slot, &io);
-        r = recover_slot(sr, &io, why, sizeof why, &se);
+        r = recover_slot(sr, &io, true, why, sizeof why, &se);
     }
     if (r < 0) {
         snprintf(why, sizeof why, "not restored: %s (the journal entry is kept)", se.msg);

@@ -55,7 +55,14 @@ typedef struct {
     bool have_suite_header;
     test_node *tests, **tests_tail;
     size_t ntests;
+    struct op_node *ops, **ops_tail;
+    size_t nops;
 } parser;
+
+typedef struct op_node {
+    tr_suite_op op;
+    struct op_node *next;
+} op_node;
 
 typedef enum { CTX_TOP, CTX_TEST, CTX_NESTED } block_ctx;
 
@@ -1365,6 +1372,34 @@ static int parse_test(parser *p, size_t at, int depth, block_info *bi)
     return 0;
 }
 
+/* op NAME { ... }: a named operation, at the top level. */
+static int parse_op(parser *p, size_t at, int depth, block_info *bi)
+{
+    if (depth != 0 || bi->ctx != CTX_TOP)
+        return perr(p, at, "expected a statement, found 'op' (an op is defined at the top of the file)");
+    const char *name = parse_code(p, "an op name (letters, digits, _)");
+    if (!name)
+        return -1;
+    for (op_node *o = p->ops; o; o = o->next)
+        if (!strcmp(o->op.name, name))
+            return perr(p, at, "expected a unique op name, found '%s' again (first at line %d)", name,
+                        o->op.pos.line);
+    if (expect_open_brace(p, "op") < 0)
+        return -1;
+    op_node *on = palloc(p, sizeof *on);
+    if (!on)
+        return -1;
+    on->op.name = name;
+    on->op.pos = pos_at(p, at);
+    block_info obi = {CTX_NESTED, false, true, NULL, true};
+    if (parse_block(p, &on->op.body, 1, &obi, on->op.pos) < 0 || close_plain(p) < 0)
+        return -1;
+    *p->ops_tail = on;
+    p->ops_tail = &on->next;
+    p->nops++;
+    return 0;
+}
+
 /* Attributes (`destructive`, `requires`) of a test or of the suite. */
 static int parse_attribute(parser *p, bool destructive, size_t at, int depth, block_info *bi,
                            tr_stmt **out)
@@ -1655,6 +1690,27 @@ static int kw_log(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
+static int kw_op(parser *p, kw_ctx *c)
+{
+    return parse_op(p, c->at, c->depth, c->bi);
+}
+
+static int kw_call(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_CALL, c->at);
+    if (!s || !(s->name = parse_code(p, "the name of an op")) || expect_eol(p, "the op name") < 0)
+        return -1;
+    return made(c, s);
+}
+
+static int kw_pin_model(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_PIN_MODEL, c->at);
+    if (!s || expect_eol(p, "'pin-model'") < 0)
+        return -1;
+    return made(c, s);
+}
+
 static int kw_journal(parser *p, kw_ctx *c)
 {
     return made(c, parse_journal(p, c->at));
@@ -1754,6 +1810,8 @@ static const struct kw_row {
     {"assert", kw_assert, false},       {"fail", kw_fail, false},
     {"skip", kw_skip, false},           {"log", kw_log, false},
     {"classify", kw_classify, false},   {"journal", kw_journal, false},
+    {"op", kw_op, true},                {"call", kw_call, false},
+    {"pin-model", kw_pin_model, false},
     {"metric", kw_metric, false},
     {"measure", kw_measure, false},     {"read-binary", kw_read_binary, false},
     {"cert-info", kw_cert_info, false}, {"seal-info", kw_seal_info, false},
@@ -1905,6 +1963,13 @@ static int finish_suite(parser *p, tr_stmt *top)
     }
     if (!su->name && !(su->name = base_name(p, p->file)))
         return -1;
+    if (p->nops) {
+        su->ops = palloc(p, p->nops * sizeof *su->ops);
+        if (!su->ops)
+            return -1;
+        for (op_node *o = p->ops; o; o = o->next)
+            su->ops[su->nops++] = o->op;
+    }
     if (p->ntests == 0) {
         su->scriptor = true;
         su->ntests = 1;
@@ -1950,6 +2015,7 @@ int tr_suite_parse(const char *text, size_t len, const char *file, tr_suite **ou
     p.srclen = len;
     p.next_line = 1;
     p.tests_tail = &p.tests;
+    p.ops_tail = &p.ops;
     p.ar = tr_arena_new((size_t)256 << 20);
     p.buf = malloc(TR_SCRIPT_MAX_LOGICAL + 1);
     if (!p.ar || !p.buf)

@@ -152,6 +152,8 @@ typedef enum {
     TR_ST_CERT_INFO,   /* e[0] [window e[1]] */
     TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] */
     TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
+    TR_ST_CALL,        /* name: an `op` of the suite */
+    TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
     TR_ST_SUITE,       /* header: name (top level only, consumed by the parser) */
     TR_ST_DESTRUCTIVE, /* attribute (consumed by the parser) */
     TR_ST_REQUIRES,    /* attribute e[0] (consumed by the parser) */
@@ -196,6 +198,14 @@ typedef struct tr_test {
     bool has_cleanup;
 } tr_test;
 
+/* `op NAME { ... }`: a named operation of the suite (run by `call NAME`
+ * and by the PIN model), at the top level of a file. */
+typedef struct {
+    const char *name;
+    tr_pos pos;
+    tr_stmt *body;
+} tr_suite_op;
+
 typedef struct tr_suite {
     const char *file;           /* as given to the parser */
     const char *name;           /* `suite "name"` or the file's base name */
@@ -206,6 +216,8 @@ typedef struct tr_suite {
     tr_stmt *prelude;           /* top-level let/classify, run before the tests */
     tr_test *tests;
     size_t ntests;
+    tr_suite_op *ops;
+    size_t nops;
     void *arena;                /* owns every node and string above */
 } tr_suite;
 
