@@ -1585,6 +1585,73 @@ START_TEST(examples_run_on_ref1)
 }
 END_TEST
 
+/* suites/pin-model.tsuite with the real profile on an in-process REF-1
+ * token: returns the test's row; *factory says whether the token ended in
+ * factory state. */
+static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory, char *log, size_t logcap)
+{
+    ref1_fix *x = fix_new(TR_ALG_SM2, role, 300, f);
+    tr_profile prof;
+    tr_err e;
+    char buf[1200];
+    ck_assert_msg(tr_profile_load("fixtures/profiles/ref1-sm2.ini", &prof, &e) == 0, "%s",
+                  tr_err_format(&e, buf, sizeof buf));
+    tr_suite *s;
+    ck_assert_msg(tr_suite_load("suites/pin-model.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    rec *r = calloc(1, sizeof *r);
+    tr_interp_hooks h = hooks_for(r);
+    tr_interp_env env = {.card = &x->io, .vars = prof.vars, .now = NOW, .hooks = &h, .allow_destructive = true};
+    tr_suite_outcome o;
+    ck_assert_int_eq(tr_interp_run(s, &env, &o, &e), 0);
+    res_row row = *verdict_of(r, "the PIN state model: every transition, every observable");
+    snprintf(log, logcap, "%s", r->nlogs ? r->logs[r->nlogs - 1] : "");
+    *factory = x->tok.nv.user_tries == 10 && x->tok.nv.default_flag == 1 && x->tok.nv.so_tries == 10;
+    free(r);
+    tr_suite_free(s);
+    tr_profile_free(&prof);
+    fix_free(x);
+    return row;
+}
+
+/* The model passes a healthy token of either role, covering every
+ * (transition, kind of state) pair, and ends in factory state; each PIN
+ * defect fails with the class of the property it breaks. */
+START_TEST(pin_model_on_ref1)
+{
+    bool factory;
+    char log[600];
+    for (int k = 0; k < 2; k++) {
+        res_row t = pin_model_on(k ? REF1_ROLE_SECONDARY : REF1_ROLE_MAIN, NULL, &factory, log, sizeof log);
+        ck_assert_msg(t.v == TR_PASS, "%s", t.msg);
+        ck_assert(factory);
+        unsigned taken = 0, reachable = 0;
+        ck_assert_msg(sscanf(strstr(log, "steps, ") + 7, "%u of %u", &taken, &reachable) == 2, "%s", log);
+        ck_assert_uint_eq(taken, reachable);
+        ck_assert_uint_ge(reachable, 40);
+    }
+    static const struct {
+        ref1_faults f;
+        const char *cls;
+    } cases[] = {
+        {{.no_lockout = true}, "pin.no-lockout"},
+        {{.counter_reset_on_power = true}, "pin.counter-reset-by-power"},
+        {{.default_flag_stuck = true}, "pin.default-flag-wrong"},
+        {{.sign_without_pin = true}, "sign.no-pin-required"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        res_row t = pin_model_on(REF1_ROLE_MAIN, &cases[i].f, &factory, log, sizeof log);
+        ck_assert_int_eq(t.v, TR_FAIL);
+        ck_assert_msg(!strcmp(t.cls, cases[i].cls), "want %s, got %s: %s", cases[i].cls, t.cls, t.msg);
+        ck_assert_msg(strstr(t.msg, "the model says") != NULL, "%s", t.msg);
+    }
+    /* not in factory state: nothing is tried */
+    ref1_faults nd = {.non_default_pin = true};
+    res_row t = pin_model_on(REF1_ROLE_MAIN, &nd, &factory, log, sizeof log);
+    ck_assert_int_eq(t.v, TR_SKIP);
+    ck_assert(strstr(t.msg, "not in factory state") != NULL);
+}
+END_TEST
+
 /* ---- the real reports: rows on disk, nothing secret, memory flat ------------------------------ */
 
 static long rss_kb(void)
@@ -1706,6 +1773,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, token_lost);
     tcase_add_test(tc, cancel_and_budgets);
     tcase_add_test(tc, journal_statement);
+    tcase_add_test(tc, pin_model_on_ref1);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
     tcase_set_timeout(tc, 60);
