@@ -47,6 +47,9 @@ const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s);
 /* Where the slot's power is: "virtual", "hub 1-1.4 port 2", "reader <name>". */
 void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap);
 
+/* Switch the slot's power on and check it took (usb-hub: the port's power
+ * bit read back; detail says how, and whether the device is on the bus). */
+int tr_slot_power_on_verified(tr_slot *s, char *detail, size_t cap, tr_err *e);
 /* Power on/off (virtual, usb-hub). pcsc-only slots have no power switch. */
 int tr_slot_power(tr_slot *s, bool on, tr_err *e);
 /* off, wait until the token is gone, keep it off for the rig's off_ms, on,

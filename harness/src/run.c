@@ -150,14 +150,14 @@ static int recover_hardware(tr_rig_session *rs, const char *stale_by, tr_err *e)
         if (c->type != TR_SLOT_USB_HUB)
             continue;
         tr_slot *s = NULL;
-        char desc[300];
-        if (tr_slot_open(&rs->cfg, c, NULL, &s, e) < 0 || tr_slot_power(s, true, e) < 0) {
+        char desc[300], detail[300];
+        if (tr_slot_open(&rs->cfg, c, NULL, &s, e) < 0 || tr_slot_power_on_verified(s, detail, sizeof detail, e) < 0) {
             tr_err_prefix(e, "slot %s: powering the port back on", c->name);
             tr_slot_close(s);
             return -1;
         }
         tr_slot_power_desc(s, desc, sizeof desc);
-        fprintf(stderr, "tokenrig: slot %s: %s: on\n", c->name, desc);
+        fprintf(stderr, "tokenrig: slot %s: %s: %s\n", c->name, desc, detail);
         tr_slot_close(s);
     }
     return 0;

@@ -21,6 +21,7 @@
 #include <umockdev.h>
 
 #include "hubdesc.h"
+#include "run.h"
 #include "usbhub.h"
 #include "util.h"
 
@@ -1131,6 +1132,62 @@ START_TEST(sim_power_off_on_and_status)
 }
 END_TEST
 
+/* A run that died with a port switched off: the next session on the rig
+ * finds the dead run's lease and switches every port back on, verified. */
+START_TEST(sim_stale_lease_powers_ports_on)
+{
+    rig_roots();
+    int h = rig_usb2_hub(1, 1, 0x0001, 4);
+    sim_plug_hub(h, 0x0200);
+    token_plug(1, 3, false, 0x096e, 0x0807, "FT0003");
+    tr_hubport_spec sp = spec_of("1-1", 3, NULL);
+    tr_power_check pc;
+    tr_err e;
+    ck_assert_msg(tr_hubport_power(&sp, false, &pc, &e) == 0, "%s", e.msg);
+
+    tr_rig_session rs;
+    memset(&rs, 0, sizeof rs);
+    char name[40];
+    snprintf(name, sizeof name, "stale-%d", (int)getpid());
+    ck_assert_int_eq(tr_rig_single_reader("*", &rs.cfg, &e), 0);
+    tr_strlcpy(rs.cfg.name, name, sizeof rs.cfg.name);
+    tr_slot_cfg *slot = &rs.cfg.slots[0];
+    slot->type = TR_SLOT_USB_HUB;
+    tr_strlcpy(slot->hub, "1-1", sizeof slot->hub);
+    slot->port = 3;
+    /* the dead run's lease: its content stays, nobody holds the lock */
+    char dir[64], lease[160];
+    snprintf(dir, sizeof dir, "/tmp/tokenrig-%u", (unsigned)getuid());
+    mkdir(dir, 0700);
+    snprintf(lease, sizeof lease, "%s/rig-%s.lease", dir, name);
+    FILE *f = fopen(lease, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("PID 999999, started 0\n", f);
+    fclose(f);
+
+    ck_assert_msg(tr_rig_session_open_cfg(&rs, &e) == 0, "%s", e.msg);
+    tr_hubport_state st;
+    ck_assert_msg(tr_hubport_status(&sp, &st, &e) == 0, "%s", e.msg);
+    ck_assert(st.powered);
+    ck_assert(st.has_device);
+    tr_rig_session_close(&rs);
+    ck_assert_int_eq(access(lease, F_OK), -1); /* released cleanly: nothing to recover next time */
+
+    /* a clean start touches nothing */
+    ck_assert_msg(tr_hubport_power(&sp, false, &pc, &e) == 0, "%s", e.msg);
+    memset(&rs, 0, sizeof rs);
+    ck_assert_int_eq(tr_rig_single_reader("*", &rs.cfg, &e), 0);
+    tr_strlcpy(rs.cfg.name, name, sizeof rs.cfg.name);
+    rs.cfg.slots[0].type = TR_SLOT_USB_HUB;
+    tr_strlcpy(rs.cfg.slots[0].hub, "1-1", sizeof rs.cfg.slots[0].hub);
+    rs.cfg.slots[0].port = 3;
+    ck_assert_msg(tr_rig_session_open_cfg(&rs, &e) == 0, "%s", e.msg);
+    ck_assert_msg(tr_hubport_status(&sp, &st, &e) == 0, "%s", e.msg);
+    ck_assert(!st.powered);
+    tr_rig_session_close(&rs);
+}
+END_TEST
+
 START_TEST(sim_ganged_hub_refused)
 {
     rig_roots();
@@ -1484,6 +1541,7 @@ static Suite *sim_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sim_per_port_cycle_libusb);
     tcase_add_test(tc, sim_power_off_on_and_status);
+    tcase_add_test(tc, sim_stale_lease_powers_ports_on);
     tcase_add_test(tc, sim_ganged_hub_refused);
     tcase_add_test(tc, sim_lying_hub_not_switched);
     tcase_add_test(tc, sim_kernel_repowers_port);
