@@ -115,14 +115,22 @@ check "the crash matrix covered the destructive steps (>= 20 kill points; found 
 check "tokens were restored from the journal after the crashes ($recovered restorations)" test "$recovered" -ge "$steps"
 echo "# crash matrix: $steps SIGKILL points (journaled step x before/after its command), $recovered token restorations"
 
-# --- SIGKILL from outside, at moments nobody chose -----------------------------------------
-for delay in 0.7 1.3 2.1; do
-  "$TR" run --rig "$RIG" --allow-destructive --quiet --out "$T/ext-$delay" $SUITES > /dev/null 2>&1 &
+# --- SIGKILL from outside, at moments the test does not choose to the step --------------
+# (once the run is in a given test: wherever it is in it when the signal lands)
+n=0
+for at in "change to a new PIN clears the default flag" "wrong PINs block the PIN, one try each" \
+          "the SO PIN unblocks to the factory PIN"; do
+  n=$((n + 1))
+  "$TR" run --rig "$RIG" --allow-destructive --quiet --out "$T/ext-$n" $SUITES > /dev/null 2>&1 &
   p=$!
-  sleep "$delay"; kill -9 $p 2>/dev/null; wait $p 2>/dev/null
-  w=$(whole_rows "$T/ext-$delay")
-  [ "$w" = ok ] && ok "SIGKILL after ${delay}s: no torn row" || bad "SIGKILL after ${delay}s: torn rows: $w"
-  follow_up "SIGKILL after ${delay}s" "ext-$delay"
+  for _ in $(seq 1 500); do
+    grep -q "$at" "$T/ext-$n/trace.csv" 2>/dev/null && break
+    sleep 0.01
+  done
+  kill -9 $p 2>/dev/null; wait $p 2>/dev/null
+  w=$(whole_rows "$T/ext-$n")
+  [ "$w" = ok ] && ok "SIGKILL in '$at': no torn row" || bad "SIGKILL in '$at': torn rows: $w"
+  follow_up "SIGKILL in '$at'" "ext-$n"
 done
 
 # --- orderly stops: each token restored before the run exits --------------------------------
