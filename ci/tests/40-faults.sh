@@ -1,57 +1,63 @@
 #!/usr/bin/env bash
-# Issue 4, the proof: every certification suite (suites/DEFAULT) on healthy
-# tokens of every algorithm and both roles, and on one token per defect of
-# the REF-1 fault table. Healthy: every test passes (or is skipped because
+# Issue 4 (and issue 11's new checks), the proof: every certification suite
+# (suites/DEFAULT) on healthy tokens of every algorithm and both roles, and
+# on one token per defect of the REF-1 fault table. Healthy: every test passes (or is skipped because
 # the token's role makes it not apply). Defective: the defect's own
 # classification fails and nothing else does (a token that cannot answer at
 # all — mute, dropped, never back from a power cycle — may end the rest of
 # its tests as errors of that same classification). Prints the detection
 # table and the signing rate measured per algorithm.
 #
-# Two rig files, run at once under two private pcscds: one pcscd serves at
-# most 16 readers and this is 23 tokens (see rigs/faults.ini).
+# Every rigs/faults*.ini, run at once, each under its own private pcscd:
+# one pcscd serves at most 16 readers (see rigs/faults.ini).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
-RIG1=$ROOT/rigs/faults.ini
-RIG2=$ROOT/rigs/faults-2.ini
-D1=/tmp/tr-it-$$-faults1
-D2=/tmp/tr-it-$$-faults2
+RIGS=("$ROOT"/rigs/faults*.ini)
+rig_dir() { echo "/tmp/tr-it-$$-faults$1"; }
 # tokenrig run takes its rigs down itself; this is for a run that crashed
 cleanup() {
-  TOKENRIG_VRIG_DIR=$D1 "$TR" rig down --rig "$RIG1" >/dev/null 2>&1
-  TOKENRIG_VRIG_DIR=$D2 "$TR" rig down --rig "$RIG2" >/dev/null 2>&1
+  for i in "${!RIGS[@]}"; do
+    TOKENRIG_VRIG_DIR=$(rig_dir "$i") "$TR" rig down --rig "${RIGS[$i]}" >/dev/null 2>&1
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
 
 t0=$(date +%s.%N)
-TOKENRIG_VRIG_DIR=$D1 "$TR" run --rig "$RIG1" --allow-destructive --out "$T/r1" > "$T/out1" 2> "$T/err1" &
-p1=$!
-# The second rig comes up once the first is (its "run ... ->" line): two
-# bring-ups at the same instant could pick the same free vpcd ports.
-for _ in $(seq 1 600); do
-  grep -q '^tokenrig: run ' "$T/err1" 2>/dev/null && break
-  kill -0 $p1 2>/dev/null || break
-  sleep 0.05
+PIDS=()
+for i in "${!RIGS[@]}"; do
+  # Each rig comes up once the one before is (its "run ... ->" line): two
+  # bring-ups at the same instant could pick the same free vpcd ports.
+  if [ "$i" -gt 0 ]; then
+    for _ in $(seq 1 600); do
+      grep -q '^tokenrig: run ' "$T/err$((i - 1))" 2>/dev/null && break
+      kill -0 "${PIDS[$((i - 1))]}" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
+  TOKENRIG_VRIG_DIR=$(rig_dir "$i") "$TR" run --rig "${RIGS[$i]}" --allow-destructive --out "$T/r$i" \
+    > "$T/out$i" 2> "$T/err$i" &
+  PIDS+=($!)
 done
-TOKENRIG_VRIG_DIR=$D2 "$TR" run --rig "$RIG2" --allow-destructive --out "$T/r2" > "$T/out2" 2> "$T/err2" &
-p2=$!
-wait $p1; rc1=$?
-wait $p2; rc2=$?
+RC=()
+for i in "${!RIGS[@]}"; do
+  wait "${PIDS[$i]}"; RC+=($?)
+done
 t1=$(date +%s.%N)
-echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (both rigs, up, all suites, down)"
-check_eq "faults.ini: exit status 1 (defective tokens failed)" "$rc1" 1
-check_eq "faults-2.ini: exit status 1 (defective tokens failed)" "$rc2" 1
-for r in r1 r2; do
-  check "$r: junit.xml written" test -s "$T/$r/junit.xml"
+echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (${#RIGS[@]} rigs, up, all suites, down)"
+ARGS=()
+for i in "${!RIGS[@]}"; do
+  check_eq "$(basename "${RIGS[$i]}"): exit status 1 (defective tokens failed)" "${RC[$i]}" 1
+  check "$(basename "${RIGS[$i]}"): junit.xml written" test -s "$T/r$i/junit.xml"
+  ARGS+=("${RIGS[$i]}" "$T/r$i/results.csv")
 done
 
 # The checker prints "ok|...", "bad|..." and "info|..." lines.
-verdicts=$(python3 - "$ROOT" "$RIG1" "$T/r1/results.csv" "$RIG2" "$T/r2/results.csv" <<'PY'
+verdicts=$(python3 - "$ROOT" "${ARGS[@]}" <<'PY'
 import collections, configparser, csv, re, sys
 
 root = sys.argv[1]
-runs = [(sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])]
+runs = list(zip(sys.argv[2::2], sys.argv[3::2]))
 
 # The REF-1 fault table (../shared/REFERENCE-TOKEN.md): what each defect
 # must be caught as.
@@ -67,6 +73,8 @@ FAULT_CLASS = {
     'slow-sign': 'sign.too-slow',
     'expired-cert': 'cert.expired',
     'renewal-due': 'cert.renewal-due',
+    'cert-other-ca': 'cert.untrusted-ca',
+    'rogue-seal-maker': 'seal.untrusted-maker',
     'sign-without-pin': 'sign.no-pin-required',
     'flaky-power': 'enum.no-card',
     'bad-atr': 'enum.bad-atr',
@@ -189,7 +197,8 @@ while IFS='|' read -r kind text; do
 done <<< "$verdicts"
 [ -n "$verdicts" ] || bad "the results checker printed nothing"
 if [ "$fail" -ne 0 ]; then
-  echo "# --- faults.ini progress (stderr) ---"; grep -v ': pass$' "$T/err1" | head -60
-  echo "# --- faults-2.ini progress (stderr) ---"; grep -v ': pass$' "$T/err2" | head -60
+  for i in "${!RIGS[@]}"; do
+    echo "# --- $(basename "${RIGS[$i]}") progress (stderr) ---"; grep -v ': pass$' "$T/err$i" | head -60
+  done
 fi
 finish

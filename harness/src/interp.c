@@ -19,11 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
 #include "arena.h"
 #include "crypto.h"
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "stats.h"
+#include "trust.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -2004,6 +2007,49 @@ static void fmt_date(time_t t, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
+/* The `trust FILE` option of cert-info / seal-info: the anchors, or NULL
+ * when the statement has none. A file that cannot be used is the profile's
+ * or the rig's mistake, not the token's: a configuration error naming the
+ * file stops the suite (exit 2). */
+static int load_trust(interp *I, const tr_expr *x, const char *stmt, tr_trust **out)
+{
+    *out = NULL;
+    val v;
+    if (!x)
+        return GO;
+    if (eval(I, x, &v) < 0)
+        return STOP;
+    if (v.is_int || v.n == 0 || strlen(v.s) != v.n)
+        return rt_error(I, x->pos, "%s trust: expected the path of a certificate file, found %s", stmt,
+                        v.is_int ? "a number" : v.n ? "text with a NUL byte" : "\"\""), STOP;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_trust_load(v.s, out, &e) < 0)
+        return harness_fail(I, e.code, "%s trust (line %d): %s", stmt, x->pos.line, e.msg);
+    return GO;
+}
+
+/* Whether a certificate chains to the anchors: VAR_OK (1/0) and VAR_PROBLEM.
+ * No anchors (no trust option): 0, and the problem says so; no certificate
+ * (x NULL): 0, why_none says why. */
+static int set_chain_vars(interp *I, const tr_trust *t, X509 *x, const char *why_none,
+                          const char *ok_var, const char *problem_var, const char *stmt)
+{
+    tr_chain_result r;
+    memset(&r, 0, sizeof r);
+    tr_err e;
+    tr_err_clear(&e);
+    if (!t)
+        snprintf(r.problem, sizeof r.problem, "no trust anchor given (%s ... trust FILE)", stmt);
+    else if (!x)
+        snprintf(r.problem, sizeof r.problem, "%s", why_none);
+    else if (tr_trust_check(t, x, &r, &e) < 0)
+        return harness_fail(I, e.code, "%s trust: %s", stmt, e.msg);
+    if (set_var_int(I, ok_var, r.trusted) || set_var(I, problem_var, r.problem))
+        return STOP;
+    return GO;
+}
+
 static int exec_cert_info(interp *I, const tr_stmt *s)
 {
     val v;
@@ -2016,10 +2062,19 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         return STOP;
     if (window < 0 || window > 36500)
         return rt_error(I, s->e[1]->pos, "expected a window of 0 to 36500 days, found %" PRId64, window), STOP;
-    tr_cert_info ci;
-    memset(&ci, 0, sizeof ci);
+    tr_trust *trust = NULL;
+    if (load_trust(I, s->e[2], "cert-info", &trust) != GO)
+        return STOP;
     tr_err e;
     tr_err_clear(&e);
+    X509 *x = tr_cert_parse(der, n, &e);
+    int r = set_chain_vars(I, trust, x, e.msg, "CERT_CHAIN_OK", "CERT_CHAIN_PROBLEM", "cert-info");
+    X509_free(x);
+    tr_trust_free(trust);
+    if (r != GO)
+        return STOP;
+    tr_cert_info ci;
+    memset(&ci, 0, sizeof ci);
     if (tr_cert_inspect(der, n, I->now, (int)window, &ci, &e) < 0) {
         if (e.code == TR_E_NOMEM)
             return harness_fail(I, TR_E_NOMEM, "cert-info: %s", e.msg);
@@ -2027,7 +2082,8 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
          * suite sees it through CERT_PARSED / CERT_CLASS. */
         if (set_var(I, "CERT_PARSED", "0") || set_var(I, "CERT_CLASS", "unparseable") ||
             set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
-            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", ""))
+            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", "") ||
+            set_var(I, "CERT_ISSUER", ""))
             return STOP;
         return GO;
     }
@@ -2041,6 +2097,7 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         set_var_int(I, "CERT_DAYS_LEFT", (int64_t)floor(ci.days_left)) ||
         set_var_int(I, "CERT_VALIDITY_DAYS", (int64_t)floor(ci.validity_days)) ||
         set_var(I, "CERT_KEY_ALG", alg) || set_var(I, "CERT_SUBJECT", ci.subject) ||
+        set_var(I, "CERT_ISSUER", ci.issuer) ||
         set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
         set_var(I, "CERT_NOT_AFTER", na))
         return STOP;
@@ -2056,10 +2113,19 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         return STOP;
     if (s->e[1] && (eval(I, s->e[1], &v) < 0 || to_bytes(I, &v, s->e[1]->pos, "the certificate", &cert, &cn) < 0))
         return STOP;
+    tr_trust *trust = NULL;
+    if (load_trust(I, s->e[2], "seal-info", &trust) != GO)
+        return STOP;
     tr_seal_info si;
     memset(&si, 0, sizeof si);
     tr_err e;
     tr_err_clear(&e);
+    X509 *maker = tr_seal_maker_cert(der, n, &e);
+    int r = set_chain_vars(I, trust, maker, e.msg, "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", "seal-info");
+    X509_free(maker);
+    tr_trust_free(trust);
+    if (r != GO)
+        return STOP;
     int rc = tr_seal_inspect(der, n, cert, cn, I->now, &si, &e);
     if (rc < 0 && e.code == TR_E_NOMEM)
         return harness_fail(I, TR_E_NOMEM, "seal-info: %s", e.msg);
@@ -2075,7 +2141,8 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         set_var_int(I, "SEAL_SIG_OK", rc == 0 && si.sig_ok == 1) ||
         set_var_int(I, "SEAL_CERT_COUNT", (int64_t)si.cert_count) ||
         set_var_int(I, "SEAL_CERT_LISTED", si.token_cert_listed) ||
-        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem))
+        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem) ||
+        set_var(I, "SEAL_MAKER", si.maker))
         return STOP;
     return GO;
 }
