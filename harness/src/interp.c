@@ -1481,6 +1481,15 @@ static int set_var(interp *I, const char *name, const char *value)
     return GO;
 }
 
+/* NAME, VALUE, ... NULL: every pair set, or STOP at the first failure. */
+static int set_vars(interp *I, const char *const *kv)
+{
+    for (; kv[0]; kv += 2)
+        if (set_var(I, kv[0], kv[1]) != GO)
+            return STOP;
+    return GO;
+}
+
 static int set_var_int(interp *I, const char *name, int64_t v)
 {
     char b[24];
@@ -2029,25 +2038,40 @@ static int load_trust(interp *I, const tr_expr *x, const char *stmt, tr_trust **
     return GO;
 }
 
-/* Whether a certificate chains to the anchors: VAR_OK (1/0) and VAR_PROBLEM.
- * No anchors (no trust option): 0, and the problem says so; no certificate
- * (x NULL): 0, why_none says why. */
-static int set_chain_vars(interp *I, const tr_trust *t, X509 *x, const char *why_none,
-                          const char *ok_var, const char *problem_var, const char *stmt)
+/* What the chain check of one statement reads and sets. */
+typedef struct {
+    const char *stmt, *ok_var, *problem_var;
+    X509 *(*cert)(const uint8_t *der, size_t len, tr_err *e); /* the certificate checked */
+} chain_check;
+
+static const chain_check CERT_CHAIN = {"cert-info", "CERT_CHAIN_OK", "CERT_CHAIN_PROBLEM", tr_cert_parse};
+static const chain_check SEAL_CHAIN = {"seal-info", "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", tr_seal_maker_cert};
+
+/* Whether the certificate in der chains to the `trust` anchor (x, NULL when
+ * the statement has none): ok_var 1/0 and problem_var. No anchor: 0 and the
+ * problem says so; no certificate: 0 and why. */
+static int chain_vars(interp *I, const chain_check *c, const tr_expr *x, const uint8_t *der, size_t n)
 {
+    tr_trust *t = NULL;
+    if (load_trust(I, x, c->stmt, &t) != GO)
+        return STOP;
     tr_chain_result r;
     memset(&r, 0, sizeof r);
     tr_err e;
     tr_err_clear(&e);
+    X509 *cert = t ? c->cert(der, n, &e) : NULL;
+    int rc = GO;
     if (!t)
-        snprintf(r.problem, sizeof r.problem, "no trust anchor given (%s ... trust FILE)", stmt);
-    else if (!x)
-        snprintf(r.problem, sizeof r.problem, "%s", why_none);
-    else if (tr_trust_check(t, x, &r, &e) < 0)
-        return harness_fail(I, e.code, "%s trust: %s", stmt, e.msg);
-    if (set_var_int(I, ok_var, r.trusted) || set_var(I, problem_var, r.problem))
-        return STOP;
-    return GO;
+        snprintf(r.problem, sizeof r.problem, "no trust anchor given (%s ... trust FILE)", c->stmt);
+    else if (!cert)
+        snprintf(r.problem, sizeof r.problem, "%s", e.msg);
+    else if (tr_trust_check(t, cert, &r, &e) < 0)
+        rc = harness_fail(I, e.code, "%s trust: %s", c->stmt, e.msg);
+    X509_free(cert);
+    tr_trust_free(t);
+    if (rc == GO && (set_var_int(I, c->ok_var, r.trusted) || set_var(I, c->problem_var, r.problem)))
+        rc = STOP;
+    return rc;
 }
 
 static int exec_cert_info(interp *I, const tr_stmt *s)
@@ -2062,17 +2086,10 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         return STOP;
     if (window < 0 || window > 36500)
         return rt_error(I, s->e[1]->pos, "expected a window of 0 to 36500 days, found %" PRId64, window), STOP;
-    tr_trust *trust = NULL;
-    if (load_trust(I, s->e[2], "cert-info", &trust) != GO)
+    if (chain_vars(I, &CERT_CHAIN, s->e[2], der, n) != GO)
         return STOP;
     tr_err e;
     tr_err_clear(&e);
-    X509 *x = tr_cert_parse(der, n, &e);
-    int r = set_chain_vars(I, trust, x, e.msg, "CERT_CHAIN_OK", "CERT_CHAIN_PROBLEM", "cert-info");
-    X509_free(x);
-    tr_trust_free(trust);
-    if (r != GO)
-        return STOP;
     tr_cert_info ci;
     memset(&ci, 0, sizeof ci);
     if (tr_cert_inspect(der, n, I->now, (int)window, &ci, &e) < 0) {
@@ -2080,28 +2097,23 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
             return harness_fail(I, TR_E_NOMEM, "cert-info: %s", e.msg);
         /* Bytes that are not a certificate are the token's problem: the
          * suite sees it through CERT_PARSED / CERT_CLASS. */
-        if (set_var(I, "CERT_PARSED", "0") || set_var(I, "CERT_CLASS", "unparseable") ||
-            set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
-            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", "") ||
-            set_var(I, "CERT_ISSUER", ""))
-            return STOP;
-        return GO;
+        const char *bad[] = {"CERT_PARSED", "0", "CERT_CLASS", "unparseable", "CERT_PROBLEM", e.msg,
+                             "CERT_DAYS_LEFT", "0", "CERT_VALIDITY_DAYS", "0", "CERT_KEY_ALG", "",
+                             "CERT_ISSUER", "", NULL};
+        return set_vars(I, bad);
     }
-    char nb[32], na[32];
+    char nb[32], na[32], left[24], span[24];
     fmt_date(ci.not_before, nb, sizeof nb);
     fmt_date(ci.not_after, na, sizeof na);
+    snprintf(left, sizeof left, "%" PRId64, (int64_t)floor(ci.days_left));
+    snprintf(span, sizeof span, "%" PRId64, (int64_t)floor(ci.validity_days));
     const char *alg = (ci.key_alg == TR_ALG_SM2 || ci.key_alg == TR_ALG_RSA2048 ||
                        ci.key_alg == TR_ALG_ECDSA_P256) ? tr_alg_name(ci.key_alg) : "other";
-    if (set_var(I, "CERT_PARSED", "1") || set_var(I, "CERT_PROBLEM", "") ||
-        set_var(I, "CERT_CLASS", tr_cert_class_name(ci.cls)) ||
-        set_var_int(I, "CERT_DAYS_LEFT", (int64_t)floor(ci.days_left)) ||
-        set_var_int(I, "CERT_VALIDITY_DAYS", (int64_t)floor(ci.validity_days)) ||
-        set_var(I, "CERT_KEY_ALG", alg) || set_var(I, "CERT_SUBJECT", ci.subject) ||
-        set_var(I, "CERT_ISSUER", ci.issuer) ||
-        set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
-        set_var(I, "CERT_NOT_AFTER", na))
-        return STOP;
-    return GO;
+    const char *good[] = {"CERT_PARSED", "1", "CERT_PROBLEM", "", "CERT_CLASS", tr_cert_class_name(ci.cls),
+                          "CERT_DAYS_LEFT", left, "CERT_VALIDITY_DAYS", span, "CERT_KEY_ALG", alg,
+                          "CERT_SUBJECT", ci.subject, "CERT_ISSUER", ci.issuer, "CERT_SERIAL", ci.serial_hex,
+                          "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, NULL};
+    return set_vars(I, good);
 }
 
 static int exec_seal_info(interp *I, const tr_stmt *s)
@@ -2113,19 +2125,12 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         return STOP;
     if (s->e[1] && (eval(I, s->e[1], &v) < 0 || to_bytes(I, &v, s->e[1]->pos, "the certificate", &cert, &cn) < 0))
         return STOP;
-    tr_trust *trust = NULL;
-    if (load_trust(I, s->e[2], "seal-info", &trust) != GO)
+    if (chain_vars(I, &SEAL_CHAIN, s->e[2], der, n) != GO)
         return STOP;
     tr_seal_info si;
     memset(&si, 0, sizeof si);
     tr_err e;
     tr_err_clear(&e);
-    X509 *maker = tr_seal_maker_cert(der, n, &e);
-    int r = set_chain_vars(I, trust, maker, e.msg, "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", "seal-info");
-    X509_free(maker);
-    tr_trust_free(trust);
-    if (r != GO)
-        return STOP;
     int rc = tr_seal_inspect(der, n, cert, cn, I->now, &si, &e);
     if (rc < 0 && e.code == TR_E_NOMEM)
         return harness_fail(I, TR_E_NOMEM, "seal-info: %s", e.msg);
