@@ -266,7 +266,8 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
     return 0;
 }
 
-/* Slot variables: profile < slot identity < rig var.* < manifest < -D. */
+/* Slot variables: profile < slot identity (and a virtual rig's trust
+ * anchors) < rig var.* < manifest < -D. */
 static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
                      const tr_vars *defs, tr_err *e)
 {
