@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Issue 4, the proof: every certification suite (suites/DEFAULT) on healthy
-# tokens of every algorithm and both roles, and on one token per defect of
-# the REF-1 fault table. Healthy: every test passes (or is skipped because
+# Issue 4 (and issue 11's new checks), the proof: every certification suite
+# (suites/DEFAULT) on healthy tokens of every algorithm and both roles, and
+# on one token per defect of the REF-1 fault table. Healthy: every test passes (or is skipped because
 # the token's role makes it not apply). Defective: the defect's own
 # classification fails and nothing else does (a token that cannot answer at
 # all — mute, dropped, never back from a power cycle — may end the rest of
 # its tests as errors of that same classification). Prints the detection
 # table and the signing rate measured per algorithm.
 #
-# Two rig files, run at once under two private pcscds: one pcscd serves at
-# most 16 readers and this is 23 tokens (see rigs/faults.ini).
+# Every rigs/faults*.ini, run at once, each under its own private pcscd:
+# one pcscd serves at most 16 readers (see rigs/faults.ini).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
 # every rigs/faults*.ini, each under its own private pcscd (16 readers each)
@@ -68,6 +68,8 @@ FAULT_CLASS = {
     'slow-sign': 'sign.too-slow',
     'expired-cert': 'cert.expired',
     'renewal-due': 'cert.renewal-due',
+    'cert-other-ca': 'cert.untrusted-ca',
+    'rogue-seal-maker': 'seal.untrusted-maker',
     'sign-without-pin': 'sign.no-pin-required',
     'flaky-power': 'enum.no-card',
     'bad-atr': 'enum.bad-atr',

@@ -19,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
 #include "arena.h"
 #include "crypto.h"
 #include "pinmodel.h"
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "stats.h"
+#include "trust.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -1498,6 +1501,15 @@ static int set_var(interp *I, const char *name, const char *value)
     return GO;
 }
 
+/* NAME, VALUE, ... NULL: every pair set, or STOP at the first failure. */
+static int set_vars(interp *I, const char *const *kv)
+{
+    for (; kv[0]; kv += 2)
+        if (set_var(I, kv[0], kv[1]) != GO)
+            return STOP;
+    return GO;
+}
+
 static int set_var_int(interp *I, const char *name, int64_t v)
 {
     char b[24];
@@ -2121,6 +2133,64 @@ static void fmt_date(time_t t, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
+/* The `trust FILE` option of cert-info / seal-info: the anchors, or NULL
+ * when the statement has none. A file that cannot be used is the profile's
+ * or the rig's mistake, not the token's: a configuration error naming the
+ * file stops the suite (exit 2). */
+static int load_trust(interp *I, const tr_expr *x, const char *stmt, tr_trust **out)
+{
+    *out = NULL;
+    val v;
+    if (!x)
+        return GO;
+    if (eval(I, x, &v) < 0)
+        return STOP;
+    if (v.is_int || v.n == 0 || strlen(v.s) != v.n)
+        return rt_error(I, x->pos, "%s trust: expected the path of a certificate file, found %s", stmt,
+                        v.is_int ? "a number" : v.n ? "text with a NUL byte" : "\"\""), STOP;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_trust_load(v.s, out, &e) < 0)
+        return harness_fail(I, e.code, "%s trust (line %d): %s", stmt, x->pos.line, e.msg);
+    return GO;
+}
+
+/* What the chain check of one statement reads and sets. */
+typedef struct {
+    const char *stmt, *ok_var, *problem_var;
+    X509 *(*cert)(const uint8_t *der, size_t len, tr_err *e); /* the certificate checked */
+} chain_check;
+
+static const chain_check CERT_CHAIN = {"cert-info", "CERT_CHAIN_OK", "CERT_CHAIN_PROBLEM", tr_cert_parse};
+static const chain_check SEAL_CHAIN = {"seal-info", "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", tr_seal_maker_cert};
+
+/* Whether the certificate in der chains to the `trust` anchor (x, NULL when
+ * the statement has none): ok_var 1/0 and problem_var. No anchor: 0 and the
+ * problem says so; no certificate: 0 and why. */
+static int chain_vars(interp *I, const chain_check *c, const tr_expr *x, const uint8_t *der, size_t n)
+{
+    tr_trust *t = NULL;
+    if (load_trust(I, x, c->stmt, &t) != GO)
+        return STOP;
+    tr_chain_result r;
+    memset(&r, 0, sizeof r);
+    tr_err e;
+    tr_err_clear(&e);
+    X509 *cert = t ? c->cert(der, n, &e) : NULL;
+    int rc = GO;
+    if (!t)
+        snprintf(r.problem, sizeof r.problem, "no trust anchor given (%s ... trust FILE)", c->stmt);
+    else if (!cert)
+        snprintf(r.problem, sizeof r.problem, "%s", e.msg);
+    else if (tr_trust_check(t, cert, &r, &e) < 0)
+        rc = harness_fail(I, e.code, "%s trust: %s", c->stmt, e.msg);
+    X509_free(cert);
+    tr_trust_free(t);
+    if (rc == GO && (set_var_int(I, c->ok_var, r.trusted) || set_var(I, c->problem_var, r.problem)))
+        rc = STOP;
+    return rc;
+}
+
 static int exec_cert_info(interp *I, const tr_stmt *s)
 {
     val v;
@@ -2133,35 +2203,34 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         return STOP;
     if (window < 0 || window > 36500)
         return rt_error(I, s->e[1]->pos, "expected a window of 0 to 36500 days, found %" PRId64, window), STOP;
-    tr_cert_info ci;
-    memset(&ci, 0, sizeof ci);
+    if (chain_vars(I, &CERT_CHAIN, s->e[2], der, n) != GO)
+        return STOP;
     tr_err e;
     tr_err_clear(&e);
+    tr_cert_info ci;
+    memset(&ci, 0, sizeof ci);
     if (tr_cert_inspect(der, n, I->now, (int)window, &ci, &e) < 0) {
         if (e.code == TR_E_NOMEM)
             return harness_fail(I, TR_E_NOMEM, "cert-info: %s", e.msg);
         /* Bytes that are not a certificate are the token's problem: the
          * suite sees it through CERT_PARSED / CERT_CLASS. */
-        if (set_var(I, "CERT_PARSED", "0") || set_var(I, "CERT_CLASS", "unparseable") ||
-            set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
-            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", ""))
-            return STOP;
-        return GO;
+        const char *bad[] = {"CERT_PARSED", "0", "CERT_CLASS", "unparseable", "CERT_PROBLEM", e.msg,
+                             "CERT_DAYS_LEFT", "0", "CERT_VALIDITY_DAYS", "0", "CERT_KEY_ALG", "",
+                             "CERT_ISSUER", "", NULL};
+        return set_vars(I, bad);
     }
-    char nb[32], na[32];
+    char nb[32], na[32], left[24], span[24];
     fmt_date(ci.not_before, nb, sizeof nb);
     fmt_date(ci.not_after, na, sizeof na);
+    snprintf(left, sizeof left, "%" PRId64, (int64_t)floor(ci.days_left));
+    snprintf(span, sizeof span, "%" PRId64, (int64_t)floor(ci.validity_days));
     const char *alg = (ci.key_alg == TR_ALG_SM2 || ci.key_alg == TR_ALG_RSA2048 ||
                        ci.key_alg == TR_ALG_ECDSA_P256) ? tr_alg_name(ci.key_alg) : "other";
-    if (set_var(I, "CERT_PARSED", "1") || set_var(I, "CERT_PROBLEM", "") ||
-        set_var(I, "CERT_CLASS", tr_cert_class_name(ci.cls)) ||
-        set_var_int(I, "CERT_DAYS_LEFT", (int64_t)floor(ci.days_left)) ||
-        set_var_int(I, "CERT_VALIDITY_DAYS", (int64_t)floor(ci.validity_days)) ||
-        set_var(I, "CERT_KEY_ALG", alg) || set_var(I, "CERT_SUBJECT", ci.subject) ||
-        set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
-        set_var(I, "CERT_NOT_AFTER", na))
-        return STOP;
-    return GO;
+    const char *good[] = {"CERT_PARSED", "1", "CERT_PROBLEM", "", "CERT_CLASS", tr_cert_class_name(ci.cls),
+                          "CERT_DAYS_LEFT", left, "CERT_VALIDITY_DAYS", span, "CERT_KEY_ALG", alg,
+                          "CERT_SUBJECT", ci.subject, "CERT_ISSUER", ci.issuer, "CERT_SERIAL", ci.serial_hex,
+                          "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, NULL};
+    return set_vars(I, good);
 }
 
 static int exec_seal_info(interp *I, const tr_stmt *s)
@@ -2172,6 +2241,8 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
     if (eval(I, s->e[0], &v) < 0 || to_bytes(I, &v, s->e[0]->pos, "seal-info", &der, &n) < 0)
         return STOP;
     if (s->e[1] && (eval(I, s->e[1], &v) < 0 || to_bytes(I, &v, s->e[1]->pos, "the certificate", &cert, &cn) < 0))
+        return STOP;
+    if (chain_vars(I, &SEAL_CHAIN, s->e[2], der, n) != GO)
         return STOP;
     tr_seal_info si;
     memset(&si, 0, sizeof si);
@@ -2192,7 +2263,8 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         set_var_int(I, "SEAL_SIG_OK", rc == 0 && si.sig_ok == 1) ||
         set_var_int(I, "SEAL_CERT_COUNT", (int64_t)si.cert_count) ||
         set_var_int(I, "SEAL_CERT_LISTED", si.token_cert_listed) ||
-        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem))
+        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem) ||
+        set_var(I, "SEAL_MAKER", si.maker))
         return STOP;
     return GO;
 }

@@ -278,8 +278,10 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
     return 0;
 }
 
-/* Slot variables: profile < slot identity < rig var.* < manifest < -D. */
-static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, const tr_vars *defs, tr_err *e)
+/* Slot variables: profile < slot identity (and a virtual rig's trust
+ * anchors) < rig var.* < manifest < -D. */
+static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
+                     const tr_vars *defs, tr_err *e)
 {
     sr->vars = tr_vars_new(sr->profile.vars);
     if (!sr->vars)
@@ -293,7 +295,8 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, 
     for (const char *const *p = kv; p[0]; p += 2)
         if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
-    if (copy_layer(sr->vars, c->vars, e) < 0)
+    /* a virtual token's certificate and seal come from its rig's PKI */
+    if ((virt && tr_vrig_trust_vars(vrig, sr->vars, e) < 0) || copy_layer(sr->vars, c->vars, e) < 0)
         return -1;
     if (m && tr_manifest_apply((tr_manifest *)m, virt ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
         return -1;
@@ -802,7 +805,7 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
         sr->rc = rc;
         sr->cfg = c;
         if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
-            slot_vars(sr, rig, rc->o->manifest, rc->o->defs, e) < 0 ||
+            slot_vars(sr, rig, rc->rs->vrig, rc->o->manifest, rc->o->defs, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
@@ -1105,7 +1108,7 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
     snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
     int status = -1;
     if (tr_suite_load(path, &suite, e) < 0 || tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
-        slot_vars(&sr, &rs->cfg, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
+        slot_vars(&sr, &rs->cfg, rs->vrig, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
         tr_slot_connect(sr.slot, e) < 0)
         goto out;
     tr_cardio io;

@@ -1768,27 +1768,34 @@ static int kw_read_binary(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
-/* cert-info EXPR [window EXPR] / seal-info EXPR [cert EXPR] */
-static int info_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind, const char *option, const char *after)
+/* cert-info EXPR [window EXPR] [trust EXPR] / seal-info EXPR [cert EXPR]
+ * [trust EXPR]: options in any order, each once; option goes to e[1],
+ * trust to e[2]. */
+static int info_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind, const char *option)
 {
     tr_stmt *s = new_stmt(p, kind, c->at);
     if (!s || !(s->e[0] = parse_expr(p)))
         return -1;
-    if (accept_word(p, option) && !(s->e[1] = parse_expr(p)))
-        return -1;
-    if (expect_eol(p, after) < 0)
-        return -1;
+    while (!at_end(p)) {
+        int k = accept_word(p, option) ? 1 : accept_word(p, "trust") ? 2 : 0;
+        if (!k)
+            return perr(p, p->i, "expected '%s', 'trust' or end of line, found %s", option, FOUND(p, p->i));
+        if (s->e[k])
+            return perr(p, p->i, "expected each option once, found '%s' twice", k == 1 ? option : "trust");
+        if (!(s->e[k] = parse_expr(p)))
+            return -1;
+    }
     return made(c, s);
 }
 
 static int kw_cert_info(parser *p, kw_ctx *c)
 {
-    return info_stmt(p, c, TR_ST_CERT_INFO, "window", "the certificate (and window)");
+    return info_stmt(p, c, TR_ST_CERT_INFO, "window");
 }
 
 static int kw_seal_info(parser *p, kw_ctx *c)
 {
-    return info_stmt(p, c, TR_ST_SEAL_INFO, "cert", "the seal (and cert)");
+    return info_stmt(p, c, TR_ST_SEAL_INFO, "cert");
 }
 
 /* Every keyword that starts a statement. A line whose first word is none of

@@ -149,8 +149,8 @@ typedef enum {
     TR_ST_LOG,         /* message */
     TR_ST_MEASURE,     /* name count e[0] thresholds body */
     TR_ST_READ_BINARY, /* name [chunk e[0]] [max e[1]] */
-    TR_ST_CERT_INFO,   /* e[0] [window e[1]] */
-    TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] */
+    TR_ST_CERT_INFO,   /* e[0] [window e[1]] [trust e[2]] */
+    TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] [trust e[2]] */
     TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
     TR_ST_CALL,        /* name: an `op` of the suite */
     TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
@@ -172,7 +172,7 @@ typedef struct tr_stmt {
     tr_pos pos;
     struct tr_stmt *next;
     const char *name;           /* let/capture/for/metric/measure/read-binary */
-    tr_expr *e[2];
+    tr_expr *e[3];
     bool flag;                  /* reset: cold; for: downto */
     tr_template tpl;            /* APDU or pattern source */
     const uint8_t *bytes;       /* constant APDU */

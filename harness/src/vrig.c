@@ -438,37 +438,99 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-/* Cert faults are realized by the certificate we issue, not by vtoken. */
-static bool is_cert_fault(const char *f)
+/* Faults the rig realizes by the PKI it issues, not by a vtoken switch:
+ * the certificate's dates, or who issued the certificate or the seal. */
+static const char *const PKI_FAULTS[] = {"expired-cert", "renewal-due", "cert-other-ca", "rogue-seal-maker", NULL};
+
+static bool is_pki_fault(const char *f)
 {
-    return !strcmp(f, "expired-cert") || !strcmp(f, "renewal-due");
+    for (const char *const *p = PKI_FAULTS; *p; p++)
+        if (!strcmp(f, *p))
+            return true;
+    return false;
+}
+
+/* Is name one of the comma/space separated faults (whole names only)? */
+static bool has_fault(const tr_vtoken_cfg *vt, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = vt->faults; (p = strstr(p, name)); p += n)
+        if ((p == vt->faults || p[-1] == ',' || p[-1] == ' ') && (!p[n] || p[n] == ',' || p[n] == ' '))
+            return true;
+    return false;
 }
 
 static const char *effective_validity(const tr_vtoken_cfg *vt)
 {
-    if (strstr(vt->faults, "expired-cert"))
+    if (has_fault(vt, "expired-cert"))
         return "expired";
-    if (strstr(vt->faults, "renewal-due"))
+    if (has_fault(vt, "renewal-due"))
         return "renewal-due";
     return vt->validity;
 }
 
 static bool wants_seal(const tr_vtoken_cfg *vt)
 {
-    return !strcmp(vt->role, "main") || strstr(vt->faults, "seal-on-secondary");
+    return !strcmp(vt->role, "main") || has_fault(vt, "seal-on-secondary");
+}
+
+/* The rig's PKI: <nv_dir or dir>/pki, made by `mkpki ca` (CA, seal-maker
+ * root, seal maker); its rogue twin in pki/rogue, a second `mkpki ca` with
+ * the same names and other keys (cert-other-ca, rogue-seal-maker). */
+static void pki_dir(const tr_vrig *v, const char *sub, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/pki%s", v->nv[0] ? v->nv : v->dir, sub);
+}
+
+static int make_ca(const char *mkpki, const char *dir, const char *log, tr_err *e)
+{
+    char crt[TR_PATH_MAX + 48];
+    snprintf(crt, sizeof crt, "%s/ca.crt.der", dir);
+    char *ca[] = {(char *)mkpki, "ca", "--out", (char *)dir, NULL};
+    return file_exists(crt) ? 0 : run_to_end(ca, log, e);
+}
+
+/* In a child: key, certificate (+ seal) of one slot. */
+static void make_token_files(const tr_vrig *v, const tr_slot_cfg *s, const char *mkpki, const char *log)
+{
+    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
+    char pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16];
+    pki_dir(v, "", pki, sizeof pki);
+    pki_dir(v, "/rogue", rogue, sizeof rogue);
+    slot_file(v, s->name, ".key.pem", key, sizeof key);
+    slot_file(v, s->name, ".crt.der", crt, sizeof crt);
+    slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+    snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
+    char *tok[] = {(char *)mkpki, "token", "--ca", has_fault(&s->vt, "cert-other-ca") ? rogue : pki,
+                   "--alg", (char *)s->vt.alg, "--serial", (char *)s->vt.serial, "--org", (char *)s->vt.org,
+                   "--validity", (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
+    tr_err sub;
+    if (run_to_end(tok, log, &sub) < 0)
+        _exit(1);
+    if (!wants_seal(&s->vt))
+        _exit(0);
+    char *sl[] = {(char *)mkpki, "seal", "--ca", has_fault(&s->vt, "rogue-seal-maker") ? rogue : pki,
+                  "--cert", crt, "--version", ver, "--org", (char *)s->vt.org, "--out", seal, NULL};
+    _exit(run_to_end(sl, log, &sub) < 0 ? 1 : 0);
+}
+
+static bool rig_needs_rogue(const tr_rig_cfg *rig)
+{
+    for (size_t i = 0; i < rig->nslots; i++)
+        if (has_fault(&rig->slots[i].vt, "cert-other-ca") || has_fault(&rig->slots[i].vt, "rogue-seal-maker"))
+            return true;
+    return false;
 }
 
 /* CA once, then key + certificate (+ seal) per slot, all slots in parallel. */
 static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
-    char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
+    char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
     snprintf(mkpki, sizeof mkpki, "%s/mkpki", helper_dir());
-    snprintf(pki, sizeof pki, "%s/pki", v->nv[0] ? v->nv : v->dir);
+    pki_dir(v, "", pki, sizeof pki);
+    pki_dir(v, "/rogue", rogue, sizeof rogue);
     snprintf(log, sizeof log, "%s/mkpki.log", v->dir);
-    char ca_crt[TR_PATH_MAX + 32];
-    snprintf(ca_crt, sizeof ca_crt, "%s/ca.crt.der", pki);
-    char *ca[] = {mkpki, "ca", "--out", pki, NULL};
-    if (!file_exists(ca_crt) && run_to_end(ca, log, e) < 0)
+    if (make_ca(mkpki, pki, log, e) < 0 || (rig_needs_rogue(rig) && make_ca(mkpki, rogue, log, e) < 0))
         return -1;
     pid_t *pids = calloc(rig->nslots, sizeof *pids);
     if (!pids)
@@ -485,24 +547,8 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
             rc = tr_fail(e, TR_E_RIG, "fork: %m");
             break;
         }
-        if (pid == 0) {
-            char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
-            slot_file(v, s->name, ".key.pem", key, sizeof key);
-            slot_file(v, s->name, ".crt.der", crt, sizeof crt);
-            slot_file(v, s->name, ".seal.der", seal, sizeof seal);
-            snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
-            char *tok[] = {mkpki, "token", "--ca", pki, "--alg", (char *)s->vt.alg, "--serial",
-                           (char *)s->vt.serial, "--org", (char *)s->vt.org, "--validity",
-                           (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
-            tr_err sub;
-            if (run_to_end(tok, log, &sub) < 0)
-                _exit(1);
-            if (!wants_seal(&s->vt))
-                _exit(0);
-            char *sl[] = {mkpki, "seal", "--ca", pki, "--cert", crt, "--version", ver, "--org",
-                          (char *)s->vt.org, "--out", seal, NULL};
-            _exit(run_to_end(sl, log, &sub) < 0 ? 1 : 0);
-        }
+        if (pid == 0)
+            make_token_files(v, s, mkpki, log);
         pids[i] = pid;
     }
     for (size_t i = 0; i < rig->nslots; i++) {
@@ -512,6 +558,23 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
     }
     free(pids);
     return rc;
+}
+
+int tr_vrig_trust_vars(const tr_vrig *v, tr_vars *vars, tr_err *e)
+{
+    if (!v)
+        return 0;
+    char pki[TR_PATH_MAX + 16], ca[TR_PATH_MAX + 48], maker[TR_PATH_MAX + 48];
+    pki_dir(v, "", pki, sizeof pki);
+    snprintf(ca, sizeof ca, "%s/ca.crt.der", pki);
+    snprintf(maker, sizeof maker, "%s/sealroot.crt.der", pki);
+    /* an NV PKI made before mkpki had a seal-maker root: its CA issued the
+     * seal maker */
+    if (!file_exists(maker) && file_exists(ca))
+        tr_strlcpy(maker, ca, sizeof maker);
+    if (tr_vars_set(vars, "CA_ROOT", ca) < 0 || tr_vars_set(vars, "SEAL_MAKER_ROOT", maker) < 0)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
 }
 
 static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
@@ -563,7 +626,7 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
     tr_strlcpy(faults, s->vt.faults, sizeof faults);
     char *save = NULL;
     for (char *f = strtok_r(faults, ", ", &save); f && n < 60; f = strtok_r(NULL, ", ", &save)) {
-        if (is_cert_fault(f))
+        if (is_pki_fault(f))
             continue;
         argv[n++] = "--fault";
         argv[n++] = f;

@@ -149,6 +149,30 @@ static bool atr_ok(const char *hex, char *why, size_t cap)
     return tr_atr_check(b, (size_t)n, why, cap);
 }
 
+/* The trust anchor variables name files: relative to the profile or rig
+ * file that sets them, absolute as given; other variables are left alone. */
+START_TEST(file_vars_relative_to_their_file)
+{
+    ck_assert_msg(load("var.CA_ROOT = roots/ca.der\nvar.SEAL_MAKER_ROOT = /etc/seal.pem\nvar.OTHER = x/y") == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "CA_ROOT"), "/tmp/roots/ca.der");
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "SEAL_MAKER_ROOT"), "/etc/seal.pem");
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "OTHER"), "x/y");
+    char prof[80];
+    snprintf(prof, sizeof prof, "/tmp/check_config.%d.profile.ini", (int)getpid());
+    FILE *f = fopen(prof, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[profile]\nname = p\n[vars]\nCA_ROOT = ../pki/ca.crt.der\nSEAL_MAKER_ROOT = \"sr.pem\"\n");
+    fclose(f);
+    tr_profile p;
+    ck_assert_msg(tr_profile_load(prof, &p, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(tr_vars_get(p.vars, "CA_ROOT"), "/tmp/../pki/ca.crt.der");
+    ck_assert_str_eq(tr_vars_get(p.vars, "SEAL_MAKER_ROOT"), "/tmp/sr.pem");
+    tr_profile_free(&p);
+    unlink(prof);
+}
+END_TEST
+
 START_TEST(atr_structure)
 {
     static const char *const good[] = {
@@ -200,6 +224,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, bad_values_name_file_line_and_key);
     tcase_add_test(tc, unknown_key_lists_the_keys_of_the_slot_type);
     tcase_add_test(tc, keys_of_another_slot_type_are_refused);
+    tcase_add_test(tc, file_vars_relative_to_their_file);
     tcase_add_test(tc, atr_structure);
     suite_add_tcase(s, tc);
     return s;

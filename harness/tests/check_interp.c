@@ -227,6 +227,9 @@ static tr_suite *parse(const char *src, const char *file)
     return s;
 }
 
+/* The harness error of the last run_with that returned -1. */
+static tr_err run_err;
+
 static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, const run_opts *o, rec *r,
                     tr_suite_outcome *out)
 {
@@ -247,8 +250,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.max_steps = o->max_steps;
         env.reports = o->reports;
     }
-    tr_err e;
-    int rc = tr_interp_run(s, &env, out, &e);
+    int rc = tr_interp_run(s, &env, out, &run_err);
     tr_suite_free(s);
     return rc;
 }
@@ -1498,6 +1500,104 @@ START_TEST(ref1_seal_by_role)
 }
 END_TEST
 
+/* A file of the mkpki fixture set ($TR_PKI) as hex, or its path. */
+static char *pki_hex(const char *name)
+{
+    const char *dir = getenv("TR_PKI");
+    ck_assert_msg(dir && *dir, "set TR_PKI to a mkpki fixture-set directory (make test-unit does)");
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t *d;
+    size_t n;
+    tr_err e;
+    ck_assert_msg(pki_read_file(path, &d, &n, 1u << 20, &e) == 0, "%s", e.msg);
+    char *hex = malloc(2 * n + 1);
+    tr_hex_encode(d, n, hex, 2 * n + 1, 0);
+    free(d);
+    return hex;
+}
+
+static const char *pki_path(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", getenv("TR_PKI"), name);
+    return out;
+}
+
+/* cert-info / seal-info `trust FILE`: the chain variables for a trusted, a
+ * look-alike and a missing anchor; an anchor file that cannot be used is a
+ * configuration error naming it, not a token verdict. */
+START_TEST(trust_statements)
+{
+    char *good = pki_hex("sm2-valid.crt.der"), *other = pki_hex("sm2-other-ca.crt.der");
+    char *seal = pki_hex("seal-v4-sm2.der"), *rogue = pki_hex("seal-v1-sm2-rogue.der");
+    char ca[600], root[600], missing[600];
+    pki_path("ca.crt.der", ca, sizeof ca);
+    pki_path("sealroot.crt.pem", root, sizeof root);
+    pki_path("no-such-root.der", missing, sizeof missing);
+    const char *kv[] = {"GOOD", good, "OTHER", other, "SEAL", seal, "ROGUE", rogue, "CA_ROOT", ca,
+                        "SEAL_MAKER_ROOT", root, "MISSING", missing, NULL};
+    const char *src =
+        "test \"ok\" {\n"
+        "  cert-info GOOD window 30 trust CA_ROOT\n"
+        "  assert CERT_CHAIN_OK && CERT_CHAIN_PROBLEM == \"\"\n" /* whatever CERT_CLASS (NOW is fixed) */
+        "  assert CERT_ISSUER == \"O = tokenrig test PKI, CN = tokenrig test CA\" \"${CERT_ISSUER}\"\n"
+        "  seal-info SEAL trust SEAL_MAKER_ROOT\n"
+        "  assert SEAL_MAKER_TRUSTED && SEAL_SIG_OK && SEAL_MAKER_PROBLEM == \"\"\n"
+        "  assert SEAL_MAKER == \"O = tokenrig test PKI, CN = tokenrig test seal maker\"\n"
+        "}\n"
+        "test \"other ca\" {\n"
+        "  cert-info OTHER trust CA_ROOT\n"
+        "  assert CERT_PARSED && !CERT_CHAIN_OK\n"
+        "  fail \"${CERT_CHAIN_PROBLEM}\" classify cert.untrusted-ca\n"
+        "}\n"
+        "test \"rogue maker\" {\n"
+        "  seal-info ROGUE trust SEAL_MAKER_ROOT\n"
+        "  assert SEAL_PARSED && SEAL_SIG_OK && SEAL_VERSION == 1\n"
+        "  assert SEAL_MAKER_TRUSTED \"${SEAL_MAKER_PROBLEM}\" classify seal.untrusted-maker\n"
+        "}\n"
+        "test \"no anchor\" {\n"
+        "  cert-info GOOD\n"
+        "  seal-info SEAL\n"
+        "  assert !CERT_CHAIN_OK && !SEAL_MAKER_TRUSTED && SEAL_SIG_OK\n"
+        "  assert CERT_CHAIN_PROBLEM == \"no trust anchor given (cert-info ... trust FILE)\"\n"
+        "  seal-info \"300100\" trust SEAL_MAKER_ROOT\n"
+        "  assert !SEAL_MAKER_TRUSTED && SEAL_MAKER_PROBLEM != \"\" && !SEAL_PARSED\n"
+        "}\n"
+        "test \"number\" {\n"
+        "  cert-info GOOD trust 3\n"
+        "}\n";
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &o), 0);
+    ck_assert_msg(verdict_of(&r, "ok")->v == TR_PASS, "%s", verdict_of(&r, "ok")->msg);
+    ck_assert_msg(verdict_of(&r, "no anchor")->v == TR_PASS, "%s", verdict_of(&r, "no anchor")->msg);
+    const res_row *t = verdict_of(&r, "other ca");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "cert.untrusted-ca");
+    ck_assert_msg(strstr(t->msg, "look-alike"), "%s", t->msg);
+    t = verdict_of(&r, "rogue maker");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "seal.untrusted-maker");
+    ck_assert_msg(strstr(t->msg, "unable to get local issuer certificate"), "%s", t->msg);
+    t = verdict_of(&r, "number");
+    ck_assert_int_eq(t->v, TR_ERROR);
+    ck_assert_msg(strstr(t->msg, "expected the path of a certificate file, found a number"), "%s", t->msg);
+    /* a missing anchor file stops the suite with a configuration error */
+    ck_assert_int_eq(run_fake("test \"a\" {\n  seal-info SEAL trust MISSING\n}\ntest \"b\" {\n}\n", &f, kv,
+                              NULL, &r, &o), -1);
+    ck_assert_int_eq(run_err.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(run_err.msg, missing) && strstr(run_err.msg, "seal-info trust (line 2)"), "%s",
+                  run_err.msg);
+    ck_assert_msg(r.nres == 0, "no verdict for a test the anchor file stopped: %d rows", r.nres);
+    free(good);
+    free(other);
+    free(seal);
+    free(rogue);
+}
+END_TEST
+
 START_TEST(ref1_counter_reset_by_power)
 {
     const char *src = "test \"counter survives power\" {\n"
@@ -1784,6 +1884,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tr, ref1_read_binary_bounds);
     tcase_add_test(tr, ref1_cert_classes);
     tcase_add_test(tr, ref1_seal_by_role);
+    tcase_add_test(tr, trust_statements);
     tcase_add_test(tr, ref1_counter_reset_by_power);
     tcase_add_test(tr, examples_run_on_ref1);
     tcase_set_timeout(tr, 120);

@@ -561,11 +561,40 @@ static const err_case errors[] = {
     {"requires\n", 1, 9, "expected an expression, found end of line"},
     {"cert-info\n", 1, 10, "expected an expression, found end of line"},
     {"seal-info S cert\n", 1, 17, "expected an expression, found end of line"},
+    {"seal-info S trust\n", 1, 18, "expected an expression, found end of line"},
+    {"cert-info C window 3 window 4\n", 1, 28, "expected each option once, found 'window' twice"},
+    {"seal-info S cert C trust R trust Q\n", 1, 33, "expected each option once, found 'trust' twice"},
+    {"cert-info C cert D\n", 1, 13, "expected 'window', 'trust' or end of line, found 'cert'"},
+    {"seal-info S window 3\n", 1, 13, "expected 'cert', 'trust' or end of line, found 'window'"},
     {"00 A4 \\\n zz 00\n", 2, 2, "expected hex digits of the APDU (or 'expect'), found 'zz'"},
     {"\x01\n", 1, 1, "expected text, found control character 0x01"},
     {"00 A4 00 00\n\x7f", 2, 1, "expected text, found control character 0x7F"},
     {"log \"\xe4\xb8\xad\" \xe4\n", 1, 11, /* columns count bytes */ "expected end of line after the log text, found byte 0xE4"},
 };
+
+/* cert-info / seal-info options: any order, each in its own slot. */
+START_TEST(info_options)
+{
+    tr_suite *s = parse_ok("cert-info CERT trust CA_ROOT window 30\n"
+                           "cert-info CERT trust \"/etc/ca.der\"\n"
+                           "seal-info SEAL trust SEAL_MAKER_ROOT cert CERT\n"
+                           "seal-info SEAL\n");
+    const tr_stmt *b = s->tests[0].body;
+    ck_assert_int_eq(b->kind, TR_ST_CERT_INFO);
+    ck_assert(b->e[0] && b->e[1] && b->e[2]);
+    ck_assert_str_eq(b->e[2]->name, "CA_ROOT");
+    b = b->next;
+    ck_assert(b->e[0] && !b->e[1] && b->e[2]);
+    b = b->next;
+    ck_assert_int_eq(b->kind, TR_ST_SEAL_INFO);
+    ck_assert(b->e[1] && b->e[2]);
+    ck_assert_str_eq(b->e[1]->name, "CERT");
+    ck_assert_str_eq(b->e[2]->name, "SEAL_MAKER_ROOT");
+    b = b->next;
+    ck_assert(b->e[0] && !b->e[1] && !b->e[2]);
+    tr_suite_free(s);
+}
+END_TEST
 
 START_TEST(every_error)
 {
@@ -659,6 +688,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, sw_patterns);
     tcase_add_test(tc, expressions);
     tcase_add_test(tc, statements);
+    tcase_add_test(tc, info_options);
     tcase_add_test(tc, comments_and_strings);
     tcase_add_test(tc, byte_order_mark);
     tcase_add_test(tc, load_file);
