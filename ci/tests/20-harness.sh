@@ -59,7 +59,7 @@ check "unknown suite: says where it looked ($err)" grep -q "no suite named 'no-s
 out=$("$TR" list --rig "$RIG" 2>&1); rc=$?
 check_eq "tokenrig list: exit status" "$rc" 0
 check_eq "tokenrig list: each slot's token says its serial and role" "$(grep -c 'the token says: serial TRV000000000000[1-4]  role \(main\|secondary\)' <<<"$out")" 4
-for c in list run script power cycle hubs rig; do
+for c in list run script recover power cycle hubs rig; do
   check "tokenrig $c --help" bash -c "'$TR' $c --help | grep -q usage"
 done
 finish
