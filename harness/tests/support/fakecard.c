@@ -99,6 +99,8 @@ static int fake_transmit(void *ctx, const uint8_t *apdu, size_t n, uint8_t *rsp,
         return tr_fail(e, TR_E_MUTE, "the token stopped answering");
     if ((flags & REF1_F_SIGNED) && f->honour_sign_delay)
         tr_sleep_ms(ref1_sign_delay_ms(f->tok));
+    if ((flags & REF1_F_LATE) && f->honour_late)
+        tr_sleep_ms(ref1_late_ms(f->tok));
     if (flags & REF1_F_DROP)
         f->dropped = true;
     return 0;

@@ -39,6 +39,8 @@ typedef struct {
     /* REF-1 mode (tok != NULL) */
     ref1_token *tok;
     bool honour_sign_delay;  /* sleep ref1_sign_delay_ms() after a signature */
+    bool honour_late;        /* sleep ref1_late_ms() after a late answer
+                                (slow-start, slow-apdu) */
     bool dropped;            /* REF-1 closed the link (drop-after) */
     /* injected faults (both modes) */
     long mute_after;         /* answer this many APDUs, then TR_E_MUTE; -1 never */
