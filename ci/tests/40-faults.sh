@@ -8,50 +8,57 @@
 # its tests as errors of that same classification). Prints the detection
 # table and the signing rate measured per algorithm.
 #
-# Two rig files, run at once under two private pcscds: one pcscd serves at
-# most 16 readers and this is 23 tokens (see rigs/faults.ini).
+# Every rigs/faults*.ini, run at once, each under its own private pcscd: one
+# pcscd serves at most 16 readers (see rigs/faults.ini), so the healthy set
+# and the defects are spread over several rig files.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
-RIG1=$ROOT/rigs/faults.ini
-RIG2=$ROOT/rigs/faults-2.ini
-D1=/tmp/tr-it-$$-faults1
-D2=/tmp/tr-it-$$-faults2
+RIGS=("$ROOT"/rigs/faults*.ini)
+vdir() { echo "/tmp/tr-it-$$-faults$1"; }
 # tokenrig run takes its rigs down itself; this is for a run that crashed
 cleanup() {
-  TOKENRIG_VRIG_DIR=$D1 "$TR" rig down --rig "$RIG1" >/dev/null 2>&1
-  TOKENRIG_VRIG_DIR=$D2 "$TR" rig down --rig "$RIG2" >/dev/null 2>&1
+  for i in "${!RIGS[@]}"; do
+    TOKENRIG_VRIG_DIR=$(vdir "$i") "$TR" rig down --rig "${RIGS[$i]}" >/dev/null 2>&1
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
 
 t0=$(date +%s.%N)
-TOKENRIG_VRIG_DIR=$D1 "$TR" run --rig "$RIG1" --allow-destructive --out "$T/r1" > "$T/out1" 2> "$T/err1" &
-p1=$!
-# The second rig comes up once the first is (its "run ... ->" line): two
-# bring-ups at the same instant could pick the same free vpcd ports.
-for _ in $(seq 1 600); do
-  grep -q '^tokenrig: run ' "$T/err1" 2>/dev/null && break
-  kill -0 $p1 2>/dev/null || break
-  sleep 0.05
+pids=()
+for i in "${!RIGS[@]}"; do
+  TOKENRIG_VRIG_DIR=$(vdir "$i") "$TR" run --rig "${RIGS[$i]}" --allow-destructive --out "$T/r$i" \
+    > "$T/out$i" 2> "$T/err$i" &
+  pids[$i]=$!
+  # The next rig comes up once this one is (its "run ... ->" line): two
+  # bring-ups at the same instant could pick the same free vpcd ports.
+  for _ in $(seq 1 600); do
+    grep -q '^tokenrig: run ' "$T/err$i" 2>/dev/null && break
+    kill -0 "${pids[$i]}" 2>/dev/null || break
+    sleep 0.05
+  done
 done
-TOKENRIG_VRIG_DIR=$D2 "$TR" run --rig "$RIG2" --allow-destructive --out "$T/r2" > "$T/out2" 2> "$T/err2" &
-p2=$!
-wait $p1; rc1=$?
-wait $p2; rc2=$?
+rcs=()
+for i in "${!RIGS[@]}"; do
+  wait "${pids[$i]}"
+  rcs[$i]=$?
+done
 t1=$(date +%s.%N)
-echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (both rigs, up, all suites, down)"
-check_eq "faults.ini: exit status 1 (defective tokens failed)" "$rc1" 1
-check_eq "faults-2.ini: exit status 1 (defective tokens failed)" "$rc2" 1
-for r in r1 r2; do
-  check "$r: junit.xml written" test -s "$T/$r/junit.xml"
+echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (${#RIGS[@]} rigs, up, all suites, down)"
+args=()
+for i in "${!RIGS[@]}"; do
+  name=$(basename "${RIGS[$i]}")
+  check_eq "$name: exit status 1 (defective tokens failed)" "${rcs[$i]}" 1
+  check "$name: junit.xml written" test -s "$T/r$i/junit.xml"
+  args+=("${RIGS[$i]}" "$T/r$i/results.csv")
 done
 
 # The checker prints "ok|...", "bad|..." and "info|..." lines.
-verdicts=$(python3 - "$ROOT" "$RIG1" "$T/r1/results.csv" "$RIG2" "$T/r2/results.csv" <<'PY'
+verdicts=$(python3 - "$ROOT" "${args[@]}" <<'PY'
 import collections, configparser, csv, re, sys
 
 root = sys.argv[1]
-runs = [(sys.argv[2], sys.argv[3]), (sys.argv[4], sys.argv[5])]
+runs = list(zip(sys.argv[2::2], sys.argv[3::2]))  # (rig file, its results.csv)
 
 # The REF-1 fault table (../shared/REFERENCE-TOKEN.md): what each defect
 # must be caught as.
@@ -72,7 +79,18 @@ FAULT_CLASS = {
     'bad-atr': 'enum.bad-atr',
     'mute-after': 'io.mute',
     'drop-after': 'io.removed',
+    # issue 11: time and protocol (rigs/faults-4.ini)
+    'slow-start': 'time.slow-start',
+    'slow-apdu': 'time.slow-apdu',
+    'endless-61xx': 'proto.endless-61xx',
+    '6cxx-loop': 'proto.6cxx-loop',
+    'trailing-bytes': 'proto.trailing-bytes',
+    'short-read-9000': 'proto.short-read',
 }
+# Time defects: the failing metric row of results.csv carries the measured
+# time (value) and the profile limit it broke (message).
+TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
+               'slow-apdu': ('apdu_ms', 'APDU_MAX_MS')}
 # Defects after which the token cannot answer any more.
 LOST = {'flaky-power', 'mute-after', 'drop-after'}
 # Why a healthy token may skip a test: its role, or no batch manifest.
@@ -156,6 +174,19 @@ for rig_path, results in runs:
         else:
             say('ok', f'{desc}: nothing else failed ({len(caught)} test(s) {want}, '
                       f"{sum(r['verdict'] == 'pass' for r in tests)} passed, {sum(r['verdict'] == 'skip' for r in tests)} skipped)")
+        if fault in TIME_METRIC:
+            metric, limit_name = TIME_METRIC[fault]
+            rows_m = [r for r in mine if r['metric'] == metric and r['verdict'] == 'fail'
+                      and r['classification'] == want]
+            good = []
+            for r in rows_m:
+                m = re.search(rf'over {limit_name} ([0-9.]+) ms', r['message'])
+                if m and float(r['value']) > float(m.group(1)):
+                    good.append((float(r['value']), float(m.group(1))))
+            in_test = all(re.search(rf'over {limit_name} [0-9.]+ ms', r['message']) for r in caught)
+            say('ok' if good and len(good) == len(rows_m) and in_test else 'bad',
+                f'{desc}: results.csv carries the time and the limit' +
+                (f' ({metric} {good[0][0]:.1f} ms > {limit_name} {good[0][1]:g} ms, {len(good)} row(s))' if good else ''))
         if caught:
             first = caught[0]
             detections.append((faults[0], slot, f"{first['suite']} / {first['test']}", want,
@@ -189,7 +220,8 @@ while IFS='|' read -r kind text; do
 done <<< "$verdicts"
 [ -n "$verdicts" ] || bad "the results checker printed nothing"
 if [ "$fail" -ne 0 ]; then
-  echo "# --- faults.ini progress (stderr) ---"; grep -v ': pass$' "$T/err1" | head -60
-  echo "# --- faults-2.ini progress (stderr) ---"; grep -v ': pass$' "$T/err2" | head -60
+  for i in "${!RIGS[@]}"; do
+    echo "# --- $(basename "${RIGS[$i]}") progress (stderr) ---"; grep -v ': pass$' "$T/err$i" | head -60
+  done
 fi
 finish
