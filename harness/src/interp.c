@@ -546,7 +546,7 @@ static int load_limit(interp *I, const char *name, double *out)
     snprintf(tmp, sizeof tmp, "%s", v);
     double d;
     if (strlen(v) >= sizeof tmp || !tr_parse_double(tr_trim(tmp), &d) || !isfinite(d) || d <= 0)
-        return tr_fail(I->e, TR_E_CONFIG, "profile %s = %s: expected a time in ms (a number above 0)", name, v);
+        return tr_fail(I->e, TR_E_CONFIG, "time limit %s = %s: expected ms, a number above 0 (profile, rig or -D)", name, v);
     *out = d;
     return 0;
 }
@@ -565,11 +565,11 @@ static int load_time_limits(interp *I)
     const char *ins = I->env->vars ? tr_vars_get(I->env->vars, "SIGN_INS") : NULL;
     long n = ins ? tr_hex_decode(ins, I->sign_ins, sizeof I->sign_ins) : 0;
     if (n < 0 || (ins && n == 0))
-        return tr_fail(I->e, TR_E_CONFIG, "profile SIGN_INS = %s: expected 1 to %zu INS bytes in hex", ins,
+        return tr_fail(I->e, TR_E_CONFIG, "SIGN_INS = %s: expected 1 to %zu INS bytes in hex (profile, rig or -D)", ins,
                        sizeof I->sign_ins);
     if (I->sign_max_ms >= 0 && n == 0)
-        return tr_fail(I->e, TR_E_CONFIG, "profile SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands "
-                                          "it applies to)");
+        return tr_fail(I->e, TR_E_CONFIG, "SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands it "
+                                          "applies to)");
     I->nsign_ins = (int)n;
     return 0;
 }
