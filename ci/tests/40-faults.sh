@@ -82,7 +82,18 @@ FAULT_CLASS = {
     'change-not-persistent': 'pin.change-not-persistent',
     'wrong-pin-keeps-verified': 'pin.verified-after-wrong-pin',
     'seal-without-pin': 'seal.no-pin-required',
+    # issue 11: time and protocol (rigs/faults-4.ini)
+    'slow-start': 'time.slow-start',
+    'slow-apdu': 'time.slow-apdu',
+    'endless-61xx': 'proto.endless-61xx',
+    '6cxx-loop': 'proto.6cxx-loop',
+    'trailing-bytes': 'proto.trailing-bytes',
+    'short-read-9000': 'proto.short-read',
 }
+# Time defects: the failing metric row of results.csv carries the measured
+# time (value) and the profile limit it broke (message).
+TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
+               'slow-apdu': ('apdu_ms', 'APDU_MAX_MS')}
 # Defects after which the token cannot answer any more.
 LOST = {'flaky-power', 'mute-after', 'drop-after'}
 # Why a healthy token may skip a test: its role, or no batch manifest.
@@ -172,6 +183,19 @@ for rig_path, results in runs:
         else:
             say('ok', f'{desc}: nothing else failed ({len(caught)} test(s) {want}, '
                       f"{sum(r['verdict'] == 'pass' for r in tests)} passed, {sum(r['verdict'] == 'skip' for r in tests)} skipped)")
+        if fault in TIME_METRIC:
+            metric, limit_name = TIME_METRIC[fault]
+            rows_m = [r for r in mine if r['metric'] == metric and r['verdict'] == 'fail'
+                      and r['classification'] == want]
+            good = []
+            for r in rows_m:
+                m = re.search(rf'over {limit_name} ([0-9.]+) ms', r['message'])
+                if m and float(r['value']) > float(m.group(1)):
+                    good.append((float(r['value']), float(m.group(1))))
+            in_test = all(re.search(rf'over {limit_name} [0-9.]+ ms', r['message']) for r in caught)
+            say('ok' if good and len(good) == len(rows_m) and in_test else 'bad',
+                f'{desc}: results.csv carries the time and the limit' +
+                (f' ({metric} {good[0][0]:.1f} ms > {limit_name} {good[0][1]:g} ms, {len(good)} row(s))' if good else ''))
         if caught:
             first = caught[0]
             detections.append((faults[0], slot, f"{first['suite']} / {first['test']}", want,

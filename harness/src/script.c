@@ -746,7 +746,7 @@ static const struct {
     {"sig_ok", TR_FN_SIG_OK, 4, 4},    {"defined", TR_FN_DEFINED, 1, 1},
     {"min", TR_FN_MIN, 2, TR_SCRIPT_MAX_ARGS},
     {"max", TR_FN_MAX, 2, TR_SCRIPT_MAX_ARGS},
-    {"upper", TR_FN_UPPER, 1, 1},
+    {"upper", TR_FN_UPPER, 1, 1},      {"tlv_trailing", TR_FN_TLV_TRAILING, 1, 1},
 };
 #define N_FNS (sizeof fn_table / sizeof fn_table[0])
 

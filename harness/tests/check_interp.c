@@ -217,6 +217,8 @@ typedef struct {
     bool journal, journal_refuses; /* give the run a journal hook (that refuses) */
 } run_opts;
 
+static tr_err last_err; /* of the last run_with */
+
 static tr_suite *parse(const char *src, const char *file)
 {
     tr_suite *s;
@@ -251,6 +253,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.reports = o->reports;
     }
     int rc = tr_interp_run(s, &env, out, &run_err);
+    last_err = run_err;
     tr_suite_free(s);
     return rc;
 }
@@ -268,6 +271,272 @@ static int run_fake(const char *src, fakecard *f, const char *const *kv, const r
     tr_vars_free(v);
     return rc;
 }
+
+/* ---- issue 11: protocol violations, one root cause, time limits ------------------ */
+
+START_TEST(protocol_violations_fail_not_error)
+{
+    static const struct {
+        int code;
+        const char *cls;
+    } cases[] = {{TR_E_PROTO_61XX, "proto.endless-61xx"}, {TR_E_PROTO_6CXX, "proto.6cxx-loop"}};
+    const char *src = "test \"info\" {\n  classify identity.no-serial\n  00 CA 01 00 00\n  capture INFO\n}\n"
+                      "test \"uses info\" {\n  let X = tlv(INFO, 1)\n}\n"
+                      "test \"requires info\" {\n  requires defined(INFO)\n  00 A4 00 00\n}\n"
+                      "test \"still there\" {\n  00 A4 04 00 00 expect 9000\n}\n";
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fakecard f;
+        fakecard_init(&f);
+        fakecard_rule_fail(&f, "00CA0100", cases[k].code, -1);
+        rec r;
+        tr_suite_outcome o;
+        ck_assert_int_eq(run_fake(src, &f, NULL, NULL, &r, &o), 0);
+        const res_row *i = verdict_of(&r, "info");
+        ck_assert_int_eq(i->v, TR_FAIL); /* the token's defect, not the rig's */
+        ck_assert_str_eq(i->cls, cases[k].cls);
+        ck_assert_int_eq(i->line, 3);
+        ck_assert_msg(strstr(i->msg, "t.tsuite:3: 00 CA 01 00 00: fakecard: injected") != NULL, "%s", i->msg);
+        ck_assert(!o.token_lost);
+        /* the tests that need INFO say why they did not run: one defect, one failure */
+        char why[200];
+        snprintf(why, sizeof why, "not run: INFO is not set: test \"info\" failed (%s)", cases[k].cls);
+        ck_assert_int_eq(verdict_of(&r, "uses info")->v, TR_SKIP);
+        ck_assert_str_eq(verdict_of(&r, "uses info")->msg, why);
+        ck_assert_int_eq(verdict_of(&r, "requires info")->v, TR_SKIP);
+        ck_assert_str_eq(verdict_of(&r, "requires info")->msg, why);
+        ck_assert_int_eq(verdict_of(&r, "still there")->v, TR_PASS);
+        ck_assert_uint_eq(o.counts[TR_FAIL], 1);
+        ck_assert_uint_eq(o.counts[TR_ERROR], 0);
+        ck_assert_uint_eq(o.nclasses, 1);
+    }
+}
+END_TEST
+
+START_TEST(unset_values_name_their_cause)
+{
+    fakecard f;
+    fakecard_init(&f);
+    const char *src = "test \"a\" {\n  skip \"no reader today\"\n  let X = 1\n}\n"
+                      "test \"b\" {\n  let Y = X\n}\n"
+                      "test \"c\" {\n  let Z = Y\n}\n"
+                      "test \"d\" {\n  if 0 {\n    let W = 1\n  }\n}\n"
+                      "test \"e\" {\n  let V = W\n}\n"
+                      "test \"f\" {\n  let U = NOPE\n}\n"
+                      "test \"g\" {\n  let Q = 1 / 0\n}\n"
+                      "test \"h\" {\n  let R = Q\n}\n"
+                      "test \"i\" {\n  fail \"broken\" classify cert.unparseable\n  cert-info \"00\"\n}\n"
+                      "test \"j\" {\n  requires defined(CERT_PARSED)\n}\n"
+                      "test \"k\" {\n  assert CERT_CLASS == \"valid\"\n}\n"
+                      "test \"l\" {\n  requires defined(NEVER)\n}\n";
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
+    ck_assert_int_eq(verdict_of(&r, "b")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "b")->msg, "not run: X is not set: test \"a\" was skipped (no reader today)");
+    /* a chain names the root once */
+    ck_assert_str_eq(verdict_of(&r, "c")->msg, "not run: Y is not set: test \"b\" was skipped (X is not set: "
+                                               "test \"a\" was skipped (no reader today))");
+    /* the test that sets it passed without setting it: the suite's mistake */
+    ck_assert_int_eq(verdict_of(&r, "d")->v, TR_PASS);
+    ck_assert_int_eq(verdict_of(&r, "e")->v, TR_ERROR);
+    ck_assert_str_eq(verdict_of(&r, "e")->cls, "suite");
+    ck_assert(strstr(verdict_of(&r, "e")->msg, "variable W is not set") != NULL);
+    /* nothing sets it: a profile or suite mistake */
+    ck_assert_int_eq(verdict_of(&r, "f")->v, TR_ERROR);
+    ck_assert(strstr(verdict_of(&r, "f")->msg, "variable NOPE is not set") != NULL);
+    /* an error upstream */
+    ck_assert_int_eq(verdict_of(&r, "g")->v, TR_ERROR);
+    ck_assert_int_eq(verdict_of(&r, "h")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "h")->msg, "not run: Q is not set: test \"g\" ended in error (suite)");
+    /* values cert-info sets */
+    ck_assert_int_eq(verdict_of(&r, "i")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "j")->msg, "not run: CERT_PARSED is not set: test \"i\" failed (cert.unparseable)");
+    ck_assert_str_eq(verdict_of(&r, "k")->msg, "not run: CERT_CLASS is not set: test \"i\" failed (cert.unparseable)");
+    ck_assert_str_eq(verdict_of(&r, "l")->msg, "requires defined(NEVER)");
+    ck_assert_uint_eq(o.counts[TR_FAIL], 1);
+    ck_assert_uint_eq(o.counts[TR_ERROR], 3);
+}
+END_TEST
+
+START_TEST(read_binary_short_9000)
+{
+    static const char *src = "test \"read\" {\n  classify cert.missing\n  read-binary F\n  assert len(F) == 128\n}\n";
+    char data[600];
+    for (int k = 0; k < 128; k++)
+        snprintf(data + 2 * k, 3, "%02X", k);
+    char rsp[700];
+    snprintf(rsp, sizeof rsp, "%s 9000", data);
+    rec r;
+    tr_suite_outcome o;
+    /* a short 9000 at the end of the file: one more READ BINARY confirms it */
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", rsp, -1);
+    fakecard_rule(&f, "00B0008000", "6B00", -1);
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "read")->v == TR_PASS, "%s", verdict_of(&r, "read")->msg);
+    ck_assert_uint_eq(f.ncmds, 2);
+    ck_assert_str_eq(fakecard_cmd(&f, 1), "00B0008000");
+    /* ... answered with no bytes and 9000 or 6282: the end too */
+    static const char *ends[] = {"9000", "6282"};
+    for (int k = 0; k < 2; k++) {
+        fakecard_init(&f);
+        fakecard_rule(&f, "00B0000000", rsp, -1);
+        fakecard_rule(&f, "00B0008000", ends[k], -1);
+        run_fake(src, &f, NULL, NULL, &r, &o);
+        ck_assert_int_eq(verdict_of(&r, "read")->v, TR_PASS);
+    }
+    /* the file goes on: the short 9000 was a lie */
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", rsp, -1);
+    fakecard_rule(&f, "00B0008000", "00112233 6282", -1);
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    const res_row *v = verdict_of(&r, "read");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "proto.short-read");
+    ck_assert_msg(strstr(v->msg, "t.tsuite:3: read-binary: READ BINARY at offset 0 asked for 256 bytes and got "
+                                 "128 with 9000, yet the file goes on (offset 128 answered 4 more bytes, 6282)") != NULL,
+                  "%s", v->msg);
+    /* nothing at all with 9000: an empty file, no second READ BINARY */
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", "9000", -1);
+    run_fake("test \"read\" {\n  read-binary F\n  assert F == \"\"\n}\n", &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "read")->v, TR_PASS);
+    ck_assert_uint_eq(f.ncmds, 1);
+}
+END_TEST
+
+START_TEST(tlv_trailing_bytes)
+{
+    fakecard f;
+    fakecard_init(&f);
+    const char *src = "test \"t\" {\n"
+                      "  assert tlv_trailing(\"0101AA\") == \"\"\n"
+                      "  assert tlv_trailing(\"01 01 AA 01 10\") == \"0110\"\n"
+                      "  assert tlv_trailing(\"0101AA0000FF\") == \"\"\n"
+                      "  assert tlv_trailing(\"\") == \"\"\n"
+                      "  assert tlv_trailing(\"E103010100A5\") == \"A5\"\n"
+                      "  assert tlv_trailing(\"0101AA1F\") == \"1F\"\n"
+                      "  assert tlv_trailing(\"0181020102\") == \"\"\n"
+                      "  assert tlv_trailing(\"0101AA9000\") == \"\"\n"
+                      "  assert tlv_trailing(\"9F7F01AA011054\") == \"011054\"\n"
+                      "}\n"
+                      "test \"not hex\" {\n  let X = tlv_trailing(\"zz\")\n}\n";
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "t")->v == TR_PASS, "%s", verdict_of(&r, "t")->msg);
+    ck_assert_int_eq(verdict_of(&r, "not hex")->v, TR_ERROR);
+    ck_assert(strstr(verdict_of(&r, "not hex")->msg, "expected hex data for tlv_trailing()") != NULL);
+}
+END_TEST
+
+START_TEST(time_limits_per_apdu)
+{
+    static const char *const kv[] = {"APDU_MAX_MS", "10", "SIGN_INS", "2A", "SIGN_APDU_MAX_MS", "1000", NULL};
+    const char *src = "test \"slow\" {\n  00 A4 00 00\n  00 A4 00 00 expect 9000\n  log \"went on\"\n}\n"
+                      "test \"failed first\" {\n  00 A4 00 00 expect 6A82 classify x.y\n}\n"
+                      "test \"skipped\" {\n  00 A4 00 00\n  skip \"n/a\"\n}\n"
+                      "test \"signing\" {\n  00 2A 9E 9A 01 00 00\n}\n"
+                      "test \"no apdu\" {\n  let A = 1\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    f.latency_ms = 25;
+    rec r;
+    tr_suite_outcome o;
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &o), 0);
+    const res_row *v = verdict_of(&r, "slow");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "time.slow-apdu");
+    ck_assert_int_eq(v->line, 2); /* the first slow answer */
+    ck_assert_msg(strstr(v->msg, "t.tsuite:2: 00 A4 00 00 was answered after ") != NULL, "%s", v->msg);
+    ck_assert(strstr(v->msg, " ms, over APDU_MAX_MS 10 ms") != NULL);
+    ck_assert_str_eq(r.logs[0], "went on"); /* the test went on after the slow answer */
+    /* the measured time and the limit in a failing metric row, one per slow answer */
+    int nslow = 0;
+    for (int k = 0; k < r.nres; k++) {
+        if (strcmp(r.res[k].metric, "apdu_ms"))
+            continue;
+        nslow++;
+        ck_assert_int_eq(r.res[k].v, TR_FAIL);
+        ck_assert_str_eq(r.res[k].cls, "time.slow-apdu");
+        ck_assert_double_ge(r.res[k].value, 25);
+        ck_assert_str_eq(r.res[k].unit, "ms");
+        ck_assert(strstr(r.res[k].msg, "over APDU_MAX_MS 10 ms") != NULL);
+    }
+    ck_assert_int_eq(nslow, 4); /* slow x2, failed first, skipped; not signing */
+    /* the first failure of a test stays its verdict */
+    ck_assert_str_eq(verdict_of(&r, "failed first")->cls, "x.y");
+    /* a slow answer is a failure, even in a test that then skipped */
+    ck_assert_int_eq(verdict_of(&r, "skipped")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "skipped")->cls, "time.slow-apdu");
+    /* signing has its own limit */
+    ck_assert_int_eq(verdict_of(&r, "signing")->v, TR_PASS);
+    ck_assert_int_eq(verdict_of(&r, "no apdu")->v, TR_PASS);
+
+    /* no limits in the profile: no verdict on time */
+    fakecard_init(&f);
+    f.latency_ms = 25;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "slow")->v, TR_PASS);
+    /* a limit that is not a time, or a signing limit without its commands: no run */
+    static const char *const bad[][5] = {{"APDU_MAX_MS", "fast", NULL},
+                                         {"FIRST_APDU_MAX_MS", "0", NULL},
+                                         {"SIGN_APDU_MAX_MS", "100", NULL},
+                                         {"SIGN_INS", "2Z", NULL}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        fakecard_init(&f);
+        ck_assert_int_eq(run_fake(src, &f, bad[k], NULL, &r, &o), -1);
+        ck_assert_int_eq(last_err.code, TR_E_CONFIG);
+        ck_assert_msg(strstr(last_err.msg, bad[k][0]) != NULL, "%s", last_err.msg);
+        ck_assert_uint_eq(f.ncmds, 0);
+    }
+}
+END_TEST
+
+START_TEST(time_limit_first_apdu_after_power_cycle)
+{
+    const char *src = "test \"cycle\" {\n  power-cycle\n  00 A4 00 00\n}\n";
+    static const char *const start_kv[] = {"FIRST_APDU_MAX_MS", "20", "APDU_MAX_MS", "1000", NULL};
+    fakecard f;
+    fakecard_init(&f);
+    f.latency_ms = 30; /* the fake ATR comes after 2 ms: 32 ms in all */
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, start_kv, NULL, &r, &o);
+    const res_row *v = verdict_of(&r, "cycle");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "time.slow-start");
+    ck_assert_msg(strstr(v->msg, "t.tsuite:3: power-cycle 1: the first command (00 A4 00 00) was answered ") != NULL,
+                  "%s", v->msg);
+    ck_assert(strstr(v->msg, "ms after power-on (ATR after 2.0 ms), over FIRST_APDU_MAX_MS 20 ms") != NULL);
+    const res_row *m = metric_of(&r, "first_apdu_ms");
+    ck_assert_int_eq(m->v, TR_FAIL);
+    ck_assert_str_eq(m->cls, "time.slow-start");
+    ck_assert_double_ge(m->value, 32);
+    ck_assert_int_eq(r.ncyc, 1);
+    ck_assert_str_eq(r.cyc_verdict[0], "time.slow-start"); /* cycles.csv says so too */
+
+    /* the first answer after power-on is judged by FIRST_APDU_MAX_MS only; the next by APDU_MAX_MS */
+    static const char *const apdu_kv[] = {"FIRST_APDU_MAX_MS", "1000", "APDU_MAX_MS", "20", NULL};
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake(src, &f, apdu_kv, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "cycle")->v, TR_PASS);
+    ck_assert_str_eq(r.cyc_verdict[0], "pass");
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake("test \"cycle\" {\n  power-cycle\n  00 A4 00 00\n  00 A4 00 00\n}\n", &f, apdu_kv, NULL, &r, &o);
+    ck_assert_str_eq(verdict_of(&r, "cycle")->cls, "time.slow-apdu");
+    ck_assert_int_eq(verdict_of(&r, "cycle")->line, 4);
+    /* even when that first answer comes in a later test */
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake("test \"cycle\" {\n  power-cycle\n}\ntest \"next\" {\n  00 A4 00 00\n}\n", &f, apdu_kv, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "next")->v, TR_PASS);
+}
+END_TEST
 
 /* ---- a REF-1 token in process ------------------------------------------------------------ */
 
@@ -1660,6 +1929,45 @@ static void run_example(const char *path, const char *profile, const char *role,
     fix_free(x);
 }
 
+START_TEST(ref1_time_and_protocol_faults)
+{
+    rec r;
+    tr_suite_outcome o;
+    char src[1024];
+    /* slow-start: the REF-1 token's own lateness after a rig power-on */
+    ref1_faults fs = {.slow_start_ms = 60};
+    ref1_fix *x = fix_new(TR_ALG_SM2, REF1_ROLE_MAIN, 300, &fs);
+    x->card.honour_late = true;
+    tr_vars_set(x->vars, "FIRST_APDU_MAX_MS", "40");
+    tr_vars_set(x->vars, "APDU_MAX_MS", "40");
+    snprintf(src, sizeof src, "test \"start\" {\n  %s}\ntest \"cycle\" {\n  power-cycle\n  %s  %s}\n", SELECT, SELECT,
+             SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "start")->v, TR_PASS); /* not after the rig's start-up */
+    ck_assert_int_eq(verdict_of(&r, "cycle")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "cycle")->cls, "time.slow-start");
+    ck_assert_int_eq(verdict_of(&r, "cycle")->line, 6); /* the first command after the cycle */
+    fix_free(x);
+    /* short-read-9000: the certificate read stops with the token's defect */
+    ref1_faults fr = {.short_read_9000 = true};
+    x = fix_new(TR_ALG_ECDSA_P256, REF1_ROLE_MAIN, 300, &fr);
+    snprintf(src, sizeof src, "test \"cert\" {\n  %s  00 A4 02 0C 02 C0 01\n  read-binary CERT\n}\n"
+                              "test \"parse\" {\n  cert-info CERT\n}\n", SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_str_eq(verdict_of(&r, "cert")->cls, "proto.short-read");
+    ck_assert_str_eq(verdict_of(&r, "parse")->msg, "not run: CERT is not set: test \"cert\" failed (proto.short-read)");
+    fix_free(x);
+    /* trailing-bytes: what tlv_trailing() sees in the token info */
+    ref1_faults ft = {.trailing_bytes = true};
+    x = fix_new(TR_ALG_RSA2048, REF1_ROLE_SECONDARY, 300, &ft);
+    snprintf(src, sizeof src, "test \"info\" {\n  %s  00 CA 01 00 00\n  assert tlv_trailing(DATA) == \"011054\"\n"
+                              "  assert ascii(tlv(DATA, 1)) == \"TR00000000000001\"\n}\n", SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "info")->v == TR_PASS, "%s", verdict_of(&r, "info")->msg);
+    fix_free(x);
+}
+END_TEST
+
 START_TEST(examples_run_on_ref1)
 {
     rec r;
@@ -1876,6 +2184,12 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, pin_model_on_ref1);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
+    tcase_add_test(tc, protocol_violations_fail_not_error);
+    tcase_add_test(tc, unset_values_name_their_cause);
+    tcase_add_test(tc, read_binary_short_9000);
+    tcase_add_test(tc, tlv_trailing_bytes);
+    tcase_add_test(tc, time_limits_per_apdu);
+    tcase_add_test(tc, time_limit_first_apdu_after_power_cycle);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("ref1");
@@ -1887,6 +2201,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tr, trust_statements);
     tcase_add_test(tr, ref1_counter_reset_by_power);
     tcase_add_test(tr, examples_run_on_ref1);
+    tcase_add_test(tr, ref1_time_and_protocol_faults);
     tcase_set_timeout(tr, 120);
     suite_add_tcase(s, tr);
     TCase *tp = tcase_create("reports");

@@ -499,6 +499,7 @@ static const err_case errors[] = {
     {"let X = foo(1)\n", 1, 9, "expected a function (byte sub tlv"},
     {"let X = sub(\"00\")\n", 1, 9, "expected 2 to 3 arguments to sub(), found 1"},
     {"let X = int()\n", 1, 9, "expected 1 argument to int(), found 0"},
+    {"let X = tlv_trailing(\"00\", 1)\n", 1, 9, "expected 1 argument to tlv_trailing(), found 2"},
     {"let X = sig_ok(1, 2)\n", 1, 9, "expected 4 arguments to sig_ok(), found 2"},
     {"let X = 1 +\n", 1, 12, "expected an expression, found end of line"},
     {"let X = 99999999999999999999\n", 1, 9, "expected an integer that fits in 63 bits"},
