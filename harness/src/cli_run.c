@@ -122,6 +122,10 @@ static void usage_run(FILE *f)
         "error, only rig errors, or a report file that could not be written.\n");
 }
 
+/* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID
+ * bad and already said (an abbreviated option: no usage after it). */
+#define OPTS_SAID 3
+
 static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
 {
     static const struct option opts[] = {
@@ -131,8 +135,11 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
         {"timeout", required_argument, 0, 't'}, {"plots", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},         {"reader", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const char shortopts[] = "r:p:s:o:m:At:PqR:D:h";
+    if (tr_cli_spelled_out(script_mode ? "tokenrig script" : "tokenrig run", argc, argv, shortopts, opts) < 0)
+        return OPTS_SAID;
     int c;
-    while ((c = getopt_long(argc, argv, "r:p:s:o:m:At:PqR:D:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
         case 'r': o->rig_arg = optarg; break;
@@ -256,7 +263,8 @@ int tr_cmd_run(int argc, char **argv)
         return 0;
     }
     if (prc > 0) {
-        usage_run(stderr);
+        if (prc != OPTS_SAID)
+            usage_run(stderr);
         return 2;
     }
     tr_err e;
@@ -296,7 +304,8 @@ int tr_cmd_script(int argc, char **argv)
         return 0;
     }
     if (prc > 0) {
-        usage_script(stderr);
+        if (prc != OPTS_SAID)
+            usage_script(stderr);
         return 2;
     }
     o.script = true;
@@ -351,6 +360,8 @@ int tr_cmd_recover(int argc, char **argv)
     static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *rig_arg = NULL;
+    if (tr_cli_spelled_out("tokenrig recover", argc, argv, "r:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
