@@ -677,9 +677,35 @@ static bool slot_selected(const char *list, const char *name)
     return false;
 }
 
+/* Every name in --slots is a slot of the rig: a typo must not quietly leave
+ * a token out of the batch. */
+static int check_slot_list(const tr_rig_cfg *rig, const char *list, tr_err *e)
+{
+    for (const char *p = list; p;) {
+        size_t n = strcspn(p, ",");
+        char name[TR_NAME_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+        if (n == 0 || n >= sizeof name || !tr_rig_find_slot(rig, name)) {
+            char known[512] = "";
+            for (size_t i = 0, used = 0; i < rig->nslots && used < sizeof known; i++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                                         rig->slots[i].name);
+            if (n == 0)
+                return tr_fail(e, TR_E_USAGE, "--slots '%s': an empty slot name (the slots of %s: %s)", list,
+                               rig->path, known);
+            return tr_fail(e, TR_E_USAGE, "--slots %s: '%.*s' is not a slot of %s (its slots: %s)", list, (int)n, p,
+                           rig->path, known);
+        }
+        p = p[n] ? p + n + 1 : NULL;
+    }
+    return 0;
+}
+
 static int prepare_slots(run_ctx *rc, tr_err *e)
 {
     const tr_rig_cfg *rig = &rc->rs->cfg;
+    if (rc->o->slots && check_slot_list(rig, rc->o->slots, e) < 0)
+        return -1;
     rc->slots = calloc(rig->nslots ? rig->nslots : 1, sizeof *rc->slots);
     if (!rc->slots)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
