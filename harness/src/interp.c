@@ -24,6 +24,7 @@
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "stats.h"
+#include "suitevars.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -54,6 +55,7 @@ typedef struct {
     tr_err *e;
     bool fatal;                /* harness failure: stop everything */
     tr_vars *vars;             /* the suite's layer */
+    tr_suite_vars *locals;     /* what the suite sets itself (an unset other name is `config`) */
     tr_arena *scratch;
     time_t now;
     /* last exchange */
@@ -716,9 +718,16 @@ static int get_var(interp *I, const char *name, tr_pos pos, val *out)
         }
     }
     const char *v = tr_vars_get(I->vars, name);
+    if (!v && !tr_suite_vars_sets(I->locals, name)) {
+        /* not the suite's own: the run was not given it (the check before
+         * the run lets through what a defined() elsewhere calls optional) */
+        end_test(I, TR_ERROR, "config", pos.line, "column %d: variable %s is not set: give it in the profile, "
+                 "the rig (var.%s) or with -D %s=...", pos.col, name, name, name);
+        return -1;
+    }
     if (!v)
-        return rt_error(I, pos, "variable %s is not set (give it in the profile, the rig, "
-                                "with -D %s=..., or with let)", name, name);
+        return rt_error(I, pos, "variable %s is not set yet (the suite sets it elsewhere: a test that "
+                                "reads it must run after the one that sets it)", name);
     if (name_is_pin(name))
         add_secret(I, v);
     *out = vstr(v, strlen(v));
@@ -2004,8 +2013,25 @@ static void fmt_date(time_t t, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
+/* Every name a cert-info / seal-info added to the suite's layer is one its
+ * output table lists: the check before a run (suitevars.c) counts on it. */
+static int outputs_declared(interp *I, size_t before, const char *const *table, const char *stmt)
+{
+    for (size_t i = before; i < tr_vars_count(I->vars); i++) {
+        const char *n = tr_vars_name_at(I->vars, i);
+        const char *const *t = table;
+        while (*t && strcmp(*t, n))
+            t++;
+        if (!*t)
+            return harness_fail(I, TR_E_INTERNAL, "%s set %s, which its output table in suitevars.c does not list",
+                                stmt, n);
+    }
+    return GO;
+}
+
 static int exec_cert_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der;
     size_t n;
@@ -2029,7 +2055,7 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
             set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
             set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", ""))
             return STOP;
-        return GO;
+        return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
     }
     char nb[32], na[32];
     fmt_date(ci.not_before, nb, sizeof nb);
@@ -2044,11 +2070,12 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
         set_var(I, "CERT_NOT_AFTER", na))
         return STOP;
-    return GO;
+    return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
 }
 
 static int exec_seal_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der, *cert = NULL;
     size_t n, cn = 0;
@@ -2077,7 +2104,7 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         set_var_int(I, "SEAL_CERT_LISTED", si.token_cert_listed) ||
         set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem))
         return STOP;
-    return GO;
+    return outputs_declared(I, before, TR_SEAL_INFO_OUTPUTS, "seal-info");
 }
 
 static int exec_exit(interp *I, const tr_stmt *s)
@@ -2315,7 +2342,9 @@ static int alloc_buffers(interp *I)
     I->cmd_txt = malloc(3 * (size_t)TR_MAX_CAPDU + 8);
     I->scratch = tr_arena_new(SCRATCH_CAP);
     I->vars = tr_vars_new(I->env->vars);
-    return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars
+    I->locals = tr_suite_vars_scan(I->suite);
+    return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars &&
+                   I->locals
                ? 0 : -1;
 }
 
@@ -2329,6 +2358,7 @@ static void free_buffers(interp *I)
     free(I->cmd_txt);
     tr_arena_free(I->scratch);
     tr_vars_free(I->vars);
+    tr_suite_vars_free(I->locals);
 }
 
 /* Top-level let/classify, once before the tests. */

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "interp.h"
 #include "rig.h"
+#include "suitevars.h"
 #include "transport.h"
 #include "util.h"
 
@@ -291,6 +292,19 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, 
     const char *role = tr_vars_get(sr->vars, "EXPECTED_ROLE");
     tr_strlcpy(sr->serial, serial ? serial : "", sizeof sr->serial);
     tr_strlcpy(sr->role, role ? role : "", sizeof sr->role);
+    return 0;
+}
+
+/* Before any token is touched: the slot's variables give every name the
+ * run's suites read from outside (suitevars.h). */
+static int check_suite_vars(const slot_run *sr, const tr_run_opts *o, tr_err *e)
+{
+    char profile[TR_PATH_MAX + 80], whom[TR_NAME_MAX + 8];
+    snprintf(profile, sizeof profile, "%s (%s)", sr->profile.name, sr->profile.path);
+    snprintf(whom, sizeof whom, "slot %s", sr->cfg->name);
+    for (size_t i = 0; i < o->nsuites; i++)
+        if (tr_suite_check_vars(o->suites[i], sr->vars, profile, whom, e) < 0)
+            return -1;
     return 0;
 }
 
@@ -717,7 +731,7 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
         sr->rc = rc;
         sr->cfg = c;
         if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
-            slot_vars(sr, rig, rc->o->manifest, rc->o->defs, e) < 0 ||
+            slot_vars(sr, rig, rc->o->manifest, rc->o->defs, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
@@ -790,8 +804,20 @@ static void free_run(run_ctx *rc)
     pthread_mutex_destroy(&rc->print_lock);
 }
 
+/* Is code one of the ";"-separated codes of list? */
+static bool has_code(const char *list, const char *code)
+{
+    size_t n = strlen(code);
+    for (const char *p = list; (p = strstr(p, code)); p += n)
+        if ((p == list || p[-1] == ';') && (p[n] == ';' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 /* Exit status from the token verdicts: 1 any token failed, 2 rig errors
- * only, 0 all passed. */
+ * only, 0 all passed. A `config` error anywhere (a variable the run did not
+ * give) is 2 whatever else happened: that run's verdicts are not to be
+ * trusted. */
 static int batch_status(run_ctx *rc, tr_err *e)
 {
     size_t n;
@@ -799,14 +825,16 @@ static int batch_status(run_ctx *rc, tr_err *e)
     if (!s)
         return 2;
     int status = n ? 0 : 2;
+    bool config = false;
     for (size_t i = 0; i < n; i++) {
+        config |= has_code(s[i].classifications, "config");
         if (s[i].verdict == TR_FAIL)
             status = 1;
         else if ((s[i].verdict == TR_ERROR || s[i].verdict == TR_SKIP) && status == 0)
             status = 2;
     }
     tr_reports_token_summary_free(s, n);
-    return status;
+    return config ? 2 : status;
 }
 
 /* Tokens the run leaves with an open journal sequence: listed with the
