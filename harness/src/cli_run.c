@@ -110,16 +110,21 @@ static void usage_run(FILE *f)
         "slot per test on stderr and the batch verdicts on stdout.\n"
         "  --rig FILE            rig file or name under rigs/ (default: virtual)\n"
         "  --profile FILE        profile for every slot (default: the slot's / rig's)\n"
-        "  --slots LIST          only these slots (comma-separated names)\n"
+        "  --slots LIST          only these slots (comma-separated names of the rig's slots)\n"
         "  --out DIR             report directory (default reports/<run-id>)\n"
         "  --allow-destructive   run the destructive tests (PIN change, lockout);\n"
-        "                        they restore factory state when they pass\n"
-        "  --manifest CSV        batch manifest: serial -> expected role, org, notAfter\n"
+        "                        they restore factory state when they pass; without\n"
+        "                        it the tokens are INCOMPLETE, not PASS\n"
+        "  --manifest CSV        batch manifest: header serial,role,org,not_after[,slot],\n"
+        "                        every row complete (not_after YYYY-MM-DD)\n"
         "  -D VAR=VALUE          set a suite variable (overrides profile and rig)\n"
         "  --timeout SECONDS     per slot; past it the slot ends with an error\n"
         "  --plots               make the PNG plots (needs gnuplot)\n"
+        "Options are spelled out (no abbreviations). Every variable the suites read\n"
+        "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
-        "error, only rig errors, or a report file that could not be written.\n");
+        "error, only rig errors, a token INCOMPLETE (tests it was asked for not\n"
+        "run: not-run.* in results.csv), or a report file that could not be written.\n");
 }
 
 /* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID

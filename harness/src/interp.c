@@ -2136,7 +2136,9 @@ static int exec_skip(interp *I, const tr_stmt *s)
     const char *m = eval_message(I, s->message, "skipped");
     if (!m)
         return STOP;
-    return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
+    /* `skip ... classify not-run.X`: the run did not give what the test
+     * needs (the token's verdict is INCOMPLETE, not PASS) */
+    return end_test(I, TR_SKIP, s->classify, s->pos.line, "%s", m);
 }
 
 static int exec_classify(interp *I, const tr_stmt *s)
@@ -2247,7 +2249,8 @@ static void finish_test(interp *I, const tr_test *t, double duration)
         I->msg[0] = '\0';
     }
     tr_verdict v = I->verdict;
-    const char *cls = (v == TR_FAIL || v == TR_ERROR) ? I->cls : NULL;
+    /* a skip carries a code only when the run left the test out (not-run.*) */
+    const char *cls = (v == TR_FAIL || v == TR_ERROR || (v == TR_SKIP && I->cls[0])) ? I->cls : NULL;
     tr_result_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = t->name, .verdict = v,
         .classification = cls, .duration_s = duration, .metric = NULL, .value = 0, .unit = NULL,
@@ -2257,7 +2260,7 @@ static void finish_test(interp *I, const tr_test *t, double duration)
     emit_result(I, &row);
     I->out->tests++;
     I->out->counts[v]++;
-    if (cls)
+    if (cls && v != TR_SKIP)
         add_class(I, cls);
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->progress)
@@ -2275,7 +2278,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
         return true;
     }
     if (I->out->cancelled) {
-        end_test(I, TR_SKIP, NULL, 0, "not run: run interrupted");
+        end_test(I, TR_SKIP, "not-run.interrupted", 0, "not run: run interrupted");
         return true;
     }
     if (I->exit_suite) {
@@ -2284,7 +2287,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
     }
     (void)suite_req; /* < 0 and 0 are handled by the caller */
     if ((I->suite->destructive || t->destructive) && !I->env->allow_destructive) {
-        end_test(I, TR_SKIP, NULL, 0, "destructive: needs --allow-destructive");
+        end_test(I, TR_SKIP, "not-run.destructive", 0, "destructive: needs --allow-destructive");
         return true;
     }
     int r = check_requires(I, t->requires, t->nrequires, why, sizeof why);

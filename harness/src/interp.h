@@ -14,10 +14,16 @@
  *
  * Verdicts: fail = a token defect (an expectation or assertion broke; the
  * classification is the test's `classify` code, "unclassified" when none);
+ * skip = not run: the token's own state makes the test inapplicable (its
+ * role, an earlier test's finding: no classification), or the run did
+ * not do it (classification not-run.destructive without allow_destructive,
+ * not-run.interrupted, or the suite's `skip ... classify not-run.X` for a
+ * value the run did not give; the token's verdict is then INCOMPLETE);
  * error = a rig or harness fault (transport error, io.mute, io.removed,
  * crypto failure, a suite bug found at run time; the classification is the
  * error's code name: "io.mute", "io.removed", "pcsc", "crypto", "suite",
- * "timeout"); once the token is lost (io.mute / io.removed) every later
+ * "timeout"; "config" for a variable the suite reads and never sets that
+ * the run did not give); once the token is lost (io.mute / io.removed) every later
  * test of the suite is `error` without being run.
  */
 #ifndef TR_INTERP_H

@@ -815,12 +815,14 @@ static bool has_code(const char *list, const char *code)
 }
 
 /* Exit status from the token verdicts: 1 any token failed, 2 rig errors
- * only, 0 all passed. A `config` error anywhere (a variable the run did not
- * give) is 2 whatever else happened: that run's verdicts are not to be
- * trusted. */
-static int batch_status(run_ctx *rc, tr_err *e)
+ * or INCOMPLETE tokens only (not certified, though no defect was shown),
+ * 0 all passed. A `config` error anywhere (a variable the run did not give)
+ * is 2 whatever else happened: that run's verdicts are not to be trusted.
+ * *incomplete gets the number of INCOMPLETE tokens. */
+static int batch_status(run_ctx *rc, size_t *incomplete, tr_err *e)
 {
     size_t n;
+    *incomplete = 0;
     tr_token_summary *s = tr_reports_token_summary(rc->rep, &n, e);
     if (!s)
         return 2;
@@ -828,9 +830,10 @@ static int batch_status(run_ctx *rc, tr_err *e)
     bool config = false;
     for (size_t i = 0; i < n; i++) {
         config |= has_code(s[i].classifications, "config");
+        *incomplete += s[i].verdict == TR_INCOMPLETE;
         if (s[i].verdict == TR_FAIL)
             status = 1;
-        else if ((s[i].verdict == TR_ERROR || s[i].verdict == TR_SKIP) && status == 0)
+        else if (s[i].verdict != TR_PASS && status == 0)
             status = 2;
     }
     tr_reports_token_summary_free(s, n);
@@ -879,7 +882,11 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
     res->write_failed = close_run_files(rc) < 0;
-    res->status = res->write_failed ? 2 : batch_status(rc, &je);
+    size_t incomplete = 0;
+    res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
+    if (incomplete)
+        fprintf(stderr, "tokenrig: %zu token(s) INCOMPLETE: the run left out tests it was asked for (not-run.* in "
+                        "results.csv; the verdict table says which): not certified, exit status 2\n", incomplete);
     res->not_factory = report_not_factory(rc, rc->o->script ? stderr : stdout);
     if (res->not_factory)
         report_not_factory(rc, stderr);
