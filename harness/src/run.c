@@ -886,7 +886,7 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
     res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
     if (incomplete)
         fprintf(stderr, "tokenrig: %zu token(s) INCOMPLETE: the run left out tests it was asked for (not-run.* in "
-                        "results.csv; the verdict table says which): not certified, exit status 2\n", incomplete);
+                        "results.csv; the verdict table says which): not certified\n", incomplete);
     res->not_factory = report_not_factory(rc, rc->o->script ? stderr : stdout);
     if (res->not_factory)
         report_not_factory(rc, stderr);
