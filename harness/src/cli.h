@@ -9,6 +9,7 @@
 #ifndef TR_CLI_H
 #define TR_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -23,6 +24,16 @@ int tr_cmd_cycle(int argc, char **argv);
 int tr_cmd_hubs(int argc, char **argv);
 int tr_cmd_rig(int argc, char **argv);
 int tr_cmd_recover(int argc, char **argv);
+
+/* Before getopt_long: every "--name" in argv must be a long option of
+ * longopts spelled out in full (getopt_long would take a unique prefix:
+ * "--allow" for --allow-destructive). An abbreviation is said on stderr
+ * ("tokenrig run: option '--allow' must be spelled out
+ * (--allow-destructive)") and gives -1: the command exits 2. Unknown
+ * options are left to getopt_long. shortopts: the same string getopt_long
+ * gets, so that option arguments ("--out --allow") are skipped. */
+int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *shortopts,
+                       const struct option *longopts);
 
 /* Print an error as "tokenrig: file:line:col: message" and return the exit
  * status it maps to. */

@@ -323,6 +323,8 @@ int tr_cmd_cycle(int argc, char **argv)
         {"plots", no_argument, 0, 'P'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cycle_opts o = {.count = 0};
+    if (tr_cli_spelled_out("tokenrig cycle", argc, argv, "r:s:n:p:o:SPh", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:s:n:p:o:SPh", opts, NULL)) != -1) {
         uint64_t v;
@@ -362,6 +364,9 @@ int tr_cmd_cycle(int argc, char **argv)
 
 int tr_cmd_hubs(int argc, char **argv)
 {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    if (tr_cli_spelled_out("tokenrig hubs", argc, argv, "h", opts) < 0)
+        return 2;
     if (argc > 1) {
         bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
         fprintf(help ? stdout : stderr,

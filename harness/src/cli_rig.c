@@ -64,6 +64,8 @@ int tr_cmd_rig(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *rig_arg = NULL, *slot_arg = NULL;
     unsigned timeout = RIG_UP_TIMEOUT_MS;
+    if (tr_cli_spelled_out("tokenrig rig", argc, argv, "r:t:s:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:t:s:h", opts, NULL)) != -1) {
         uint64_t v;
@@ -176,6 +178,8 @@ int tr_cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *rig_arg = NULL;
+    if (tr_cli_spelled_out("tokenrig list", argc, argv, "r:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
@@ -239,6 +243,8 @@ int tr_cmd_power(int argc, char **argv)
     static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"slot", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *rig_arg = NULL, *slot_name = NULL;
+    if (tr_cli_spelled_out("tokenrig power", argc, argv, "r:s:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:s:h", opts, NULL)) != -1) {
         switch (c) {

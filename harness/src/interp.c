@@ -28,6 +28,7 @@
 #include "seal.h"
 #include "stats.h"
 #include "trust.h"
+#include "suitevars.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -67,6 +68,7 @@ typedef struct {
     tr_err *e;
     bool fatal;                /* harness failure: stop everything */
     tr_vars *vars;             /* the suite's layer */
+    tr_suite_vars *locals;     /* what the suite sets itself (an unset other name is `config`) */
     tr_arena *scratch;
     time_t now;
     /* last exchange */
@@ -932,9 +934,16 @@ static int get_var(interp *I, const char *name, tr_pos pos, val *out)
         end_test(I, TR_SKIP, NULL, pos.line, "%s", why);
         return -1;
     }
+    if (!v && !tr_suite_vars_sets(I->locals, name)) {
+        /* not the suite's own: the run was not given it (the check before
+         * the run lets through what a defined() elsewhere calls optional) */
+        end_test(I, TR_ERROR, "config", pos.line, "column %d: variable %s is not set: give it in the profile, "
+                 "the rig (var.%s) or with -D %s=...", pos.col, name, name, name);
+        return -1;
+    }
     if (!v)
-        return rt_error(I, pos, "variable %s is not set (give it in the profile, the rig, "
-                                "with -D %s=..., or with let)", name, name);
+        return rt_error(I, pos, "variable %s is not set yet (the suite sets it elsewhere: a test that "
+                                "reads it must run after the one that sets it)", name);
     if (name_is_pin(name))
         add_secret(I, v);
     *out = vstr(v, strlen(v));
@@ -2460,8 +2469,25 @@ static int chain_vars(interp *I, const chain_check *c, const tr_expr *x, const u
     return rc;
 }
 
+/* Every name a cert-info / seal-info added to the suite's layer is one its
+ * output table lists: the check before a run (suitevars.c) counts on it. */
+static int outputs_declared(interp *I, size_t before, const char *const *table, const char *stmt)
+{
+    for (size_t i = before; i < tr_vars_count(I->vars); i++) {
+        const char *n = tr_vars_name_at(I->vars, i);
+        const char *const *t = table;
+        while (*t && strcmp(*t, n))
+            t++;
+        if (!*t)
+            return harness_fail(I, TR_E_INTERNAL, "%s set %s, which its output table in suitevars.c does not list",
+                                stmt, n);
+    }
+    return GO;
+}
+
 static int exec_cert_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der;
     size_t n;
@@ -2486,7 +2512,9 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         const char *bad[] = {"CERT_PARSED", "0", "CERT_CLASS", "unparseable", "CERT_PROBLEM", e.msg,
                              "CERT_DAYS_LEFT", "0", "CERT_VALIDITY_DAYS", "0", "CERT_KEY_ALG", "",
                              "CERT_ISSUER", "", NULL};
-        return set_vars(I, bad);
+        if (set_vars(I, bad) != GO)
+            return STOP;
+        return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
     }
     char nb[32], na[32], left[24], span[24];
     fmt_date(ci.not_before, nb, sizeof nb);
@@ -2499,11 +2527,14 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
                           "CERT_DAYS_LEFT", left, "CERT_VALIDITY_DAYS", span, "CERT_KEY_ALG", alg,
                           "CERT_SUBJECT", ci.subject, "CERT_ISSUER", ci.issuer, "CERT_SERIAL", ci.serial_hex,
                           "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, NULL};
-    return set_vars(I, good);
+    if (set_vars(I, good) != GO)
+        return STOP;
+    return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
 }
 
 static int exec_seal_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der, *cert = NULL;
     size_t n, cn = 0;
@@ -2535,7 +2566,7 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem) ||
         set_var(I, "SEAL_MAKER", si.maker))
         return STOP;
-    return GO;
+    return outputs_declared(I, before, TR_SEAL_INFO_OUTPUTS, "seal-info");
 }
 
 static int exec_exit(interp *I, const tr_stmt *s)
@@ -2567,7 +2598,9 @@ static int exec_skip(interp *I, const tr_stmt *s)
     const char *m = eval_message(I, s->message, "skipped");
     if (!m)
         return STOP;
-    return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
+    /* `skip ... classify not-run.X`: the run did not give what the test
+     * needs (the token's verdict is INCOMPLETE, not PASS) */
+    return end_test(I, TR_SKIP, s->classify, s->pos.line, "%s", m);
 }
 
 static int exec_classify(interp *I, const tr_stmt *s)
@@ -2689,7 +2722,8 @@ static void finish_test(interp *I, const tr_test *t, double duration)
         I->msg[0] = '\0';
     }
     tr_verdict v = I->verdict;
-    const char *cls = (v == TR_FAIL || v == TR_ERROR) ? I->cls : NULL;
+    /* a skip carries a code only when the run left the test out (not-run.*) */
+    const char *cls = (v == TR_FAIL || v == TR_ERROR || (v == TR_SKIP && I->cls[0])) ? I->cls : NULL;
     tr_result_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = t->name, .verdict = v,
         .classification = cls, .duration_s = duration, .metric = NULL, .value = 0, .unit = NULL,
@@ -2705,7 +2739,7 @@ static void finish_test(interp *I, const tr_test *t, double duration)
     }
     I->out->tests++;
     I->out->counts[v]++;
-    if (cls)
+    if (cls && v != TR_SKIP)
         add_class(I, cls);
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->progress && !I->quiet)
@@ -2723,7 +2757,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
         return true;
     }
     if (I->out->cancelled) {
-        end_test(I, TR_SKIP, NULL, 0, "not run: run interrupted");
+        end_test(I, TR_SKIP, "not-run.interrupted", 0, "not run: run interrupted");
         return true;
     }
     if (I->exit_suite) {
@@ -2732,7 +2766,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
     }
     (void)suite_req; /* < 0 and 0 are handled by the caller */
     if ((I->suite->destructive || t->destructive) && !I->env->allow_destructive) {
-        end_test(I, TR_SKIP, NULL, 0, "destructive: needs --allow-destructive");
+        end_test(I, TR_SKIP, "not-run.destructive", 0, "destructive: needs --allow-destructive");
         return true;
     }
     int r = check_requires(I, t->requires, t->nrequires, why, sizeof why);
@@ -2793,8 +2827,9 @@ static int alloc_buffers(interp *I)
     I->scratch = tr_arena_new(SCRATCH_CAP);
     I->vars = tr_vars_new(I->env->vars);
     I->done = calloc(I->suite->ntests ? I->suite->ntests : 1, sizeof *I->done);
+    I->locals = tr_suite_vars_scan(I->suite);
     return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars &&
-                   I->done
+                   I->done && I->locals
                ? 0 : -1;
 }
 
@@ -2809,6 +2844,7 @@ static void free_buffers(interp *I)
     tr_arena_free(I->scratch);
     tr_vars_free(I->vars);
     free(I->done);
+    tr_suite_vars_free(I->locals);
 }
 
 /* Top-level let/classify, once before the tests. */

@@ -1671,13 +1671,27 @@ static int kw_fail(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
+/* `skip ["reason"] [classify not-run.CODE]`: with the code, the run did not
+ * give what the test needs (the token is INCOMPLETE, not PASS); a defect
+ * code on a skip would say nothing, so only not-run.* is taken. */
 static int kw_skip(parser *p, kw_ctx *c)
 {
     tr_stmt *s = new_stmt(p, TR_ST_SKIP, c->at);
     if (!s)
         return -1;
     s->message = parse_opt_message(p);
-    if (p->e->code != TR_OK || expect_eol(p, "the reason") < 0)
+    if (p->e->code != TR_OK)
+        return -1;
+    if (accept_word(p, "classify")) {
+        skip_ws(p);
+        size_t at = p->i;
+        if (!(s->classify = parse_code(p, "a not-run.* code (like not-run.no-expected-serial)")))
+            return -1;
+        if (strncmp(s->classify, "not-run.", 8) != 0 || !s->classify[8])
+            return perr(p, at, "expected a not-run.* code after a skip's classify (the run did not give what "
+                               "the test needs), found '%s'", s->classify);
+    }
+    if (expect_eol(p, s->classify ? "the classification" : "the reason") < 0)
         return -1;
     return made(c, s);
 }

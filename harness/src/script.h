@@ -144,7 +144,7 @@ typedef enum {
     TR_ST_FOR,         /* name = e[0] to/downto (flag = down) e[1] body */
     TR_ST_ASSERT,      /* e[0] [message] [classify] */
     TR_ST_FAIL,        /* [message] [classify] */
-    TR_ST_SKIP,        /* [message] */
+    TR_ST_SKIP,        /* [message] [classify not-run.*] */
     TR_ST_CLASSIFY,    /* classify */
     TR_ST_METRIC,      /* name = e[0] [unit] */
     TR_ST_LOG,         /* message */

@@ -20,6 +20,7 @@
 #include "ref1.h"
 #include "reports.h"
 #include "seal.h"
+#include "suitevars.h"
 #include "util.h"
 
 #define NOW ((time_t)1767225600) /* 2026-01-01T00:00:00Z: cert/seal checks are reproducible */
@@ -958,7 +959,10 @@ START_TEST(runtime_errors)
             found = strstr(t->msg, first) != NULL;
         }
         ck_assert_msg(found, "case %zu: message \"%s\" lacks \"%s\"", k, t->msg, needle);
-        ck_assert_msg(!strcmp(t->cls, "suite") || !strcmp(t->cls, "crypto"), "case %zu: class %s", k, t->cls);
+        /* a variable the suite never sets is the run's configuration, not a suite bug */
+        bool config = strstr(needle, "variable NOPE is not set") != NULL;
+        ck_assert_msg(config ? !strcmp(t->cls, "config") : !strcmp(t->cls, "suite") || !strcmp(t->cls, "crypto"),
+                      "case %zu: class %s", k, t->cls);
         ck_assert(!o.token_lost);
     }
 }
@@ -1144,9 +1148,11 @@ START_TEST(destructive_and_requires)
     const res_row *w = verdict_of(&r, "wipe");
     ck_assert_int_eq(w->v, TR_SKIP);
     ck_assert_str_eq(w->msg, "destructive: needs --allow-destructive");
+    ck_assert_str_eq(w->cls, "not-run.destructive"); /* the run left it out: the token is INCOMPLETE */
     const res_row *m = verdict_of(&r, "main only");
     ck_assert_int_eq(m->v, TR_SKIP);
     ck_assert_str_eq(m->msg, "requires ROLE == \"main\"");
+    ck_assert_str_eq(m->cls, ""); /* the token's role: inapplicable, not left out */
     ck_assert_int_eq(verdict_of(&r, "secondary only")->v, TR_PASS);
     const res_row *b = verdict_of(&r, "bad requires");
     ck_assert_int_eq(b->v, TR_ERROR);
@@ -1179,6 +1185,121 @@ START_TEST(destructive_and_requires)
     run_fake("let X = MISSING\ntest \"a\" {\n 80 01 00 00\n}\ntest \"b\" {\n}\n", &f, kv, NULL, &r, &o);
     ck_assert_uint_eq(o.counts[TR_ERROR], 2);
     ck_assert(strstr(verdict_of(&r, "b")->msg, "variable MISSING is not set") != NULL);
+    ck_assert_uint_eq(f.ncmds, 0);
+}
+END_TEST
+
+/* A skip says whether the run left the test out (not-run.*) or the test
+ * does not apply (no code). */
+START_TEST(skip_codes)
+{
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    run_fake("test \"a\" {\n  skip \"main key only\"\n}\n"
+             "test \"b\" {\n  skip \"no expected serial\" classify not-run.no-expected-serial\n  80 01 00 00\n}\n"
+             "test \"c\" {\n  classify pin.x\n  skip\n}\n",
+             &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "a")->cls, "");
+    ck_assert_int_eq(verdict_of(&r, "b")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "b")->cls, "not-run.no-expected-serial");
+    ck_assert_str_eq(verdict_of(&r, "b")->msg, "no expected serial");
+    ck_assert_str_eq(verdict_of(&r, "c")->cls, ""); /* a failure code never lands on a skip */
+    ck_assert_uint_eq(o.counts[TR_SKIP], 3);
+    ck_assert_uint_eq(o.nclasses, 0); /* skip codes are not failure classes */
+    ck_assert_uint_eq(f.ncmds, 0);
+}
+END_TEST
+
+/* What a suite needs from outside: checked before a run (suitevars.h). */
+static int check_vars(const char *src, const char *const *kv, tr_err *e)
+{
+    tr_suite *s = parse(src, "t.tsuite");
+    tr_vars *v = tr_vars_new(NULL);
+    for (; kv && *kv; kv += 2)
+        tr_vars_set(v, kv[0], kv[1]);
+    tr_err_clear(e);
+    int rc = tr_suite_check_vars(s, v, "p1 (p1.ini)", "slot A1", e);
+    tr_vars_free(v);
+    tr_suite_free(s);
+    return rc;
+}
+
+START_TEST(suite_variables_checked_before_the_run)
+{
+    /* everything the suite reads is set by it, built in, guarded or given */
+    const char *src = "let L = 1\n"
+                      "test \"a\" {\n"
+                      "  requires defined(OPT) || NEED_R == 1\n"
+                      "  00 A4 04 00 ${len:AID} ${AID} 00\n"
+                      "  capture C\n"
+                      "  read-binary R chunk CHUNK\n"
+                      "  cert-info R window W\n"
+                      "  seal-info R cert R\n"
+                      "  for I = 1 to 2 {\n"
+                      "    let X = I + L + len(C) + DATALEN\n"
+                      "  }\n"
+                      "  assert CERT_PARSED && SEAL_SIG_OK \"${SW} ${TEST} ${NEED_M}\"\n"
+                      "  if defined(\"OPT2\") {\n"
+                      "    let Y = OPT2\n"
+                      "  }\n"
+                      "  cleanup {\n"
+                      "    00 20 00 81 10 ${pin:NEED_PIN}\n"
+                      "  }\n"
+                      "}\n";
+    const char *all[] = {"AID", "F0", "CHUNK", "0", "W", "30", "NEED_R", "1", "NEED_M", "x", "NEED_PIN", "1234",
+                         NULL};
+    tr_err e;
+    ck_assert_msg(check_vars(src, all, &e) == 0, "%s", e.msg);
+    /* one missing: a configuration error at its first read, naming profile, variable, slot */
+    const char *no_aid[] = {"CHUNK", "0", "W", "30", "NEED_R", "1", "NEED_M", "x", "NEED_PIN", "1234", NULL};
+    ck_assert_int_eq(check_vars(src, no_aid, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CONFIG);
+    ck_assert_str_eq(e.file, "t.tsuite");
+    ck_assert_int_eq(e.line, 4);
+    ck_assert_int_eq(e.col, 21);
+    ck_assert_msg(strstr(e.msg, "profile p1 (p1.ini) does not set AID, which suite t reads (slot A1;"), "%s", e.msg);
+    /* several: the first in the file, the others listed */
+    const char *few[] = {"AID", "F0", "W", "30", NULL};
+    ck_assert_int_eq(check_vars(src, few, &e), -1);
+    ck_assert_int_eq(e.line, 3); /* requires NEED_R */
+    ck_assert_msg(strstr(e.msg, "does not set NEED_R") && strstr(e.msg, "also missing: CHUNK, NEED_M, NEED_PIN"),
+                  "%s", e.msg);
+    /* a metric name is not a variable; defined() of a computed name guards nothing */
+    ck_assert_int_eq(check_vars("metric M = 1\nlet X = M\n", NULL, &e), -1);
+    ck_assert(strstr(e.msg, "does not set M,") != NULL);
+    ck_assert_int_eq(check_vars("if defined(concat(\"O\", \"P\")) {\n  let X = OP\n}\n", NULL, &e), -1);
+    ck_assert(strstr(e.msg, "does not set OP,") != NULL);
+    ck_assert_int_eq(check_vars("let X = SW1 + SW2 + DATALEN\nlog \"${DATA} ${TOKEN_ATR} ${SUITE}\"\n", NULL, &e), 0);
+}
+END_TEST
+
+/* What the check before the run lets through is caught while running: a
+ * variable the suite never sets is the run's configuration (config), one
+ * it sets elsewhere is a suite bug (suite). */
+START_TEST(suite_variables_at_run_time)
+{
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    run_fake("test \"guarded\" {\n  if defined(OPT) {\n    log \"x\"\n  }\n}\n"
+             "test \"unguarded\" {\n  00 ${OPT} 00 00\n}\n"
+             "test \"early\" {\n  let Y = LATE\n}\n"
+             "test \"late\" {\n  let LATE = 1\n}\n",
+             &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "guarded")->v, TR_PASS);
+    const res_row *u = verdict_of(&r, "unguarded");
+    ck_assert_int_eq(u->v, TR_ERROR);
+    ck_assert_str_eq(u->cls, "config");
+    ck_assert_msg(strstr(u->msg, "t.tsuite:7: column 8: variable OPT is not set: give it in the profile"), "%s",
+                  u->msg);
+    const res_row *y = verdict_of(&r, "early");
+    ck_assert_int_eq(y->v, TR_ERROR);
+    ck_assert_str_eq(y->cls, "suite");
+    ck_assert(strstr(y->msg, "variable LATE is not set yet") != NULL);
     ck_assert_uint_eq(f.ncmds, 0);
 }
 END_TEST
@@ -1423,6 +1544,7 @@ START_TEST(cancel_and_budgets)
     ck_assert(o.cancelled);
     ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
     ck_assert_str_eq(verdict_of(&r, "b")->msg, "not run: run interrupted");
+    ck_assert_str_eq(verdict_of(&r, "b")->cls, "not-run.interrupted");
     ck_assert_uint_eq(f.ncmds, 0);
 
     /* the step budget stops even an empty loop */
@@ -2174,6 +2296,9 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, verdicts_and_classification);
     tcase_add_test(tc, cleanup_always_runs);
     tcase_add_test(tc, destructive_and_requires);
+    tcase_add_test(tc, skip_codes);
+    tcase_add_test(tc, suite_variables_checked_before_the_run);
+    tcase_add_test(tc, suite_variables_at_run_time);
     tcase_add_test(tc, pin_masking);
     tcase_add_test(tc, measure_stats);
     tcase_add_test(tc, metric_rows);

@@ -427,6 +427,24 @@ START_TEST(statements)
 }
 END_TEST
 
+START_TEST(skip_not_run)
+{
+    tr_suite *s = parse_ok("test \"a\" {\n"
+                           "  skip \"no serial for ${SLOT}\" classify not-run.no-expected-serial\n"
+                           "  skip classify \"not-run.x\"\n"
+                           "  skip \"plain\"\n"
+                           "}\n");
+    const tr_stmt *b = s->tests[0].body;
+    ck_assert_int_eq(nth(b, 0)->kind, TR_ST_SKIP);
+    ck_assert_str_eq(nth(b, 0)->classify, "not-run.no-expected-serial");
+    ck_assert_ptr_nonnull(nth(b, 0)->message);
+    ck_assert_str_eq(nth(b, 1)->classify, "not-run.x");
+    ck_assert_ptr_null(nth(b, 1)->message);
+    ck_assert_ptr_null(nth(b, 2)->classify);
+    tr_suite_free(s);
+}
+END_TEST
+
 START_TEST(byte_order_mark)
 {
     tr_suite *s = parse_ok("\xEF\xBB\xBF" "00 A4 04 00 00\r\n");
@@ -544,6 +562,11 @@ static const err_case errors[] = {
     {"metric m = 1 unit\n", 1, 18, "expected a unit"},
     {"log \"a\" b\n", 1, 9, "expected end of line after the log text, found 'b'"},
     {"skip reason\n", 1, 6, "expected end of line after the reason, found 'reason'"},
+    /* a skip's code says the run left the test out: not-run.* only */
+    {"skip \"x\" classify pin.no-lockout\n", 1, 19, "expected a not-run.* code after a skip's classify"},
+    {"skip classify not-run.\n", 1, 15, "expected a not-run.* code after a skip's classify"},
+    {"skip \"x\" classify\n", 1, 18, "expected a not-run.* code (like not-run.no-expected-serial), found end of line"},
+    {"skip \"x\" classify not-run.a b\n", 1, 29, "expected end of line after the classification, found 'b'"},
     {"capture 1X\n", 1, 9, "expected a variable name, found '1X'"},
     {"read-binary C size 3\n", 1, 15, "expected 'chunk', 'max' or end of line, found 'size'"},
     {"read-binary C chunk 3 chunk 4\n", 1, 28, "expected each option once, found 'chunk' twice"},
@@ -685,6 +708,7 @@ static Suite *script_suite(void)
     tcase_add_test(tc, scriptor_plain);
     tcase_add_test(tc, scriptor_name_and_attributes);
     tcase_add_test(tc, test_blocks);
+    tcase_add_test(tc, skip_not_run);
     tcase_add_test(tc, apdu_templates);
     tcase_add_test(tc, sw_patterns);
     tcase_add_test(tc, expressions);
