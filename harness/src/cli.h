@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
@@ -34,6 +35,10 @@ int tr_cmd_recover(int argc, char **argv);
  * gets, so that option arguments ("--out --allow") are skipped. */
 int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *shortopts,
                        const struct option *longopts);
+
+/* The options of a command that takes only --rig FILE (and --help): -1
+ * to go on with *rig_arg set, else the exit status (0 after --help). */
+int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg);
 
 /* Print an error as "tokenrig: file:line:col: message" and return the exit
  * status it maps to. */

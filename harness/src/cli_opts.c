@@ -81,3 +81,25 @@ int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *short
     }
     return 0;
 }
+
+int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg)
+{
+    static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    *rig_arg = NULL;
+    if (tr_cli_spelled_out(cmd, argc, argv, "r:h", opts) < 0)
+        return 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': *rig_arg = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}

@@ -362,23 +362,10 @@ static void usage_recover(FILE *f)
 
 int tr_cmd_recover(int argc, char **argv)
 {
-    static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *rig_arg = NULL;
-    if (tr_cli_spelled_out("tokenrig recover", argc, argv, "r:h", opts) < 0)
-        return 2;
-    int c;
-    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': rig_arg = optarg; break;
-        case 'h': usage_recover(stdout); return 0;
-        default: usage_recover(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage_recover(stderr);
-        return 2;
-    }
+    const char *rig_arg;
+    int st = tr_cli_rig_only("tokenrig recover", argc, argv, usage_recover, &rig_arg);
+    if (st >= 0)
+        return st;
     tr_err e;
     tr_err_clear(&e);
     tr_rig_session rs;
