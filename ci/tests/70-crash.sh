@@ -20,9 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-crash.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-crash
-RIG=$T/crash.ini
-{ cat "$ROOT/ci/tests/rigs/crash.ini"; } > "$RIG"
-sed -i "s|^name = crash|name = crash\nnv_dir = $T/nv|" "$RIG"
+RIG=$(nv_crash_rig "$T")
 cleanup() {
   "$TR" rig down --rig "$RIG" >/dev/null 2>&1
   rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
@@ -30,16 +28,6 @@ cleanup() {
 trap cleanup EXIT
 SUITES="default-pin pin-lockout"
 
-# verdicts FILE -> "slot|suite|test|verdict|class" of the certification rows, sorted
-verdicts() { python3 - "$1" <<'PY'
-import csv, sys
-rows = []
-for r in csv.DictReader(open(sys.argv[1], newline='')):
-    if not r['metric'] and r['suite'] != 'recovery':
-        rows.append('|'.join([r['slot'], r['suite'], r['test'], r['verdict'], r['classification'] or '-']))
-print('\n'.join(sorted(rows)))
-PY
-}
 # recovery_rows FILE -> "slot verdict" of the recovery rows
 recovery_rows() { python3 - "$1" <<'PY'
 import csv, sys
