@@ -803,9 +803,9 @@ static void check_decrypt(const opts *o, const session *s)
     size_t wl = 0;
     ULONG retry;
     HANDLE k = NULL;
-    if (!check(RAND_bytes(key, 16) == 1 && RAND_bytes(iv, 16) == 1 && wrap_key(o, key, wrapped, sizeof wrapped, &wl) &&
-                   sm4_cbc_encrypt(key, iv, (const uint8_t *)plain, pl, ct, &ctl),
-               "an envelope made to the encryption certificate (%zu-byte wrapped key)", wl))
+    bool made = RAND_bytes(key, 16) == 1 && RAND_bytes(iv, 16) == 1 && wrap_key(o, key, wrapped, sizeof wrapped, &wl) &&
+                sm4_cbc_encrypt(key, iv, (const uint8_t *)plain, pl, ct, &ctl);
+    if (!check(made, "an envelope made to the encryption certificate (%zu-byte wrapped key)", wl))
         return;
     api.SKF_ClearSecureState(s->app);
     sar_is("SKF_ImportSessionKey before VERIFY",
