@@ -109,7 +109,7 @@ static bool sar_is(const char *what, ULONG got, ULONG want)
 {
     if (got == want)
         return check(true, "%s: %s", what, tr_skf_sar_name(got));
-    char g[16];
+    char g[40];
     snprintf(g, sizeof g, "%s", tr_skf_sar_name(got));
     return check(false, "%s: expected %s, got %s", what, tr_skf_sar_name(want), g);
 }
