@@ -592,6 +592,7 @@ static void recover_in_worker(slot_run *sr, const tr_cardio *io, bool rows, cons
 /* ---- pcscd went away -------------------------------------------------------------------------------- */
 
 #define MAX_SERVICE_RESTARTS 3
+#define MAX_SLOT_RESUMES 6
 
 /* A system pcscd (a real bench) is restarted by the rig's pcscd_restart
  * command, if it names one; then the readers must come back. */
@@ -623,7 +624,10 @@ static int restart_service(slot_run *sr, tr_err *e)
     run_ctx *rc = sr->rc;
     pthread_mutex_lock(&rc->service_lock);
     int r = 0;
-    if (sr->service_gen == rc->service_gen) {
+    if (sr->service_gen == rc->service_gen && tr_pcsc_service_alive()) {
+        /* the daemon is up: only this slot's connection was refused */
+        say(rc, "tokenrig: slot %s: pcscd refused its connection: reconnecting", sr->cfg->name);
+    } else if (sr->service_gen == rc->service_gen) {
         if (rc->service_gen >= MAX_SERVICE_RESTARTS) {
             r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_gen);
         } else {
@@ -650,6 +654,8 @@ static int restart_service(slot_run *sr, tr_err *e)
  * the report says what happened. */
 static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
 {
+    if (sr->service_resumes >= MAX_SLOT_RESUMES)
+        return tr_fail(e, TR_E_SERVICE, "the slot lost its PC/SC connection %u times: giving up", sr->service_resumes);
     if (restart_service(sr, e) < 0)
         return -1;
     tr_slot_drop_service(sr->slot);

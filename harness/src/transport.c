@@ -88,6 +88,11 @@ static bool service_alive(void)
     return true;
 }
 
+bool tr_pcsc_service_alive(void)
+{
+    return service_alive();
+}
+
 static int pcsc_fail(tr_err *e, LONG rv, const char *what)
 {
     tr_code code = TR_E_PCSC;
@@ -96,6 +101,9 @@ static int pcsc_fail(tr_err *e, LONG rv, const char *what)
     else if (rv == SCARD_E_TIMEOUT)
         code = TR_E_TIMEOUT;
     else if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
+             /* the daemon does not take this connection as ours: seen right
+              * after a pcscd restart (1 resumed suite in ~24) */
+             rv == SCARD_W_SECURITY_VIOLATION ||
              ((rv == SCARD_F_COMM_ERROR || rv == SCARD_E_INVALID_HANDLE || rv == SCARD_E_READER_UNAVAILABLE ||
                rv == SCARD_E_UNKNOWN_READER) && !service_alive()))
         code = TR_E_SERVICE; /* not the token's doing: the daemon went away */

@@ -26,6 +26,8 @@ int tr_pcsc_open(tr_pcsc **out, tr_err *e);
 /* pcscd was restarted: contexts opened before fail from now on with
  * TR_E_SERVICE (their daemon is gone), whatever code the call returns. */
 void tr_pcsc_service_restarted(void);
+/* Does pcscd answer a new context now? */
+bool tr_pcsc_service_alive(void);
 void tr_pcsc_close(tr_pcsc *p);
 /* Wake a tr_pcsc_wait_* in another thread (it returns TR_E_TIMEOUT). */
 void tr_pcsc_cancel(tr_pcsc *p);
