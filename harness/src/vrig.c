@@ -438,10 +438,32 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-/* Cert faults are realized by the certificate we issue, not by vtoken. */
+/* Cert faults are realized by the certificates we issue, not by vtoken:
+ * an expired / renewal-due certificate, no encryption pair (no-enc-key),
+ * an encryption certificate for another key (enc-cert-other-key). */
 static bool is_cert_fault(const char *f)
 {
-    return !strcmp(f, "expired-cert") || !strcmp(f, "renewal-due");
+    return !strcmp(f, "expired-cert") || !strcmp(f, "renewal-due") || !strcmp(f, "no-enc-key") ||
+           !strcmp(f, "enc-cert-other-key");
+}
+
+/* A comma-separated fault list names fault f (exactly, with or without =ARG). */
+static bool has_fault(const tr_vtoken_cfg *vt, const char *f)
+{
+    size_t n = strlen(f);
+    for (const char *p = vt->faults; (p = strstr(p, f)) != NULL; p += n) {
+        bool starts = p == vt->faults || p[-1] == ',' || p[-1] == ' ';
+        bool ends = p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '=';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+/* SM2 and RSA tokens carry an encryption pair (REF-1), unless no-enc-key. */
+static bool wants_enc_pair(const tr_vtoken_cfg *vt)
+{
+    return strcmp(vt->alg, "ecdsa") != 0 && !has_fault(vt, "no-enc-key");
 }
 
 static const char *effective_validity(const tr_vtoken_cfg *vt)
@@ -458,7 +480,39 @@ static bool wants_seal(const tr_vtoken_cfg *vt)
     return !strcmp(vt->role, "main") || strstr(vt->faults, "seal-on-secondary");
 }
 
-/* CA once, then key + certificate (+ seal) per slot, all slots in parallel. */
+/* In the child of make_pki: one slot's key + certificate (+ seal) unless
+ * kept in NV memory, then its encryption pair (unless kept or none).
+ * Exits 0 or 1. */
+static void make_slot_pki(const tr_vrig *v, const tr_slot_cfg *s, char *mkpki, char *pki, const char *log)
+{
+    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
+    char ekey[TR_PATH_MAX + 32], ecrt[TR_PATH_MAX + 32];
+    slot_file(v, s->name, ".key.pem", key, sizeof key);
+    slot_file(v, s->name, ".crt.der", crt, sizeof crt);
+    slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+    slot_file(v, s->name, ".enc.key.pem", ekey, sizeof ekey);
+    slot_file(v, s->name, ".enc.crt.der", ecrt, sizeof ecrt);
+    snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
+    tr_err sub;
+    if (!(v->nv[0] && file_exists(crt))) {
+        char *tok[] = {mkpki, "token", "--ca", pki, "--alg", (char *)s->vt.alg, "--serial",
+                       (char *)s->vt.serial, "--org", (char *)s->vt.org, "--validity",
+                       (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
+        char *sl[] = {mkpki, "seal", "--ca", pki, "--cert", crt, "--version", ver, "--org",
+                      (char *)s->vt.org, "--out", seal, NULL};
+        if (run_to_end(tok, log, &sub) < 0 || (wants_seal(&s->vt) && run_to_end(sl, log, &sub) < 0))
+            _exit(1);
+    }
+    /* the encryption certificate: the signing one's holder and dates */
+    char *enc[] = {mkpki, "enc", "--ca", pki, "--cert", crt, "--key-out", ekey, "--cert-out", ecrt,
+                   "--cert-for", has_fault(&s->vt, "enc-cert-other-key") ? "other" : "own", NULL};
+    if (wants_enc_pair(&s->vt) && !(v->nv[0] && file_exists(ecrt)) && run_to_end(enc, log, &sub) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+/* CA once, then key + certificate (+ seal, + encryption pair) per slot, all
+ * slots in parallel. */
 static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
     char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
@@ -476,33 +530,18 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
     int rc = 0;
     for (size_t i = 0; i < rig->nslots; i++) {
         const tr_slot_cfg *s = &rig->slots[i];
-        char have[TR_PATH_MAX + 32];
+        char have[TR_PATH_MAX + 32], have_enc[TR_PATH_MAX + 32];
         slot_file(v, s->name, ".crt.der", have, sizeof have);
-        if (v->nv[0] && file_exists(have))
-            continue; /* a token with NV memory keeps its key and certificate */
+        slot_file(v, s->name, ".enc.crt.der", have_enc, sizeof have_enc);
+        if (v->nv[0] && file_exists(have) && (!wants_enc_pair(&s->vt) || file_exists(have_enc)))
+            continue; /* a token with NV memory keeps its keys and certificates */
         pid_t pid = fork();
         if (pid < 0) {
             rc = tr_fail(e, TR_E_RIG, "fork: %m");
             break;
         }
-        if (pid == 0) {
-            char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
-            slot_file(v, s->name, ".key.pem", key, sizeof key);
-            slot_file(v, s->name, ".crt.der", crt, sizeof crt);
-            slot_file(v, s->name, ".seal.der", seal, sizeof seal);
-            snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
-            char *tok[] = {mkpki, "token", "--ca", pki, "--alg", (char *)s->vt.alg, "--serial",
-                           (char *)s->vt.serial, "--org", (char *)s->vt.org, "--validity",
-                           (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
-            tr_err sub;
-            if (run_to_end(tok, log, &sub) < 0)
-                _exit(1);
-            if (!wants_seal(&s->vt))
-                _exit(0);
-            char *sl[] = {mkpki, "seal", "--ca", pki, "--cert", crt, "--version", ver, "--org",
-                          (char *)s->vt.org, "--out", seal, NULL};
-            _exit(run_to_end(sl, log, &sub) < 0 ? 1 : 0);
-        }
+        if (pid == 0)
+            make_slot_pki(v, s, mkpki, pki, log);
         pids[i] = pid;
     }
     for (size_t i = 0; i < rig->nslots; i++) {
@@ -543,6 +582,12 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
         argv[n++] = "--seal";
         argv[n++] = seal;
     }
+    char ekey[TR_PATH_MAX + 32], ecrt[TR_PATH_MAX + 32];
+    slot_file(v, s->name, ".enc.key.pem", ekey, sizeof ekey);
+    slot_file(v, s->name, ".enc.crt.der", ecrt, sizeof ecrt);
+    char *enc[] = {"--enc-key", ekey, "--enc-cert", ecrt};
+    for (size_t i = 0; wants_enc_pair(&s->vt) && i < sizeof enc / sizeof enc[0]; i++)
+        argv[n++] = enc[i];
     if (s->vt.t0)
         argv[n++] = "--t0";
     /* what the slot's profile compares: only those the rig file sets */
