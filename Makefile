@@ -1,6 +1,6 @@
 # tokenrig — build, test, demo, bench, install.
 #
-#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, tests)
+#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, libskf-ref1.so, tests)
 #   make test       complexity gate, unit tests (+ ASan/UBSan build, + TSan build with the batch test),
 #                   fuzz smoke, integration on the virtual rig
 #   make complexity no function in harness/src, harness/tokenrig.c over 80 lines or complexity 30
@@ -67,7 +67,20 @@ UNIT_BIN   := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRC)))
 
 FUZZ_SRC   := $(wildcard harness/fuzz/fuzz_*.c)
 
-BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu
+# The REF-1 SKF library (fixtures/skf): a GM/T 0016 library for REF-1
+# tokens, the CI's stand-in for a vendor's. Position-independent objects of
+# its own, linked against pcsclite and libcrypto only (never libtokenrig: it
+# stands alone, as a vendor's library does), exporting SKF_* alone.
+SKF_SRC    := $(wildcard fixtures/skf/*.c)
+SKF_OBJ    := $(SKF_SRC:%.c=$(BUILD)/obj-pic/%.o)
+SKF_LIB    := $(BUILD)/libskf-ref1.so
+SKF_LIBS   := $(shell pkg-config --libs libpcsclite libcrypto 2>/dev/null) -lpthread
+# every symbol resolved at link time (a sanitizer runtime comes from the program)
+ZDEFS      := -Wl,-z,defs
+SKF_LDFLAGS := $(if $(filter 00,$(SAN)$(TSAN)),$(ZDEFS))
+
+BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu \
+        $(SKF_LIB) $(BUILD)/skfcheck
 
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
@@ -79,6 +92,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<',true)
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj-pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  CC      $< (PIC)',true)
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
+
+$(SKF_LIB): $(SKF_OBJ) fixtures/skf/skf_ref1.map
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libskf-ref1.so -Wl,--version-script=fixtures/skf/skf_ref1.map \
+	  $(SKF_LDFLAGS) -o $@ $(SKF_OBJ) $(SKF_LIBS)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -103,6 +126,10 @@ $(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(VTOK_OBJ) $(LIB)
 $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# drives an SKF library through dlopen for the integration tests
+$(BUILD)/skfcheck: $(BUILD)/obj/ci/tests/skfcheck.o $(LIB)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
 # minimal PC/SC client of the integration tests
 $(BUILD)/apdu: $(BUILD)/obj/ci/tests/apdu.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
@@ -196,4 +223,4 @@ install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
 clean:
 	rm -rf $(BUILD) build-san build-tsan
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-pic -name '*.d' 2>/dev/null)

@@ -36,7 +36,8 @@ static void usage_main(FILE *f)
         "                                            their factory PINs back (the journal)\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
-        "failed, 2 usage, configuration or rig error.\n");
+        "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
+        "it was asked for not run: e.g. destructive ones without --allow-destructive).\n");
 }
 
 int main(int argc, char **argv)

@@ -40,6 +40,13 @@ sys.exit(not any(v[i]!='pass' and v[i+1]=='pass' for i in range(len(v)-1)))"
 check_eq "bad-ATR token: every cycle enum.bad-atr" "$(verdicts "$T/a3")" "enum.bad-atr 5"
 "$TR" cycle --rig "$RIG" --slot A4 --count 5 --out "$T/a4" > /dev/null 2>&1
 check_eq "vanishing token: every cycle io.first-apdu-failed" "$(verdicts "$T/a4")" "io.first-apdu-failed 5"
+"$TR" cycle --rig "$RIG" --slot A5 --count 2 --out "$T/a5" > "$T/a5.out" 2>&1; rc=$?
+check_eq "slow-start token: exit status" "$rc" 1
+check_eq "slow-start token: every cycle time.slow-start" "$(verdicts "$T/a5")" "time.slow-start 2"
+check "slow-start token: the row has the time and the message the limit" python3 -c "
+import csv,sys
+rows=list(csv.DictReader(open('$T/a5/cycles.csv')))
+sys.exit(not all(float(r['to_first_apdu_ms']) > 1500 and 'over FIRST_APDU_MAX_MS 1500 ms' in r['message'] for r in rows))"
 "$TR" cycle --rig "$RIG" --slot A3 --count 50 --stop-on-fail --out "$T/a3s" > /dev/null 2> "$T/a3s.err"
 check_eq "--stop-on-fail stops at the first failing cycle" "$(verdicts "$T/a3s")" "enum.bad-atr 1"
 check "--stop-on-fail says the token is left as it is" grep -q 'left as it is' "$T/a3s.err"

@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# Issue 4, the proof: every certification suite (suites/DEFAULT) on healthy
-# tokens of every algorithm and both roles, and on one token per defect of
-# the REF-1 fault table. Healthy: every test passes (or is skipped because
-# the token's role makes it not apply, or — decrypt — because an ecdsa token
-# has no encryption pair). Defective: the defect's own classification fails
-# and nothing else does (a token that cannot answer at all — mute, dropped,
-# never back from a power cycle — may end the rest of its tests as errors of
-# that same classification). Prints the detection table and the signing and
-# decryption rates measured per algorithm.
+# Issue 4 (and issue 11's and 15's new checks), the proof: every certification suite
+# (suites/DEFAULT) on healthy tokens of every algorithm and both roles, and
+# on one token per defect of the REF-1 fault table. Healthy: every test
+# passes (or is skipped because the token's role makes it not apply, or —
+# decrypt — because an ecdsa token has no encryption pair). Defective: the
+# defect's own classification fails and nothing else does (a token that
+# cannot answer at all — mute, dropped, never back from a power cycle — may
+# end the rest of its tests as errors of that same classification). Prints
+# the detection table and the signing and decryption rates measured per
+# algorithm.
 #
-# Every rigs/faults*.ini, run at once, each under its own private pcscd: one
-# pcscd serves at most 16 readers (see rigs/faults.ini), so the tokens are
-# split over several rig files.
+# Every rigs/faults*.ini, run at once, each under its own private pcscd:
+# one pcscd serves at most 16 readers (see rigs/faults.ini).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
-RIGS=("$ROOT"/rigs/faults*.ini)
-dir_of() { echo "/tmp/tr-it-$$-faults$1"; }
+# every rigs/faults*.ini, each under its own private pcscd (16 readers each)
+mapfile -t RIGS < <(ls "$ROOT"/rigs/faults*.ini | sort -V)
 # tokenrig run takes its rigs down itself; this is for a run that crashed
 cleanup() {
   for i in "${!RIGS[@]}"; do
-    TOKENRIG_VRIG_DIR=$(dir_of "$i") "$TR" rig down --rig "${RIGS[$i]}" >/dev/null 2>&1
+    TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-faults$i "$TR" rig down --rig "${RIGS[$i]}" >/dev/null 2>&1
   done
   rm -rf "$T"
 }
@@ -28,34 +28,29 @@ trap cleanup EXIT
 t0=$(date +%s.%N)
 pids=()
 for i in "${!RIGS[@]}"; do
-  TOKENRIG_VRIG_DIR=$(dir_of "$i") "$TR" run --rig "${RIGS[$i]}" --allow-destructive --out "$T/r$i" \
+  TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-faults$i "$TR" run --rig "${RIGS[$i]}" --allow-destructive --out "$T/r$i" \
     > "$T/out$i" 2> "$T/err$i" &
-  pids[i]=$!
+  pids[$i]=$!
   # The next rig comes up once this one is (its "run ... ->" line): two
   # bring-ups at the same instant could pick the same free vpcd ports.
   for _ in $(seq 1 600); do
     grep -q '^tokenrig: run ' "$T/err$i" 2>/dev/null && break
-    kill -0 "${pids[i]}" 2>/dev/null || break
+    kill -0 "${pids[$i]}" 2>/dev/null || break
     sleep 0.05
   done
 done
-rcs=()
 for i in "${!RIGS[@]}"; do
-  wait "${pids[i]}"; rcs[i]=$?
+  wait "${pids[$i]}"; rc=$?
+  check_eq "$(basename "${RIGS[$i]}"): exit status 1 (defective tokens failed)" "$rc" 1
+  check "$(basename "${RIGS[$i]}"): junit.xml written" test -s "$T/r$i/junit.xml"
 done
 t1=$(date +%s.%N)
 echo "# proof runtime: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (${#RIGS[@]} rigs, up, all suites, down)"
-checker_args=()
-for i in "${!RIGS[@]}"; do
-  name=$(basename "${RIGS[$i]}")
-  if grep -Eq '^[[:space:]]*faults?[[:space:]]*=' "${RIGS[$i]}"; then want=1; else want=0; fi
-  check_eq "$name: exit status $want$([ "$want" = 1 ] && echo ' (defective tokens failed)')" "${rcs[i]}" "$want"
-  check "$name: junit.xml written" test -s "$T/r$i/junit.xml"
-  checker_args+=("${RIGS[$i]}" "$T/r$i/results.csv")
-done
+args=()
+for i in "${!RIGS[@]}"; do args+=("${RIGS[$i]}" "$T/r$i/results.csv"); done
 
 # The checker prints "ok|...", "bad|..." and "info|..." lines.
-verdicts=$(python3 - "$ROOT" "${checker_args[@]}" <<'PY'
+verdicts=$(python3 - "$ROOT" "${args[@]}" <<'PY'
 import collections, configparser, csv, re, sys
 
 root = sys.argv[1]
@@ -75,16 +70,37 @@ FAULT_CLASS = {
     'slow-sign': 'sign.too-slow',
     'expired-cert': 'cert.expired',
     'renewal-due': 'cert.renewal-due',
+    'cert-other-ca': 'cert.untrusted-ca',
+    'rogue-seal-maker': 'seal.untrusted-maker',
     'sign-without-pin': 'sign.no-pin-required',
     'flaky-power': 'enum.no-card',
     'bad-atr': 'enum.bad-atr',
     'mute-after': 'io.mute',
     'drop-after': 'io.removed',
+    # the PIN state model (suites/pin-model.tsuite)
+    'logout-ignored': 'pin.verified-after-logout',
+    'reset-keeps-verified': 'pin.verified-after-reset',
+    'so-no-lockout': 'pin.so-no-lockout',
+    'change-not-persistent': 'pin.change-not-persistent',
+    'wrong-pin-keeps-verified': 'pin.verified-after-wrong-pin',
+    'seal-without-pin': 'seal.no-pin-required',
+    # issue 11: time and protocol (rigs/faults-4.ini)
+    'slow-start': 'time.slow-start',
+    'slow-apdu': 'time.slow-apdu',
+    'endless-61xx': 'proto.endless-61xx',
+    '6cxx-loop': 'proto.6cxx-loop',
+    'trailing-bytes': 'proto.trailing-bytes',
+    'short-read-9000': 'proto.short-read',
+    # issue 15: decryption (rigs/faults-6.ini)
     'decrypt-without-pin': 'enc.no-pin-required',
     'decrypt-with-sign-key': 'enc.uses-sign-key',
     'no-enc-key': 'enc.missing',
     'enc-cert-other-key': 'enc.decrypt-failed',
 }
+# Time defects: the failing metric row of results.csv carries the measured
+# time (value) and the profile limit it broke (message).
+TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
+               'slow-apdu': ('apdu_ms', 'APDU_MAX_MS')}
 # Defects after which the token cannot answer any more.
 LOST = {'flaky-power', 'mute-after', 'drop-after'}
 # Why a healthy token may skip a test: its role, no batch manifest, or (decrypt)
@@ -175,6 +191,19 @@ for rig_path, results in runs:
         else:
             say('ok', f'{desc}: nothing else failed ({len(caught)} test(s) {want}, '
                       f"{sum(r['verdict'] == 'pass' for r in tests)} passed, {sum(r['verdict'] == 'skip' for r in tests)} skipped)")
+        if fault in TIME_METRIC:
+            metric, limit_name = TIME_METRIC[fault]
+            rows_m = [r for r in mine if r['metric'] == metric and r['verdict'] == 'fail'
+                      and r['classification'] == want]
+            good = []
+            for r in rows_m:
+                m = re.search(rf'over {limit_name} ([0-9.]+) ms', r['message'])
+                if m and float(r['value']) > float(m.group(1)):
+                    good.append((float(r['value']), float(m.group(1))))
+            in_test = all(re.search(rf'over {limit_name} [0-9.]+ ms', r['message']) for r in caught)
+            say('ok' if good and len(good) == len(rows_m) and in_test else 'bad',
+                f'{desc}: results.csv carries the time and the limit' +
+                (f' ({metric} {good[0][0]:.1f} ms > {limit_name} {good[0][1]:g} ms, {len(good)} row(s))' if good else ''))
         if caught:
             first = caught[0]
             detections.append((faults[0], slot, f"{first['suite']} / {first['test']}", want,

@@ -20,7 +20,8 @@ for r in csv.DictReader(open(sys.argv[1], newline='')):
 PY
 }
 
-printf 'serial,role,org,not_after\nBATCH00000000001,main,Example,\nBATCH00000000002,main,Example,\nBATCH00000000003,main,Example,\nNOSUCHTOKEN00001,secondary,Gone Ltd.,\n' > "$T/manifest.csv"
+# every row complete: a manifest with an empty not_after is refused (25-failclosed.sh)
+printf 'serial,role,org,not_after\nBATCH00000000001,main,Example,2030-12-31\nBATCH00000000002,main,Example,2030-12-31\nBATCH00000000003,main,Example,2030-12-31\nNOSUCHTOKEN00001,secondary,Gone Ltd.,2030-12-31\n' > "$T/manifest.csv"
 
 # --- mute, drop, kill -9 in one batch -------------------------------------------------
 "$TR" run --rig "$RIG" --manifest "$T/manifest.csv" --out "$T/r1" "$SUITE" > "$T/out1" 2> "$T/err1" &

@@ -20,9 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-crash.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-crash
-RIG=$T/crash.ini
-{ cat "$ROOT/ci/tests/rigs/crash.ini"; } > "$RIG"
-sed -i "s|^name = crash|name = crash\nnv_dir = $T/nv|" "$RIG"
+RIG=$(nv_crash_rig "$T")
 cleanup() {
   "$TR" rig down --rig "$RIG" >/dev/null 2>&1
   rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
@@ -30,16 +28,6 @@ cleanup() {
 trap cleanup EXIT
 SUITES="default-pin pin-lockout"
 
-# verdicts FILE -> "slot|suite|test|verdict|class" of the certification rows, sorted
-verdicts() { python3 - "$1" <<'PY'
-import csv, sys
-rows = []
-for r in csv.DictReader(open(sys.argv[1], newline='')):
-    if not r['metric'] and r['suite'] != 'recovery':
-        rows.append('|'.join([r['slot'], r['suite'], r['test'], r['verdict'], r['classification'] or '-']))
-print('\n'.join(sorted(rows)))
-PY
-}
 # recovery_rows FILE -> "slot verdict" of the recovery rows
 recovery_rows() { python3 - "$1" <<'PY'
 import csv, sys
@@ -115,14 +103,22 @@ check "the crash matrix covered the destructive steps (>= 20 kill points; found 
 check "tokens were restored from the journal after the crashes ($recovered restorations)" test "$recovered" -ge "$steps"
 echo "# crash matrix: $steps SIGKILL points (journaled step x before/after its command), $recovered token restorations"
 
-# --- SIGKILL from outside, at moments nobody chose -----------------------------------------
-for delay in 0.7 1.3 2.1; do
-  "$TR" run --rig "$RIG" --allow-destructive --quiet --out "$T/ext-$delay" $SUITES > /dev/null 2>&1 &
+# --- SIGKILL from outside, at moments the test does not choose to the step --------------
+# (once the run is in a given test: wherever it is in it when the signal lands)
+n=0
+for at in "change to a new PIN clears the default flag" "wrong PINs block the PIN, one try each" \
+          "the SO PIN unblocks to the factory PIN"; do
+  n=$((n + 1))
+  "$TR" run --rig "$RIG" --allow-destructive --quiet --out "$T/ext-$n" $SUITES > /dev/null 2>&1 &
   p=$!
-  sleep "$delay"; kill -9 $p 2>/dev/null; wait $p 2>/dev/null
-  w=$(whole_rows "$T/ext-$delay")
-  [ "$w" = ok ] && ok "SIGKILL after ${delay}s: no torn row" || bad "SIGKILL after ${delay}s: torn rows: $w"
-  follow_up "SIGKILL after ${delay}s" "ext-$delay"
+  for _ in $(seq 1 500); do
+    grep -q "$at" "$T/ext-$n/trace.csv" 2>/dev/null && break
+    sleep 0.01
+  done
+  kill -9 $p 2>/dev/null; wait $p 2>/dev/null
+  w=$(whole_rows "$T/ext-$n")
+  [ "$w" = ok ] && ok "SIGKILL in '$at': no torn row" || bad "SIGKILL in '$at': torn rows: $w"
+  follow_up "SIGKILL in '$at'" "ext-$n"
 done
 
 # --- orderly stops: each token restored before the run exits --------------------------------

@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-pcscd.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-pcscd
-RIG=$T/crash.ini
-sed "s|^name = crash|name = crash\nnv_dir = $T/nv|" "$ROOT/ci/tests/rigs/crash.ini" > "$RIG"
+RIG=$(nv_crash_rig "$T")
 cleanup() {
   "$TR" rig down --rig "$RIG" >/dev/null 2>&1
   rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
@@ -16,15 +15,6 @@ cleanup() {
 trap cleanup EXIT
 SUITES="identity default-pin pin-lockout recognition"
 
-verdicts() { python3 - "$1" <<'PY'
-import csv, sys
-rows = []
-for r in csv.DictReader(open(sys.argv[1], newline='')):
-    if not r['metric'] and r['suite'] != 'recovery':
-        rows.append('|'.join([r['slot'], r['suite'], r['test'], r['verdict'], r['classification'] or '-']))
-print('\n'.join(sorted(rows)))
-PY
-}
 
 "$TR" run --rig "$RIG" --allow-destructive --quiet --out "$T/base" $SUITES > /dev/null 2>&1; rc=$?
 check_eq "baseline run exits 0" "$rc" 0

@@ -31,3 +31,21 @@ vreader() { echo "tokenrig $1 $(($2 / 2)) 00 0$(($2 % 2))"; }
 # SW of the last line / data of the last line printed by apdu.
 last_sw() { tail -n 1 | awk '{print $2}'; }
 pin16() { printf '%s' "$1" | xxd -p | tr -d '\n' | awk '{s=$0; while (length(s) < 32) s = s "FF"; print toupper(s)}'; }
+
+# The crash rig (ci/tests/rigs/crash.ini) with its tokens' NV memory in $1/nv:
+# writes $1/crash.ini and prints its path.
+nv_crash_rig() {
+  sed "s|^name = crash|name = crash\nnv_dir = $1/nv|" "$ROOT/ci/tests/rigs/crash.ini" > "$1/crash.ini"
+  echo "$1/crash.ini"
+}
+# verdicts RESULTS.CSV -> "slot|suite|test|verdict|class" of the certification
+# rows (not metrics, not recovery rows), sorted: what two runs are compared by
+verdicts() { python3 - "$1" <<'PY'
+import csv, sys
+rows = []
+for r in csv.DictReader(open(sys.argv[1], newline='')):
+    if not r['metric'] and r['suite'] != 'recovery':
+        rows.append('|'.join([r['slot'], r['suite'], r['test'], r['verdict'], r['classification'] or '-']))
+print('\n'.join(sorted(rows)))
+PY
+}

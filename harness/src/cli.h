@@ -9,7 +9,9 @@
 #ifndef TR_CLI_H
 #define TR_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
@@ -23,6 +25,20 @@ int tr_cmd_cycle(int argc, char **argv);
 int tr_cmd_hubs(int argc, char **argv);
 int tr_cmd_rig(int argc, char **argv);
 int tr_cmd_recover(int argc, char **argv);
+
+/* Before getopt_long: every "--name" in argv must be a long option of
+ * longopts spelled out in full (getopt_long would take a unique prefix:
+ * "--allow" for --allow-destructive). An abbreviation is said on stderr
+ * ("tokenrig run: option '--allow' must be spelled out
+ * (--allow-destructive)") and gives -1: the command exits 2. Unknown
+ * options are left to getopt_long. shortopts: the same string getopt_long
+ * gets, so that option arguments ("--out --allow") are skipped. */
+int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *shortopts,
+                       const struct option *longopts);
+
+/* The options of a command that takes only --rig FILE (and --help): -1
+ * to go on with *rig_arg set, else the exit status (0 after --help). */
+int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg);
 
 /* Print an error as "tokenrig: file:line:col: message" and return the exit
  * status it maps to. */

@@ -26,7 +26,8 @@ static void usage_cycle(FILE *f)
         "(power off seen, USB device, PC/SC reader, card with ATR, first APDU).\n"
         "Each cycle is a row of cycles.csv with the stage reached and a verdict:\n"
         "pass, rig.port-not-switched, enum.no-device, enum.no-reader, enum.no-card,\n"
-        "enum.bad-atr, io.first-apdu-failed. --stop-on-fail stops at the first\n"
+        "enum.bad-atr, io.first-apdu-failed, time.slow-start (power-on to the first\n"
+        "answer over the profile's FIRST_APDU_MAX_MS). --stop-on-fail stops at the first\n"
         "failing cycle and leaves the token as it is, for the bench engineer.\n"
         "The ATR and the first APDU come from the profile (ATR, FIRST_APDU,\n"
         "FIRST_APDU_SW). Exit status: 0 every cycle passed, 1 a cycle failed,\n"
@@ -38,10 +39,19 @@ typedef struct {
     unsigned fails;
 } stage_count;
 
-/* One cycle: power, ATR check, first APDU. Returns the verdict ("pass" or a
- * classification); rep holds the timings. */
-static const char *one_cycle(tr_slot *s, const uint8_t *atr, size_t atr_len, const uint8_t *apdu, size_t apdu_len,
-                             const char *want_sw, tr_cycle_report *rep, char *msg, size_t cap)
+/* The slot and what its profile says the token answers. */
+typedef struct {
+    const tr_slot_cfg *sc;
+    tr_profile prof;
+    uint8_t atr[64], apdu[300];
+    size_t atr_len, apdu_len;
+    const char *want_sw;        /* FIRST_APDU_SW, or 9000 */
+    double first_max_ms;        /* FIRST_APDU_MAX_MS, or -1 */
+} cycle_target;
+
+/* One cycle: power, ATR check, first APDU, its time. Returns the verdict
+ * ("pass" or a classification); rep holds the timings. */
+static const char *one_cycle(tr_slot *s, const cycle_target *tg, tr_cycle_report *rep, char *msg, size_t cap)
 {
     tr_err e;
     tr_err_clear(&e);
@@ -52,14 +62,14 @@ static const char *one_cycle(tr_slot *s, const uint8_t *atr, size_t atr_len, con
     }
     uint8_t got[64];
     size_t n = tr_card_atr(tr_slot_card(s), got, sizeof got);
-    if (atr_len && (n != atr_len || memcmp(got, atr, n))) {
+    if (tg->atr_len && (n != tg->atr_len || memcmp(got, tg->atr, n))) {
         snprintf(msg, cap, "ATR %s is not the profile's", rep->atr_hex);
         return "enum.bad-atr";
     }
     uint8_t rsp[TR_MAX_RAPDU];
     size_t rlen;
     uint64_t t0 = tr_now_ns();
-    if (tr_card_transmit(tr_slot_card(s), apdu, apdu_len, rsp, sizeof rsp, &rlen, &e) < 0) {
+    if (tr_card_transmit(tr_slot_card(s), tg->apdu, tg->apdu_len, rsp, sizeof rsp, &rlen, &e) < 0) {
         snprintf(msg, cap, "first APDU: %s", e.msg);
         return "io.first-apdu-failed";
     }
@@ -67,9 +77,14 @@ static const char *one_cycle(tr_slot *s, const uint8_t *atr, size_t atr_len, con
     tr_strlcpy(rep->stage, "apdu", sizeof rep->stage);
     char sw[5];
     snprintf(sw, sizeof sw, "%02X%02X", rsp[rlen - 2], rsp[rlen - 1]);
-    if (strcasecmp(sw, want_sw)) {
-        snprintf(msg, cap, "first APDU answered %s, expected %s", sw, want_sw);
+    if (strcasecmp(sw, tg->want_sw)) {
+        snprintf(msg, cap, "first APDU answered %s, expected %s", sw, tg->want_sw);
         return "io.first-apdu-failed";
+    }
+    if (tg->first_max_ms >= 0 && rep->to_first_apdu_ms > tg->first_max_ms) {
+        snprintf(msg, cap, "first APDU answered %.1f ms after power-on, over FIRST_APDU_MAX_MS %g ms",
+                 rep->to_first_apdu_ms, tg->first_max_ms);
+        return "time.slow-start";
     }
     return "pass";
 }
@@ -86,20 +101,24 @@ static int profile_bytes(const tr_profile *p, const char *name, uint8_t *out, si
     return 0;
 }
 
+/* A time limit (ms > 0) from the profile; -1 when it has none. */
+static int profile_limit(const tr_profile *p, const char *name, double *out, tr_err *e)
+{
+    *out = -1;
+    const char *v = tr_vars_get(p->vars, name);
+    if (!v)
+        return 0;
+    char tmp[64];
+    if (!tr_strlcpy(tmp, v, sizeof tmp) || !tr_parse_double(tr_trim(tmp), out) || !(*out > 0))
+        return tr_fail(e, TR_E_CONFIG, "%s: %s = %s: expected a time in ms (a number above 0)", p->path, name, v);
+    return 0;
+}
+
 typedef struct {
     const char *rig_arg, *slot_arg, *profile_arg, *out_arg;
     unsigned long count;
     bool stop_on_fail, plots;
 } cycle_opts;
-
-/* The slot and what its profile says the token answers. */
-typedef struct {
-    const tr_slot_cfg *sc;
-    tr_profile prof;
-    uint8_t atr[64], apdu[300];
-    size_t atr_len, apdu_len;
-    const char *want_sw;        /* FIRST_APDU_SW, or 9000 */
-} cycle_target;
 
 /* Find the slot and read ATR, FIRST_APDU and FIRST_APDU_SW from its profile.
  * On success the caller frees tg->prof. */
@@ -113,7 +132,8 @@ static int cycle_target_load(const cycle_opts *o, tr_rig_session *rs, cycle_targ
     const char *want_sw = tr_vars_get(tg->prof.vars, "FIRST_APDU_SW");
     tg->want_sw = want_sw ? want_sw : "9000";
     if (profile_bytes(&tg->prof, "ATR", tg->atr, sizeof tg->atr, &tg->atr_len, e) < 0 ||
-        profile_bytes(&tg->prof, "FIRST_APDU", tg->apdu, sizeof tg->apdu, &tg->apdu_len, e) < 0) {
+        profile_bytes(&tg->prof, "FIRST_APDU", tg->apdu, sizeof tg->apdu, &tg->apdu_len, e) < 0 ||
+        profile_limit(&tg->prof, "FIRST_APDU_MAX_MS", &tg->first_max_ms, e) < 0) {
         tr_profile_free(&tg->prof);
         return -1;
     }
@@ -148,7 +168,7 @@ static int cycle_slot_open(tr_rig_session *rs, const tr_slot_cfg *sc, tr_slot **
 static const stage_count cycle_failures[] = {
     {"rig.port-not-switched", 0}, {"enum.no-device", 0}, {"enum.no-reader", 0},
     {"enum.no-card", 0},          {"enum.no-answer", 0}, {"enum.bad-atr", 0},
-    {"io.first-apdu-failed", 0},  {"rig", 0}};
+    {"io.first-apdu-failed", 0},  {"time.slow-start", 0}, {"rig", 0}};
 #define N_CYCLE_FAILURES (sizeof cycle_failures / sizeof cycle_failures[0])
 
 /* What the run counted: the stage times of the cycles that got there, and
@@ -221,8 +241,7 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
     for (unsigned long i = 1; i <= o->count && !tr_batch_interrupted(); i++) {
         tr_cycle_report r;
         char msg[TR_ERR_MSG_MAX];
-        const char *verdict = one_cycle(s, tg->atr, tg->atr_len, tg->apdu, tg->apdu_len, tg->want_sw, &r, msg,
-                                        sizeof msg);
+        const char *verdict = one_cycle(s, tg, &r, msg, sizeof msg);
         ty->done++;
         if (r.to_atr_ms >= 0)
             ty->t_atr[ty->n_atr++] = r.to_atr_ms;
@@ -304,6 +323,8 @@ int tr_cmd_cycle(int argc, char **argv)
         {"plots", no_argument, 0, 'P'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cycle_opts o = {.count = 0};
+    if (tr_cli_spelled_out("tokenrig cycle", argc, argv, "r:s:n:p:o:SPh", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:s:n:p:o:SPh", opts, NULL)) != -1) {
         uint64_t v;
@@ -343,6 +364,9 @@ int tr_cmd_cycle(int argc, char **argv)
 
 int tr_cmd_hubs(int argc, char **argv)
 {
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    if (tr_cli_spelled_out("tokenrig hubs", argc, argv, "h", opts) < 0)
+        return 2;
     if (argc > 1) {
         bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
         fprintf(help ? stdout : stderr,

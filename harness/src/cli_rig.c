@@ -64,6 +64,8 @@ int tr_cmd_rig(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *rig_arg = NULL, *slot_arg = NULL;
     unsigned timeout = RIG_UP_TIMEOUT_MS;
+    if (tr_cli_spelled_out("tokenrig rig", argc, argv, "r:t:s:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:t:s:h", opts, NULL)) != -1) {
         uint64_t v;
@@ -174,20 +176,10 @@ static void print_readers(tr_pcsc *p)
 
 int tr_cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *rig_arg = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': rig_arg = optarg; break;
-        case 'h': usage_list(stdout); return 0;
-        default: usage_list(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage_list(stderr);
-        return 2;
-    }
+    const char *rig_arg;
+    int st = tr_cli_rig_only("tokenrig list", argc, argv, usage_list, &rig_arg);
+    if (st >= 0)
+        return st;
     tr_err e;
     tr_err_clear(&e);
     tr_rig_session rs;
@@ -239,6 +231,8 @@ int tr_cmd_power(int argc, char **argv)
     static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"slot", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *rig_arg = NULL, *slot_name = NULL;
+    if (tr_cli_spelled_out("tokenrig power", argc, argv, "r:s:h", opts) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:s:h", opts, NULL)) != -1) {
         switch (c) {

@@ -110,17 +110,26 @@ static void usage_run(FILE *f)
         "slot per test on stderr and the batch verdicts on stdout.\n"
         "  --rig FILE            rig file or name under rigs/ (default: virtual)\n"
         "  --profile FILE        profile for every slot (default: the slot's / rig's)\n"
-        "  --slots LIST          only these slots (comma-separated names)\n"
+        "  --slots LIST          only these slots (comma-separated names of the rig's slots)\n"
         "  --out DIR             report directory (default reports/<run-id>)\n"
         "  --allow-destructive   run the destructive tests (PIN change, lockout);\n"
-        "                        they restore factory state when they pass\n"
-        "  --manifest CSV        batch manifest: serial -> expected role, org, notAfter\n"
+        "                        they restore factory state when they pass; without\n"
+        "                        it the tokens are INCOMPLETE, not PASS\n"
+        "  --manifest CSV        batch manifest: header serial,role,org,not_after[,slot],\n"
+        "                        every row complete (not_after YYYY-MM-DD)\n"
         "  -D VAR=VALUE          set a suite variable (overrides profile and rig)\n"
         "  --timeout SECONDS     per slot; past it the slot ends with an error\n"
         "  --plots               make the PNG plots (needs gnuplot)\n"
+        "Options are spelled out (no abbreviations). Every variable the suites read\n"
+        "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
-        "error, only rig errors, or a report file that could not be written.\n");
+        "error, only rig errors, a token INCOMPLETE (tests it was asked for not\n"
+        "run: not-run.* in results.csv), or a report file that could not be written.\n");
 }
+
+/* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID
+ * bad and already said (an abbreviated option: no usage after it). */
+#define OPTS_SAID 3
 
 static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
 {
@@ -131,8 +140,11 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
         {"timeout", required_argument, 0, 't'}, {"plots", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},         {"reader", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const char shortopts[] = "r:p:s:o:m:At:PqR:D:h";
+    if (tr_cli_spelled_out(script_mode ? "tokenrig script" : "tokenrig run", argc, argv, shortopts, opts) < 0)
+        return OPTS_SAID;
     int c;
-    while ((c = getopt_long(argc, argv, "r:p:s:o:m:At:PqR:D:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
         case 'r': o->rig_arg = optarg; break;
@@ -256,7 +268,8 @@ int tr_cmd_run(int argc, char **argv)
         return 0;
     }
     if (prc > 0) {
-        usage_run(stderr);
+        if (prc != OPTS_SAID)
+            usage_run(stderr);
         return 2;
     }
     tr_err e;
@@ -296,7 +309,8 @@ int tr_cmd_script(int argc, char **argv)
         return 0;
     }
     if (prc > 0) {
-        usage_script(stderr);
+        if (prc != OPTS_SAID)
+            usage_script(stderr);
         return 2;
     }
     o.script = true;
@@ -348,21 +362,10 @@ static void usage_recover(FILE *f)
 
 int tr_cmd_recover(int argc, char **argv)
 {
-    static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *rig_arg = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': rig_arg = optarg; break;
-        case 'h': usage_recover(stdout); return 0;
-        default: usage_recover(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        usage_recover(stderr);
-        return 2;
-    }
+    const char *rig_arg;
+    int st = tr_cli_rig_only("tokenrig recover", argc, argv, usage_recover, &rig_arg);
+    if (st >= 0)
+        return st;
     tr_err e;
     tr_err_clear(&e);
     tr_rig_session rs;

@@ -155,6 +155,29 @@ static bool valid_var_name(const char *s)
     return true;
 }
 
+/* Variables that name a file (the trust anchors of cert-info / seal-info
+ * `trust`): a relative path in a profile or a rig file is taken relative to
+ * that file's directory, so it means the same from any working directory. */
+static const char *const FILE_VARS[] = {"CA_ROOT", "SEAL_MAKER_ROOT", NULL};
+
+static bool resolve_file_var(ini_ctx *c, const char *name, const char *value, char *out, size_t cap)
+{
+    bool is_file = false;
+    for (const char *const *f = FILE_VARS; *f; f++)
+        is_file |= !strcmp(name, *f);
+    if (!is_file || !value[0] || value[0] == '/') {
+        if (!tr_strlcpy(out, value, cap))
+            return ini_bad(c, "value of '%s' is too long (at most %zu characters)", name, cap - 1);
+        return true;
+    }
+    char dir[TR_PATH_MAX];
+    tr_strlcpy(dir, c->src.path, sizeof dir);
+    int n = snprintf(out, cap, "%s/%s", dirname(dir), value);
+    if (n < 0 || (size_t)n >= cap)
+        return ini_bad(c, "'%s': the path %s relative to %s is too long", name, value, c->src.path);
+    return true;
+}
+
 /* ---- profiles ---------------------------------------------------------------- */
 
 static int profile_key(void *user, const char *section, const char *name, const char *value)
@@ -173,10 +196,10 @@ static int profile_key(void *user, const char *section, const char *name, const 
     if (!strcmp(section, "vars")) {
         if (!valid_var_name(name))
             return ini_bad(c, "variable name '%s': use letters, digits and _ only", name);
-        char v[1024];
-        if (!copy_value(c, name, value, v, sizeof v))
+        char v[1024], path[TR_PATH_MAX];
+        if (!copy_value(c, name, value, v, sizeof v) || !resolve_file_var(c, name, v, path, sizeof path))
             return 0;
-        if (tr_vars_set(p->vars, name, v) < 0)
+        if (tr_vars_set(p->vars, name, path) < 0)
             return ini_bad(c, "out of memory");
         return 1;
     }
@@ -440,7 +463,10 @@ static bool set_var(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const cha
     const char *name = c->key + 4;
     if (!valid_var_name(name))
         return ini_bad(c, "variable name '%s': use letters, digits and _ only", name);
-    if (tr_vars_set(s->vars, name, value) < 0)
+    char path[TR_PATH_MAX];
+    if (!resolve_file_var(c, name, value, path, sizeof path))
+        return false;
+    if (tr_vars_set(s->vars, name, path) < 0)
         return ini_bad(c, "out of memory");
     return true;
 }

@@ -592,7 +592,7 @@ static void copy_utf8(char *dst, size_t cap, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-static void subject_line(X509 *x, char *out, size_t cap)
+void tr_name_line(const X509_NAME *name, char *out, size_t cap)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *data = NULL;
@@ -602,7 +602,7 @@ static void subject_line(X509 *x, char *out, size_t cap)
     /* one line, UTF-8 kept as UTF-8 (organisation names are Chinese) */
     unsigned long flags = (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) |
                           ASN1_STRFLGS_UTF8_CONVERT;
-    if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0, flags) >= 0) {
+    if (name && X509_NAME_print_ex(b, name, 0, flags) >= 0) {
         long n = BIO_get_mem_data(b, &data);
         if (n > 0)
             copy_utf8(out, cap, data, (size_t)n);
@@ -664,7 +664,8 @@ int tr_cert_inspect(const uint8_t *der, size_t len, time_t now, int window_days,
     out->cls = classify(out->not_before, out->days_left, now, window_days);
     out->key_alg = tr_pkey_alg(X509_get0_pubkey(x));
     ERR_clear_error(); /* an unloadable key is key_alg 0, not an error */
-    subject_line(x, out->subject, sizeof out->subject);
+    tr_name_line(X509_get_subject_name(x), out->subject, sizeof out->subject);
+    tr_name_line(X509_get_issuer_name(x), out->issuer, sizeof out->issuer);
     serial_hex(x, out->serial_hex, sizeof out->serial_hex);
     key_id_hex(x, out->key_id);
     X509_free(x);

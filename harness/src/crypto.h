@@ -65,6 +65,7 @@ typedef struct {
     time_t not_before, not_after;
     tr_alg key_alg;        /* algorithm of the subject public key */
     char subject[256];     /* one-line subject */
+    char issuer[256];      /* one-line issuer */
     char serial_hex[80];
     char key_id[65];       /* SHA-256 of the subject public key (the BIT
                               STRING's bytes), hex: which key, for comparing
@@ -111,6 +112,10 @@ int tr_sm4_cbc(bool encrypt, const uint8_t *key, const uint8_t *iv,
 /* Parse a DER certificate (trailing 00/FF padding tolerated, as token files
  * are often padded; anything else after it is an error). Caller X509_free()s. */
 X509 *tr_cert_parse(const uint8_t *der, size_t len, tr_err *e);
+
+/* A name on one line ("O = ..., CN = ..."), UTF-8 kept, cut at cap on a
+ * character boundary; "" when it cannot be printed. */
+void tr_name_line(const X509_NAME *name, char *out, size_t cap);
 
 /* Which tr_alg a key is: SM2 (SM2 curve, whatever keytype OpenSSL chose),
  * ECDSA P-256, RSA; 0 for anything else. */

@@ -86,12 +86,19 @@ const char *tr_code_name(tr_code code)
         [TR_E_MUTE] = "io.mute",  [TR_E_REMOVED] = "io.removed",
         [TR_E_SERVICE] = "rig.pcsc-lost",
         [TR_E_IO] = "io",         [TR_E_TOKEN] = "token",
+        [TR_E_PROTO_61XX] = "proto.endless-61xx",
+        [TR_E_PROTO_6CXX] = "proto.6cxx-loop",
         [TR_E_CRYPTO] = "crypto", [TR_E_NOMEM] = "nomem",
         [TR_E_INTERNAL] = "internal",
     };
     if ((unsigned)code < sizeof names / sizeof names[0] && names[code])
         return names[code];
     return "unknown";
+}
+
+bool tr_code_is_token_defect(tr_code code)
+{
+    return code == TR_E_PROTO_61XX || code == TR_E_PROTO_6CXX;
 }
 
 int tr_code_exit_status(tr_code code)

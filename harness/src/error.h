@@ -8,6 +8,7 @@
 #define TR_ERROR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -24,6 +25,10 @@ typedef enum {
     TR_E_SERVICE,  /* the PC/SC service (pcscd) went away (rig.pcsc-lost) */
     TR_E_IO,       /* file or socket I/O */
     TR_E_TOKEN,    /* the token answered something impossible */
+    /* The token broke the APDU protocol (a token defect: the interpreter
+     * fails the test with the code's name as its classification). */
+    TR_E_PROTO_61XX, /* 61xx (GET RESPONSE) chain that never ends */
+    TR_E_PROTO_6CXX, /* 6Cxx (wrong Le) again after the Le it asked for */
     TR_E_CRYPTO,   /* OpenSSL failure or malformed crypto object */
     TR_E_NOMEM,
     TR_E_INTERNAL
@@ -62,6 +67,10 @@ const char *tr_err_format(const tr_err *e, char *buf, size_t cap);
 
 /* Short stable name of a code ("config", "pcsc", ...). */
 const char *tr_code_name(tr_code code);
+
+/* Whether a code is a token's protocol defect (TR_E_PROTO_*): a failed
+ * test classified by the code's name, not an error of the rig. */
+bool tr_code_is_token_defect(tr_code code);
 
 /* CLI exit status for an error code: usage/config/parse/rig/perm -> 2,
  * token-side errors do not map here (verdicts decide 0/1). */

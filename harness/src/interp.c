@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "arena.h"
 #include "crypto.h"
@@ -27,6 +28,8 @@
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "stats.h"
+#include "trust.h"
+#include "suitevars.h"
 #include "util.h"
 
 #define MAX_SECRETS 16
@@ -43,6 +46,15 @@
 
 enum { GO = 0, STOP = 1 };
 
+#define NO_TEST ((size_t)-1)
+
+/* How a test ended, kept for the tests after it. */
+typedef struct {
+    tr_verdict v;
+    char cls[64];
+    char msg[160];
+} test_outcome;
+
 typedef struct {
     bool is_int;
     int64_t i;
@@ -57,6 +69,7 @@ typedef struct {
     tr_err *e;
     bool fatal;                /* harness failure: stop everything */
     tr_vars *vars;             /* the suite's layer */
+    tr_suite_vars *locals;     /* what the suite sets itself (an unset other name is `config`) */
     tr_arena *scratch;
     time_t now;
     /* last exchange */
@@ -107,6 +120,20 @@ typedef struct {
     tr_cycle_report cyc;
     uint64_t cyc_back_ns;
     unsigned cycle_no;
+    bool power_fresh;          /* no APDU since the last power-cycle yet */
+    double fresh_atr_ms;       /* that cycle's power-on -> ATR (-1 unknown) */
+    /* time limits from the profile (ms, < 0 = none): see load_time_limits */
+    double apdu_max_ms, sign_max_ms, first_max_ms;
+    uint8_t sign_ins[8];
+    int nsign_ins;
+    bool time_failed;          /* a limit broke in this test (time_verdict) */
+    char time_cls[32];
+    char time_msg[MSG_MAX];
+    int time_line;
+    char last_time_msg[MSG_MAX]; /* the latest broken limit (cycles.csv) */
+    /* the tests run so far (why a variable is not set: unset_because) */
+    test_outcome *done;
+    size_t cur;                /* index of the running test; NO_TEST in the prelude */
     /* the token and the run */
     bool lost;
     char lost_msg[256];
@@ -337,12 +364,14 @@ static void emit_result(interp *I, const tr_result_row *row)
         row_unwritten(I, &e);
 }
 
+/* A metric row; a failing one is classified cls (NULL: the test's current
+ * classification). */
 static void emit_metric(interp *I, int line, const char *name, double value, const char *unit,
-                        tr_verdict v, const char *msg)
+                        tr_verdict v, const char *cls, const char *msg)
 {
     tr_result_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .verdict = v,
-        .classification = v == TR_FAIL ? fail_class(I, NULL) : NULL, .duration_s = 0,
+        .classification = v == TR_FAIL ? fail_class(I, cls) : NULL, .duration_s = 0,
         .metric = name, .value = value, .unit = unit, .message = msg,
         .file = I->suite->file, .line = line,
     };
@@ -456,7 +485,9 @@ static void refresh_atr(interp *I)
     tr_hex_encode(I->atr, I->atrlen, I->atr_hex, sizeof I->atr_hex, 0);
 }
 
-static void flush_cycle(interp *I, double to_first_apdu_ms)
+/* The pending cycles.csv row; verdict NULL = "pass" (else the time class
+ * of a first answer that came too late, message saying by how much). */
+static void flush_cycle(interp *I, double to_first_apdu_ms, const char *verdict, const char *message)
 {
     if (!I->cycle_pending)
         return;
@@ -472,7 +503,8 @@ static void flush_cycle(interp *I, double to_first_apdu_ms)
         .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
         .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = r->to_first_apdu_ms,
         .atr = r->atr_hex, .stage = r->stage, .power_level = r->power_level,
-        .verdict = "pass", .message = to_first_apdu_ms >= 0 ? "" : "no APDU after the cycle",
+        .verdict = verdict ? verdict : "pass",
+        .message = message ? message : to_first_apdu_ms >= 0 ? "" : "no APDU after the cycle",
     };
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->cycle)
@@ -482,7 +514,6 @@ static void flush_cycle(interp *I, double to_first_apdu_ms)
         row_unwritten(I, &e);
 }
 
-/* A transport failure: the test is `error`; mute/removed lose the token. */
 /* pcscd went away: not the token's doing, and nothing this suite can judge
  * any more. The suite stops here without a row for this test; the run
  * engine restarts the service and resumes the suite at this test. */
@@ -495,11 +526,16 @@ static int service_lost(interp *I, const tr_err *e)
     return end_test(I, TR_ERROR, "rig.pcsc-lost", 0, "%s", e->msg);
 }
 
+/* A transport failure: the test is `error`; mute/removed lose the token. A
+ * protocol violation (61xx or 6Cxx without end) is the token's defect: the
+ * test fails with its proto.* class, and the token is still there. */
 static int io_error(interp *I, int line, const tr_err *e, const char *doing)
 {
     if (e->code == TR_E_SERVICE)
         return service_lost(I, e);
     const char *cls = tr_code_name(e->code);
+    if (tr_code_is_token_defect(e->code)) /* the token broke the protocol: its defect */
+        return end_test(I, TR_FAIL, cls, line, "%s: %s", doing, e->msg);
     if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED) {
         I->lost = true;
         snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
@@ -521,6 +557,100 @@ static bool stop_requested(interp *I, int line)
         return true;
     }
     return false;
+}
+
+/* ---- time limits ------------------------------------------------------------------- */
+
+/* A time limit from the profile (ms, a number > 0), or -1 when not given. */
+static int load_limit(interp *I, const char *name, double *out)
+{
+    *out = -1;
+    const char *v = I->env->vars ? tr_vars_get(I->env->vars, name) : NULL;
+    if (!v)
+        return 0;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s", v);
+    double d;
+    if (strlen(v) >= sizeof tmp || !tr_parse_double(tr_trim(tmp), &d) || !isfinite(d) || d <= 0)
+        return tr_fail(I->e, TR_E_CONFIG, "time limit %s = %s: expected ms, a number above 0 (profile, rig or -D)", name, v);
+    *out = d;
+    return 0;
+}
+
+/* Time is a verdict (suites/README.md, "Time limits"). The profile's
+ * APDU_MAX_MS bounds every command's answer; SIGN_APDU_MAX_MS replaces it
+ * for the commands whose INS is in SIGN_INS (signing takes longer on real
+ * tokens); FIRST_APDU_MAX_MS bounds power-on -> the answer of the first
+ * command after a power-cycle (that command is judged by it alone). A
+ * limit that is not a number is a configuration error: no run with it. */
+static int load_time_limits(interp *I)
+{
+    if (load_limit(I, "APDU_MAX_MS", &I->apdu_max_ms) < 0 || load_limit(I, "SIGN_APDU_MAX_MS", &I->sign_max_ms) < 0 ||
+        load_limit(I, "FIRST_APDU_MAX_MS", &I->first_max_ms) < 0)
+        return -1;
+    const char *ins = I->env->vars ? tr_vars_get(I->env->vars, "SIGN_INS") : NULL;
+    long n = ins ? tr_hex_decode(ins, I->sign_ins, sizeof I->sign_ins) : 0;
+    if (n < 0 || (ins && n == 0))
+        return tr_fail(I->e, TR_E_CONFIG, "SIGN_INS = %s: expected 1 to %zu INS bytes in hex (profile, rig or -D)", ins,
+                       sizeof I->sign_ins);
+    if (I->sign_max_ms >= 0 && n == 0)
+        return tr_fail(I->e, TR_E_CONFIG, "SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands it "
+                                          "applies to)");
+    I->nsign_ins = (int)n;
+    return 0;
+}
+
+static bool is_sign_ins(const interp *I)
+{
+    for (int k = 0; k < I->nsign_ins && I->sentlen >= 4; k++)
+        if (I->sent[1] == I->sign_ins[k])
+            return true;
+    return false;
+}
+
+/* The answer just received against its limit. A broken limit writes a
+ * failing metric row (measured value, limit in the message) at once and
+ * fails the test when it ends (time_verdict): the test goes on, so that a
+ * slow command that landed (a PIN change) is still checked and undone.
+ * Returns the class of a broken limit, else NULL. */
+static const char *check_time(interp *I, int line, double apdu_ms)
+{
+    bool first = I->power_fresh;
+    I->power_fresh = false;
+    bool sign = !first && I->sign_max_ms >= 0 && is_sign_ins(I);
+    double limit = first ? I->first_max_ms : sign ? I->sign_max_ms : I->apdu_max_ms;
+    double got = first ? (I->fresh_atr_ms >= 0 ? I->fresh_atr_ms + apdu_ms : -1) : apdu_ms;
+    if (limit < 0 || got < 0 || got <= limit)
+        return NULL;
+    const char *name = first ? "FIRST_APDU_MAX_MS" : sign ? "SIGN_APDU_MAX_MS" : "APDU_MAX_MS";
+    const char *cls = first ? "time.slow-start" : "time.slow-apdu";
+    char *msg = I->last_time_msg;
+    size_t cap = sizeof I->last_time_msg;
+    if (first)
+        snprintf(msg, cap, "power-cycle %u: the first command (%.80s) was answered %.1f ms after power-on "
+                 "(ATR after %.1f ms), over %s %g ms", I->cycle_no, cmd_text(I), got, I->fresh_atr_ms, name, limit);
+    else
+        snprintf(msg, cap, "%.80s was answered after %.1f ms, over %s %g ms", cmd_text(I), got, name, limit);
+    scrub(I, msg, cap);
+    emit_metric(I, line, first ? "first_apdu_ms" : "apdu_ms", got, "ms", TR_FAIL, cls, msg);
+    if (!I->time_failed) {
+        I->time_failed = true;
+        snprintf(I->time_cls, sizeof I->time_cls, "%s", cls);
+        snprintf(I->time_msg, sizeof I->time_msg, "%s", msg);
+        I->time_line = line;
+    }
+    return cls;
+}
+
+/* At the end of a test: a broken time limit fails a test that passed (or
+ * skipped after the slow answer); an earlier failure or error stays the
+ * verdict (the metric row still shows the time). */
+static void time_verdict(interp *I)
+{
+    if (!I->time_failed || (I->ended && (I->verdict == TR_FAIL || I->verdict == TR_ERROR)))
+        return;
+    I->ended = false;
+    end_test(I, TR_FAIL, I->time_cls, I->time_line, "%s", I->time_msg);
 }
 
 /* Send I->sent; fill rsp/sw; write the trace row. */
@@ -562,8 +692,6 @@ static int exchange(interp *I, int line)
     snprintf(I->sw_txt, sizeof I->sw_txt, "%04X", I->sw);
     uint64_t lat = t1 - t0;
     I->apdu_ns += lat;
-    if (I->cycle_pending)
-        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(t1 - I->cyc_back_ns) / 1e6 : -1);
     if (I->nsecrets) {
         /* Values of *PIN variables may reach a command other ways than
          * ${pin:} (${ascii:USER_PIN}...): find their bytes too. */
@@ -571,6 +699,11 @@ static int exchange(interp *I, int line)
             memset(I->mark, 0, I->sentlen);
         mark_secret_bytes(I, I->sent, I->sentlen);
     }
+    bool first = I->power_fresh;
+    const char *slow = check_time(I, line, (double)lat / 1e6);
+    if (I->cycle_pending)
+        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(t1 - I->cyc_back_ns) / 1e6 : -1,
+                    first ? slow : NULL, first && slow ? I->last_time_msg : NULL);
     const tr_interp_hooks *h = I->env->hooks;
     bool want = I->env->reports || (h && h->trace);
     if (!want)
@@ -585,6 +718,65 @@ static int exchange(interp *I, int line)
     if (I->env->reports && tr_reports_trace(I->env->reports, &row, &e) < 0)
         row_unwritten(I, &e);
     return GO;
+}
+
+/* ---- one root cause, one failure ------------------------------------------------ */
+
+/* Whether statements s (and the blocks inside them) may set NAME. cert-info
+ * sets the CERT_* variables and seal-info the SEAL_* ones. */
+static bool stmts_set(const tr_stmt *s, const char *name)
+{
+    for (; s; s = s->next) {
+        switch (s->kind) {
+        case TR_ST_LET:
+        case TR_ST_CAPTURE:
+        case TR_ST_FOR:
+        case TR_ST_READ_BINARY:
+            if (s->name && !strcmp(s->name, name))
+                return true;
+            break;
+        case TR_ST_CERT_INFO:
+            if (!strncmp(name, "CERT_", 5))
+                return true;
+            break;
+        case TR_ST_SEAL_INFO:
+            if (!strncmp(name, "SEAL_", 5))
+                return true;
+            break;
+        default:
+            break;
+        }
+        if (stmts_set(s->body, name) || stmts_set(s->else_body, name))
+            return true;
+    }
+    return false;
+}
+
+/* NAME is not set. When an earlier test of the suite that sets it did not
+ * pass, that is why: the test that needs it is skipped with that reason
+ * (one root cause, one failure) rather than reported as a suite error. When
+ * every test that sets it passed (or none does), it is a suite or profile
+ * mistake: false, and the caller reports the error. */
+static bool unset_because(interp *I, const char *name, char *why, size_t cap)
+{
+    if (I->cur == NO_TEST)
+        return false;
+    for (size_t k = I->cur; k-- > 0;) {
+        const tr_test *t = &I->suite->tests[k];
+        const test_outcome *o = &I->done[k];
+        if (o->v == TR_PASS || (!stmts_set(t->body, name) && !stmts_set(t->cleanup, name)))
+            continue;
+        const char *reason = o->msg;
+        if (!strncmp(reason, "not run: ", 9)) /* skipped for a value of its own: say that one */
+            reason += 9;
+        if (o->v == TR_SKIP)
+            snprintf(why, cap, "not run: %s is not set: test \"%s\" was skipped (%s)", name, t->name, reason);
+        else
+            snprintf(why, cap, "not run: %s is not set: test \"%s\" %s (%s)", name, t->name,
+                     o->v == TR_FAIL ? "failed" : "ended in error", o->cls);
+        return true;
+    }
+    return false;
 }
 
 /* ---- values ------------------------------------------------------------------------ */
@@ -738,9 +930,21 @@ static int get_var(interp *I, const char *name, tr_pos pos, val *out)
         }
     }
     const char *v = tr_vars_get(I->vars, name);
+    char why[MSG_MAX];
+    if (!v && unset_because(I, name, why, sizeof why)) {
+        end_test(I, TR_SKIP, NULL, pos.line, "%s", why);
+        return -1;
+    }
+    if (!v && !tr_suite_vars_sets(I->locals, name)) {
+        /* not the suite's own: the run was not given it (the check before
+         * the run lets through what a defined() elsewhere calls optional) */
+        end_test(I, TR_ERROR, "config", pos.line, "column %d: variable %s is not set: give it in the profile, "
+                 "the rig (var.%s) or with -D %s=...", pos.col, name, name, name);
+        return -1;
+    }
     if (!v)
-        return rt_error(I, pos, "variable %s is not set (give it in the profile, the rig, "
-                                "with -D %s=..., or with let)", name, name);
+        return rt_error(I, pos, "variable %s is not set yet (the suite sets it elsewhere: a test that "
+                                "reads it must run after the one that sets it)", name);
     if (name_is_pin(name))
         add_secret(I, v);
     *out = vstr(v, strlen(v));
@@ -910,47 +1114,82 @@ static uint64_t rng_next(interp *I)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* The BER-TLV object starting at b[i] (i < n): the length of its tag, where
+ * its value starts and how long it is. False when it is not complete. */
+static bool tlv_object(const uint8_t *b, size_t n, size_t i, size_t *tl, size_t *vo, size_t *vn)
+{
+    size_t ts = i;
+    if ((b[i++] & 0x1F) == 0x1F) {
+        while (i < n && (b[i] & 0x80))
+            i++;
+        i++;
+    }
+    if (i >= n || i - ts > 4)
+        return false;
+    *tl = i - ts;
+    size_t len = b[i++];
+    if (len & 0x80) {
+        size_t k = len & 0x7F;
+        if (k == 0 || k > 3 || n - i < k)
+            return false;
+        len = 0;
+        while (k--)
+            len = len << 8 | b[i++];
+    }
+    if (len > n - i)
+        return false;
+    *vo = i;
+    *vn = len;
+    return true;
+}
+
+static bool tlv_padding(uint8_t c)
+{
+    return c == 0x00 || c == 0xFF; /* between objects (ISO/IEC 7816-4) */
+}
+
 /* BER-TLV: first value with tag (depth-first into constructed tags). */
 static bool tlv_find(const uint8_t *b, size_t n, const uint8_t *tag, size_t tn, int depth,
                      const uint8_t **val_out, size_t *vn)
 {
     size_t i = 0;
     while (i < n) {
-        if (b[i] == 0x00 || b[i] == 0xFF) { /* padding between objects */
+        if (tlv_padding(b[i])) {
             i++;
             continue;
         }
-        size_t ts = i;
-        bool constructed = b[i] & 0x20;
-        if ((b[i++] & 0x1F) == 0x1F) {
-            while (i < n && (b[i] & 0x80))
-                i++;
-            i++;
-        }
-        if (i >= n || i - ts > 4)
+        size_t tl, vo, len;
+        if (!tlv_object(b, n, i, &tl, &vo, &len))
             return false;
-        size_t tl = i - ts;
-        size_t len = b[i++];
-        if (len & 0x80) {
-            size_t k = len & 0x7F;
-            if (k == 0 || k > 3 || n - i < k)
-                return false;
-            len = 0;
-            while (k--)
-                len = len << 8 | b[i++];
-        }
-        if (len > n - i)
-            return false;
-        if (tl == tn && !memcmp(b + ts, tag, tn)) {
-            *val_out = b + i;
+        if (tl == tn && !memcmp(b + i, tag, tn)) {
+            *val_out = b + vo;
             *vn = len;
             return true;
         }
-        if (constructed && depth < 8 && tlv_find(b + i, len, tag, tn, depth + 1, val_out, vn))
+        bool constructed = b[i] & 0x20;
+        if (constructed && depth < 8 && tlv_find(b + vo, len, tag, tn, depth + 1, val_out, vn))
             return true;
-        i += len;
+        i = vo + len;
     }
     return false;
+}
+
+/* Where the top-level BER-TLV objects of b end: n when every byte belongs to
+ * a complete object or is padding, else the offset of the first byte that
+ * does not (trailing bytes). */
+static size_t tlv_end(const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t tl, vo, len;
+        if (tlv_padding(b[i]))
+            i++;
+        else if (tlv_object(b, n, i, &tl, &vo, &len))
+            i = vo + len;
+        else
+            return i;
+    }
+    return n;
 }
 
 /* ---- built-in functions: one row each ------------------------------------------ */
@@ -1072,6 +1311,15 @@ static int fn_tlv(interp *I, const tr_expr *x, fn_arg *a, val *out)
         *out = vstr("", 0);
     else
         *out = hex_val(I, v, vn);
+    return 0;
+}
+
+/* tlv_trailing(HEX): the bytes after the last complete top-level object. */
+static int fn_tlv_trailing(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)x;
+    size_t end = tlv_end(a[0].b, a[0].n);
+    *out = hex_val(I, a[0].b + end, a[0].n - end);
     return 0;
 }
 
@@ -1341,6 +1589,7 @@ static const fn_row fn_rows[] = {
     [TR_FN_MIN] = {{A_INT}, {"min"}, fn_min_max, true},
     [TR_FN_MAX] = {{A_INT}, {"max"}, fn_min_max, true},
     [TR_FN_UPPER] = {{A_TEXT}, {NULL}, fn_upper, false},
+    [TR_FN_TLV_TRAILING] = {{A_BYTES}, {"tlv_trailing()"}, fn_tlv_trailing, false},
     [TR_FN_ENVELOPE] = {{A_TEXT, A_BYTES, A_BYTES}, {NULL, "the certificate", "the key"}, fn_envelope, false},
     [TR_FN_SM4_ENCRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
     [TR_FN_SM4_DECRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
@@ -1559,6 +1808,15 @@ static int set_var(interp *I, const char *name, const char *value)
 {
     if (tr_vars_set(I->vars, name, value) < 0)
         return harness_fail(I, TR_E_NOMEM, "out of memory setting %s", name);
+    return GO;
+}
+
+/* NAME, VALUE, ... NULL: every pair set, or STOP at the first failure. */
+static int set_vars(interp *I, const char *const *kv)
+{
+    for (; kv[0]; kv += 2)
+        if (set_var(I, kv[0], kv[1]) != GO)
+            return STOP;
     return GO;
 }
 
@@ -1871,7 +2129,7 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
         return rt_error(I, s->pos, "this rig cannot power-cycle the token"), STOP;
     if (stop_requested(I, s->pos.line))
         return STOP;
-    flush_cycle(I, -1);
+    flush_cycle(I, -1, NULL, NULL);
     tr_cycle_report *r = &I->cyc;
     memset(r, 0, sizeof *r);
     r->off_ms = r->to_device_ms = r->to_reader_ms = r->to_atr_ms = r->to_first_apdu_ms = -1;
@@ -1886,6 +2144,8 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     if (rc == 0) {
         I->cycle_pending = true;
         I->cyc_back_ns = tr_now_ns();
+        I->power_fresh = true;
+        I->fresh_atr_ms = r->to_atr_ms;
         refresh_atr(I);
         char line[200];
         snprintf(line, sizeof line, "power-cycle %u: ATR %s after %.1f ms", I->cycle_no, I->atr_hex,
@@ -2004,7 +2264,7 @@ static int exec_metric(interp *I, const tr_stmt *s)
     double v;
     if (eval_double(I, s->e[0], s->name, &v) < 0)
         return STOP;
-    emit_metric(I, s->pos.line, s->name, v, s->unit, TR_PASS, NULL);
+    emit_metric(I, s->pos.line, s->name, v, s->unit, TR_PASS, NULL, NULL);
     return I->fatal ? STOP : GO;
 }
 
@@ -2024,7 +2284,7 @@ static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n
     char name[160], broken[512] = "";
     size_t bo = 0;
     snprintf(name, sizeof name, "%s.n", s->name);
-    emit_metric(I, s->pos.line, name, (double)n, "", TR_PASS, NULL);
+    emit_metric(I, s->pos.line, name, (double)n, "", TR_PASS, NULL, NULL);
     for (int t = 0; t < TR_TH_COUNT; t++) {
         bool bad = have[t] && (t == TR_TH_MIN_RATE ? st[t] < th[t] : st[t] > th[t]);
         char m[160] = "";
@@ -2037,7 +2297,7 @@ static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n
         }
         snprintf(name, sizeof name, "%s.%s", s->name, suffix[t]);
         emit_metric(I, s->pos.line, name, st[t], t == TR_TH_MIN_RATE ? "1/s" : "ms",
-                    bad ? TR_FAIL : TR_PASS, bad ? m : NULL);
+                    bad ? TR_FAIL : TR_PASS, NULL, bad ? m : NULL);
     }
     if (I->fatal)
         return STOP;
@@ -2095,6 +2355,83 @@ static int exec_measure(interp *I, const tr_stmt *s)
     return r;
 }
 
+/* One READ BINARY 00 B0 at offset off, Le chunk (extended above 256). */
+static int rb_send(interp *I, int line, size_t off, int64_t chunk)
+{
+    uint8_t *c = I->cmd;
+    size_t cl = 0;
+    c[cl++] = 0x00;
+    c[cl++] = 0xB0;
+    c[cl++] = (uint8_t)(off >> 8);
+    c[cl++] = (uint8_t)off;
+    if (chunk <= 256) {
+        c[cl++] = (uint8_t)(chunk & 0xFF);
+    } else {
+        c[cl++] = 0x00;
+        c[cl++] = (uint8_t)(chunk >> 8);
+        c[cl++] = (uint8_t)chunk;
+    }
+    I->sent = c;
+    I->sentlen = cl;
+    I->marks_used = false;
+    return exchange(I, line);
+}
+
+/* READ BINARY at off answered 9000 with n bytes, fewer than it asked: the
+ * end of the file, or a token that cut its answer short (9000 promises the
+ * bytes asked for; an end of file before them is 6282). One more READ
+ * BINARY at the next offset tells them apart: data there means the file
+ * goes on and the short answer was the token's protocol defect. */
+static int rb_confirm_end(interp *I, const tr_stmt *s, size_t off, int64_t chunk, size_t n)
+{
+    size_t next = off + n;
+    if (next > 0x7FFF)
+        return GO; /* no offset beyond: the end, as far as B0 can tell */
+    if (rb_send(I, s->pos.line, next, chunk) != GO)
+        return STOP;
+    size_t more = I->rlen - 2;
+    if (more == 0 || I->sw == 0x6B00)
+        return GO;
+    return end_test(I, TR_FAIL, "proto.short-read", s->pos.line,
+                    "read-binary: READ BINARY at offset %zu asked for %" PRId64 " bytes and got %zu with 9000, yet "
+                    "the file goes on (offset %zu answered %zu more bytes, %s): a short answer with 9000 "
+                    "truncates the file (its end is 6282)", off, chunk, n, next, more, I->sw_txt);
+}
+
+/* The READ BINARY loop of read-binary: file[0..*got) on GO. */
+static int rb_read_all(interp *I, const tr_stmt *s, int64_t chunk, int64_t max, uint8_t *file, size_t *got)
+{
+    for (;;) {
+        if (*got > 0x7FFF)
+            return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                            "read-binary: file longer than 32767 bytes (the limit of READ BINARY B0 offsets)");
+        size_t off = *got;
+        if (rb_send(I, s->pos.line, off, chunk) != GO)
+            return STOP;
+        size_t dn = I->rlen - 2;
+        bool more = I->sw == 0x9000 && dn == (size_t)chunk;
+        bool short_ok = I->sw == 0x9000 && dn < (size_t)chunk;
+        bool done = I->sw == 0x6282 || I->sw == 0x6B00 || short_ok;
+        if (!more && !done) {
+            char ans[256];
+            return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                            "read-binary: READ BINARY at offset %zu answered %s (command %s; answer %s)", off,
+                            I->sw_txt, cmd_text(I), answer_text(I, ans, sizeof ans));
+        }
+        if (I->sw == 0x6B00)
+            dn = 0;
+        if (dn > (size_t)max - off)
+            return end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
+                            "read-binary: file longer than the maximum of %" PRId64 " bytes", max);
+        memcpy(file + off, I->rsp, dn);
+        *got += dn;
+        if (short_ok && dn > 0 && rb_confirm_end(I, s, off, chunk, dn) != GO)
+            return STOP;
+        if (done)
+            return GO;
+    }
+}
+
 static int exec_read_binary(interp *I, const tr_stmt *s)
 {
     int64_t chunk = 256, max = READ_BINARY_DEFAULT_MAX;
@@ -2113,55 +2450,7 @@ static int exec_read_binary(interp *I, const tr_stmt *s)
     if (!file)
         return harness_fail(I, TR_E_NOMEM, "out of memory for read-binary");
     size_t got = 0;
-    int r = GO;
-    for (;;) {
-        if (got > 0x7FFF) {
-            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
-                         "read-binary: file longer than 32767 bytes (the limit of READ BINARY B0 offsets)");
-            break;
-        }
-        uint8_t *c = I->cmd;
-        size_t cl = 0;
-        c[cl++] = 0x00;
-        c[cl++] = 0xB0;
-        c[cl++] = (uint8_t)(got >> 8);
-        c[cl++] = (uint8_t)got;
-        if (chunk <= 256) {
-            c[cl++] = (uint8_t)(chunk & 0xFF);
-        } else {
-            c[cl++] = 0x00;
-            c[cl++] = (uint8_t)(chunk >> 8);
-            c[cl++] = (uint8_t)chunk;
-        }
-        I->sent = c;
-        I->sentlen = cl;
-        I->marks_used = false;
-        if (exchange(I, s->pos.line) != GO) {
-            r = STOP;
-            break;
-        }
-        size_t dn = I->rlen - 2;
-        bool more = I->sw == 0x9000 && dn == (size_t)chunk;
-        bool done = I->sw == 0x6282 || I->sw == 0x6B00 || (I->sw == 0x9000 && dn < (size_t)chunk);
-        if (!more && !done) {
-            char ans[256];
-            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
-                         "read-binary: READ BINARY at offset %zu answered %s (command %s; answer %s)", got,
-                         I->sw_txt, cmd_text(I), answer_text(I, ans, sizeof ans));
-            break;
-        }
-        if (I->sw == 0x6B00)
-            dn = 0;
-        if (dn > (size_t)max - got) {
-            r = end_test(I, TR_FAIL, fail_class(I, NULL), s->pos.line,
-                         "read-binary: file longer than the maximum of %" PRId64 " bytes", max);
-            break;
-        }
-        memcpy(file + got, I->rsp, dn);
-        got += dn;
-        if (done)
-            break;
-    }
+    int r = rb_read_all(I, s, chunk, max, file, &got);
     if (r == GO) {
         char *hex = malloc(2 * got + 1);
         if (!hex) {
@@ -2185,8 +2474,83 @@ static void fmt_date(time_t t, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
+/* The `trust FILE` option of cert-info / seal-info: the anchors, or NULL
+ * when the statement has none. A file that cannot be used is the profile's
+ * or the rig's mistake, not the token's: a configuration error naming the
+ * file stops the suite (exit 2). */
+static int load_trust(interp *I, const tr_expr *x, const char *stmt, tr_trust **out)
+{
+    *out = NULL;
+    val v;
+    if (!x)
+        return GO;
+    if (eval(I, x, &v) < 0)
+        return STOP;
+    if (v.is_int || v.n == 0 || strlen(v.s) != v.n)
+        return rt_error(I, x->pos, "%s trust: expected the path of a certificate file, found %s", stmt,
+                        v.is_int ? "a number" : v.n ? "text with a NUL byte" : "\"\""), STOP;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_trust_load(v.s, out, &e) < 0)
+        return harness_fail(I, e.code, "%s trust (line %d): %s", stmt, x->pos.line, e.msg);
+    return GO;
+}
+
+/* What the chain check of one statement reads and sets. */
+typedef struct {
+    const char *stmt, *ok_var, *problem_var;
+    X509 *(*cert)(const uint8_t *der, size_t len, tr_err *e); /* the certificate checked */
+} chain_check;
+
+static const chain_check CERT_CHAIN = {"cert-info", "CERT_CHAIN_OK", "CERT_CHAIN_PROBLEM", tr_cert_parse};
+static const chain_check SEAL_CHAIN = {"seal-info", "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", tr_seal_maker_cert};
+
+/* Whether the certificate in der chains to the `trust` anchor (x, NULL when
+ * the statement has none): ok_var 1/0 and problem_var. No anchor: 0 and the
+ * problem says so; no certificate: 0 and why. */
+static int chain_vars(interp *I, const chain_check *c, const tr_expr *x, const uint8_t *der, size_t n)
+{
+    tr_trust *t = NULL;
+    if (load_trust(I, x, c->stmt, &t) != GO)
+        return STOP;
+    tr_chain_result r;
+    memset(&r, 0, sizeof r);
+    tr_err e;
+    tr_err_clear(&e);
+    X509 *cert = t ? c->cert(der, n, &e) : NULL;
+    int rc = GO;
+    if (!t)
+        snprintf(r.problem, sizeof r.problem, "no trust anchor given (%s ... trust FILE)", c->stmt);
+    else if (!cert)
+        snprintf(r.problem, sizeof r.problem, "%s", e.msg);
+    else if (tr_trust_check(t, cert, &r, &e) < 0)
+        rc = harness_fail(I, e.code, "%s trust: %s", c->stmt, e.msg);
+    X509_free(cert);
+    tr_trust_free(t);
+    if (rc == GO && (set_var_int(I, c->ok_var, r.trusted) || set_var(I, c->problem_var, r.problem)))
+        rc = STOP;
+    return rc;
+}
+
+/* Every name a cert-info / seal-info added to the suite's layer is one its
+ * output table lists: the check before a run (suitevars.c) counts on it. */
+static int outputs_declared(interp *I, size_t before, const char *const *table, const char *stmt)
+{
+    for (size_t i = before; i < tr_vars_count(I->vars); i++) {
+        const char *n = tr_vars_name_at(I->vars, i);
+        const char *const *t = table;
+        while (*t && strcmp(*t, n))
+            t++;
+        if (!*t)
+            return harness_fail(I, TR_E_INTERNAL, "%s set %s, which its output table in suitevars.c does not list",
+                                stmt, n);
+    }
+    return GO;
+}
+
 static int exec_cert_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der;
     size_t n;
@@ -2197,46 +2561,51 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
         return STOP;
     if (window < 0 || window > 36500)
         return rt_error(I, s->e[1]->pos, "expected a window of 0 to 36500 days, found %" PRId64, window), STOP;
-    tr_cert_info ci;
-    memset(&ci, 0, sizeof ci);
+    if (chain_vars(I, &CERT_CHAIN, s->e[2], der, n) != GO)
+        return STOP;
     tr_err e;
     tr_err_clear(&e);
+    tr_cert_info ci;
+    memset(&ci, 0, sizeof ci);
     if (tr_cert_inspect(der, n, I->now, (int)window, &ci, &e) < 0) {
         if (e.code == TR_E_NOMEM)
             return harness_fail(I, TR_E_NOMEM, "cert-info: %s", e.msg);
         /* Bytes that are not a certificate are the token's problem: the
          * suite sees it through CERT_PARSED / CERT_CLASS. */
-        if (set_var(I, "CERT_PARSED", "0") || set_var(I, "CERT_CLASS", "unparseable") ||
-            set_var(I, "CERT_PROBLEM", e.msg) || set_var(I, "CERT_DAYS_LEFT", "0") ||
-            set_var(I, "CERT_VALIDITY_DAYS", "0") || set_var(I, "CERT_KEY_ALG", "") ||
-            set_var(I, "CERT_KEY_ID", ""))
+        const char *bad[] = {"CERT_PARSED", "0", "CERT_CLASS", "unparseable", "CERT_PROBLEM", e.msg,
+                             "CERT_DAYS_LEFT", "0", "CERT_VALIDITY_DAYS", "0", "CERT_KEY_ALG", "",
+                             "CERT_ISSUER", "", "CERT_KEY_ID", "", NULL};
+        if (set_vars(I, bad) != GO)
             return STOP;
-        return GO;
+        return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
     }
-    char nb[32], na[32];
+    char nb[32], na[32], left[24], span[24];
     fmt_date(ci.not_before, nb, sizeof nb);
     fmt_date(ci.not_after, na, sizeof na);
+    snprintf(left, sizeof left, "%" PRId64, (int64_t)floor(ci.days_left));
+    snprintf(span, sizeof span, "%" PRId64, (int64_t)floor(ci.validity_days));
     const char *alg = (ci.key_alg == TR_ALG_SM2 || ci.key_alg == TR_ALG_RSA2048 ||
                        ci.key_alg == TR_ALG_ECDSA_P256) ? tr_alg_name(ci.key_alg) : "other";
-    if (set_var(I, "CERT_PARSED", "1") || set_var(I, "CERT_PROBLEM", "") ||
-        set_var(I, "CERT_CLASS", tr_cert_class_name(ci.cls)) ||
-        set_var_int(I, "CERT_DAYS_LEFT", (int64_t)floor(ci.days_left)) ||
-        set_var_int(I, "CERT_VALIDITY_DAYS", (int64_t)floor(ci.validity_days)) ||
-        set_var(I, "CERT_KEY_ALG", alg) || set_var(I, "CERT_SUBJECT", ci.subject) ||
-        set_var(I, "CERT_SERIAL", ci.serial_hex) || set_var(I, "CERT_NOT_BEFORE", nb) ||
-        set_var(I, "CERT_NOT_AFTER", na) || set_var(I, "CERT_KEY_ID", ci.key_id))
+    const char *good[] = {"CERT_PARSED", "1", "CERT_PROBLEM", "", "CERT_CLASS", tr_cert_class_name(ci.cls),
+                          "CERT_DAYS_LEFT", left, "CERT_VALIDITY_DAYS", span, "CERT_KEY_ALG", alg,
+                          "CERT_SUBJECT", ci.subject, "CERT_ISSUER", ci.issuer, "CERT_SERIAL", ci.serial_hex,
+                          "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, "CERT_KEY_ID", ci.key_id, NULL};
+    if (set_vars(I, good) != GO)
         return STOP;
-    return GO;
+    return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
 }
 
 static int exec_seal_info(interp *I, const tr_stmt *s)
 {
+    size_t before = tr_vars_count(I->vars);
     val v;
     uint8_t *der, *cert = NULL;
     size_t n, cn = 0;
     if (eval(I, s->e[0], &v) < 0 || to_bytes(I, &v, s->e[0]->pos, "seal-info", &der, &n) < 0)
         return STOP;
     if (s->e[1] && (eval(I, s->e[1], &v) < 0 || to_bytes(I, &v, s->e[1]->pos, "the certificate", &cert, &cn) < 0))
+        return STOP;
+    if (chain_vars(I, &SEAL_CHAIN, s->e[2], der, n) != GO)
         return STOP;
     tr_seal_info si;
     memset(&si, 0, sizeof si);
@@ -2257,9 +2626,10 @@ static int exec_seal_info(interp *I, const tr_stmt *s)
         set_var_int(I, "SEAL_SIG_OK", rc == 0 && si.sig_ok == 1) ||
         set_var_int(I, "SEAL_CERT_COUNT", (int64_t)si.cert_count) ||
         set_var_int(I, "SEAL_CERT_LISTED", si.token_cert_listed) ||
-        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem))
+        set_var(I, "SEAL_SIGN_ALG", si.sign_alg_oid) || set_var(I, "SEAL_PROBLEM", si.problem) ||
+        set_var(I, "SEAL_MAKER", si.maker))
         return STOP;
-    return GO;
+    return outputs_declared(I, before, TR_SEAL_INFO_OUTPUTS, "seal-info");
 }
 
 static int exec_exit(interp *I, const tr_stmt *s)
@@ -2291,7 +2661,9 @@ static int exec_skip(interp *I, const tr_stmt *s)
     const char *m = eval_message(I, s->message, "skipped");
     if (!m)
         return STOP;
-    return end_test(I, TR_SKIP, NULL, s->pos.line, "%s", m);
+    /* `skip ... classify not-run.X`: the run did not give what the test
+     * needs (the token's verdict is INCOMPLETE, not PASS) */
+    return end_test(I, TR_SKIP, s->classify, s->pos.line, "%s", m);
 }
 
 static int exec_classify(interp *I, const tr_stmt *s)
@@ -2374,20 +2746,27 @@ static int check_requires(interp *I, tr_expr *const *req, int n, char *why, size
         if (eval(I, req[k], &v) < 0)
             return -1;
         if (!truthy(&v)) {
-            snprintf(why, cap, "requires %s", req[k]->src);
+            const tr_expr *x = req[k];
+            bool defined_var = x->kind == TR_EX_CALL && x->op == TR_FN_DEFINED && x->nargs == 1 &&
+                               x->args[0]->kind == TR_EX_VAR;
+            if (!defined_var || !unset_because(I, x->args[0]->name, why, cap))
+                snprintf(why, cap, "requires %s", x->src);
             return 0;
         }
     }
     return 1;
 }
 
-static void begin_test(interp *I, const tr_test *t)
+/* index: of t in the suite, or NO_TEST (the prelude). */
+static void begin_test(interp *I, const tr_test *t, size_t index)
 {
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->test_start && t->name[0] != '(')
         h->test_start(h->ud, t->name);
     I->test = t;
     I->test_name = t->name;
+    I->cur = index;
+    I->time_failed = false;
     I->classify = I->suite_classify;
     I->ended = false;
     I->verdict = TR_PASS;
@@ -2406,7 +2785,8 @@ static void finish_test(interp *I, const tr_test *t, double duration)
         I->msg[0] = '\0';
     }
     tr_verdict v = I->verdict;
-    const char *cls = (v == TR_FAIL || v == TR_ERROR) ? I->cls : NULL;
+    /* a skip carries a code only when the run left the test out (not-run.*) */
+    const char *cls = (v == TR_FAIL || v == TR_ERROR || (v == TR_SKIP && I->cls[0])) ? I->cls : NULL;
     tr_result_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = t->name, .verdict = v,
         .classification = cls, .duration_s = duration, .metric = NULL, .value = 0, .unit = NULL,
@@ -2414,9 +2794,15 @@ static void finish_test(interp *I, const tr_test *t, double duration)
         .line = (v == TR_FAIL || v == TR_ERROR) && I->fail_line > 0 ? I->fail_line : t->pos.line,
     };
     emit_result(I, &row);
+    if (I->cur != NO_TEST) {
+        test_outcome *o = &I->done[I->cur];
+        o->v = v;
+        snprintf(o->cls, sizeof o->cls, "%s", cls ? cls : "");
+        snprintf(o->msg, sizeof o->msg, "%s", I->msg);
+    }
     I->out->tests++;
     I->out->counts[v]++;
-    if (cls)
+    if (cls && v != TR_SKIP)
         add_class(I, cls);
     const tr_interp_hooks *h = I->env->hooks;
     if (h && h->progress && !I->quiet)
@@ -2434,7 +2820,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
         return true;
     }
     if (I->out->cancelled) {
-        end_test(I, TR_SKIP, NULL, 0, "not run: run interrupted");
+        end_test(I, TR_SKIP, "not-run.interrupted", 0, "not run: run interrupted");
         return true;
     }
     if (I->exit_suite) {
@@ -2443,7 +2829,7 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
     }
     (void)suite_req; /* < 0 and 0 are handled by the caller */
     if ((I->suite->destructive || t->destructive) && !I->env->allow_destructive) {
-        end_test(I, TR_SKIP, NULL, 0, "destructive: needs --allow-destructive");
+        end_test(I, TR_SKIP, "not-run.destructive", 0, "destructive: needs --allow-destructive");
         return true;
     }
     int r = check_requires(I, t->requires, t->nrequires, why, sizeof why);
@@ -2452,9 +2838,10 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
     return r <= 0;
 }
 
-static void run_test(interp *I, const tr_test *t, int suite_req, const char *suite_why)
+static void run_test(interp *I, size_t index, int suite_req, const char *suite_why)
 {
-    begin_test(I, t);
+    const tr_test *t = &I->suite->tests[index];
+    begin_test(I, t, index);
     uint64_t t0 = tr_now_ns();
     if (suite_req == 0) {
         end_test(I, TR_SKIP, NULL, 0, "%s", suite_why);
@@ -2486,8 +2873,9 @@ static void run_test(interp *I, const tr_test *t, int suite_req, const char *sui
                 tr_strlcpy(I->msg, tmp, sizeof I->msg);
             }
         }
+        time_verdict(I);
     }
-    flush_cycle(I, -1);
+    flush_cycle(I, -1, NULL, NULL);
     finish_test(I, t, (double)(tr_now_ns() - t0) / 1e9);
 }
 
@@ -2501,7 +2889,10 @@ static int alloc_buffers(interp *I)
     I->cmd_txt = malloc(3 * (size_t)TR_MAX_CAPDU + 8);
     I->scratch = tr_arena_new(SCRATCH_CAP);
     I->vars = tr_vars_new(I->env->vars);
-    return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars
+    I->done = calloc(I->suite->ntests ? I->suite->ntests : 1, sizeof *I->done);
+    I->locals = tr_suite_vars_scan(I->suite);
+    return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars &&
+                   I->done && I->locals
                ? 0 : -1;
 }
 
@@ -2515,13 +2906,15 @@ static void free_buffers(interp *I)
     free(I->cmd_txt);
     tr_arena_free(I->scratch);
     tr_vars_free(I->vars);
+    free(I->done);
+    tr_suite_vars_free(I->locals);
 }
 
 /* Top-level let/classify, once before the tests. */
 static int run_prelude(interp *I)
 {
     static const tr_test prelude_test = {.name = "(suite)", .pos = {1, 1}};
-    begin_test(I, &prelude_test);
+    begin_test(I, &prelude_test, NO_TEST);
     for (const tr_stmt *s = I->suite->prelude; s; s = s->next) {
         if (s->kind == TR_ST_CLASSIFY) {
             I->suite_classify = s->classify;
@@ -2559,6 +2952,11 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
     }
     refresh_atr(I);
     load_secret_ins(I);
+    I->cur = NO_TEST;
+    if (load_time_limits(I) < 0) {
+        rc = -1;
+        goto done;
+    }
     int suite_req = 1;
     char suite_why[MSG_MAX] = "";
     if (run_prelude(I) < 0) {
@@ -2575,12 +2973,12 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         I->test_index = k;
         I->quiet = k < env->replay_until;
         if (suite_req < 0) {
-            begin_test(I, &suite->tests[k]);
+            begin_test(I, &suite->tests[k], k);
             end_test(I, TR_ERROR, "suite", 0, "not run: %s", suite_why);
             finish_test(I, &suite->tests[k], 0);
             continue;
         }
-        run_test(I, &suite->tests[k], suite_req, suite_why);
+        run_test(I, k, suite_req, suite_why);
     }
     if (I->fatal)
         rc = -1;

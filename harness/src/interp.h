@@ -13,12 +13,23 @@
  * parallel, is safe.
  *
  * Verdicts: fail = a token defect (an expectation or assertion broke; the
- * classification is the test's `classify` code, "unclassified" when none);
+ * classification is the test's `classify` code, "unclassified" when none;
+ * a protocol violation the transport reports, TR_E_PROTO_*, is proto.*; an
+ * answer over the profile's APDU_MAX_MS / SIGN_APDU_MAX_MS (SIGN_INS) /
+ * FIRST_APDU_MAX_MS is time.slow-apdu / time.slow-start);
+ * skip = not run: the token's own state makes the test inapplicable (its
+ * role, an earlier test's finding: no classification), or the run did
+ * not do it (classification not-run.destructive without allow_destructive,
+ * not-run.interrupted, or the suite's `skip ... classify not-run.X` for a
+ * value the run did not give; the token's verdict is then INCOMPLETE);
  * error = a rig or harness fault (transport error, io.mute, io.removed,
  * crypto failure, a suite bug found at run time; the classification is the
  * error's code name: "io.mute", "io.removed", "pcsc", "crypto", "suite",
- * "timeout"); once the token is lost (io.mute / io.removed) every later
- * test of the suite is `error` without being run.
+ * "timeout"; "config" for a variable the suite reads and never sets that
+ * the run did not give); once the token is lost (io.mute / io.removed)
+ * every later test of the suite is `error` without being run; a test that
+ * reads a variable an earlier test sets but did not (it did not pass) is
+ * `skip` with that cause (one root cause, one failure).
  */
 #ifndef TR_INTERP_H
 #define TR_INTERP_H

@@ -10,6 +10,9 @@
 
 enum { COL_SERIAL, COL_ROLE, COL_ORG, COL_NOT_AFTER, COL_SLOT, NCOLS };
 static const char *const col_names[NCOLS] = {"serial", "role", "org", "not_after", "slot"};
+/* Every row says all of these: a blank one would quietly skip the test
+ * that compares it (the token would pass unchecked). slot is optional. */
+#define REQUIRED_COLS ((1u << COL_SERIAL) | (1u << COL_ROLE) | (1u << COL_ORG) | (1u << COL_NOT_AFTER))
 
 typedef struct {
     tr_manifest *m;
@@ -18,6 +21,9 @@ typedef struct {
     int line;             /* current record's line */
     int field;            /* index within the record */
     int col_of_field[16]; /* header: which column each field is */
+    int ncols;            /* fields of the header row */
+    unsigned header_cols; /* columns the header names (bit per COL_) */
+    unsigned row_cols;    /* columns of the current row with a value */
     bool header_done;
     tr_manifest_entry cur;
 } mparse;
@@ -32,6 +38,77 @@ static void bad(mparse *p, const char *fmt, const char *arg)
     p->failed = true;
 }
 
+/* YYYY-MM-DD, a day that exists (the suites compare it with the
+ * certificate's notAfter as text). */
+static bool valid_date(const char *v)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)v[i]))
+            return false;
+    int y = atoi(v), m = atoi(v + 5), d = atoi(v + 8);
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1] && !(m == 2 && d == 29 && !leap);
+}
+
+static void header_field(mparse *p, int f, const char *v)
+{
+    if (f == 0 && !strncmp(v, "\xEF\xBB\xBF", 3)) /* a spreadsheet's UTF-8 byte order mark */
+        v += 3;
+    p->col_of_field[f] = -1;
+    p->ncols = f + 1;
+    for (int c = 0; c < NCOLS; c++)
+        if (!strcasecmp(v, col_names[c]))
+            p->col_of_field[f] = c;
+    int c = p->col_of_field[f];
+    if (c < 0)
+        bad(p, "unknown column '%s' in the header (expected serial, role, org, not_after, slot)", v);
+    else if (p->header_cols & (1u << c))
+        bad(p, "column '%s' named twice in the header", v);
+    else
+        p->header_cols |= 1u << c;
+}
+
+/* A value into its entry field: too long for it is an error, never cut. */
+static void store(mparse *p, const char *v, char *dst, size_t cap, const char *col)
+{
+    if (strlen(v) >= cap) {
+        char what[64];
+        snprintf(what, sizeof what, "%s (at most %zu characters)", col, cap - 1);
+        bad(p, "%s is too long", what);
+    }
+    tr_strlcpy(dst, v, cap);
+}
+
+static void row_field(mparse *p, int f, const char *v)
+{
+    if (f >= p->ncols) {
+        bad(p, "row has more fields than the header has columns (%s)", "serial, role, org, not_after[, slot]");
+        return;
+    }
+    int c = p->col_of_field[f];
+    if (*v)
+        p->row_cols |= 1u << c;
+    switch (c) {
+    case COL_SERIAL: store(p, v, p->cur.serial, sizeof p->cur.serial, "serial"); break;
+    case COL_ROLE:
+        if (*v && strcmp(v, "main") && strcmp(v, "secondary"))
+            bad(p, "role '%s': expected main or secondary", v);
+        store(p, v, p->cur.role, sizeof p->cur.role, "role");
+        break;
+    case COL_ORG: store(p, v, p->cur.org, sizeof p->cur.org, "org"); break;
+    case COL_NOT_AFTER:
+        if (*v && !valid_date(v))
+            bad(p, "not_after '%s': expected a date YYYY-MM-DD that exists", v);
+        store(p, v, p->cur.not_after, sizeof p->cur.not_after, "not_after");
+        break;
+    case COL_SLOT: store(p, v, p->cur.slot, sizeof p->cur.slot, "slot"); break;
+    default: break;
+    }
+}
+
 static void on_field(void *s, size_t len, void *data)
 {
     mparse *p = data;
@@ -40,7 +117,8 @@ static void on_field(void *s, size_t len, void *data)
         bad(p, "a field is longer than %s characters", "255");
         len = sizeof v - 1;
     }
-    memcpy(v, s, len);
+    if (len) /* CSV_EMPTY_IS_NULL: an empty field comes as NULL */
+        memcpy(v, s, len);
     v[len] = '\0';
     tr_trim(v);
     int f = p->field++;
@@ -48,31 +126,37 @@ static void on_field(void *s, size_t len, void *data)
         bad(p, "too many columns (at most %s)", "16");
         return;
     }
-    if (!p->header_done) {
-        p->col_of_field[f] = -1;
-        for (int c = 0; c < NCOLS; c++)
-            if (!strcasecmp(v, col_names[c]))
-                p->col_of_field[f] = c;
-        if (p->col_of_field[f] < 0)
-            bad(p, "unknown column '%s' in the header (expected serial, role, org, not_after, slot)", v);
-        return;
+    if (!p->header_done)
+        header_field(p, f, v);
+    else
+        row_field(p, f, v);
+}
+
+/* The header names every required column. */
+static void check_header(mparse *p)
+{
+    for (int c = 0; c < NCOLS; c++)
+        if ((REQUIRED_COLS & (1u << c)) && !(p->header_cols & (1u << c)))
+            bad(p, "the header row has no '%s' column (required: serial, role, org, not_after; optional: slot)",
+                col_names[c]);
+    p->header_done = true;
+}
+
+/* Every required column of the row has a value. */
+static bool row_complete(mparse *p)
+{
+    if (p->field < p->ncols) {
+        char n[64];
+        snprintf(n, sizeof n, "%d fields, the header has %d columns", p->field, p->ncols);
+        bad(p, "row has %s", n);
+        return false;
     }
-    switch (p->col_of_field[f]) {
-    case COL_SERIAL: tr_strlcpy(p->cur.serial, v, sizeof p->cur.serial); break;
-    case COL_ROLE:
-        if (*v && strcmp(v, "main") && strcmp(v, "secondary"))
-            bad(p, "role '%s': expected main or secondary", v);
-        tr_strlcpy(p->cur.role, v, sizeof p->cur.role);
-        break;
-    case COL_ORG: tr_strlcpy(p->cur.org, v, sizeof p->cur.org); break;
-    case COL_NOT_AFTER:
-        if (*v && (strlen(v) != 10 || v[4] != '-' || v[7] != '-'))
-            bad(p, "not_after '%s': expected a date YYYY-MM-DD", v);
-        tr_strlcpy(p->cur.not_after, v, sizeof p->cur.not_after);
-        break;
-    case COL_SLOT: tr_strlcpy(p->cur.slot, v, sizeof p->cur.slot); break;
-    default: break;
-    }
+    for (int c = 0; c < NCOLS; c++)
+        if ((REQUIRED_COLS & (1u << c)) && !(p->row_cols & (1u << c))) {
+            bad(p, "row has no %s (every row gives serial, role, org and not_after)", col_names[c]);
+            return false;
+        }
+    return true;
 }
 
 static void on_record(int c, void *data)
@@ -80,16 +164,9 @@ static void on_record(int c, void *data)
     (void)c;
     mparse *p = data;
     if (!p->header_done) {
-        bool has_serial = false;
-        for (int f = 0; f < p->field && f < 16; f++)
-            has_serial |= p->col_of_field[f] == COL_SERIAL;
-        if (!has_serial)
-            bad(p, "the header row must name a %s column", "serial");
-        p->header_done = true;
+        check_header(p);
     } else if (!p->failed) {
-        if (!p->cur.serial[0] && !p->cur.slot[0]) {
-            bad(p, "row has no %s", "serial");
-        } else {
+        if (row_complete(p)) {
             tr_manifest_entry *ne = realloc(p->m->entries, (p->m->n + 1) * sizeof *ne);
             if (!ne) {
                 bad(p, "out of %s", "memory");
@@ -104,6 +181,7 @@ static void on_record(int c, void *data)
         }
     }
     memset(&p->cur, 0, sizeof p->cur);
+    p->row_cols = 0;
     p->field = 0;
 }
 
@@ -122,10 +200,7 @@ int tr_manifest_load(const char *path, tr_manifest *m, tr_err *e)
     ssize_t n;
     /* feed line by line so errors carry the line the record started on */
     while (!p.failed && (n = getline(&line, &cap, f)) > 0) {
-        if (p.field == 0)
-            p.line++;
-        else
-            p.line++;
+        p.line++;
         if (n > 4096) {
             bad(&p, "line longer than %s characters", "4096");
             break;

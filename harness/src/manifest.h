@@ -2,7 +2,11 @@
  *
  * Owns: reading the manifest with libcsv (header row naming the columns:
  * serial, role, org, not_after, and optionally slot), validating each row
- * with file:line errors, giving a slot its expectations as suite variables
+ * with file:line errors (fail closed: the header names every required
+ * column once; every row has as many fields as the header and a value for
+ * serial, role (main | secondary), org and not_after (a real YYYY-MM-DD
+ * date); a value too long for its field is refused, never cut; serials are
+ * unique), giving a slot its expectations as suite variables
  * (EXPECTED_ROLE, EXPECTED_ORG, EXPECTED_NOT_AFTER, IN_MANIFEST), and
  * reporting manifest entries with no token and tokens with no entry.
  * Must not: talk to tokens.

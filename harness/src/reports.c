@@ -146,6 +146,7 @@ const char *tr_verdict_name(tr_verdict v)
     case TR_FAIL: return "fail";
     case TR_ERROR: return "error";
     case TR_SKIP: return "skip";
+    case TR_INCOMPLETE: return "incomplete";
     }
     return "invalid";
 }
@@ -924,11 +925,13 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
 
 typedef struct {
     unsigned tests, passed, failed, errored, skipped;
+    unsigned not_run; /* of the skipped: not-run.* (the run did not do them) */
     double time_s;
 } counts;
 
 /* What a testcase counts as: one without a verdict row (the run stopped
- * inside it) or with an out-of-range verdict is an error. */
+ * inside it) or with an out-of-range verdict (TR_INCOMPLETE is a token's,
+ * not a test's) is an error. */
 static tr_verdict case_verdict(const tcase *c)
 {
     if (!c->has_verdict)
@@ -939,8 +942,17 @@ static tr_verdict case_verdict(const tcase *c)
     case TR_ERROR:
     case TR_SKIP:
         return c->verdict;
+    case TR_INCOMPLETE:
+        break;
     }
     return TR_ERROR;
+}
+
+/* A skipped test the run was asked for and did not do (its skip row says
+ * not-run.*), as opposed to one the token's own state makes inapplicable. */
+static bool case_not_run(const tcase *c)
+{
+    return case_verdict(c) == TR_SKIP && *nz(c->classification);
 }
 
 static double clean_time(double s)
@@ -958,11 +970,48 @@ static counts count_token(const token *t)
         switch (case_verdict(c)) {
         case TR_PASS: k.passed++; break;
         case TR_FAIL: k.failed++; break;
-        case TR_ERROR: k.errored++; break;
+        case TR_ERROR:
+        case TR_INCOMPLETE: k.errored++; break;
         case TR_SKIP: k.skipped++; break;
         }
+        k.not_run += case_not_run(c);
     }
     return k;
+}
+
+static tr_verdict token_verdict(const counts *k)
+{
+    return k->failed ? TR_FAIL : k->errored ? TR_ERROR : k->not_run ? TR_INCOMPLETE : k->passed ? TR_PASS : TR_SKIP;
+}
+
+/* What a token's run left out: per not-run.* code, in order of appearance,
+ * "CODE: N test(s) (the first one's reason)", "; "-separated. Allocated
+ * ("" when nothing); NULL on no memory. */
+static char *not_run_text(const token *t)
+{
+    char *out = strdup("");
+    size_t len = 0;
+    for (size_t i = 0; out && i < t->n_cases; i++) {
+        const tcase *c = &t->cases[i];
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = case_not_run(&t->cases[j]) && same(t->cases[j].classification, c->classification);
+        if (!case_not_run(c) || seen)
+            continue;
+        unsigned n = 0;
+        for (size_t j = i; j < t->n_cases; j++)
+            n += case_not_run(&t->cases[j]) && same(t->cases[j].classification, c->classification);
+        size_t add = strlen(c->classification) + strlen(nz(c->message)) + 48;
+        char *grown = realloc(out, len + add);
+        if (!grown) {
+            free(out);
+            return NULL;
+        }
+        out = grown;
+        len += (size_t)snprintf(out + len, add, "%s%s: %u test%s (%s)", len ? "; " : "", c->classification, n,
+                                n == 1 ? "" : "s", nz(c->message));
+    }
+    return out;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1042,19 +1091,26 @@ static void x_property(xml_out *x, const char *name, const char *value)
     x_raw(x, "/>\n");
 }
 
-/* The token's identity first (unless a property of the same name was set
- * explicitly), then the explicit properties in the order they were set. */
-static void x_properties(xml_out *x, token *t)
+/* The token's identity and verdict first (unless a property of the same
+ * name was set explicitly), what the run did not do when it left tests
+ * out ("not run"), then the explicit properties in the order they were
+ * set. */
+static void x_properties(xml_out *x, token *t, const counts *k)
 {
+    char *not_run = k->not_run ? not_run_text(t) : NULL;
+    if (k->not_run && !not_run)
+        x->oom = true;
     const struct {
         const char *name, *value;
     } ids[] = {{"run_id", t->run_id}, {"rig", t->rig},       {"slot", t->slot},
                {"serial", t->serial}, {"reader", t->reader}, {"role", t->role},
-               {"profile", t->profile}};
+               {"profile", t->profile}, {"verdict", tr_token_verdict_name(token_verdict(k))},
+               {"not run", not_run}};
     x_raw(x, "    <properties>\n");
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (*nz(ids[i].value) && !find_prop(t, ids[i].name))
             x_property(x, ids[i].name, ids[i].value);
+    free(not_run);
     for (size_t i = 0; i < t->n_props; i++)
         x_property(x, t->props[i].name, t->props[i].value);
     x_raw(x, "    </properties>\n");
@@ -1078,9 +1134,14 @@ static void x_outcome(xml_out *x, const tcase *c)
     const char *cls = nz(c->classification);
     const char *elem = v == TR_FAIL ? "failure" : v == TR_ERROR ? "error" : NULL;
     if (v == TR_SKIP) {
-        x_raw(x, "      <skipped");
-        x_attr(x, "message", msg);
-        x_raw(x, "/>\n");
+        /* a test the run did not do says why in its code: not-run.* */
+        x_raw(x, "      <skipped message=\"");
+        if (*cls) {
+            x_esc(x, cls, TR_XML_ATTR);
+            x_raw(x, ": ");
+        }
+        x_esc(x, msg, TR_XML_ATTR);
+        x_raw(x, "\"/>\n");
         return;
     }
     if (!elem)
@@ -1181,7 +1242,7 @@ static void x_testsuite(xml_out *x, token *t, size_t id)
     x_attr_uint(x, "id", (unsigned)id);
     x_raw(x, ">\n");
     free(label);
-    x_properties(x, t);
+    x_properties(x, t, &k);
     for (size_t i = 0; i < t->n_cases; i++)
         x_testcase(x, &t->cases[i]);
     x_raw(x, "  </testsuite>\n");
@@ -1297,6 +1358,7 @@ const char *tr_token_verdict_name(tr_verdict v)
     case TR_FAIL: return "FAIL";
     case TR_ERROR: return "ERROR";
     case TR_SKIP: return "SKIP";
+    case TR_INCOMPLETE: return "INCOMPLETE";
     }
     return "INVALID";
 }
@@ -1332,8 +1394,10 @@ static bool summarise_token(const token *t, tr_token_summary *s)
     s->failed = k.failed;
     s->errored = k.errored;
     s->skipped = k.skipped;
+    s->not_run = k.not_run;
     s->duration_s = k.time_s;
-    s->verdict = k.failed ? TR_FAIL : k.errored ? TR_ERROR : k.passed ? TR_PASS : TR_SKIP;
+    s->verdict = token_verdict(&k);
+    s->not_run_why = not_run_text(t);
     s->run_id = strdup(nz(t->run_id));
     s->rig = strdup(nz(t->rig));
     s->slot = strdup(nz(t->slot));
@@ -1341,7 +1405,7 @@ static bool summarise_token(const token *t, tr_token_summary *s)
     s->role = strdup(nz(t->role));
     s->classifications = strdup("");
     if (!s->run_id || !s->rig || !s->slot || !s->serial || !s->role ||
-        !s->classifications)
+        !s->classifications || !s->not_run_why)
         return false;
     for (size_t i = 0; i < t->n_cases; i++) {
         const tcase *c = &t->cases[i];
@@ -1352,6 +1416,9 @@ static bool summarise_token(const token *t, tr_token_summary *s)
         if (!add_classification(&s->classifications, code))
             return false;
     }
+    for (size_t i = 0; i < t->n_cases; i++)
+        if (case_not_run(&t->cases[i]) && !add_classification(&s->classifications, t->cases[i].classification))
+            return false;
     return true;
 }
 
@@ -1366,6 +1433,7 @@ void tr_reports_token_summary_free(tr_token_summary *s, size_t n)
         free(s[i].serial);
         free(s[i].role);
         free(s[i].classifications);
+        free(s[i].not_run_why);
     }
     free(s);
 }
@@ -1430,7 +1498,7 @@ static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx)
     const summary_set *set = ctx;
     static const char *const header[] = {
         "run_id", "rig", "slot", "serial", "role", "verdict", "classifications",
-        "tests", "passed", "failed", "errored", "skipped", "duration_s", NULL};
+        "tests", "passed", "failed", "errored", "skipped", "duration_s", "not_run", NULL};
     csv_stream s = {.name = "summary.csv", .fd = -1};
     row_begin(&s);
     for (const char *const *h = header; *h; h++)
@@ -1452,6 +1520,7 @@ static int fill_summary_csv(tr_reports *r, FILE *f, const void *ctx)
         cell_u64(&s, t->errored);
         cell_u64(&s, t->skipped);
         cell_double(r, &s, "%.3f", t->duration_s);
+        cell_u64(&s, t->not_run);
         err = summary_row_out(&s, f);
     }
     free(s.row);
@@ -1532,6 +1601,37 @@ static void print_table_line(FILE *out, char *const cells[T_COLS],
     fputc('\n', out);
 }
 
+static bool same_not_run(const tr_token_summary *a, const tr_token_summary *b)
+{
+    return a->verdict == TR_INCOMPLETE && b->verdict == TR_INCOMPLETE && !strcmp(a->not_run_why, b->not_run_why);
+}
+
+/* What the INCOMPLETE tokens were not given to run: one line per distinct
+ * text, naming its tokens. False on no memory. */
+static bool print_incomplete(FILE *out, const summary_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        bool printed = set->s[i].verdict != TR_INCOMPLETE;
+        for (size_t j = 0; j < i && !printed; j++)
+            printed = same_not_run(&set->s[j], &set->s[i]);
+        if (printed)
+            continue;
+        fputs("INCOMPLETE", out);
+        for (size_t j = i; j < set->n; j++) {
+            char *slot = same_not_run(&set->s[j], &set->s[i]) ? terminal_safe(set->s[j].slot) : NULL;
+            if (slot)
+                fprintf(out, " %s", slot);
+            free(slot);
+        }
+        char *why = terminal_safe(set->s[i].not_run_why);
+        if (!why)
+            return false;
+        fprintf(out, ": %s\n", why);
+        free(why);
+    }
+    return true;
+}
+
 static int print_table(const tr_reports *r, const summary_set *set, FILE *out,
                        tr_err *e)
 {
@@ -1559,6 +1659,7 @@ static int print_table(const tr_reports *r, const summary_set *set, FILE *out,
         if (set->n)
             format_double(r, pct, sizeof pct, "%.1f%%", 100.0 * passed / (double)set->n);
         fprintf(out, "batch yield: %u/%zu tokens passed (%s)\n", passed, set->n, pct);
+        ok = print_incomplete(out, set);
     }
     for (size_t i = 0; i < set->n; i++)
         for (int c = 0; c < T_COLS; c++)

@@ -23,8 +23,10 @@
 
 #include "error.h"
 
-typedef enum { TR_PASS = 0, TR_FAIL, TR_ERROR, TR_SKIP } tr_verdict;
-const char *tr_verdict_name(tr_verdict v); /* "pass" "fail" "error" "skip" */
+/* A test's verdict; TR_INCOMPLETE is a token's only (tr_token_summary):
+ * nothing failed, but tests the run was asked for were not run. */
+typedef enum { TR_PASS = 0, TR_FAIL, TR_ERROR, TR_SKIP, TR_INCOMPLETE } tr_verdict;
+const char *tr_verdict_name(tr_verdict v); /* "pass" "fail" "error" "skip" "incomplete" */
 
 /* Who a row is about. Strings may be NULL (written empty). */
 typedef struct {
@@ -43,7 +45,10 @@ typedef struct {
     const char *suite;
     const char *test;
     tr_verdict verdict;
-    const char *classification; /* defect code on fail ("pin.no-lockout") */
+    const char *classification; /* defect code on fail ("pin.no-lockout"); on
+                                   a skip, "not-run.*" when the run did not do
+                                   a test it was asked for (not the token's
+                                   doing: see tr_token_summary), else NULL */
     double duration_s;
     const char *metric;         /* NULL for the verdict row */
     double value;
@@ -142,12 +147,20 @@ void tr_reports_freeze(tr_reports *r);
 typedef struct {
     char *run_id, *rig, *slot, *serial, *role; /* never NULL ("" if unknown) */
     /* TR_FAIL if any test failed, else TR_ERROR if any errored (a test left
-     * without a verdict counts as errored), else TR_PASS if at least one
-     * passed, else TR_SKIP (nothing ran: not a pass for the yield). */
+     * without a verdict counts as errored), else TR_INCOMPLETE if a test was
+     * skipped as not-run.* (the run did not do a test it was asked for:
+     * destructive tests without --allow-destructive, a value the suite needs
+     * not given, the run interrupted), else TR_PASS if at least one passed,
+     * else TR_SKIP (nothing ran: not a pass for the yield). */
     tr_verdict verdict;
-    char *classifications; /* distinct codes of failed/errored tests, in
-                              order of appearance, ";"-separated; "" none */
+    char *classifications; /* distinct codes of failed/errored tests, then
+                              the not-run.* codes, in order of appearance,
+                              ";"-separated; "" none */
     unsigned tests, passed, failed, errored, skipped;
+    unsigned not_run;      /* of the skipped: not-run.* */
+    char *not_run_why;     /* "not-run.destructive: 16 tests (destructive:
+                              needs --allow-destructive)", "; "-separated
+                              per code, with the first test's reason; "" none */
     double duration_s;     /* sum of the tests' durations */
 } tr_token_summary;
 
@@ -155,16 +168,20 @@ typedef struct {
  * tr_reports_token_summary_free); NULL with e set on no memory. */
 tr_token_summary *tr_reports_token_summary(tr_reports *r, size_t *n, tr_err *e);
 void tr_reports_token_summary_free(tr_token_summary *s, size_t n);
-/* "PASS" "FAIL" "ERROR" "SKIP": the token verdict as written in summary.csv. */
+/* "PASS" "FAIL" "ERROR" "SKIP" "INCOMPLETE": the token verdict as written
+ * in summary.csv. */
 const char *tr_token_verdict_name(tr_verdict v);
 
 /* (Re)write summary.csv atomically — run_id, rig, slot, serial, role,
  * verdict, classifications, tests, passed, failed, errored, skipped,
- * duration_s. */
+ * duration_s, not_run. */
 TR_MUST_CHECK int tr_reports_write_summary(tr_reports *r, tr_err *e);
 
 /* Print the same as an aligned table followed by the batch yield line
- * ("batch yield: P/N tokens passed (xx.x%)") to out. Independent of the
+ * ("batch yield: P/N tokens passed (xx.x%)") and, for INCOMPLETE tokens,
+ * what was not run ("INCOMPLETE A1 A2: not-run.destructive: 16 tests
+ * (destructive: needs --allow-destructive)", one line per distinct text)
+ * to out. Independent of the
  * files: a full disk does not take the verdicts off the console. Strings
  * are sanitised (no terminal control sequences from a token). Fails on no
  * memory or when out cannot be written (not a report file: not kept). */

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "interp.h"
 #include "rig.h"
+#include "suitevars.h"
 #include "transport.h"
 #include "util.h"
 
@@ -278,8 +279,10 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
     return 0;
 }
 
-/* Slot variables: profile < slot identity < rig var.* < manifest < -D. */
-static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, const tr_vars *defs, tr_err *e)
+/* Slot variables: profile < slot identity (and a virtual rig's trust
+ * anchors) < rig var.* < manifest < -D. */
+static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
+                     const tr_vars *defs, tr_err *e)
 {
     sr->vars = tr_vars_new(sr->profile.vars);
     if (!sr->vars)
@@ -293,7 +296,8 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, 
     for (const char *const *p = kv; p[0]; p += 2)
         if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
-    if (copy_layer(sr->vars, c->vars, e) < 0)
+    /* a virtual token's certificate and seal come from its rig's PKI */
+    if ((virt && tr_vrig_trust_vars(vrig, sr->vars, e) < 0) || copy_layer(sr->vars, c->vars, e) < 0)
         return -1;
     if (m && tr_manifest_apply((tr_manifest *)m, virt ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
         return -1;
@@ -303,6 +307,19 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_manifest *m, 
     const char *role = tr_vars_get(sr->vars, "EXPECTED_ROLE");
     tr_strlcpy(sr->serial, serial ? serial : "", sizeof sr->serial);
     tr_strlcpy(sr->role, role ? role : "", sizeof sr->role);
+    return 0;
+}
+
+/* Before any token is touched: the slot's variables give every name the
+ * run's suites read from outside (suitevars.h). */
+static int check_suite_vars(const slot_run *sr, const tr_run_opts *o, tr_err *e)
+{
+    char profile[TR_PATH_MAX + 80], whom[TR_NAME_MAX + 8];
+    snprintf(profile, sizeof profile, "%s (%s)", sr->profile.name, sr->profile.path);
+    snprintf(whom, sizeof whom, "slot %s", sr->cfg->name);
+    for (size_t i = 0; i < o->nsuites; i++)
+        if (tr_suite_check_vars(o->suites[i], sr->vars, profile, whom, e) < 0)
+            return -1;
     return 0;
 }
 
@@ -788,9 +805,35 @@ static bool slot_selected(const char *list, const char *name)
     return false;
 }
 
+/* Every name in --slots is a slot of the rig: a typo must not quietly leave
+ * a token out of the batch. */
+static int check_slot_list(const tr_rig_cfg *rig, const char *list, tr_err *e)
+{
+    for (const char *p = list; p;) {
+        size_t n = strcspn(p, ",");
+        char name[TR_NAME_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+        if (n == 0 || n >= sizeof name || !tr_rig_find_slot(rig, name)) {
+            char known[512] = "";
+            for (size_t i = 0, used = 0; i < rig->nslots && used < sizeof known; i++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                                         rig->slots[i].name);
+            if (n == 0)
+                return tr_fail(e, TR_E_USAGE, "--slots '%s': an empty slot name (the slots of %s: %s)", list,
+                               rig->path, known);
+            return tr_fail(e, TR_E_USAGE, "--slots %s: '%.*s' is not a slot of %s (its slots: %s)", list, (int)n, p,
+                           rig->path, known);
+        }
+        p = p[n] ? p + n + 1 : NULL;
+    }
+    return 0;
+}
+
 static int prepare_slots(run_ctx *rc, tr_err *e)
 {
     const tr_rig_cfg *rig = &rc->rs->cfg;
+    if (rc->o->slots && check_slot_list(rig, rc->o->slots, e) < 0)
+        return -1;
     rc->slots = calloc(rig->nslots ? rig->nslots : 1, sizeof *rc->slots);
     if (!rc->slots)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
@@ -802,7 +845,7 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
         sr->rc = rc;
         sr->cfg = c;
         if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
-            slot_vars(sr, rig, rc->o->manifest, rc->o->defs, e) < 0 ||
+            slot_vars(sr, rig, rc->rs->vrig, rc->o->manifest, rc->o->defs, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
@@ -877,23 +920,40 @@ static void free_run(run_ctx *rc)
     pthread_mutex_destroy(&rc->service_lock);
 }
 
+/* Is code one of the ";"-separated codes of list? */
+static bool has_code(const char *list, const char *code)
+{
+    size_t n = strlen(code);
+    for (const char *p = list; (p = strstr(p, code)); p += n)
+        if ((p == list || p[-1] == ';') && (p[n] == ';' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 /* Exit status from the token verdicts: 1 any token failed, 2 rig errors
- * only, 0 all passed. */
-static int batch_status(run_ctx *rc, tr_err *e)
+ * or INCOMPLETE tokens only (not certified, though no defect was shown),
+ * 0 all passed. A `config` error anywhere (a variable the run did not give)
+ * is 2 whatever else happened: that run's verdicts are not to be trusted.
+ * *incomplete gets the number of INCOMPLETE tokens. */
+static int batch_status(run_ctx *rc, size_t *incomplete, tr_err *e)
 {
     size_t n;
+    *incomplete = 0;
     tr_token_summary *s = tr_reports_token_summary(rc->rep, &n, e);
     if (!s)
         return 2;
     int status = n ? 0 : 2;
+    bool config = false;
     for (size_t i = 0; i < n; i++) {
+        config |= has_code(s[i].classifications, "config");
+        *incomplete += s[i].verdict == TR_INCOMPLETE;
         if (s[i].verdict == TR_FAIL)
             status = 1;
-        else if ((s[i].verdict == TR_ERROR || s[i].verdict == TR_SKIP) && status == 0)
+        else if (s[i].verdict != TR_PASS && status == 0)
             status = 2;
     }
     tr_reports_token_summary_free(s, n);
-    return status;
+    return config ? 2 : status;
 }
 
 /* Tokens the run leaves with an open journal sequence: listed with the
@@ -945,7 +1005,11 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
     res->write_failed = close_run_files(rc) < 0;
-    res->status = res->write_failed ? 2 : batch_status(rc, &je);
+    size_t incomplete = 0;
+    res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
+    if (incomplete)
+        fprintf(stderr, "tokenrig: %zu token(s) INCOMPLETE: the run left out tests it was asked for (not-run.* in "
+                        "results.csv; the verdict table says which): not certified\n", incomplete);
     res->not_factory = report_not_factory(rc, rc->o->script ? stderr : stdout);
     if (res->not_factory)
         report_not_factory(rc, stderr);
@@ -1105,7 +1169,7 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
     snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
     int status = -1;
     if (tr_suite_load(path, &suite, e) < 0 || tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
-        slot_vars(&sr, &rs->cfg, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
+        slot_vars(&sr, &rs->cfg, rs->vrig, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
         tr_slot_connect(sr.slot, e) < 0)
         goto out;
     tr_cardio io;

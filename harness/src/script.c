@@ -746,7 +746,7 @@ static const struct {
     {"sig_ok", TR_FN_SIG_OK, 4, 4},    {"defined", TR_FN_DEFINED, 1, 1},
     {"min", TR_FN_MIN, 2, TR_SCRIPT_MAX_ARGS},
     {"max", TR_FN_MAX, 2, TR_SCRIPT_MAX_ARGS},
-    {"upper", TR_FN_UPPER, 1, 1},
+    {"upper", TR_FN_UPPER, 1, 1},      {"tlv_trailing", TR_FN_TLV_TRAILING, 1, 1},
     {"envelope", TR_FN_ENVELOPE, 3, 3},
     {"sm4_encrypt", TR_FN_SM4_ENCRYPT, 3, 3},
     {"sm4_decrypt", TR_FN_SM4_DECRYPT, 3, 3},
@@ -1674,13 +1674,27 @@ static int kw_fail(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
+/* `skip ["reason"] [classify not-run.CODE]`: with the code, the run did not
+ * give what the test needs (the token is INCOMPLETE, not PASS); a defect
+ * code on a skip would say nothing, so only not-run.* is taken. */
 static int kw_skip(parser *p, kw_ctx *c)
 {
     tr_stmt *s = new_stmt(p, TR_ST_SKIP, c->at);
     if (!s)
         return -1;
     s->message = parse_opt_message(p);
-    if (p->e->code != TR_OK || expect_eol(p, "the reason") < 0)
+    if (p->e->code != TR_OK)
+        return -1;
+    if (accept_word(p, "classify")) {
+        skip_ws(p);
+        size_t at = p->i;
+        if (!(s->classify = parse_code(p, "a not-run.* code (like not-run.no-expected-serial)")))
+            return -1;
+        if (strncmp(s->classify, "not-run.", 8) != 0 || !s->classify[8])
+            return perr(p, at, "expected a not-run.* code after a skip's classify (the run did not give what "
+                               "the test needs), found '%s'", s->classify);
+    }
+    if (expect_eol(p, s->classify ? "the classification" : "the reason") < 0)
         return -1;
     return made(c, s);
 }
@@ -1771,27 +1785,34 @@ static int kw_read_binary(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
-/* cert-info EXPR [window EXPR] / seal-info EXPR [cert EXPR] */
-static int info_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind, const char *option, const char *after)
+/* cert-info EXPR [window EXPR] [trust EXPR] / seal-info EXPR [cert EXPR]
+ * [trust EXPR]: options in any order, each once; option goes to e[1],
+ * trust to e[2]. */
+static int info_stmt(parser *p, kw_ctx *c, tr_stmt_kind kind, const char *option)
 {
     tr_stmt *s = new_stmt(p, kind, c->at);
     if (!s || !(s->e[0] = parse_expr(p)))
         return -1;
-    if (accept_word(p, option) && !(s->e[1] = parse_expr(p)))
-        return -1;
-    if (expect_eol(p, after) < 0)
-        return -1;
+    while (!at_end(p)) {
+        int k = accept_word(p, option) ? 1 : accept_word(p, "trust") ? 2 : 0;
+        if (!k)
+            return perr(p, p->i, "expected '%s', 'trust' or end of line, found %s", option, FOUND(p, p->i));
+        if (s->e[k])
+            return perr(p, p->i, "expected each option once, found '%s' twice", k == 1 ? option : "trust");
+        if (!(s->e[k] = parse_expr(p)))
+            return -1;
+    }
     return made(c, s);
 }
 
 static int kw_cert_info(parser *p, kw_ctx *c)
 {
-    return info_stmt(p, c, TR_ST_CERT_INFO, "window", "the certificate (and window)");
+    return info_stmt(p, c, TR_ST_CERT_INFO, "window");
 }
 
 static int kw_seal_info(parser *p, kw_ctx *c)
 {
-    return info_stmt(p, c, TR_ST_SEAL_INFO, "cert", "the seal (and cert)");
+    return info_stmt(p, c, TR_ST_SEAL_INFO, "cert");
 }
 
 /* Every keyword that starts a statement. A line whose first word is none of

@@ -92,7 +92,7 @@ typedef enum {
     TR_FN_BYTE = 1, TR_FN_SUB, TR_FN_TLV, TR_FN_INT, TR_FN_CONCAT, TR_FN_ASCII,
     TR_FN_ASCIIHEX, TR_FN_LEN, TR_FN_HEX, TR_FN_RANDOM, TR_FN_SIGN_INPUT,
     TR_FN_SIG_OK, TR_FN_DEFINED, TR_FN_MIN, TR_FN_MAX, TR_FN_UPPER,
-    TR_FN_ENVELOPE, TR_FN_SM4_ENCRYPT, TR_FN_SM4_DECRYPT
+    TR_FN_TLV_TRAILING, TR_FN_ENVELOPE, TR_FN_SM4_ENCRYPT, TR_FN_SM4_DECRYPT
 } tr_fn;
 
 typedef struct tr_expr {
@@ -144,14 +144,14 @@ typedef enum {
     TR_ST_FOR,         /* name = e[0] to/downto (flag = down) e[1] body */
     TR_ST_ASSERT,      /* e[0] [message] [classify] */
     TR_ST_FAIL,        /* [message] [classify] */
-    TR_ST_SKIP,        /* [message] */
+    TR_ST_SKIP,        /* [message] [classify not-run.*] */
     TR_ST_CLASSIFY,    /* classify */
     TR_ST_METRIC,      /* name = e[0] [unit] */
     TR_ST_LOG,         /* message */
     TR_ST_MEASURE,     /* name count e[0] thresholds body */
     TR_ST_READ_BINARY, /* name [chunk e[0]] [max e[1]] */
-    TR_ST_CERT_INFO,   /* e[0] [window e[1]] */
-    TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] */
+    TR_ST_CERT_INFO,   /* e[0] [window e[1]] [trust e[2]] */
+    TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] [trust e[2]] */
     TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
     TR_ST_CALL,        /* name: an `op` of the suite */
     TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
@@ -173,7 +173,7 @@ typedef struct tr_stmt {
     tr_pos pos;
     struct tr_stmt *next;
     const char *name;           /* let/capture/for/metric/measure/read-binary */
-    tr_expr *e[2];
+    tr_expr *e[3];
     bool flag;                  /* reset: cold; for: downto */
     tr_template tpl;            /* APDU or pattern source */
     const uint8_t *bytes;       /* constant APDU */

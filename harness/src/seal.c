@@ -571,6 +571,7 @@ static void check_signature(const ASN1_OCTET_STRING *cert, const ASN1_OBJECT *oi
         note_problem(out, "seal maker certificate: %.200s", e.msg);
         return;
     }
+    tr_name_line(X509_get_subject_name(x), out->maker, sizeof out->maker);
     EVP_PKEY *pk = X509_get0_pubkey(x);
     if (tr_pkey_alg(pk) != alg) {
         note_problem(out, "seal maker key does not match signature algorithm %s",
@@ -743,6 +744,28 @@ int tr_seal_inspect(const uint8_t *der, size_t len,
     SES_SEAL_V1_free(s1);
     ERR_clear_error();
     return 0;
+}
+
+X509 *tr_seal_maker_cert(const uint8_t *der, size_t len, tr_err *e)
+{
+    if (!der || len == 0 || len > TR_SEAL_MAX_LEN) {
+        tr_fail(e, TR_E_CRYPTO, "no seal bytes, or more than %u", TR_SEAL_MAX_LEN);
+        return NULL;
+    }
+    char why4[256], why1[256];
+    SES_SEAL_V4 *s4 = parse_whole(der, len, true, why4, sizeof why4);
+    SES_SEAL_V1 *s1 = s4 ? NULL : parse_whole(der, len, false, why1, sizeof why1);
+    const ASN1_OCTET_STRING *c = s4 ? s4->cert : s1 ? s1->sign_info->cert : NULL;
+    X509 *x = NULL;
+    if (!c)
+        tr_fail(e, TR_E_CRYPTO, "not a seal: not GB/T 38540 v4 (%s), not GM/T 0031 v1 (%s)",
+                why4, why1);
+    else if (!(x = tr_cert_parse(ASN1_STRING_get0_data(c), (size_t)ASN1_STRING_length(c), e)))
+        tr_err_prefix(e, "seal maker certificate");
+    SES_SEAL_V4_free(s4);
+    SES_SEAL_V1_free(s1);
+    ERR_clear_error();
+    return x;
 }
 
 /* ------------------------------------------------------------ build */

@@ -5,7 +5,8 @@
  * one read from a token (the seal suite uses it): structure detection, header,
  * validity, picture sanity (PNG signature + IHDR size), seal-maker signature
  * over exactly the bytes each version specifies, and whether the token's own
- * certificate is in the seal's certificate list.
+ * certificate is in the seal's certificate list; handing out the maker's
+ * certificate (whether it chains to SEAL_MAKER_ROOT is trust.h's question).
  * Must not: talk to tokens or write reports.
  */
 #ifndef TR_SEAL_H
@@ -35,6 +36,8 @@ typedef struct {
     bool token_cert_listed; /* the token's certificate is among them */
     int sig_ok;             /* 1 seal-maker signature verifies, 0 it does not */
     char sign_alg_oid[64];  /* e.g. 1.2.156.10197.1.501 */
+    char maker[256];        /* seal maker certificate's subject, one line
+                             * ("" when it does not parse) */
     char problem[256];      /* first thing found wrong, "" when none */
 } tr_seal_info;
 
@@ -44,6 +47,12 @@ typedef struct {
 int tr_seal_inspect(const uint8_t *der, size_t len,
                     const uint8_t *token_cert, size_t token_cert_len,
                     time_t now, tr_seal_info *out, tr_err *e);
+
+/* The seal maker's certificate of a seal of either version (whose signature
+ * seal-info checks), for the trust check (trust.h). Caller X509_free()s.
+ * NULL with e set (TR_E_CRYPTO) when the seal or the certificate does not
+ * parse. */
+X509 *tr_seal_maker_cert(const uint8_t *der, size_t len, tr_err *e);
 
 /* What a seal is made of (fixtures/pki and the tests build seals with it).
  * Strings are NUL-terminated; IA5 fields (vid, seal_id, pic_type) must be

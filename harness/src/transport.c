@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cardio.h" /* TR_MAX_RAPDU */
 #include "util.h"
 
 /* GET RESPONSE rounds before we call the token broken: 256 rounds of 256
@@ -486,6 +487,60 @@ static size_t with_le(const uint8_t *apdu, size_t n, uint8_t le, uint8_t *out)
     return body + 1;
 }
 
+/* 6Cxx: the token says Le was wrong and which one it wants; resend with
+ * that Le, at most MAX_LE_RETRIES times. A token that keeps answering 6Cxx
+ * to the Le it asked for breaks the protocol: that is the token's defect
+ * (TR_E_PROTO_6CXX), not a transport error. */
+static int resolve_6cxx(tr_card *c, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap, size_t *len,
+                        tr_err *e)
+{
+    for (int tries = 0; rsp[*len - 2] == 0x6C; tries++) {
+        uint8_t asked = rsp[*len - 1];
+        if (n >= 7 && apdu[4] == 0)
+            return tr_fail(e, TR_E_PROTO_6CXX, "%s: the token answered 6C%02X to an extended APDU (6Cxx "
+                           "names a short Le: it cannot be resent)", c->reader, asked);
+        if (tries == MAX_LE_RETRIES)
+            return tr_fail(e, TR_E_PROTO_6CXX, "%s: the token answered 6C%02X again after %d resends with "
+                           "the Le it asked for: a 6Cxx loop", c->reader, asked, MAX_LE_RETRIES);
+        uint8_t again[261]; /* the longest short APDU: 4 + Lc + 255 data + Le */
+        if (n > sizeof again)
+            return tr_fail(e, TR_E_PROTO_6CXX, "%s: the token answered 6C%02X to a %zu-byte command, "
+                           "longer than any short APDU", c->reader, asked, n);
+        size_t m = with_le(apdu, n, asked, again);
+        if (raw_transmit(c, again, m, rsp, cap, len, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* 61xx: more data waiting; fetch it with GET RESPONSE and append. Bounded:
+ * a token whose chain never ends (more rounds than the largest REF-1
+ * response needs, or more bytes than any response APDU can carry) breaks
+ * the protocol (TR_E_PROTO_61XX). */
+static int resolve_61xx(tr_card *c, const uint8_t *apdu, uint8_t *rsp, size_t cap, size_t *have, tr_err *e)
+{
+    for (int round = 0; rsp[*have] == 0x61; round++) {
+        if (round >= MAX_GET_RESPONSE_ROUNDS)
+            return tr_fail(e, TR_E_PROTO_61XX, "%s: the token answered 61xx %d times in a row (%zu bytes so "
+                           "far): a GET RESPONSE chain that never ends", c->reader, round, *have);
+        uint8_t gr[5] = {(uint8_t)(apdu[0] & 0x03), 0xC0, 0x00, 0x00, rsp[*have + 1]};
+        size_t want = gr[4] ? gr[4] : 256;
+        if (*have + want + 2 > cap) {
+            if (cap >= TR_MAX_RAPDU)
+                return tr_fail(e, TR_E_PROTO_61XX, "%s: the response grows past %d bytes through GET "
+                               "RESPONSE (61xx after 61xx): no response APDU is that long", c->reader,
+                               TR_MAX_RAPDU - 2);
+            return tr_fail(e, TR_E_TOKEN, "%s: the response grows past the %zu-byte buffer through GET "
+                           "RESPONSE", c->reader, cap);
+        }
+        size_t got;
+        if (raw_transmit(c, gr, sizeof gr, rsp + *have, cap - *have, &got, e) < 0)
+            return -1;
+        *have += got - 2;
+    }
+    return 0;
+}
+
 int tr_card_transmit(tr_card *c, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap,
                      size_t *rlen, tr_err *e)
 {
@@ -494,37 +549,11 @@ int tr_card_transmit(tr_card *c, const uint8_t *apdu, size_t n, uint8_t *rsp, si
     if (cap < 2)
         return tr_fail(e, TR_E_INTERNAL, "response buffer too small");
     size_t len;
-    if (raw_transmit(c, apdu, n, rsp, cap, &len, e) < 0)
+    if (raw_transmit(c, apdu, n, rsp, cap, &len, e) < 0 || resolve_6cxx(c, apdu, n, rsp, cap, &len, e) < 0)
         return -1;
-    /* 6Cxx: wrong Le, resend with the one the token asks for */
-    for (int tries = 0; rsp[len - 2] == 0x6C && tries < MAX_LE_RETRIES; tries++) {
-        if (n > 4 && apdu[4] == 0 && n >= 7)
-            return tr_fail(e, TR_E_TOKEN, "token answered 6C%02X to an extended APDU", rsp[len - 1]);
-        uint8_t again[261];
-        if (n > sizeof again - 1)
-            return tr_fail(e, TR_E_TOKEN, "6Cxx on a command too long to resend");
-        size_t m = with_le(apdu, n, rsp[len - 1], again);
-        if (raw_transmit(c, again, m, rsp, cap, &len, e) < 0)
-            return -1;
-    }
-    if (rsp[len - 2] == 0x6C)
-        return tr_fail(e, TR_E_TOKEN, "token keeps answering 6C%02X (wrong Le) after %d resends",
-                       rsp[len - 1], MAX_LE_RETRIES);
-    /* 61xx: more data waiting, fetch with GET RESPONSE and append */
     size_t have = len - 2;
-    for (int round = 0; rsp[have] == 0x61; round++) {
-        if (round >= MAX_GET_RESPONSE_ROUNDS)
-            return tr_fail(e, TR_E_TOKEN, "token answered 61xx %d times in a row: endless GET RESPONSE",
-                           round);
-        uint8_t gr[5] = {(uint8_t)(apdu[0] & 0x03), 0xC0, 0x00, 0x00, rsp[have + 1]};
-        size_t want = gr[4] ? gr[4] : 256;
-        if (have + want + 2 > cap)
-            return tr_fail(e, TR_E_TOKEN, "response grows past %zu bytes through GET RESPONSE", cap);
-        size_t got;
-        if (raw_transmit(c, gr, sizeof gr, rsp + have, cap - have, &got, e) < 0)
-            return -1;
-        have += got - 2;
-    }
+    if (resolve_61xx(c, apdu, rsp, cap, &have, e) < 0)
+        return -1;
     *rlen = have + 2;
     return 0;
 }

@@ -5,8 +5,8 @@
  * (SCardGetStatusChange, never fixed sleeps), exclusive connections (T=0 or
  * T=1), warm/cold reset, and the APDU exchange with automatic GET RESPONSE
  * (61xx) and Le correction (6Cxx), bounded so a token that answers 61xx
- * forever is an error, not a hang. Every PC/SC error becomes a sentence a
- * person understands.
+ * or 6Cxx forever is reported as the token's protocol defect, not a hang.
+ * Every PC/SC error becomes a sentence a person understands.
  * Must not: parse suites, power tokens (the rig does), write reports.
  */
 #ifndef TR_TRANSPORT_H
@@ -60,8 +60,11 @@ int tr_card_reconnect(tr_card *c, tr_err *e);
 void tr_card_disconnect(tr_card *c, bool unpower);
 
 /* One command APDU; rsp gets data + SW1 SW2. 61xx and 6Cxx are resolved here.
- * Errors: TR_E_REMOVED (card gone), TR_E_TOKEN (endless 61xx, bad lengths),
- * TR_E_PCSC. */
+ * Errors: TR_E_REMOVED (card gone); the token's protocol defects
+ * TR_E_PROTO_61XX (a GET RESPONSE chain that never ends) and TR_E_PROTO_6CXX
+ * (6Cxx again after a resend with the Le it asked for, or to an extended
+ * APDU); TR_E_TOKEN (no status word, a response past a caller's buffer
+ * smaller than TR_MAX_RAPDU); TR_E_PCSC. */
 int tr_card_transmit(tr_card *c, const uint8_t *apdu, size_t n,
                      uint8_t *rsp, size_t cap, size_t *rlen, tr_err *e);
 /* Warm reset, or cold reset (SCARD_UNPOWER_CARD). Refreshes the ATR. */

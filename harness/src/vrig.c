@@ -438,25 +438,28 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-/* Cert faults are realized by the certificates we issue, not by vtoken:
- * an expired / renewal-due certificate, no encryption pair (no-enc-key),
- * an encryption certificate for another key (enc-cert-other-key). */
-static bool is_cert_fault(const char *f)
+/* Faults the rig realizes by the PKI it issues, not by a vtoken switch:
+ * the certificate's dates, or who issued the certificate or the seal; no
+ * encryption pair (no-enc-key), an encryption certificate for another key
+ * (enc-cert-other-key). */
+static const char *const PKI_FAULTS[] = {"expired-cert", "renewal-due", "cert-other-ca", "rogue-seal-maker",
+                                         "no-enc-key", "enc-cert-other-key", NULL};
+
+static bool is_pki_fault(const char *f)
 {
-    return !strcmp(f, "expired-cert") || !strcmp(f, "renewal-due") || !strcmp(f, "no-enc-key") ||
-           !strcmp(f, "enc-cert-other-key");
+    for (const char *const *p = PKI_FAULTS; *p; p++)
+        if (!strcmp(f, *p))
+            return true;
+    return false;
 }
 
-/* A comma-separated fault list names fault f (exactly, with or without =ARG). */
-static bool has_fault(const tr_vtoken_cfg *vt, const char *f)
+/* Is name one of the comma/space separated faults (whole names only)? */
+static bool has_fault(const tr_vtoken_cfg *vt, const char *name)
 {
-    size_t n = strlen(f);
-    for (const char *p = vt->faults; (p = strstr(p, f)) != NULL; p += n) {
-        bool starts = p == vt->faults || p[-1] == ',' || p[-1] == ' ';
-        bool ends = p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '=';
-        if (starts && ends)
+    size_t n = strlen(name);
+    for (const char *p = vt->faults; (p = strstr(p, name)); p += n)
+        if ((p == vt->faults || p[-1] == ',' || p[-1] == ' ') && (!p[n] || p[n] == ',' || p[n] == ' '))
             return true;
-    }
     return false;
 }
 
@@ -468,44 +471,84 @@ static bool wants_enc_pair(const tr_vtoken_cfg *vt)
 
 static const char *effective_validity(const tr_vtoken_cfg *vt)
 {
-    if (strstr(vt->faults, "expired-cert"))
+    if (has_fault(vt, "expired-cert"))
         return "expired";
-    if (strstr(vt->faults, "renewal-due"))
+    if (has_fault(vt, "renewal-due"))
         return "renewal-due";
     return vt->validity;
 }
 
 static bool wants_seal(const tr_vtoken_cfg *vt)
 {
-    return !strcmp(vt->role, "main") || strstr(vt->faults, "seal-on-secondary");
+    return !strcmp(vt->role, "main") || has_fault(vt, "seal-on-secondary");
+}
+
+/* The rig's PKI: <nv_dir or dir>/pki, made by `mkpki ca` (CA, seal-maker
+ * root, seal maker); its rogue twin in pki/rogue, a second `mkpki ca` with
+ * the same names and other keys (cert-other-ca, rogue-seal-maker). */
+static void pki_dir(const tr_vrig *v, const char *sub, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/pki%s", v->nv[0] ? v->nv : v->dir, sub);
+}
+
+static int make_ca(const char *mkpki, const char *dir, const char *log, tr_err *e)
+{
+    char crt[TR_PATH_MAX + 48];
+    snprintf(crt, sizeof crt, "%s/ca.crt.der", dir);
+    char *ca[] = {(char *)mkpki, "ca", "--out", (char *)dir, NULL};
+    return file_exists(crt) ? 0 : run_to_end(ca, log, e);
+}
+
+/* Key, certificate (+ seal) of one slot, from the rig's CA or, for
+ * cert-other-ca / rogue-seal-maker, its look-alike. 0 or -1. */
+static int make_token_files(const tr_slot_cfg *s, const char *mkpki, const char *pki, const char *rogue,
+                            const char *key, const char *crt, const char *seal, const char *log)
+{
+    char ver[4];
+    snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
+    char *tok[] = {(char *)mkpki, "token", "--ca", (char *)(has_fault(&s->vt, "cert-other-ca") ? rogue : pki),
+                   "--alg", (char *)s->vt.alg, "--serial", (char *)s->vt.serial, "--org", (char *)s->vt.org,
+                   "--validity", (char *)effective_validity(&s->vt), "--key-out", (char *)key, "--cert-out",
+                   (char *)crt, NULL};
+    char *sl[] = {(char *)mkpki, "seal", "--ca", (char *)(has_fault(&s->vt, "rogue-seal-maker") ? rogue : pki),
+                  "--cert", (char *)crt, "--version", ver, "--org", (char *)s->vt.org, "--out", (char *)seal, NULL};
+    tr_err sub;
+    if (run_to_end(tok, log, &sub) < 0 || (wants_seal(&s->vt) && run_to_end(sl, log, &sub) < 0))
+        return -1;
+    return 0;
+}
+
+static bool rig_needs_rogue(const tr_rig_cfg *rig)
+{
+    for (size_t i = 0; i < rig->nslots; i++)
+        if (has_fault(&rig->slots[i].vt, "cert-other-ca") || has_fault(&rig->slots[i].vt, "rogue-seal-maker"))
+            return true;
+    return false;
 }
 
 /* In the child of make_pki: one slot's key + certificate (+ seal) unless
- * kept in NV memory, then its encryption pair (unless kept or none).
- * Exits 0 or 1. */
-static void make_slot_pki(const tr_vrig *v, const tr_slot_cfg *s, char *mkpki, char *pki, const char *log)
+ * kept in NV memory, then its encryption pair (unless kept or none), issued
+ * by the CA that issued the signing certificate (the two of a pair are
+ * issued together). Exits 0 or 1. */
+static void make_slot_pki(const tr_vrig *v, const tr_slot_cfg *s, const char *mkpki, const char *log)
 {
-    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
+    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32];
     char ekey[TR_PATH_MAX + 32], ecrt[TR_PATH_MAX + 32];
+    char pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16];
+    pki_dir(v, "", pki, sizeof pki);
+    pki_dir(v, "/rogue", rogue, sizeof rogue);
     slot_file(v, s->name, ".key.pem", key, sizeof key);
     slot_file(v, s->name, ".crt.der", crt, sizeof crt);
     slot_file(v, s->name, ".seal.der", seal, sizeof seal);
     slot_file(v, s->name, ".enc.key.pem", ekey, sizeof ekey);
     slot_file(v, s->name, ".enc.crt.der", ecrt, sizeof ecrt);
-    snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
-    tr_err sub;
-    if (!(v->nv[0] && file_exists(crt))) {
-        char *tok[] = {mkpki, "token", "--ca", pki, "--alg", (char *)s->vt.alg, "--serial",
-                       (char *)s->vt.serial, "--org", (char *)s->vt.org, "--validity",
-                       (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
-        char *sl[] = {mkpki, "seal", "--ca", pki, "--cert", crt, "--version", ver, "--org",
-                      (char *)s->vt.org, "--out", seal, NULL};
-        if (run_to_end(tok, log, &sub) < 0 || (wants_seal(&s->vt) && run_to_end(sl, log, &sub) < 0))
-            _exit(1);
-    }
+    if (!(v->nv[0] && file_exists(crt)) && make_token_files(s, mkpki, pki, rogue, key, crt, seal, log) < 0)
+        _exit(1);
     /* the encryption certificate: the signing one's holder and dates */
-    char *enc[] = {mkpki, "enc", "--ca", pki, "--cert", crt, "--key-out", ekey, "--cert-out", ecrt,
+    char *enc[] = {(char *)mkpki, "enc", "--ca", has_fault(&s->vt, "cert-other-ca") ? rogue : pki,
+                   "--cert", crt, "--key-out", ekey, "--cert-out", ecrt,
                    "--cert-for", has_fault(&s->vt, "enc-cert-other-key") ? "other" : "own", NULL};
+    tr_err sub;
     if (wants_enc_pair(&s->vt) && !(v->nv[0] && file_exists(ecrt)) && run_to_end(enc, log, &sub) < 0)
         _exit(1);
     _exit(0);
@@ -515,14 +558,12 @@ static void make_slot_pki(const tr_vrig *v, const tr_slot_cfg *s, char *mkpki, c
  * slots in parallel. */
 static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
-    char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
+    char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
     snprintf(mkpki, sizeof mkpki, "%s/mkpki", helper_dir());
-    snprintf(pki, sizeof pki, "%s/pki", v->nv[0] ? v->nv : v->dir);
+    pki_dir(v, "", pki, sizeof pki);
+    pki_dir(v, "/rogue", rogue, sizeof rogue);
     snprintf(log, sizeof log, "%s/mkpki.log", v->dir);
-    char ca_crt[TR_PATH_MAX + 32];
-    snprintf(ca_crt, sizeof ca_crt, "%s/ca.crt.der", pki);
-    char *ca[] = {mkpki, "ca", "--out", pki, NULL};
-    if (!file_exists(ca_crt) && run_to_end(ca, log, e) < 0)
+    if (make_ca(mkpki, pki, log, e) < 0 || (rig_needs_rogue(rig) && make_ca(mkpki, rogue, log, e) < 0))
         return -1;
     pid_t *pids = calloc(rig->nslots, sizeof *pids);
     if (!pids)
@@ -541,7 +582,7 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
             break;
         }
         if (pid == 0)
-            make_slot_pki(v, s, mkpki, pki, log);
+            make_slot_pki(v, s, mkpki, log);
         pids[i] = pid;
     }
     for (size_t i = 0; i < rig->nslots; i++) {
@@ -551,6 +592,23 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
     }
     free(pids);
     return rc;
+}
+
+int tr_vrig_trust_vars(const tr_vrig *v, tr_vars *vars, tr_err *e)
+{
+    if (!v)
+        return 0;
+    char pki[TR_PATH_MAX + 16], ca[TR_PATH_MAX + 48], maker[TR_PATH_MAX + 48];
+    pki_dir(v, "", pki, sizeof pki);
+    snprintf(ca, sizeof ca, "%s/ca.crt.der", pki);
+    snprintf(maker, sizeof maker, "%s/sealroot.crt.der", pki);
+    /* an NV PKI made before mkpki had a seal-maker root: its CA issued the
+     * seal maker */
+    if (!file_exists(maker) && file_exists(ca))
+        tr_strlcpy(maker, ca, sizeof maker);
+    if (tr_vars_set(vars, "CA_ROOT", ca) < 0 || tr_vars_set(vars, "SEAL_MAKER_ROOT", maker) < 0)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
 }
 
 static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
@@ -608,7 +666,7 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
     tr_strlcpy(faults, s->vt.faults, sizeof faults);
     char *save = NULL;
     for (char *f = strtok_r(faults, ", ", &save); f && n < 60; f = strtok_r(NULL, ", ", &save)) {
-        if (is_cert_fault(f))
+        if (is_pki_fault(f))
             continue;
         argv[n++] = "--fault";
         argv[n++] = f;

@@ -4,7 +4,9 @@
  * private socket and reader.conf directory; one vpcd reader.conf entry per
  * pair of slots, each loading its own copy of the vpcd driver because vpcd
  * keeps per-slot state in statics; a test PKI, certificate and seal per
- * token made by mkpki; one vtoken per slot), waiting until every card is
+ * token made by mkpki, and the PKI faults (expired or renewal-due
+ * certificate, a certificate of another CA, a seal of a rogue maker)
+ * realized by what it issues; one vtoken per slot), waiting until every card is
  * present, recording PIDs in a state file, virtual power (the vtoken's
  * control socket: off = the token leaves, on = it comes back), and tearing
  * down exactly the processes it started, by PID.
@@ -19,6 +21,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "vars.h"
 
 typedef struct tr_vrig tr_vrig;
 
@@ -63,6 +66,12 @@ void tr_vrig_reap(const char *dir);
 int tr_vrig_restart_pcscd(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e);
 /* The rig's nv_dir ("" when its tokens are fresh each bring-up). */
 const char *tr_vrig_nv_dir(const tr_vrig *v);
+
+/* The rig's trust anchors, what its slots' suites check against: CA_ROOT
+ * (the root its tokens' certificates are issued under) and SEAL_MAKER_ROOT
+ * (the seal maker's root), files of the PKI it made (under its nv_dir when
+ * it has one). Sets both in vars; v NULL sets nothing. */
+int tr_vrig_trust_vars(const tr_vrig *v, tr_vars *vars, tr_err *e);
 
 /* Virtual power through the token's control socket. */
 int tr_vrig_power(const tr_vrig *v, const char *slot, bool on, tr_err *e);

@@ -2,14 +2,19 @@
  * every key a virtual token is modelled on a profile with, their bounds
  * (errors carry file:line), the unknown-key error listing the keys of the
  * slot's type, keys of another slot type refused wherever `type =` comes;
- * and the ATR structure check (atr.h) the atr key relies on. */
+ * and the ATR structure check (atr.h) the atr key relies on. The batch
+ * manifest fails closed (every required column, every row complete, real
+ * dates, file:line errors), and every command's options are spelled out
+ * (tr_cli_spelled_out). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "atr.h"
+#include "cli.h"
 #include "config.h"
+#include "manifest.h"
 #include "util.h"
 
 static char path[64];
@@ -149,6 +154,30 @@ static bool atr_ok(const char *hex, char *why, size_t cap)
     return tr_atr_check(b, (size_t)n, why, cap);
 }
 
+/* The trust anchor variables name files: relative to the profile or rig
+ * file that sets them, absolute as given; other variables are left alone. */
+START_TEST(file_vars_relative_to_their_file)
+{
+    ck_assert_msg(load("var.CA_ROOT = roots/ca.der\nvar.SEAL_MAKER_ROOT = /etc/seal.pem\nvar.OTHER = x/y") == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "CA_ROOT"), "/tmp/roots/ca.der");
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "SEAL_MAKER_ROOT"), "/etc/seal.pem");
+    ck_assert_str_eq(tr_vars_get(rig.slots[0].vars, "OTHER"), "x/y");
+    char prof[80];
+    snprintf(prof, sizeof prof, "/tmp/check_config.%d.profile.ini", (int)getpid());
+    FILE *f = fopen(prof, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[profile]\nname = p\n[vars]\nCA_ROOT = ../pki/ca.crt.der\nSEAL_MAKER_ROOT = \"sr.pem\"\n");
+    fclose(f);
+    tr_profile p;
+    ck_assert_msg(tr_profile_load(prof, &p, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(tr_vars_get(p.vars, "CA_ROOT"), "/tmp/../pki/ca.crt.der");
+    ck_assert_str_eq(tr_vars_get(p.vars, "SEAL_MAKER_ROOT"), "/tmp/sr.pem");
+    tr_profile_free(&p);
+    unlink(prof);
+}
+END_TEST
+
 START_TEST(atr_structure)
 {
     static const char *const good[] = {
@@ -191,6 +220,130 @@ START_TEST(atr_structure)
 }
 END_TEST
 
+/* ---- the batch manifest --------------------------------------------------------------- */
+
+static tr_manifest man;
+
+/* Load text as a manifest: 0, or -1 with err set. */
+static int load_manifest(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    tr_err_clear(&err);
+    return tr_manifest_load(path, &man, &err);
+}
+
+/* The manifest is refused at line with a message containing needle. */
+static void refused(const char *text, int line, const char *needle)
+{
+    ck_assert_msg(load_manifest(text) < 0, "accepted: %s", text);
+    ck_assert_int_eq(err.code, TR_E_CONFIG);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_msg(err.line == line, "line %d, expected %d (%s)", err.line, line, err.msg);
+    ck_assert_msg(strstr(err.msg, needle), "\"%s\" lacks \"%s\"", err.msg, needle);
+    ck_assert_ptr_null(man.entries);
+}
+
+START_TEST(manifest_complete_rows_load)
+{
+    ck_assert_msg(load_manifest("\xEF\xBB\xBFserial,role,org,not_after,slot\n"
+                                "TRV0000000000001,main,\"Example, Ltd.\",2028-02-29,A1\n"
+                                "\n"
+                                "TRV0000000000002 , secondary,Example,2030-12-31,\n") == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(man.n, 2);
+    ck_assert_str_eq(man.entries[0].org, "Example, Ltd.");
+    ck_assert_str_eq(man.entries[0].not_after, "2028-02-29");
+    ck_assert_str_eq(man.entries[0].slot, "A1");
+    ck_assert_str_eq(man.entries[1].serial, "TRV0000000000002"); /* trimmed */
+    ck_assert_str_eq(man.entries[1].role, "secondary");
+    ck_assert_str_eq(man.entries[1].slot, "");                   /* slot is optional */
+    ck_assert_int_eq(man.entries[1].line, 4);
+    tr_manifest_free(&man);
+    /* columns in any order */
+    ck_assert_msg(load_manifest("not_after,org,role,serial\n2031-01-01,E,main,S1\n") == 0, "%s", err.msg);
+    ck_assert_str_eq(man.entries[0].serial, "S1");
+    tr_manifest_free(&man);
+}
+END_TEST
+
+START_TEST(manifest_fails_closed)
+{
+    /* the header names every required column, once */
+    refused("serial,role,org\nS1,main,E\n", 1, "no 'not_after' column");
+    refused("serial,role,not_after\nS1,main,2030-01-01\n", 1, "no 'org' column");
+    refused("role,org,not_after\nmain,E,2030-01-01\n", 1, "no 'serial' column");
+    refused("serial,role,org,not_after,serial\n", 1, "column 'serial' named twice");
+    refused("serial,role,org,not_after,colour\n", 1, "unknown column 'colour'");
+    refused("", 1, "empty manifest");
+    /* every row complete */
+    refused("serial,role,org,not_after\nS1,main,E,2030-01-01\nS2,main,E,\n", 3, "row has no not_after");
+    refused("serial,role,org,not_after\nS1,main,,2030-01-01\n", 2, "row has no org");
+    refused("serial,role,org,not_after\nS1,,E,2030-01-01\n", 2, "row has no role");
+    refused("serial,role,org,not_after\n,main,E,2030-01-01\n", 2, "row has no serial");
+    refused("serial,role,org,not_after\nS1,main,E\n", 2, "row has 3 fields, the header has 4 columns");
+    refused("serial,role,org,not_after\nS1,main,E,2030-01-01,A1\n", 2, "more fields than the header");
+    /* values */
+    refused("serial,role,org,not_after\nS1,boss,E,2030-01-01\n", 2, "role 'boss': expected main or secondary");
+    refused("serial,role,org,not_after\nS1,main,E,2030-1-01\n", 2, "not_after '2030-1-01'");
+    refused("serial,role,org,not_after\nS1,main,E,2030-13-01\n", 2, "not_after '2030-13-01'");
+    refused("serial,role,org,not_after\nS1,main,E,2029-02-29\n", 2, "not_after '2029-02-29'");
+    refused("serial,role,org,not_after\nS1,main,E,1900-02-29\n", 2, "not_after '1900-02-29'");
+    refused("serial,role,org,not_after\nS1,main,E,2030-04-31\n", 2, "not_after '2030-04-31'");
+    refused("serial,role,org,not_after\nS1,main,E,2030-0a-01\n", 2, "not_after '2030-0a-01'");
+    refused("serial,role,org,not_after\nS1,main,E,2030-01-01\nS1,main,E,2030-01-01\n", 3, "serial S1 appears twice");
+    /* a value longer than its field is refused, never cut */
+    char text[512];
+    snprintf(text, sizeof text, "serial,role,org,not_after\n%0*d,main,E,2030-01-01\n", 64, 7);
+    refused(text, 2, "serial (at most 63 characters) is too long");
+    snprintf(text, sizeof text, "serial,role,org,not_after\n%0*d,main,E,2030-01-01\n", 63, 7);
+    ck_assert_msg(load_manifest(text) == 0, "%s", err.msg);
+    tr_manifest_free(&man);
+}
+END_TEST
+
+/* ---- options are spelled out --------------------------------------------------------------- */
+
+START_TEST(options_spelled_out)
+{
+    static const struct option opts[] = {
+        {"rig", required_argument, 0, 'r'},   {"slots", required_argument, 0, 's'},
+        {"slot-timeout", required_argument, 0, 'T'}, {"allow-destructive", no_argument, 0, 'A'},
+        {"out", required_argument, 0, 'o'},   {0, 0, 0, 0}};
+    static const char shortopts[] = "r:s:T:Ao:D:q";
+    static const struct {
+        const char *args[6];
+        int want;
+    } cases[] = {
+        {{"run", "--allow-destructive", "--rig", "x", "suite", NULL}, 0},
+        {{"run", "--allow", NULL}, -1},
+        {{"run", "--allow=1", NULL}, -1},
+        {{"run", "--slo", "A1", NULL}, -1},            /* ambiguous: --slots or --slot-timeout */
+        {{"run", "--rig=x", "--slots=A1", NULL}, 0},
+        {{"run", "--out", "--allow", NULL}, 0},         /* the value of --out, not an option */
+        {{"run", "-o", "--allow", NULL}, 0},
+        {{"run", "-qo", "--allow", NULL}, 0},           /* -o ends the cluster, takes the next argument */
+        {{"run", "-D--allow=1", "--al", NULL}, -1},     /* -D's value is glued: --al is an option */
+        {{"run", "--", "--allow", NULL}, 0},            /* after --: operands */
+        {{"run", "--no-such-option", NULL}, 0},         /* unknown: getopt_long says so */
+        {{"run", "-", "--a", NULL}, -1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int argc = 0;
+        char *argv[7];
+        while (cases[k].args[argc]) {
+            argv[argc] = (char *)cases[k].args[argc];
+            argc++;
+        }
+        argv[argc] = NULL;
+        ck_assert_msg(tr_cli_spelled_out("tokenrig run", argc, argv, shortopts, opts) == cases[k].want,
+                      "case %zu", k);
+    }
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -200,7 +353,16 @@ static Suite *config_suite(void)
     tcase_add_test(tc, bad_values_name_file_line_and_key);
     tcase_add_test(tc, unknown_key_lists_the_keys_of_the_slot_type);
     tcase_add_test(tc, keys_of_another_slot_type_are_refused);
+    tcase_add_test(tc, file_vars_relative_to_their_file);
     tcase_add_test(tc, atr_structure);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("manifest");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, manifest_complete_rows_load);
+    tcase_add_test(tc, manifest_fails_closed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("options");
+    tcase_add_test(tc, options_spelled_out);
     suite_add_tcase(s, tc);
     return s;
 }

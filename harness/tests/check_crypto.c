@@ -18,6 +18,7 @@
 
 #include "../../fixtures/pki/pki.h"
 #include "crypto.h"
+#include "trust.h"
 
 static const char *pki_dir;
 static char vec_dir[256];
@@ -392,6 +393,160 @@ START_TEST(test_cert_signatures_use_id)
     }
     EVP_PKEY_free(ca_pub);
     free(ca.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ chains */
+
+static tr_trust *anchor(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", pki_dir, name);
+    tr_trust *t = NULL;
+    tr_err e;
+    ck_assert_msg(tr_trust_load(path, &t, &e) == 0, "%s: %s", path, e.msg);
+    ck_assert_str_eq(tr_trust_path(t), path);
+    return t;
+}
+
+static tr_chain_result chain(const tr_trust *t, blob cert)
+{
+    tr_chain_result r;
+    tr_err e;
+    ck_assert_msg(tr_trust_check_der(t, cert.p, cert.n, &r, &e) == 0, "%s", e.msg);
+    ck_assert(r.trusted == (r.problem[0] == '\0'));
+    return r;
+}
+
+/* Every certificate the CA issued chains to it, as DER or PEM anchor, whatever
+ * its dates: expiry is cert-expiry's finding, never a second one here. */
+START_TEST(test_chain_to_ca)
+{
+    static const char *cls[4] = {"valid", "renewal-due", "expired", "not-yet-valid"};
+    tr_trust *der = anchor("ca.crt.der"), *pem = anchor("ca.crt.pem");
+    ck_assert_ptr_nonnull(strstr(tr_trust_subject(der), "CN = tokenrig test CA"));
+    for (int a = 0; a < 3; a++) {
+        for (int c = 0; c < 4; c++) {
+            blob cert = load_cert(ALGS[a], cls[c]);
+            tr_chain_result r = chain(der, cert);
+            ck_assert_msg(r.trusted, "%s-%s: %s", tr_alg_name(ALGS[a]), cls[c], r.problem);
+            ck_assert_msg(chain(pem, cert).trusted, "%s-%s via PEM", tr_alg_name(ALGS[a]), cls[c]);
+            ck_assert_ptr_nonnull(strstr(r.issuer, "CN = tokenrig test CA"));
+            ck_assert_ptr_nonnull(strstr(r.subject, pki_fixture_org(ALGS[a])));
+            free(cert.p);
+        }
+    }
+    tr_trust_free(der);
+    tr_trust_free(pem);
+}
+END_TEST
+
+/* A certificate of the look-alike CA (same names, other key) is valid but
+ * does not chain to the real CA; it does to its own. Nor does a token
+ * certificate chain to the seal-maker root: the two anchors are distinct. */
+START_TEST(test_chain_other_ca)
+{
+    tr_trust *ca = anchor("ca.crt.der"), *rogue = anchor("rogue/ca.crt.der"),
+             *sealroot = anchor("sealroot.crt.der");
+    for (int a = 0; a < 3; a++) {
+        blob other = load_cert(ALGS[a], "other-ca"), good = load_cert(ALGS[a], "valid");
+        tr_chain_result r = chain(ca, other);
+        ck_assert_msg(!r.trusted, "%s-other-ca trusted by the real CA", tr_alg_name(ALGS[a]));
+        ck_assert_msg(strstr(r.problem, "look-alike") != NULL, "%s", r.problem);
+        ck_assert_ptr_nonnull(strstr(r.issuer, "CN = tokenrig test CA"));
+        ck_assert(chain(rogue, other).trusted);
+        ck_assert(!chain(rogue, good).trusted);
+        ck_assert(!chain(sealroot, good).trusted);
+        tr_cert_info ci;
+        tr_err e;
+        ck_assert_int_eq(tr_cert_inspect(other.p, other.n, fixture_now, 30, &ci, &e), 0);
+        ck_assert_int_eq(ci.cls, TR_CERT_VALID);
+        free(other.p);
+        free(good.p);
+    }
+    tr_trust_free(ca);
+    tr_trust_free(rogue);
+    tr_trust_free(sealroot);
+}
+END_TEST
+
+/* The signature is what is checked (with the SM2 ID): one flipped bit of it
+ * and the certificate no longer chains. An anchor file may hold several
+ * certificates (PEM); an intermediate named as the anchor ends the chain. */
+START_TEST(test_chain_signature_and_bundles)
+{
+    tr_trust *ca = anchor("ca.crt.der");
+    for (int a = 0; a < 3; a++) {
+        blob cert = load_cert(ALGS[a], "valid");
+        cert.p[cert.n - 5] ^= 0x01; /* inside the signature BIT STRING */
+        tr_chain_result r = chain(ca, cert);
+        ck_assert_msg(!r.trusted, "%s with a flipped signature bit", tr_alg_name(ALGS[a]));
+        ck_assert_msg(strstr(r.problem, "signature") != NULL, "%s", r.problem);
+        free(cert.p);
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/bundle-XXXXXX", pki_dir);
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cat '%s/rogue/ca.crt.pem' '%s/ca.crt.pem' > '%s'", pki_dir, pki_dir, path);
+    ck_assert_int_eq(system(cmd), 0);
+    tr_trust *both = NULL;
+    tr_err e;
+    ck_assert_int_eq(tr_trust_load(path, &both, &e), 0);
+    blob other = load_cert(TR_ALG_SM2, "other-ca"), good = load_cert(TR_ALG_SM2, "valid");
+    ck_assert(chain(both, other).trusted && chain(both, good).trusted);
+    tr_trust_free(both);
+    unlink(path);
+    /* the maker's own certificate as the anchor (pinned): it chains to itself */
+    tr_trust *pinned = anchor("sealmaker.crt.der");
+    blob maker = load(pki_dir, "sealmaker.crt.der");
+    ck_assert(chain(pinned, maker).trusted);
+    ck_assert(!chain(pinned, good).trusted);
+    tr_trust_free(pinned);
+    free(maker.p);
+    free(other.p);
+    free(good.p);
+    tr_trust_free(ca);
+}
+END_TEST
+
+/* An anchor file that cannot be used is a configuration error naming it;
+ * bytes that are no certificate are "not trusted", with the reason. */
+START_TEST(test_trust_anchor_errors)
+{
+    tr_trust *t = (tr_trust *)1;
+    tr_err e;
+    char path[600];
+    snprintf(path, sizeof path, "%s/no-such-root.der", pki_dir);
+    ck_assert_int_eq(tr_trust_load(path, &t, &e), -1);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(e.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "No such file"), "%s", e.msg);
+    ck_assert_int_eq(tr_trust_load("", &t, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CONFIG);
+    /* a key is not a certificate; neither is an empty file */
+    snprintf(path, sizeof path, "%s/sm2-valid.key.pem", pki_dir);
+    ck_assert_int_eq(tr_trust_load(path, &t, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "no certificate"), "%s", e.msg);
+    snprintf(path, sizeof path, "%s/empty-XXXXXX", pki_dir);
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(tr_trust_load(path, &t, &e), -1);
+    ck_assert_msg(e.code == TR_E_CONFIG && strstr(e.msg, "empty"), "%s", e.msg);
+    unlink(path);
+    tr_trust *ca = anchor("ca.crt.der");
+    uint8_t junk[4] = {0x30, 0x02, 0x05, 0x00};
+    tr_chain_result r;
+    ck_assert_int_eq(tr_trust_check_der(ca, junk, sizeof junk, &r, &e), 0);
+    ck_assert(!r.trusted);
+    ck_assert_ptr_nonnull(strstr(r.problem, "does not parse"));
+    ck_assert_int_eq(tr_trust_check_der(ca, NULL, 0, &r, &e), 0);
+    ck_assert(!r.trusted);
+    tr_trust_free(ca);
 }
 END_TEST
 
@@ -786,6 +941,10 @@ static Suite *crypto_suite(void)
     tcase_add_loop_test(t, test_wrong_key_length_alg, 0, 3);
     tcase_add_test(t, test_sm2_id_is_used);
     tcase_add_test(t, test_cert_signatures_use_id);
+    tcase_add_test(t, test_chain_to_ca);
+    tcase_add_test(t, test_chain_other_ca);
+    tcase_add_test(t, test_chain_signature_and_bundles);
+    tcase_add_test(t, test_trust_anchor_errors);
     tcase_add_test(t, test_fixture_classes);
     tcase_add_test(t, test_renewal_boundary);
     tcase_add_test(t, test_cert_garbage);

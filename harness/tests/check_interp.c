@@ -20,6 +20,7 @@
 #include "ref1.h"
 #include "reports.h"
 #include "seal.h"
+#include "suitevars.h"
 #include "util.h"
 
 #define NOW ((time_t)1767225600) /* 2026-01-01T00:00:00Z: cert/seal checks are reproducible */
@@ -217,6 +218,8 @@ typedef struct {
     bool journal, journal_refuses; /* give the run a journal hook (that refuses) */
 } run_opts;
 
+static tr_err last_err; /* of the last run_with */
+
 static tr_suite *parse(const char *src, const char *file)
 {
     tr_suite *s;
@@ -226,6 +229,9 @@ static tr_suite *parse(const char *src, const char *file)
                   tr_err_format(&e, buf, sizeof buf));
     return s;
 }
+
+/* The harness error of the last run_with that returned -1. */
+static tr_err run_err;
 
 static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, const run_opts *o, rec *r,
                     tr_suite_outcome *out)
@@ -247,8 +253,8 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.max_steps = o->max_steps;
         env.reports = o->reports;
     }
-    tr_err e;
-    int rc = tr_interp_run(s, &env, out, &e);
+    int rc = tr_interp_run(s, &env, out, &run_err);
+    last_err = run_err;
     tr_suite_free(s);
     return rc;
 }
@@ -266,6 +272,272 @@ static int run_fake(const char *src, fakecard *f, const char *const *kv, const r
     tr_vars_free(v);
     return rc;
 }
+
+/* ---- issue 11: protocol violations, one root cause, time limits ------------------ */
+
+START_TEST(protocol_violations_fail_not_error)
+{
+    static const struct {
+        int code;
+        const char *cls;
+    } cases[] = {{TR_E_PROTO_61XX, "proto.endless-61xx"}, {TR_E_PROTO_6CXX, "proto.6cxx-loop"}};
+    const char *src = "test \"info\" {\n  classify identity.no-serial\n  00 CA 01 00 00\n  capture INFO\n}\n"
+                      "test \"uses info\" {\n  let X = tlv(INFO, 1)\n}\n"
+                      "test \"requires info\" {\n  requires defined(INFO)\n  00 A4 00 00\n}\n"
+                      "test \"still there\" {\n  00 A4 04 00 00 expect 9000\n}\n";
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fakecard f;
+        fakecard_init(&f);
+        fakecard_rule_fail(&f, "00CA0100", cases[k].code, -1);
+        rec r;
+        tr_suite_outcome o;
+        ck_assert_int_eq(run_fake(src, &f, NULL, NULL, &r, &o), 0);
+        const res_row *i = verdict_of(&r, "info");
+        ck_assert_int_eq(i->v, TR_FAIL); /* the token's defect, not the rig's */
+        ck_assert_str_eq(i->cls, cases[k].cls);
+        ck_assert_int_eq(i->line, 3);
+        ck_assert_msg(strstr(i->msg, "t.tsuite:3: 00 CA 01 00 00: fakecard: injected") != NULL, "%s", i->msg);
+        ck_assert(!o.token_lost);
+        /* the tests that need INFO say why they did not run: one defect, one failure */
+        char why[200];
+        snprintf(why, sizeof why, "not run: INFO is not set: test \"info\" failed (%s)", cases[k].cls);
+        ck_assert_int_eq(verdict_of(&r, "uses info")->v, TR_SKIP);
+        ck_assert_str_eq(verdict_of(&r, "uses info")->msg, why);
+        ck_assert_int_eq(verdict_of(&r, "requires info")->v, TR_SKIP);
+        ck_assert_str_eq(verdict_of(&r, "requires info")->msg, why);
+        ck_assert_int_eq(verdict_of(&r, "still there")->v, TR_PASS);
+        ck_assert_uint_eq(o.counts[TR_FAIL], 1);
+        ck_assert_uint_eq(o.counts[TR_ERROR], 0);
+        ck_assert_uint_eq(o.nclasses, 1);
+    }
+}
+END_TEST
+
+START_TEST(unset_values_name_their_cause)
+{
+    fakecard f;
+    fakecard_init(&f);
+    const char *src = "test \"a\" {\n  skip \"no reader today\"\n  let X = 1\n}\n"
+                      "test \"b\" {\n  let Y = X\n}\n"
+                      "test \"c\" {\n  let Z = Y\n}\n"
+                      "test \"d\" {\n  if 0 {\n    let W = 1\n  }\n}\n"
+                      "test \"e\" {\n  let V = W\n}\n"
+                      "test \"f\" {\n  let U = NOPE\n}\n"
+                      "test \"g\" {\n  let Q = 1 / 0\n}\n"
+                      "test \"h\" {\n  let R = Q\n}\n"
+                      "test \"i\" {\n  fail \"broken\" classify cert.unparseable\n  cert-info \"00\"\n}\n"
+                      "test \"j\" {\n  requires defined(CERT_PARSED)\n}\n"
+                      "test \"k\" {\n  assert CERT_CLASS == \"valid\"\n}\n"
+                      "test \"l\" {\n  requires defined(NEVER)\n}\n";
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
+    ck_assert_int_eq(verdict_of(&r, "b")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "b")->msg, "not run: X is not set: test \"a\" was skipped (no reader today)");
+    /* a chain names the root once */
+    ck_assert_str_eq(verdict_of(&r, "c")->msg, "not run: Y is not set: test \"b\" was skipped (X is not set: "
+                                               "test \"a\" was skipped (no reader today))");
+    /* the test that sets it passed without setting it: the suite's mistake */
+    ck_assert_int_eq(verdict_of(&r, "d")->v, TR_PASS);
+    ck_assert_int_eq(verdict_of(&r, "e")->v, TR_ERROR);
+    ck_assert_str_eq(verdict_of(&r, "e")->cls, "suite");
+    ck_assert(strstr(verdict_of(&r, "e")->msg, "variable W is not set") != NULL);
+    /* nothing sets it: a profile or suite mistake */
+    ck_assert_int_eq(verdict_of(&r, "f")->v, TR_ERROR);
+    ck_assert(strstr(verdict_of(&r, "f")->msg, "variable NOPE is not set") != NULL);
+    /* an error upstream */
+    ck_assert_int_eq(verdict_of(&r, "g")->v, TR_ERROR);
+    ck_assert_int_eq(verdict_of(&r, "h")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "h")->msg, "not run: Q is not set: test \"g\" ended in error (suite)");
+    /* values cert-info sets */
+    ck_assert_int_eq(verdict_of(&r, "i")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "j")->msg, "not run: CERT_PARSED is not set: test \"i\" failed (cert.unparseable)");
+    ck_assert_str_eq(verdict_of(&r, "k")->msg, "not run: CERT_CLASS is not set: test \"i\" failed (cert.unparseable)");
+    ck_assert_str_eq(verdict_of(&r, "l")->msg, "requires defined(NEVER)");
+    ck_assert_uint_eq(o.counts[TR_FAIL], 1);
+    ck_assert_uint_eq(o.counts[TR_ERROR], 3);
+}
+END_TEST
+
+START_TEST(read_binary_short_9000)
+{
+    static const char *src = "test \"read\" {\n  classify cert.missing\n  read-binary F\n  assert len(F) == 128\n}\n";
+    char data[600];
+    for (int k = 0; k < 128; k++)
+        snprintf(data + 2 * k, 3, "%02X", k);
+    char rsp[700];
+    snprintf(rsp, sizeof rsp, "%s 9000", data);
+    rec r;
+    tr_suite_outcome o;
+    /* a short 9000 at the end of the file: one more READ BINARY confirms it */
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", rsp, -1);
+    fakecard_rule(&f, "00B0008000", "6B00", -1);
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "read")->v == TR_PASS, "%s", verdict_of(&r, "read")->msg);
+    ck_assert_uint_eq(f.ncmds, 2);
+    ck_assert_str_eq(fakecard_cmd(&f, 1), "00B0008000");
+    /* ... answered with no bytes and 9000 or 6282: the end too */
+    static const char *ends[] = {"9000", "6282"};
+    for (int k = 0; k < 2; k++) {
+        fakecard_init(&f);
+        fakecard_rule(&f, "00B0000000", rsp, -1);
+        fakecard_rule(&f, "00B0008000", ends[k], -1);
+        run_fake(src, &f, NULL, NULL, &r, &o);
+        ck_assert_int_eq(verdict_of(&r, "read")->v, TR_PASS);
+    }
+    /* the file goes on: the short 9000 was a lie */
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", rsp, -1);
+    fakecard_rule(&f, "00B0008000", "00112233 6282", -1);
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    const res_row *v = verdict_of(&r, "read");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "proto.short-read");
+    ck_assert_msg(strstr(v->msg, "t.tsuite:3: read-binary: READ BINARY at offset 0 asked for 256 bytes and got "
+                                 "128 with 9000, yet the file goes on (offset 128 answered 4 more bytes, 6282)") != NULL,
+                  "%s", v->msg);
+    /* nothing at all with 9000: an empty file, no second READ BINARY */
+    fakecard_init(&f);
+    fakecard_rule(&f, "00B0000000", "9000", -1);
+    run_fake("test \"read\" {\n  read-binary F\n  assert F == \"\"\n}\n", &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "read")->v, TR_PASS);
+    ck_assert_uint_eq(f.ncmds, 1);
+}
+END_TEST
+
+START_TEST(tlv_trailing_bytes)
+{
+    fakecard f;
+    fakecard_init(&f);
+    const char *src = "test \"t\" {\n"
+                      "  assert tlv_trailing(\"0101AA\") == \"\"\n"
+                      "  assert tlv_trailing(\"01 01 AA 01 10\") == \"0110\"\n"
+                      "  assert tlv_trailing(\"0101AA0000FF\") == \"\"\n"
+                      "  assert tlv_trailing(\"\") == \"\"\n"
+                      "  assert tlv_trailing(\"E103010100A5\") == \"A5\"\n"
+                      "  assert tlv_trailing(\"0101AA1F\") == \"1F\"\n"
+                      "  assert tlv_trailing(\"0181020102\") == \"\"\n"
+                      "  assert tlv_trailing(\"0101AA9000\") == \"\"\n"
+                      "  assert tlv_trailing(\"9F7F01AA011054\") == \"011054\"\n"
+                      "}\n"
+                      "test \"not hex\" {\n  let X = tlv_trailing(\"zz\")\n}\n";
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "t")->v == TR_PASS, "%s", verdict_of(&r, "t")->msg);
+    ck_assert_int_eq(verdict_of(&r, "not hex")->v, TR_ERROR);
+    ck_assert(strstr(verdict_of(&r, "not hex")->msg, "expected hex data for tlv_trailing()") != NULL);
+}
+END_TEST
+
+START_TEST(time_limits_per_apdu)
+{
+    static const char *const kv[] = {"APDU_MAX_MS", "10", "SIGN_INS", "2A", "SIGN_APDU_MAX_MS", "1000", NULL};
+    const char *src = "test \"slow\" {\n  00 A4 00 00\n  00 A4 00 00 expect 9000\n  log \"went on\"\n}\n"
+                      "test \"failed first\" {\n  00 A4 00 00 expect 6A82 classify x.y\n}\n"
+                      "test \"skipped\" {\n  00 A4 00 00\n  skip \"n/a\"\n}\n"
+                      "test \"signing\" {\n  00 2A 9E 9A 01 00 00\n}\n"
+                      "test \"no apdu\" {\n  let A = 1\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    f.latency_ms = 25;
+    rec r;
+    tr_suite_outcome o;
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &o), 0);
+    const res_row *v = verdict_of(&r, "slow");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "time.slow-apdu");
+    ck_assert_int_eq(v->line, 2); /* the first slow answer */
+    ck_assert_msg(strstr(v->msg, "t.tsuite:2: 00 A4 00 00 was answered after ") != NULL, "%s", v->msg);
+    ck_assert(strstr(v->msg, " ms, over APDU_MAX_MS 10 ms") != NULL);
+    ck_assert_str_eq(r.logs[0], "went on"); /* the test went on after the slow answer */
+    /* the measured time and the limit in a failing metric row, one per slow answer */
+    int nslow = 0;
+    for (int k = 0; k < r.nres; k++) {
+        if (strcmp(r.res[k].metric, "apdu_ms"))
+            continue;
+        nslow++;
+        ck_assert_int_eq(r.res[k].v, TR_FAIL);
+        ck_assert_str_eq(r.res[k].cls, "time.slow-apdu");
+        ck_assert_double_ge(r.res[k].value, 25);
+        ck_assert_str_eq(r.res[k].unit, "ms");
+        ck_assert(strstr(r.res[k].msg, "over APDU_MAX_MS 10 ms") != NULL);
+    }
+    ck_assert_int_eq(nslow, 4); /* slow x2, failed first, skipped; not signing */
+    /* the first failure of a test stays its verdict */
+    ck_assert_str_eq(verdict_of(&r, "failed first")->cls, "x.y");
+    /* a slow answer is a failure, even in a test that then skipped */
+    ck_assert_int_eq(verdict_of(&r, "skipped")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "skipped")->cls, "time.slow-apdu");
+    /* signing has its own limit */
+    ck_assert_int_eq(verdict_of(&r, "signing")->v, TR_PASS);
+    ck_assert_int_eq(verdict_of(&r, "no apdu")->v, TR_PASS);
+
+    /* no limits in the profile: no verdict on time */
+    fakecard_init(&f);
+    f.latency_ms = 25;
+    run_fake(src, &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "slow")->v, TR_PASS);
+    /* a limit that is not a time, or a signing limit without its commands: no run */
+    static const char *const bad[][5] = {{"APDU_MAX_MS", "fast", NULL},
+                                         {"FIRST_APDU_MAX_MS", "0", NULL},
+                                         {"SIGN_APDU_MAX_MS", "100", NULL},
+                                         {"SIGN_INS", "2Z", NULL}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        fakecard_init(&f);
+        ck_assert_int_eq(run_fake(src, &f, bad[k], NULL, &r, &o), -1);
+        ck_assert_int_eq(last_err.code, TR_E_CONFIG);
+        ck_assert_msg(strstr(last_err.msg, bad[k][0]) != NULL, "%s", last_err.msg);
+        ck_assert_uint_eq(f.ncmds, 0);
+    }
+}
+END_TEST
+
+START_TEST(time_limit_first_apdu_after_power_cycle)
+{
+    const char *src = "test \"cycle\" {\n  power-cycle\n  00 A4 00 00\n}\n";
+    static const char *const start_kv[] = {"FIRST_APDU_MAX_MS", "20", "APDU_MAX_MS", "1000", NULL};
+    fakecard f;
+    fakecard_init(&f);
+    f.latency_ms = 30; /* the fake ATR comes after 2 ms: 32 ms in all */
+    rec r;
+    tr_suite_outcome o;
+    run_fake(src, &f, start_kv, NULL, &r, &o);
+    const res_row *v = verdict_of(&r, "cycle");
+    ck_assert_int_eq(v->v, TR_FAIL);
+    ck_assert_str_eq(v->cls, "time.slow-start");
+    ck_assert_msg(strstr(v->msg, "t.tsuite:3: power-cycle 1: the first command (00 A4 00 00) was answered ") != NULL,
+                  "%s", v->msg);
+    ck_assert(strstr(v->msg, "ms after power-on (ATR after 2.0 ms), over FIRST_APDU_MAX_MS 20 ms") != NULL);
+    const res_row *m = metric_of(&r, "first_apdu_ms");
+    ck_assert_int_eq(m->v, TR_FAIL);
+    ck_assert_str_eq(m->cls, "time.slow-start");
+    ck_assert_double_ge(m->value, 32);
+    ck_assert_int_eq(r.ncyc, 1);
+    ck_assert_str_eq(r.cyc_verdict[0], "time.slow-start"); /* cycles.csv says so too */
+
+    /* the first answer after power-on is judged by FIRST_APDU_MAX_MS only; the next by APDU_MAX_MS */
+    static const char *const apdu_kv[] = {"FIRST_APDU_MAX_MS", "1000", "APDU_MAX_MS", "20", NULL};
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake(src, &f, apdu_kv, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "cycle")->v, TR_PASS);
+    ck_assert_str_eq(r.cyc_verdict[0], "pass");
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake("test \"cycle\" {\n  power-cycle\n  00 A4 00 00\n  00 A4 00 00\n}\n", &f, apdu_kv, NULL, &r, &o);
+    ck_assert_str_eq(verdict_of(&r, "cycle")->cls, "time.slow-apdu");
+    ck_assert_int_eq(verdict_of(&r, "cycle")->line, 4);
+    /* even when that first answer comes in a later test */
+    fakecard_init(&f);
+    f.latency_ms = 30;
+    run_fake("test \"cycle\" {\n  power-cycle\n}\ntest \"next\" {\n  00 A4 00 00\n}\n", &f, apdu_kv, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "next")->v, TR_PASS);
+}
+END_TEST
 
 /* ---- a REF-1 token in process ------------------------------------------------------------ */
 
@@ -717,7 +989,10 @@ START_TEST(runtime_errors)
             found = strstr(t->msg, first) != NULL;
         }
         ck_assert_msg(found, "case %zu: message \"%s\" lacks \"%s\"", k, t->msg, needle);
-        ck_assert_msg(!strcmp(t->cls, "suite") || !strcmp(t->cls, "crypto"), "case %zu: class %s", k, t->cls);
+        /* a variable the suite never sets is the run's configuration, not a suite bug */
+        bool config = strstr(needle, "variable NOPE is not set") != NULL;
+        ck_assert_msg(config ? !strcmp(t->cls, "config") : !strcmp(t->cls, "suite") || !strcmp(t->cls, "crypto"),
+                      "case %zu: class %s", k, t->cls);
         ck_assert(!o.token_lost);
     }
 }
@@ -903,9 +1178,11 @@ START_TEST(destructive_and_requires)
     const res_row *w = verdict_of(&r, "wipe");
     ck_assert_int_eq(w->v, TR_SKIP);
     ck_assert_str_eq(w->msg, "destructive: needs --allow-destructive");
+    ck_assert_str_eq(w->cls, "not-run.destructive"); /* the run left it out: the token is INCOMPLETE */
     const res_row *m = verdict_of(&r, "main only");
     ck_assert_int_eq(m->v, TR_SKIP);
     ck_assert_str_eq(m->msg, "requires ROLE == \"main\"");
+    ck_assert_str_eq(m->cls, ""); /* the token's role: inapplicable, not left out */
     ck_assert_int_eq(verdict_of(&r, "secondary only")->v, TR_PASS);
     const res_row *b = verdict_of(&r, "bad requires");
     ck_assert_int_eq(b->v, TR_ERROR);
@@ -938,6 +1215,121 @@ START_TEST(destructive_and_requires)
     run_fake("let X = MISSING\ntest \"a\" {\n 80 01 00 00\n}\ntest \"b\" {\n}\n", &f, kv, NULL, &r, &o);
     ck_assert_uint_eq(o.counts[TR_ERROR], 2);
     ck_assert(strstr(verdict_of(&r, "b")->msg, "variable MISSING is not set") != NULL);
+    ck_assert_uint_eq(f.ncmds, 0);
+}
+END_TEST
+
+/* A skip says whether the run left the test out (not-run.*) or the test
+ * does not apply (no code). */
+START_TEST(skip_codes)
+{
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    run_fake("test \"a\" {\n  skip \"main key only\"\n}\n"
+             "test \"b\" {\n  skip \"no expected serial\" classify not-run.no-expected-serial\n  80 01 00 00\n}\n"
+             "test \"c\" {\n  classify pin.x\n  skip\n}\n",
+             &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "a")->cls, "");
+    ck_assert_int_eq(verdict_of(&r, "b")->v, TR_SKIP);
+    ck_assert_str_eq(verdict_of(&r, "b")->cls, "not-run.no-expected-serial");
+    ck_assert_str_eq(verdict_of(&r, "b")->msg, "no expected serial");
+    ck_assert_str_eq(verdict_of(&r, "c")->cls, ""); /* a failure code never lands on a skip */
+    ck_assert_uint_eq(o.counts[TR_SKIP], 3);
+    ck_assert_uint_eq(o.nclasses, 0); /* skip codes are not failure classes */
+    ck_assert_uint_eq(f.ncmds, 0);
+}
+END_TEST
+
+/* What a suite needs from outside: checked before a run (suitevars.h). */
+static int check_vars(const char *src, const char *const *kv, tr_err *e)
+{
+    tr_suite *s = parse(src, "t.tsuite");
+    tr_vars *v = tr_vars_new(NULL);
+    for (; kv && *kv; kv += 2)
+        tr_vars_set(v, kv[0], kv[1]);
+    tr_err_clear(e);
+    int rc = tr_suite_check_vars(s, v, "p1 (p1.ini)", "slot A1", e);
+    tr_vars_free(v);
+    tr_suite_free(s);
+    return rc;
+}
+
+START_TEST(suite_variables_checked_before_the_run)
+{
+    /* everything the suite reads is set by it, built in, guarded or given */
+    const char *src = "let L = 1\n"
+                      "test \"a\" {\n"
+                      "  requires defined(OPT) || NEED_R == 1\n"
+                      "  00 A4 04 00 ${len:AID} ${AID} 00\n"
+                      "  capture C\n"
+                      "  read-binary R chunk CHUNK\n"
+                      "  cert-info R window W\n"
+                      "  seal-info R cert R\n"
+                      "  for I = 1 to 2 {\n"
+                      "    let X = I + L + len(C) + DATALEN\n"
+                      "  }\n"
+                      "  assert CERT_PARSED && SEAL_SIG_OK \"${SW} ${TEST} ${NEED_M}\"\n"
+                      "  if defined(\"OPT2\") {\n"
+                      "    let Y = OPT2\n"
+                      "  }\n"
+                      "  cleanup {\n"
+                      "    00 20 00 81 10 ${pin:NEED_PIN}\n"
+                      "  }\n"
+                      "}\n";
+    const char *all[] = {"AID", "F0", "CHUNK", "0", "W", "30", "NEED_R", "1", "NEED_M", "x", "NEED_PIN", "1234",
+                         NULL};
+    tr_err e;
+    ck_assert_msg(check_vars(src, all, &e) == 0, "%s", e.msg);
+    /* one missing: a configuration error at its first read, naming profile, variable, slot */
+    const char *no_aid[] = {"CHUNK", "0", "W", "30", "NEED_R", "1", "NEED_M", "x", "NEED_PIN", "1234", NULL};
+    ck_assert_int_eq(check_vars(src, no_aid, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CONFIG);
+    ck_assert_str_eq(e.file, "t.tsuite");
+    ck_assert_int_eq(e.line, 4);
+    ck_assert_int_eq(e.col, 21);
+    ck_assert_msg(strstr(e.msg, "profile p1 (p1.ini) does not set AID, which suite t reads (slot A1;"), "%s", e.msg);
+    /* several: the first in the file, the others listed */
+    const char *few[] = {"AID", "F0", "W", "30", NULL};
+    ck_assert_int_eq(check_vars(src, few, &e), -1);
+    ck_assert_int_eq(e.line, 3); /* requires NEED_R */
+    ck_assert_msg(strstr(e.msg, "does not set NEED_R") && strstr(e.msg, "also missing: CHUNK, NEED_M, NEED_PIN"),
+                  "%s", e.msg);
+    /* a metric name is not a variable; defined() of a computed name guards nothing */
+    ck_assert_int_eq(check_vars("metric M = 1\nlet X = M\n", NULL, &e), -1);
+    ck_assert(strstr(e.msg, "does not set M,") != NULL);
+    ck_assert_int_eq(check_vars("if defined(concat(\"O\", \"P\")) {\n  let X = OP\n}\n", NULL, &e), -1);
+    ck_assert(strstr(e.msg, "does not set OP,") != NULL);
+    ck_assert_int_eq(check_vars("let X = SW1 + SW2 + DATALEN\nlog \"${DATA} ${TOKEN_ATR} ${SUITE}\"\n", NULL, &e), 0);
+}
+END_TEST
+
+/* What the check before the run lets through is caught while running: a
+ * variable the suite never sets is the run's configuration (config), one
+ * it sets elsewhere is a suite bug (suite). */
+START_TEST(suite_variables_at_run_time)
+{
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    run_fake("test \"guarded\" {\n  if defined(OPT) {\n    log \"x\"\n  }\n}\n"
+             "test \"unguarded\" {\n  00 ${OPT} 00 00\n}\n"
+             "test \"early\" {\n  let Y = LATE\n}\n"
+             "test \"late\" {\n  let LATE = 1\n}\n",
+             &f, NULL, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "guarded")->v, TR_PASS);
+    const res_row *u = verdict_of(&r, "unguarded");
+    ck_assert_int_eq(u->v, TR_ERROR);
+    ck_assert_str_eq(u->cls, "config");
+    ck_assert_msg(strstr(u->msg, "t.tsuite:7: column 8: variable OPT is not set: give it in the profile"), "%s",
+                  u->msg);
+    const res_row *y = verdict_of(&r, "early");
+    ck_assert_int_eq(y->v, TR_ERROR);
+    ck_assert_str_eq(y->cls, "suite");
+    ck_assert(strstr(y->msg, "variable LATE is not set yet") != NULL);
     ck_assert_uint_eq(f.ncmds, 0);
 }
 END_TEST
@@ -1182,6 +1574,7 @@ START_TEST(cancel_and_budgets)
     ck_assert(o.cancelled);
     ck_assert_int_eq(verdict_of(&r, "a")->v, TR_SKIP);
     ck_assert_str_eq(verdict_of(&r, "b")->msg, "not run: run interrupted");
+    ck_assert_str_eq(verdict_of(&r, "b")->cls, "not-run.interrupted");
     ck_assert_uint_eq(f.ncmds, 0);
 
     /* the step budget stops even an empty loop */
@@ -1528,6 +1921,104 @@ START_TEST(ref1_seal_by_role)
 }
 END_TEST
 
+/* A file of the mkpki fixture set ($TR_PKI) as hex, or its path. */
+static char *pki_hex(const char *name)
+{
+    const char *dir = getenv("TR_PKI");
+    ck_assert_msg(dir && *dir, "set TR_PKI to a mkpki fixture-set directory (make test-unit does)");
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    uint8_t *d;
+    size_t n;
+    tr_err e;
+    ck_assert_msg(pki_read_file(path, &d, &n, 1u << 20, &e) == 0, "%s", e.msg);
+    char *hex = malloc(2 * n + 1);
+    tr_hex_encode(d, n, hex, 2 * n + 1, 0);
+    free(d);
+    return hex;
+}
+
+static const char *pki_path(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", getenv("TR_PKI"), name);
+    return out;
+}
+
+/* cert-info / seal-info `trust FILE`: the chain variables for a trusted, a
+ * look-alike and a missing anchor; an anchor file that cannot be used is a
+ * configuration error naming it, not a token verdict. */
+START_TEST(trust_statements)
+{
+    char *good = pki_hex("sm2-valid.crt.der"), *other = pki_hex("sm2-other-ca.crt.der");
+    char *seal = pki_hex("seal-v4-sm2.der"), *rogue = pki_hex("seal-v1-sm2-rogue.der");
+    char ca[600], root[600], missing[600];
+    pki_path("ca.crt.der", ca, sizeof ca);
+    pki_path("sealroot.crt.pem", root, sizeof root);
+    pki_path("no-such-root.der", missing, sizeof missing);
+    const char *kv[] = {"GOOD", good, "OTHER", other, "SEAL", seal, "ROGUE", rogue, "CA_ROOT", ca,
+                        "SEAL_MAKER_ROOT", root, "MISSING", missing, NULL};
+    const char *src =
+        "test \"ok\" {\n"
+        "  cert-info GOOD window 30 trust CA_ROOT\n"
+        "  assert CERT_CHAIN_OK && CERT_CHAIN_PROBLEM == \"\"\n" /* whatever CERT_CLASS (NOW is fixed) */
+        "  assert CERT_ISSUER == \"O = tokenrig test PKI, CN = tokenrig test CA\" \"${CERT_ISSUER}\"\n"
+        "  seal-info SEAL trust SEAL_MAKER_ROOT\n"
+        "  assert SEAL_MAKER_TRUSTED && SEAL_SIG_OK && SEAL_MAKER_PROBLEM == \"\"\n"
+        "  assert SEAL_MAKER == \"O = tokenrig test PKI, CN = tokenrig test seal maker\"\n"
+        "}\n"
+        "test \"other ca\" {\n"
+        "  cert-info OTHER trust CA_ROOT\n"
+        "  assert CERT_PARSED && !CERT_CHAIN_OK\n"
+        "  fail \"${CERT_CHAIN_PROBLEM}\" classify cert.untrusted-ca\n"
+        "}\n"
+        "test \"rogue maker\" {\n"
+        "  seal-info ROGUE trust SEAL_MAKER_ROOT\n"
+        "  assert SEAL_PARSED && SEAL_SIG_OK && SEAL_VERSION == 1\n"
+        "  assert SEAL_MAKER_TRUSTED \"${SEAL_MAKER_PROBLEM}\" classify seal.untrusted-maker\n"
+        "}\n"
+        "test \"no anchor\" {\n"
+        "  cert-info GOOD\n"
+        "  seal-info SEAL\n"
+        "  assert !CERT_CHAIN_OK && !SEAL_MAKER_TRUSTED && SEAL_SIG_OK\n"
+        "  assert CERT_CHAIN_PROBLEM == \"no trust anchor given (cert-info ... trust FILE)\"\n"
+        "  seal-info \"300100\" trust SEAL_MAKER_ROOT\n"
+        "  assert !SEAL_MAKER_TRUSTED && SEAL_MAKER_PROBLEM != \"\" && !SEAL_PARSED\n"
+        "}\n"
+        "test \"number\" {\n"
+        "  cert-info GOOD trust 3\n"
+        "}\n";
+    fakecard f;
+    fakecard_init(&f);
+    rec r;
+    tr_suite_outcome o;
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &o), 0);
+    ck_assert_msg(verdict_of(&r, "ok")->v == TR_PASS, "%s", verdict_of(&r, "ok")->msg);
+    ck_assert_msg(verdict_of(&r, "no anchor")->v == TR_PASS, "%s", verdict_of(&r, "no anchor")->msg);
+    const res_row *t = verdict_of(&r, "other ca");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "cert.untrusted-ca");
+    ck_assert_msg(strstr(t->msg, "look-alike"), "%s", t->msg);
+    t = verdict_of(&r, "rogue maker");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "seal.untrusted-maker");
+    ck_assert_msg(strstr(t->msg, "unable to get local issuer certificate"), "%s", t->msg);
+    t = verdict_of(&r, "number");
+    ck_assert_int_eq(t->v, TR_ERROR);
+    ck_assert_msg(strstr(t->msg, "expected the path of a certificate file, found a number"), "%s", t->msg);
+    /* a missing anchor file stops the suite with a configuration error */
+    ck_assert_int_eq(run_fake("test \"a\" {\n  seal-info SEAL trust MISSING\n}\ntest \"b\" {\n}\n", &f, kv,
+                              NULL, &r, &o), -1);
+    ck_assert_int_eq(run_err.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(run_err.msg, missing) && strstr(run_err.msg, "seal-info trust (line 2)"), "%s",
+                  run_err.msg);
+    ck_assert_msg(r.nres == 0, "no verdict for a test the anchor file stopped: %d rows", r.nres);
+    free(good);
+    free(other);
+    free(seal);
+    free(rogue);
+}
+END_TEST
+
 START_TEST(ref1_counter_reset_by_power)
 {
     const char *src = "test \"counter survives power\" {\n"
@@ -1589,6 +2080,45 @@ static void run_example(const char *path, const char *profile, const char *role,
     ck_assert_int_eq(x->tok.nv.default_flag, 1);
     fix_free(x);
 }
+
+START_TEST(ref1_time_and_protocol_faults)
+{
+    rec r;
+    tr_suite_outcome o;
+    char src[1024];
+    /* slow-start: the REF-1 token's own lateness after a rig power-on */
+    ref1_faults fs = {.slow_start_ms = 60};
+    ref1_fix *x = fix_new(TR_ALG_SM2, REF1_ROLE_MAIN, 300, &fs);
+    x->card.honour_late = true;
+    tr_vars_set(x->vars, "FIRST_APDU_MAX_MS", "40");
+    tr_vars_set(x->vars, "APDU_MAX_MS", "40");
+    snprintf(src, sizeof src, "test \"start\" {\n  %s}\ntest \"cycle\" {\n  power-cycle\n  %s  %s}\n", SELECT, SELECT,
+             SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_int_eq(verdict_of(&r, "start")->v, TR_PASS); /* not after the rig's start-up */
+    ck_assert_int_eq(verdict_of(&r, "cycle")->v, TR_FAIL);
+    ck_assert_str_eq(verdict_of(&r, "cycle")->cls, "time.slow-start");
+    ck_assert_int_eq(verdict_of(&r, "cycle")->line, 6); /* the first command after the cycle */
+    fix_free(x);
+    /* short-read-9000: the certificate read stops with the token's defect */
+    ref1_faults fr = {.short_read_9000 = true};
+    x = fix_new(TR_ALG_ECDSA_P256, REF1_ROLE_MAIN, 300, &fr);
+    snprintf(src, sizeof src, "test \"cert\" {\n  %s  00 A4 02 0C 02 C0 01\n  read-binary CERT\n}\n"
+                              "test \"parse\" {\n  cert-info CERT\n}\n", SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_str_eq(verdict_of(&r, "cert")->cls, "proto.short-read");
+    ck_assert_str_eq(verdict_of(&r, "parse")->msg, "not run: CERT is not set: test \"cert\" failed (proto.short-read)");
+    fix_free(x);
+    /* trailing-bytes: what tlv_trailing() sees in the token info */
+    ref1_faults ft = {.trailing_bytes = true};
+    x = fix_new(TR_ALG_RSA2048, REF1_ROLE_SECONDARY, 300, &ft);
+    snprintf(src, sizeof src, "test \"info\" {\n  %s  00 CA 01 00 00\n  assert tlv_trailing(DATA) == \"011054\"\n"
+                              "  assert ascii(tlv(DATA, 1)) == \"TR00000000000001\"\n}\n", SELECT);
+    run_ref1(src, x, NULL, &r, &o);
+    ck_assert_msg(verdict_of(&r, "info")->v == TR_PASS, "%s", verdict_of(&r, "info")->msg);
+    fix_free(x);
+}
+END_TEST
 
 START_TEST(examples_run_on_ref1)
 {
@@ -1932,6 +2462,9 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, verdicts_and_classification);
     tcase_add_test(tc, cleanup_always_runs);
     tcase_add_test(tc, destructive_and_requires);
+    tcase_add_test(tc, skip_codes);
+    tcase_add_test(tc, suite_variables_checked_before_the_run);
+    tcase_add_test(tc, suite_variables_at_run_time);
     tcase_add_test(tc, pin_masking);
     tcase_add_test(tc, measure_stats);
     tcase_add_test(tc, metric_rows);
@@ -1942,6 +2475,12 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, pin_model_on_ref1);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
+    tcase_add_test(tc, protocol_violations_fail_not_error);
+    tcase_add_test(tc, unset_values_name_their_cause);
+    tcase_add_test(tc, read_binary_short_9000);
+    tcase_add_test(tc, tlv_trailing_bytes);
+    tcase_add_test(tc, time_limits_per_apdu);
+    tcase_add_test(tc, time_limit_first_apdu_after_power_cycle);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("ref1");
@@ -1950,9 +2489,11 @@ static Suite *interp_suite(void)
     tcase_add_test(tr, ref1_read_binary_bounds);
     tcase_add_test(tr, ref1_cert_classes);
     tcase_add_test(tr, ref1_seal_by_role);
+    tcase_add_test(tr, trust_statements);
     tcase_add_test(tr, ref1_counter_reset_by_power);
     tcase_add_test(tr, examples_run_on_ref1);
     tcase_add_test(tr, decrypt_suite_on_ref1);
+    tcase_add_test(tr, ref1_time_and_protocol_faults);
     tcase_set_timeout(tr, 120);
     suite_add_tcase(s, tr);
     TCase *tp = tcase_create("reports");

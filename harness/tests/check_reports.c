@@ -1075,6 +1075,94 @@ START_TEST(summary_verdict_rules)
 }
 END_TEST
 
+/* A token whose run left out tests it was asked for (skip rows with a
+ * not-run.* code) is INCOMPLETE, not PASS, everywhere its verdict shows. */
+START_TEST(summary_incomplete)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    tr_slot_id g = {"run", "rig", "g", NULL, "G", "main", NULL};   /* pass + not run */
+    tr_slot_id h = {"run", "rig", "h", NULL, "H", "main", NULL};   /* fail beats incomplete */
+    tr_slot_id i = {"run", "rig", "i", NULL, "I", "main", NULL};   /* nothing but not run */
+    tr_slot_id j = {"run", "rig", "j", NULL, "J", "main", NULL};   /* two reasons */
+    tr_slot_id k = {"run", "rig", "k", NULL, "K", "main", NULL};   /* plain skips: pass */
+    const char *why = "destructive: needs --allow-destructive";
+    result(r, &g, "s", "1", TR_PASS, NULL, 1, NULL, 0, NULL, NULL, 1);
+    result(r, &g, "s", "2", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &g, "s", "3", TR_SKIP, NULL, 0, NULL, 0, NULL, "not a main key", 1);
+    result(r, &g, "s", "4", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &h, "s", "1", TR_FAIL, "pin.no-lockout", 1, NULL, 0, NULL, NULL, 1);
+    result(r, &h, "s", "2", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &i, "s", "1", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &i, "s", "2", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &j, "s", "1", TR_SKIP, "not-run.no-expected-serial", 0, NULL, 0, NULL, "no expected serial", 1);
+    result(r, &j, "s", "2", TR_PASS, NULL, 1, NULL, 0, NULL, NULL, 1);
+    result(r, &j, "s", "3", TR_SKIP, "not-run.destructive", 0, NULL, 0, NULL, why, 1);
+    result(r, &k, "s", "1", TR_PASS, NULL, 1, NULL, 0, NULL, NULL, 1);
+    result(r, &k, "s", "2", TR_SKIP, NULL, 0, NULL, 0, NULL, "not a main key", 1);
+    size_t n;
+    tr_token_summary *s = summary_of(r, &n);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(s[0].verdict, TR_INCOMPLETE);
+    ck_assert_uint_eq(s[0].skipped, 3);
+    ck_assert_uint_eq(s[0].not_run, 2);
+    ck_assert_str_eq(s[0].classifications, "not-run.destructive");
+    ck_assert_str_eq(s[0].not_run_why, "not-run.destructive: 2 tests (destructive: needs --allow-destructive)");
+    ck_assert_int_eq(s[1].verdict, TR_FAIL);
+    ck_assert_str_eq(s[1].classifications, "pin.no-lockout;not-run.destructive");
+    ck_assert_int_eq(s[2].verdict, TR_INCOMPLETE); /* not SKIP: the run, not the token, left them out */
+    ck_assert_int_eq(s[3].verdict, TR_INCOMPLETE);
+    ck_assert_str_eq(s[3].not_run_why, "not-run.no-expected-serial: 1 test (no expected serial); "
+                                       "not-run.destructive: 1 test (destructive: needs --allow-destructive)");
+    ck_assert_int_eq(s[4].verdict, TR_PASS);
+    ck_assert_uint_eq(s[4].not_run, 0);
+    ck_assert_str_eq(s[4].not_run_why, "");
+    tr_reports_token_summary_free(s, n);
+    ck_assert_str_eq(tr_token_verdict_name(TR_INCOMPLETE), "INCOMPLETE");
+    ck_assert_str_eq(tr_verdict_name(TR_INCOMPLETE), "incomplete");
+    /* the console: verdicts, the yield, what each INCOMPLETE token did not run */
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_ok(tr_reports_print_summary(r, f, &e), &e);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(out, "batch yield: 1/5 tokens passed (20.0%)\n"
+                                      "INCOMPLETE g i: not-run.destructive: 2 tests (destructive: needs "
+                                      "--allow-destructive)\n"
+                                      "INCOMPLETE j: not-run.no-expected-serial: 1 test"));
+    ck_assert_ptr_nonnull(strstr(out, "INCOMPLETE"));
+    free(out);
+    /* summary.csv: the verdict, the codes, the not_run count */
+    assert_ok(tr_reports_write_summary(r, &e), &e);
+    csv_doc doc = parse_csv(path_in(dir, "summary.csv"));
+    ck_assert_str_eq(doc.rows[0][13], "not_run");
+    ck_assert_str_eq(doc.rows[1][5], "INCOMPLETE");
+    ck_assert_str_eq(doc.rows[1][6], "not-run.destructive");
+    ck_assert_str_eq(doc.rows[1][13], "2");
+    ck_assert_str_eq(doc.rows[5][5], "PASS");
+    ck_assert_str_eq(doc.rows[5][13], "0");
+    free_csv(&doc);
+    /* JUnit: verdict and "not run" properties, the code in <skipped>, still schema-valid */
+    assert_ok(tr_reports_write_junit(r, &e), &e);
+    size_t xn;
+    char *xml = slurp(path_in(dir, "junit.xml"), &xn);
+    ck_assert_ptr_nonnull(strstr(xml, "<property name=\"verdict\" value=\"INCOMPLETE\"/>\n      <property "
+                                      "name=\"not run\" value=\"not-run.destructive: 2 tests (destructive: needs "
+                                      "--allow-destructive)\"/>"));
+    ck_assert_ptr_nonnull(strstr(xml, "<skipped message=\"not-run.destructive: destructive: needs "
+                                      "--allow-destructive\"/>"));
+    ck_assert_ptr_nonnull(strstr(xml, "<skipped message=\"not a main key\"/>"));
+    ck_assert_ptr_nonnull(strstr(xml, "<property name=\"verdict\" value=\"FAIL\"/>"));
+    free(xml);
+    assert_schema_valid(path_in(dir, "junit.xml"));
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(summary_no_tokens)
 {
     char *dir = make_tmpdir();
@@ -1519,6 +1607,7 @@ static Suite *reports_junit_suite(void)
     TCase *ts = tcase_create("summary");
     tcase_add_test(ts, summary_golden);
     tcase_add_test(ts, summary_verdict_rules);
+    tcase_add_test(ts, summary_incomplete);
     tcase_add_test(ts, summary_no_tokens);
     suite_add_tcase(s, ts);
     TCase *tp = tcase_create("plots");

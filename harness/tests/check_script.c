@@ -427,6 +427,24 @@ START_TEST(statements)
 }
 END_TEST
 
+START_TEST(skip_not_run)
+{
+    tr_suite *s = parse_ok("test \"a\" {\n"
+                           "  skip \"no serial for ${SLOT}\" classify not-run.no-expected-serial\n"
+                           "  skip classify \"not-run.x\"\n"
+                           "  skip \"plain\"\n"
+                           "}\n");
+    const tr_stmt *b = s->tests[0].body;
+    ck_assert_int_eq(nth(b, 0)->kind, TR_ST_SKIP);
+    ck_assert_str_eq(nth(b, 0)->classify, "not-run.no-expected-serial");
+    ck_assert_ptr_nonnull(nth(b, 0)->message);
+    ck_assert_str_eq(nth(b, 1)->classify, "not-run.x");
+    ck_assert_ptr_null(nth(b, 1)->message);
+    ck_assert_ptr_null(nth(b, 2)->classify);
+    tr_suite_free(s);
+}
+END_TEST
+
 START_TEST(byte_order_mark)
 {
     tr_suite *s = parse_ok("\xEF\xBB\xBF" "00 A4 04 00 00\r\n");
@@ -499,6 +517,7 @@ static const err_case errors[] = {
     {"let X = foo(1)\n", 1, 9, "expected a function (byte sub tlv"},
     {"let X = sub(\"00\")\n", 1, 9, "expected 2 to 3 arguments to sub(), found 1"},
     {"let X = int()\n", 1, 9, "expected 1 argument to int(), found 0"},
+    {"let X = tlv_trailing(\"00\", 1)\n", 1, 9, "expected 1 argument to tlv_trailing(), found 2"},
     {"let X = sig_ok(1, 2)\n", 1, 9, "expected 4 arguments to sig_ok(), found 2"},
     {"let X = 1 +\n", 1, 12, "expected an expression, found end of line"},
     {"let X = 99999999999999999999\n", 1, 9, "expected an integer that fits in 63 bits"},
@@ -543,6 +562,11 @@ static const err_case errors[] = {
     {"metric m = 1 unit\n", 1, 18, "expected a unit"},
     {"log \"a\" b\n", 1, 9, "expected end of line after the log text, found 'b'"},
     {"skip reason\n", 1, 6, "expected end of line after the reason, found 'reason'"},
+    /* a skip's code says the run left the test out: not-run.* only */
+    {"skip \"x\" classify pin.no-lockout\n", 1, 19, "expected a not-run.* code after a skip's classify"},
+    {"skip classify not-run.\n", 1, 15, "expected a not-run.* code after a skip's classify"},
+    {"skip \"x\" classify\n", 1, 18, "expected a not-run.* code (like not-run.no-expected-serial), found end of line"},
+    {"skip \"x\" classify not-run.a b\n", 1, 29, "expected end of line after the classification, found 'b'"},
     {"capture 1X\n", 1, 9, "expected a variable name, found '1X'"},
     {"read-binary C size 3\n", 1, 15, "expected 'chunk', 'max' or end of line, found 'size'"},
     {"read-binary C chunk 3 chunk 4\n", 1, 28, "expected each option once, found 'chunk' twice"},
@@ -561,11 +585,40 @@ static const err_case errors[] = {
     {"requires\n", 1, 9, "expected an expression, found end of line"},
     {"cert-info\n", 1, 10, "expected an expression, found end of line"},
     {"seal-info S cert\n", 1, 17, "expected an expression, found end of line"},
+    {"seal-info S trust\n", 1, 18, "expected an expression, found end of line"},
+    {"cert-info C window 3 window 4\n", 1, 28, "expected each option once, found 'window' twice"},
+    {"seal-info S cert C trust R trust Q\n", 1, 33, "expected each option once, found 'trust' twice"},
+    {"cert-info C cert D\n", 1, 13, "expected 'window', 'trust' or end of line, found 'cert'"},
+    {"seal-info S window 3\n", 1, 13, "expected 'cert', 'trust' or end of line, found 'window'"},
     {"00 A4 \\\n zz 00\n", 2, 2, "expected hex digits of the APDU (or 'expect'), found 'zz'"},
     {"\x01\n", 1, 1, "expected text, found control character 0x01"},
     {"00 A4 00 00\n\x7f", 2, 1, "expected text, found control character 0x7F"},
     {"log \"\xe4\xb8\xad\" \xe4\n", 1, 11, /* columns count bytes */ "expected end of line after the log text, found byte 0xE4"},
 };
+
+/* cert-info / seal-info options: any order, each in its own slot. */
+START_TEST(info_options)
+{
+    tr_suite *s = parse_ok("cert-info CERT trust CA_ROOT window 30\n"
+                           "cert-info CERT trust \"/etc/ca.der\"\n"
+                           "seal-info SEAL trust SEAL_MAKER_ROOT cert CERT\n"
+                           "seal-info SEAL\n");
+    const tr_stmt *b = s->tests[0].body;
+    ck_assert_int_eq(b->kind, TR_ST_CERT_INFO);
+    ck_assert(b->e[0] && b->e[1] && b->e[2]);
+    ck_assert_str_eq(b->e[2]->name, "CA_ROOT");
+    b = b->next;
+    ck_assert(b->e[0] && !b->e[1] && b->e[2]);
+    b = b->next;
+    ck_assert_int_eq(b->kind, TR_ST_SEAL_INFO);
+    ck_assert(b->e[1] && b->e[2]);
+    ck_assert_str_eq(b->e[1]->name, "CERT");
+    ck_assert_str_eq(b->e[2]->name, "SEAL_MAKER_ROOT");
+    b = b->next;
+    ck_assert(b->e[0] && !b->e[1] && !b->e[2]);
+    tr_suite_free(s);
+}
+END_TEST
 
 START_TEST(every_error)
 {
@@ -655,10 +708,12 @@ static Suite *script_suite(void)
     tcase_add_test(tc, scriptor_plain);
     tcase_add_test(tc, scriptor_name_and_attributes);
     tcase_add_test(tc, test_blocks);
+    tcase_add_test(tc, skip_not_run);
     tcase_add_test(tc, apdu_templates);
     tcase_add_test(tc, sw_patterns);
     tcase_add_test(tc, expressions);
     tcase_add_test(tc, statements);
+    tcase_add_test(tc, info_options);
     tcase_add_test(tc, comments_and_strings);
     tcase_add_test(tc, byte_order_mark);
     tcase_add_test(tc, load_file);

@@ -17,6 +17,7 @@
 #include "../../fixtures/pki/png.h"
 #include "crypto.h"
 #include "seal.h"
+#include "trust.h"
 
 static const char *pki_dir;
 static time_t fixture_now;
@@ -155,6 +156,120 @@ START_TEST(test_fixture_seals)
     free(other.p);
     free(seal.p);
     free(tok.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ trust */
+
+static tr_trust *anchor(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", pki_dir, name);
+    tr_trust *t = NULL;
+    tr_err e;
+    ck_assert_msg(tr_trust_load(path, &t, &e) == 0, "%s: %s", path, e.msg);
+    return t;
+}
+
+/* Whether the maker of the seal chains to t. */
+static tr_chain_result maker_chain(blob seal, const tr_trust *t)
+{
+    tr_err e;
+    X509 *maker = tr_seal_maker_cert(seal.p, seal.n, &e);
+    ck_assert_msg(maker != NULL, "%s", e.msg);
+    tr_chain_result r;
+    ck_assert_msg(tr_trust_check(t, maker, &r, &e) == 0, "%s", e.msg);
+    X509_free(maker);
+    return r;
+}
+
+/* The fixture seals' maker chains to the seal-maker root, not to the token
+ * CA; the rogue maker's seals verify (a valid signature) but chain only to
+ * the rogue root, and the message says a look-alike made them. */
+START_TEST(test_maker_trust)
+{
+    tr_alg alg = ALGS[_i / 2];
+    int version = VERSIONS[_i % 2];
+    char name[64];
+    tr_trust *root = anchor("sealroot.crt.der"), *ca = anchor("ca.crt.der"),
+             *rogue_root = anchor("rogue/sealroot.crt.der");
+    snprintf(name, sizeof name, "seal-v%d-%s.der", version, tr_alg_name(alg));
+    blob seal = load(name), tok = load_fmt("%s-valid.crt.der", tr_alg_name(alg));
+    tr_chain_result r = maker_chain(seal, root);
+    ck_assert_msg(r.trusted, "%s: %s", name, r.problem);
+    ck_assert_ptr_nonnull(strstr(r.subject, "CN = tokenrig test seal maker"));
+    ck_assert_ptr_nonnull(strstr(r.issuer, "CN = tokenrig test seal-maker root"));
+    ck_assert(!maker_chain(seal, ca).trusted);
+    ck_assert(!maker_chain(seal, rogue_root).trusted);
+    tr_seal_info si;
+    ck_assert_int_eq(inspect(seal, tok, &si), 0);
+    ck_assert_ptr_nonnull(strstr(si.maker, "CN = tokenrig test seal maker"));
+    free(seal.p);
+    snprintf(name, sizeof name, "seal-v%d-%s-rogue.der", version, tr_alg_name(alg));
+    seal = load(name);
+    ck_assert_int_eq(inspect(seal, tok, &si), 0);
+    ck_assert_msg(si.problem[0] == '\0' && si.sig_ok == 1 && si.token_cert_listed,
+                  "%s: a rogue seal is otherwise perfect: %s", name, si.problem);
+    r = maker_chain(seal, root);
+    ck_assert_msg(!r.trusted, "%s trusted", name);
+    ck_assert_msg(strstr(r.problem, "look-alike") != NULL, "%s", r.problem);
+    ck_assert(maker_chain(seal, rogue_root).trusted);
+    free(seal.p);
+    free(tok.p);
+    tr_trust_free(root);
+    tr_trust_free(ca);
+    tr_trust_free(rogue_root);
+}
+END_TEST
+
+/* A token holder signing a seal with the token's own key: the signature
+ * verifies and the certificate chains to the token CA, but not to the
+ * seal-maker root — why the two anchors are kept apart. */
+START_TEST(test_holder_made_seal_untrusted)
+{
+    builder b;
+    builder_init(&b, VERSIONS[_i]);
+    EVP_PKEY_free(b.maker);
+    free(b.maker_cert.p);
+    char path[512];
+    tr_err e;
+    snprintf(path, sizeof path, "%s/sm2-valid.key.pem", pki_dir);
+    b.maker = pki_read_key_pem(path, &e);
+    ck_assert_msg(b.maker != NULL, "%s", e.msg);
+    b.maker_cert = load("sm2-valid.crt.der");
+    blob seal = builder_build(&b);
+    tr_seal_info si;
+    ck_assert_int_eq(inspect(seal, b.tok, &si), 0);
+    ck_assert_int_eq(si.sig_ok, 1);
+    tr_trust *root = anchor("sealroot.crt.der"), *ca = anchor("ca.crt.der");
+    ck_assert(!maker_chain(seal, root).trusted);
+    ck_assert(maker_chain(seal, ca).trusted);
+    tr_trust_free(root);
+    tr_trust_free(ca);
+    free(seal.p);
+    builder_free(&b);
+}
+END_TEST
+
+/* The maker certificate of something that is no seal, or of a seal whose
+ * maker certificate is not one, is an error with the reason. */
+START_TEST(test_maker_cert_errors)
+{
+    tr_err e;
+    uint8_t junk[3] = {0x30, 0x01, 0x00};
+    ck_assert_ptr_null(tr_seal_maker_cert(junk, sizeof junk, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "not a seal"));
+    ck_assert_ptr_null(tr_seal_maker_cert(NULL, 0, &e));
+    builder b;
+    builder_init(&b, 4);
+    blob seal = builder_build(&b);
+    /* the maker certificate's outer SEQUENCE tag, inside the seal */
+    uint8_t *m = find(seal, b.maker_cert.p, b.maker_cert.n);
+    m[0] = 0x31;
+    ck_assert_ptr_null(tr_seal_maker_cert(seal.p, seal.n, &e));
+    ck_assert_msg(strstr(e.msg, "seal maker certificate") != NULL, "%s", e.msg);
+    free(seal.p);
+    builder_free(&b);
 }
 END_TEST
 
@@ -560,6 +675,9 @@ static Suite *seal_suite(void)
     TCase *t = tcase_create("seal");
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, test_fixture_seals, 0, 6);
+    tcase_add_loop_test(t, test_maker_trust, 0, 6);
+    tcase_add_loop_test(t, test_holder_made_seal_untrusted, 0, 2);
+    tcase_add_test(t, test_maker_cert_errors);
     tcase_add_loop_test(t, test_signed_bytes_independent, 0, 2);
     tcase_add_loop_test(t, test_flipped_bytes_fail_signature, 0, 2);
     tcase_add_loop_test(t, test_header_id_checked, 0, 2);

@@ -16,7 +16,7 @@
 static tr_rig_cfg rig;
 static tr_vrig *vrig;
 static char rigfile[64], dir[64];
-static const char *R_T1, *R_T0;
+static const char *R_T1, *R_T0, *R_61, *R_6C;
 
 static void rig_setup(void)
 {
@@ -26,13 +26,17 @@ static void rig_setup(void)
     ck_assert_ptr_nonnull(f);
     fprintf(f, "[rig]\nname = trt\nready_timeout_ms = 3000\noff_ms = 20\n"
                "[slot A1]\nserial = TRANSPORT0000001\nready_ms = 10\n"
-               "[slot A2]\nserial = TRANSPORT0000002\nt0 = yes\nready_ms = 10\n");
+               "[slot A2]\nserial = TRANSPORT0000002\nt0 = yes\nready_ms = 10\n"
+               "[slot A3]\nserial = TRANSPORT0000003\nready_ms = 10\nfaults = endless-61xx\n"
+               "[slot A4]\nserial = TRANSPORT0000004\nready_ms = 10\nfaults = 6cxx-loop\n");
     fclose(f);
     tr_err e;
     ck_assert_msg(tr_rig_load(rigfile, &rig, &e) == 0, "%s", e.msg);
     ck_assert_msg(tr_vrig_up(&rig, dir, 20000, &vrig, &e) == 0, "%s", e.msg);
     R_T1 = tr_vrig_reader(vrig, "A1");
     R_T0 = tr_vrig_reader(vrig, "A2");
+    R_61 = tr_vrig_reader(vrig, "A3");
+    R_6C = tr_vrig_reader(vrig, "A4");
 }
 
 static void rig_teardown(void)
@@ -203,6 +207,57 @@ START_TEST(power_off_is_seen_and_the_exchange_says_removed)
 }
 END_TEST
 
+/* One command that must fail: its error code, and the message part want. */
+static void xfer_fails(tr_card *c, const char *hex, tr_code code, const char *want)
+{
+    static uint8_t cmd[300], rsp[TR_MAX_RAPDU];
+    long n = tr_hex_decode(hex, cmd, sizeof cmd);
+    ck_assert(n >= 4);
+    size_t rlen;
+    tr_err e;
+    tr_err_clear(&e);
+    ck_assert_int_eq(tr_card_transmit(c, cmd, (size_t)n, rsp, sizeof rsp, &rlen, &e), -1);
+    ck_assert_msg(e.code == code, "%s: code %s: %s", hex, tr_code_name(e.code), e.msg);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "%s: %s", hex, e.msg);
+    ck_assert(tr_code_is_token_defect(e.code));
+}
+
+START_TEST(endless_61xx_is_the_tokens_protocol_defect)
+{
+    tr_pcsc *p = pcsc();
+    tr_card *c = connect(p, R_61);
+    ck_assert_uint_eq(xfer(c, SELECT, NULL, 0), 0x9000);
+    /* short answers: bounded by the number of rounds */
+    uint64_t t0 = tr_now_ns();
+    xfer_fails(c, "00 CA 01 01 00", TR_E_PROTO_61XX, "answered 61xx 256 times in a row");
+    ck_assert((tr_now_ns() - t0) / 1000000u < 10000); /* bounded, not a hang */
+    ck_assert_str_eq(tr_code_name(TR_E_PROTO_61XX), "proto.endless-61xx");
+    /* 256-byte answers: bounded by the largest response APDU */
+    ck_assert_uint_eq(xfer(c, "00 A4 02 0C 02 C0 01", NULL, 0), 0x9000);
+    xfer_fails(c, "00 B0 00 00 00", TR_E_PROTO_61XX, "61xx");
+    /* the token is still there: a command without data answers */
+    ck_assert_uint_eq(xfer(c, "00 20 00 81", NULL, 0), 0x63CA);
+    tr_card_disconnect(c, false);
+    tr_pcsc_close(p);
+}
+END_TEST
+
+START_TEST(a_6cxx_loop_is_the_tokens_protocol_defect)
+{
+    tr_pcsc *p = pcsc();
+    tr_card *c = connect(p, R_6C);
+    ck_assert_uint_eq(xfer(c, SELECT, NULL, 0), 0x9000);
+    ck_assert_uint_eq(xfer(c, "00 A4 02 0C 02 C0 01", NULL, 0), 0x9000);
+    xfer_fails(c, "00 B0 00 00 10", TR_E_PROTO_6CXX, "answered 6C10 again after 2 resends");
+    /* an extended Le cannot be corrected by a short one */
+    xfer_fails(c, "00 B0 00 00 00 01 00", TR_E_PROTO_6CXX, "to an extended APDU");
+    ck_assert_str_eq(tr_code_name(TR_E_PROTO_6CXX), "proto.6cxx-loop");
+    ck_assert_uint_eq(xfer(c, "00 CA 01 01 00", NULL, 0), 0x9000); /* still answering */
+    tr_card_disconnect(c, false);
+    tr_pcsc_close(p);
+}
+END_TEST
+
 START_TEST(errors_read_like_sentences)
 {
     tr_pcsc *p = pcsc();
@@ -243,6 +298,8 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, warm_and_cold_reset_clear_the_verified_state);
     tcase_add_test(tc, power_off_is_seen_and_the_exchange_says_removed);
     tcase_add_test(tc, errors_read_like_sentences);
+    tcase_add_test(tc, endless_61xx_is_the_tokens_protocol_defect);
+    tcase_add_test(tc, a_6cxx_loop_is_the_tokens_protocol_defect);
     suite_add_tcase(s, tc);
     return s;
 }

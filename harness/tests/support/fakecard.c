@@ -39,6 +39,14 @@ int fakecard_rule(fakecard *f, const char *cmd_hex, const char *rsp_hex, long us
     return 0;
 }
 
+int fakecard_rule_fail(fakecard *f, const char *cmd_hex, int code, long uses)
+{
+    if (fakecard_rule(f, cmd_hex, "6F00", uses) < 0)
+        return -1;
+    f->rules[f->nrules - 1].fail_code = code;
+    return 0;
+}
+
 const char *fakecard_cmd(const fakecard *f, unsigned long i)
 {
     if (i >= f->ncmds || f->ncmds - i > FAKE_LOG)
@@ -53,6 +61,7 @@ static void record(fakecard *f, const uint8_t *apdu, size_t n)
     f->ncmds++;
 }
 
+/* 0 answered, -1 no room, or a rule's fail_code (> 0). */
 static int scripted_answer(fakecard *f, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap,
                            size_t *rlen)
 {
@@ -62,6 +71,8 @@ static int scripted_answer(fakecard *f, const uint8_t *apdu, size_t n, uint8_t *
             continue;
         if (r->uses > 0)
             r->uses--;
+        if (r->fail_code)
+            return r->fail_code;
         if (r->rsp_len > cap)
             return -1;
         memcpy(rsp, r->rsp, r->rsp_len);
@@ -90,8 +101,11 @@ static int fake_transmit(void *ctx, const uint8_t *apdu, size_t n, uint8_t *rsp,
     if (f->latency_ms)
         tr_sleep_ms(f->latency_ms);
     if (!f->tok) {
-        if (scripted_answer(f, apdu, n, rsp, cap, rlen) < 0)
+        int rc = scripted_answer(f, apdu, n, rsp, cap, rlen);
+        if (rc < 0)
             return tr_fail(e, TR_E_INTERNAL, "fakecard: answer does not fit");
+        if (rc > 0)
+            return tr_fail(e, (tr_code)rc, "fakecard: injected %s", tr_code_name((tr_code)rc));
         return 0;
     }
     unsigned flags = ref1_handle(f->tok, apdu, n, rsp, cap, rlen);
@@ -99,6 +113,8 @@ static int fake_transmit(void *ctx, const uint8_t *apdu, size_t n, uint8_t *rsp,
         return tr_fail(e, TR_E_MUTE, "the token stopped answering");
     if ((flags & REF1_F_SIGNED) && f->honour_sign_delay)
         tr_sleep_ms(ref1_sign_delay_ms(f->tok));
+    if ((flags & REF1_F_LATE) && f->honour_late)
+        tr_sleep_ms(ref1_late_ms(f->tok));
     if (flags & REF1_F_DROP)
         f->dropped = true;
     return 0;

@@ -29,6 +29,8 @@ typedef struct {
     uint8_t rsp[512];
     size_t rsp_len;          /* data + SW */
     long uses;               /* answers left; -1 = forever */
+    int fail_code;           /* nonzero: the exchange fails with this tr_code
+                                (a protocol violation the transport caught) */
 } fake_rule;
 
 typedef struct {
@@ -39,6 +41,8 @@ typedef struct {
     /* REF-1 mode (tok != NULL) */
     ref1_token *tok;
     bool honour_sign_delay;  /* sleep ref1_sign_delay_ms() after a signature */
+    bool honour_late;        /* sleep ref1_late_ms() after a late answer
+                                (slow-start, slow-apdu) */
     bool dropped;            /* REF-1 closed the link (drop-after) */
     /* injected faults (both modes) */
     long mute_after;         /* answer this many APDUs, then TR_E_MUTE; -1 never */
@@ -61,6 +65,8 @@ void fakecard_init(fakecard *f);
 /* Add a rule: commands starting with cmd_hex answer rsp_hex (data + SW),
  * uses times (-1 = forever). Earlier rules win. Returns 0 or -1. */
 int fakecard_rule(fakecard *f, const char *cmd_hex, const char *rsp_hex, long uses);
+/* A rule whose exchange fails with code (TR_E_PROTO_61XX...), uses times. */
+int fakecard_rule_fail(fakecard *f, const char *cmd_hex, int code, long uses);
 /* REF-1 card around an initialised token (powered on here). */
 void fakecard_init_ref1(fakecard *f, ref1_token *tok);
 /* The callbacks (ctx = f). */

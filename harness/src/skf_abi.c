@@ -1,0 +1,74 @@
+/* skf_abi.c — names of the SKF return codes (skf_abi.h), for traces and
+ * messages. Table-driven: the standard's codes are contiguous from SAR_FAIL
+ * to SAR_FILE_NOT_EXIST, anything else is printed in hex. */
+#include "skf_abi.h"
+
+#include <stdio.h>
+
+#define SAR_NAME(code) {code, #code}
+
+static const struct {
+    ULONG code;
+    const char *name;
+} sar_names[] = {
+    SAR_NAME(SAR_OK),
+    SAR_NAME(SAR_FAIL),
+    SAR_NAME(SAR_UNKNOWNERR),
+    SAR_NAME(SAR_NOTSUPPORTYETERR),
+    SAR_NAME(SAR_FILEERR),
+    SAR_NAME(SAR_INVALIDHANDLEERR),
+    SAR_NAME(SAR_INVALIDPARAMERR),
+    SAR_NAME(SAR_READFILEERR),
+    SAR_NAME(SAR_WRITEFILEERR),
+    SAR_NAME(SAR_NAMELENERR),
+    SAR_NAME(SAR_KEYUSAGEERR),
+    SAR_NAME(SAR_MODULUSLENERR),
+    SAR_NAME(SAR_NOTINITIALIZEERR),
+    SAR_NAME(SAR_OBJERR),
+    SAR_NAME(SAR_MEMORYERR),
+    SAR_NAME(SAR_TIMEOUTERR),
+    SAR_NAME(SAR_INDATALENERR),
+    SAR_NAME(SAR_INDATAERR),
+    SAR_NAME(SAR_GENRANDERR),
+    SAR_NAME(SAR_HASHOBJERR),
+    SAR_NAME(SAR_HASHERR),
+    SAR_NAME(SAR_GENRSAKEYERR),
+    SAR_NAME(SAR_RSAMODULUSLENERR),
+    SAR_NAME(SAR_CSPIMPRTPUBKEYERR),
+    SAR_NAME(SAR_RSAENCERR),
+    SAR_NAME(SAR_RSADECERR),
+    SAR_NAME(SAR_HASHNOTEQUALERR),
+    SAR_NAME(SAR_KEYNOTFOUNTERR),
+    SAR_NAME(SAR_CERTNOTFOUNTERR),
+    SAR_NAME(SAR_NOTEXPORTERR),
+    SAR_NAME(SAR_DECRYPTPADERR),
+    SAR_NAME(SAR_MACLENERR),
+    SAR_NAME(SAR_BUFFER_TOO_SMALL),
+    SAR_NAME(SAR_KEYINFOTYPEERR),
+    SAR_NAME(SAR_NOT_EVENTERR),
+    SAR_NAME(SAR_DEVICE_REMOVED),
+    SAR_NAME(SAR_PIN_INCORRECT),
+    SAR_NAME(SAR_PIN_LOCKED),
+    SAR_NAME(SAR_PIN_INVALID),
+    SAR_NAME(SAR_PIN_LEN_RANGE),
+    SAR_NAME(SAR_USER_ALREADY_LOGGED_IN),
+    SAR_NAME(SAR_USER_PIN_NOT_INITIALIZED),
+    SAR_NAME(SAR_USER_TYPE_INVALID),
+    SAR_NAME(SAR_APPLICATION_NAME_INVALID),
+    SAR_NAME(SAR_APPLICATION_EXISTS),
+    SAR_NAME(SAR_USER_NOT_LOGGED_IN),
+    SAR_NAME(SAR_APPLICATION_NOT_EXISTS),
+    SAR_NAME(SAR_FILE_ALREADY_EXIST),
+    SAR_NAME(SAR_NO_ROOM),
+    SAR_NAME(SAR_FILE_NOT_EXIST),
+};
+
+const char *tr_skf_sar_name(ULONG code)
+{
+    static _Thread_local char hex[16];
+    for (size_t i = 0; i < sizeof sar_names / sizeof sar_names[0]; i++)
+        if (sar_names[i].code == code)
+            return sar_names[i].name;
+    snprintf(hex, sizeof hex, "0x%08X", (unsigned)code);
+    return hex;
+}
