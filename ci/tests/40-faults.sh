@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Issue 4 (and issue 11's new checks), the proof: every certification suite
+# Issue 4 (and issue 11's and 15's new checks), the proof: every certification suite
 # (suites/DEFAULT) on healthy tokens of every algorithm and both roles, and
-# on one token per defect of the REF-1 fault table. Healthy: every test passes (or is skipped because
-# the token's role makes it not apply). Defective: the defect's own
-# classification fails and nothing else does (a token that cannot answer at
-# all — mute, dropped, never back from a power cycle — may end the rest of
-# its tests as errors of that same classification). Prints the detection
-# table and the signing rate measured per algorithm.
+# on one token per defect of the REF-1 fault table. Healthy: every test
+# passes (or is skipped because the token's role makes it not apply, or —
+# decrypt — because an ecdsa token has no encryption pair). Defective: the
+# defect's own classification fails and nothing else does (a token that
+# cannot answer at all — mute, dropped, never back from a power cycle — may
+# end the rest of its tests as errors of that same classification). Prints
+# the detection table and the signing and decryption rates measured per
+# algorithm.
 #
 # Every rigs/faults*.ini, run at once, each under its own private pcscd:
 # one pcscd serves at most 16 readers (see rigs/faults.ini).
@@ -89,6 +91,11 @@ FAULT_CLASS = {
     '6cxx-loop': 'proto.6cxx-loop',
     'trailing-bytes': 'proto.trailing-bytes',
     'short-read-9000': 'proto.short-read',
+    # issue 15: decryption (rigs/faults-6.ini)
+    'decrypt-without-pin': 'enc.no-pin-required',
+    'decrypt-with-sign-key': 'enc.uses-sign-key',
+    'no-enc-key': 'enc.missing',
+    'enc-cert-other-key': 'enc.decrypt-failed',
 }
 # Time defects: the failing metric row of results.csv carries the measured
 # time (value) and the profile limit it broke (message).
@@ -96,9 +103,10 @@ TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
                'slow-apdu': ('apdu_ms', 'APDU_MAX_MS')}
 # Defects after which the token cannot answer any more.
 LOST = {'flaky-power', 'mute-after', 'drop-after'}
-# Why a healthy token may skip a test: its role, or no batch manifest.
+# Why a healthy token may skip a test: its role, no batch manifest, or (decrypt)
+# no encryption pair on an ecdsa token.
 HEALTHY_SKIP = re.compile(r'^(not a (main|secondary) key|no batch manifest given|'
-                          r'no notAfter date)')
+                          r'no notAfter date|no encryption pair)')
 
 def say(kind, text):
     print(f'{kind}|{text}')
@@ -117,7 +125,7 @@ say('info', f'{len(suite_tests)} tests in {len(set(s for s, _ in suite_tests))} 
 
 faults_seen = set()
 detections = []
-rates = collections.defaultdict(list)
+rates = {'sign.rate': collections.defaultdict(list), 'decrypt.rate': collections.defaultdict(list)}
 for rig_path, results in runs:
     rig = configparser.ConfigParser(inline_comment_prefixes=(';',))
     rig.read(rig_path)
@@ -158,8 +166,8 @@ for rig_path, results in runs:
             bad_metrics = [r for r in mine if r['metric'] and r['verdict'] != 'pass']
             say('bad' if bad_metrics else 'ok', f'{desc}: every metric within its threshold')
             for r in mine:
-                if r['metric'] == 'sign.rate':
-                    rates[alg].append((slot, float(r['value'])))
+                if r['metric'] in rates:
+                    rates[r['metric']][alg].append((slot, float(r['value'])))
             continue
         if len(faults) != 1:
             say('bad', f'{desc}: a defective slot carries exactly one fault')
@@ -208,16 +216,21 @@ say('info', '')
 say('info', 'Fault detection table')
 say('info', '| fault | slot | first caught by (suite / test) | classification | verdict | tests |')
 say('info', '|---|---|---|---|---|---|')
-for d in detections:
+order = list(FAULT_CLASS)
+for d in sorted(detections, key=lambda d: order.index(d[0].split('=')[0])):
     say('info', f'| `{d[0]}` | {d[1]} | {d[2]} | `{d[3]}` | {d[4]} | {d[5]} |')
 say('info', '')
-say('info', 'Signing rate measured (healthy tokens, sign-throughput metric sign.rate)')
-for alg in ('sm2', 'ecdsa', 'rsa'):
-    if not rates[alg]:
-        say('bad', f'no signing rate measured for {alg}')
-        continue
-    vals = ', '.join(f'{s} {v:.0f}/s' for s, v in rates[alg])
-    say('info', f'  {alg}: {vals}')
+for metric, what, algs in (('sign.rate', 'Signing rate (healthy tokens, sign-throughput', ('sm2', 'ecdsa', 'rsa')),
+                           ('decrypt.rate', 'Decryption rate (healthy tokens, decrypt', ('sm2', 'rsa'))):
+    say('info', f'{what} metric {metric})')
+    for alg in algs:
+        if not rates[metric][alg]:
+            say('bad', f'no {metric} measured for {alg}')
+            continue
+        vals = ', '.join(f'{s} {v:.0f}/s' for s, v in rates[metric][alg])
+        say('info', f'  {alg}: {vals}')
+    if metric == 'decrypt.rate':
+        say('info', '  ecdsa: none (no encryption pair: the decrypt suite is skipped)')
 PY
 )
 while IFS='|' read -r kind text; do

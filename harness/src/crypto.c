@@ -1,4 +1,5 @@
-/* crypto.c — token signature checks and certificate expiry (see crypto.h).
+/* crypto.c — token signature checks, certificate expiry and digital
+ * envelopes (see crypto.h).
  *
  * Everything goes through OpenSSL 3.0's EVP layer. The one thing OpenSSL
  * does not hand out is the SM2 Z_A value, so tr_sm2_za computes it from the
@@ -7,6 +8,9 @@
  * tr_verify_message_der lets OpenSSL hash the message itself (with the ID
  * set on the context). The unit tests check both paths agree with each
  * other and with signatures made by the openssl command line.
+ * Envelopes are EVP_PKEY_encrypt to the certificate's key (OpenSSL's SM2
+ * encryption already writes GM/T 0009's DER) and EVP SM4-CBC; the tests
+ * open them with the private keys and with the openssl command line.
  */
 #include "crypto.h"
 
@@ -617,6 +621,16 @@ static void serial_hex(X509 *x, char *out, size_t cap)
     ERR_clear_error();
 }
 
+static void key_id_hex(X509 *x, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (X509_pubkey_digest(x, EVP_sha256(), md, &n) == 1 && n == 32)
+        tr_hex_encode(md, n, out, 65, 0);
+    ERR_clear_error();
+}
+
 static tr_cert_class classify(time_t not_before, double days_left, time_t now,
                               int window_days)
 {
@@ -653,6 +667,91 @@ int tr_cert_inspect(const uint8_t *der, size_t len, time_t now, int window_days,
     tr_name_line(X509_get_subject_name(x), out->subject, sizeof out->subject);
     tr_name_line(X509_get_issuer_name(x), out->issuer, sizeof out->issuer);
     serial_hex(x, out->serial_hex, sizeof out->serial_hex);
+    key_id_hex(x, out->key_id);
     X509_free(x);
     return 0;
+}
+
+/* ---------------------------------------------------------------- envelopes */
+
+/* EVP_PKEY_encrypt of key to pk: SM2 (SM3, DER C1C3C2) or RSA PKCS#1 v1.5. */
+static int pkey_encrypt(tr_alg alg, EVP_PKEY *pk, const uint8_t *key, size_t key_len,
+                        uint8_t **out, size_t *out_len, tr_err *e)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    size_t n = 0;
+    int rc = -1;
+    *out = NULL;
+    if (!c || EVP_PKEY_encrypt_init(c) <= 0 ||
+        (alg == TR_ALG_RSA2048 && EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0)) {
+        tr_ossl_fail(e, "envelope: encryption set-up");
+        goto out;
+    }
+    if (EVP_PKEY_encrypt(c, NULL, &n, key, key_len) <= 0 || n == 0 ||
+        !(*out = OPENSSL_malloc(n)) || EVP_PKEY_encrypt(c, *out, &n, key, key_len) <= 0) {
+        OPENSSL_free(*out);
+        *out = NULL;
+        tr_ossl_fail(e, "envelope: encrypting the key");
+        goto out;
+    }
+    *out_len = n;
+    rc = 0;
+out:
+    EVP_PKEY_CTX_free(c);
+    return rc;
+}
+
+int tr_envelope_encrypt(tr_alg alg, const uint8_t *cert_der, size_t cert_len,
+                        const uint8_t *key, size_t key_len, uint8_t **out,
+                        size_t *out_len, tr_err *e)
+{
+    *out = NULL;
+    if (alg != TR_ALG_SM2 && alg != TR_ALG_RSA2048)
+        return tr_fail(e, TR_E_USAGE, "%s keys do not encrypt: an envelope needs an sm2 or "
+                       "rsa certificate", alg_known(alg) ? tr_alg_name(alg) : "unknown");
+    if (!key || key_len == 0 || key_len > TR_ENVELOPE_KEY_MAX)
+        return tr_fail(e, TR_E_USAGE, "a session key of %zu bytes: expected 1 to %d", key_len,
+                       TR_ENVELOPE_KEY_MAX);
+    X509 *x = tr_cert_parse(cert_der, cert_len, e);
+    if (!x)
+        return -1;
+    int rc = -1;
+    EVP_PKEY *pk = cert_key_for(x, alg, e);
+    if (pk && alg == TR_ALG_RSA2048 && key_len + 11 > (size_t)EVP_PKEY_get_size(pk))
+        tr_fail(e, TR_E_USAGE, "a %zu-byte key does not fit a %d-byte RSA PKCS#1 v1.5 block "
+                "(at most %d bytes)", key_len, EVP_PKEY_get_size(pk), EVP_PKEY_get_size(pk) - 11);
+    else if (pk)
+        rc = pkey_encrypt(alg, pk, key, key_len, out, out_len, e);
+    X509_free(x);
+    return rc;
+}
+
+int tr_sm4_cbc(bool encrypt, const uint8_t *key, const uint8_t *iv,
+               const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+               size_t *out_len, tr_err *e)
+{
+    if (!key || !iv || (!in && in_len))
+        return tr_fail(e, TR_E_INTERNAL, "SM4: no key, IV or data");
+    if (in_len > INT_MAX - TR_SM4_BLOCK || cap < in_len + TR_SM4_BLOCK)
+        return tr_fail(e, TR_E_INTERNAL, "SM4: %zu bytes of data, room for %zu", in_len, cap);
+    if (!encrypt && (in_len == 0 || in_len % TR_SM4_BLOCK))
+        return tr_fail(e, TR_E_USAGE, "SM4-CBC ciphertext of %zu bytes: expected a non-zero "
+                       "multiple of %d", in_len, TR_SM4_BLOCK);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int n1 = 0, n2 = 0, rc = -1;
+    static const uint8_t none[1];
+    if (!c || EVP_CipherInit_ex(c, EVP_sm4_cbc(), NULL, key, iv, encrypt ? 1 : 0) != 1 ||
+        EVP_CipherUpdate(c, out, &n1, in ? in : none, (int)in_len) != 1) {
+        tr_ossl_fail(e, "SM4-CBC");
+    } else if (EVP_CipherFinal_ex(c, out + n1, &n2) != 1) {
+        /* encrypting cannot fail here; decrypting: the padding is wrong */
+        ERR_clear_error();
+        memset(out, 0, (size_t)n1);
+        rc = encrypt ? tr_fail(e, TR_E_CRYPTO, "SM4-CBC: final block") : 1;
+    } else {
+        *out_len = (size_t)n1 + (size_t)n2;
+        rc = 0;
+    }
+    EVP_CIPHER_CTX_free(c);
+    return rc;
 }

@@ -2,13 +2,16 @@
  *
  * Owns: what a token must sign for a message (REF-1 PSO input), verifying
  * the token's signatures against its certificate (SM2 with the user ID
- * "1234567812345678", ECDSA P-256, RSA-2048 PKCS#1 v1.5), and certificate
- * expiry classification.
+ * "1234567812345678", ECDSA P-256, RSA-2048 PKCS#1 v1.5), certificate
+ * expiry classification, and digital envelopes (bid opening): a session key
+ * encrypted to an encryption certificate (SM2 per GM/T 0009, RSA PKCS#1
+ * v1.5) and files encrypted with it (SM4-CBC).
  * Must not: talk to tokens, parse suites, write reports.
  */
 #ifndef TR_CRYPTO_H
 #define TR_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -64,12 +67,45 @@ typedef struct {
     char subject[256];     /* one-line subject */
     char issuer[256];      /* one-line issuer */
     char serial_hex[80];
+    char key_id[65];       /* SHA-256 of the subject public key (the BIT
+                              STRING's bytes), hex: which key, for comparing
+                              two certificates' keys */
 } tr_cert_info;
 
 /* Parse a DER certificate and classify it against now with a renewal window
  * of window_days. Returns 0, or -1 with e set when it does not parse. */
 int tr_cert_inspect(const uint8_t *der, size_t len, time_t now, int window_days,
                     tr_cert_info *out, tr_err *e);
+
+/* ---- digital envelopes ---------------------------------------------------- */
+
+#define TR_ENVELOPE_KEY_MAX 256 /* longest session key envelope() seals */
+#define TR_SM4_KEY_LEN 16
+#define TR_SM4_BLOCK 16
+
+/* Encrypt key (a digital envelope's session key) to the public key of the
+ * certificate cert_der, as a REF-1 token's PSO: DECIPHER takes it: SM2 per
+ * GM/T 0003.4 with SM3, encoded as GM/T 0009's DER SEQUENCE { x INTEGER,
+ * y INTEGER, hash OCTET STRING (32), ciphertext OCTET STRING } (what
+ * OpenSSL 3's SM2 encryption produces); RSA as a PKCS#1 v1.5 encryption
+ * block (type 2) of the modulus size. alg must be the certificate key's
+ * algorithm: sm2 or rsa (ECDSA keys do not encrypt). key_len is
+ * 1..TR_ENVELOPE_KEY_MAX, for RSA at most the modulus size - 11. The
+ * randomness (SM2's k, RSA's padding) comes from OpenSSL's RAND: two
+ * envelopes of one key differ. *out is OPENSSL_malloc'd. Returns 0 or -1. */
+int tr_envelope_encrypt(tr_alg alg, const uint8_t *cert_der, size_t cert_len,
+                        const uint8_t *key, size_t key_len, uint8_t **out,
+                        size_t *out_len, tr_err *e);
+
+/* SM4-CBC with PKCS#7 padding (GB/T 32907; key and iv TR_SM4_KEY_LEN
+ * bytes). Encrypt: *out_len = in_len rounded up to the next multiple of 16
+ * (a whole block of padding when in_len is one already). Decrypt: in_len a
+ * multiple of 16, at least 16; returns 1 (nothing in out) when the padding
+ * does not check out — the key is wrong, almost always. cap >= in_len + 16.
+ * Returns 0 done, 1 bad padding (decrypt only), -1 error. */
+int tr_sm4_cbc(bool encrypt, const uint8_t *key, const uint8_t *iv,
+               const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+               size_t *out_len, tr_err *e);
 
 /* ---- lower-level helpers (seal.c, fixtures/pki and the tests use them) ---- */
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "arena.h"
@@ -1510,6 +1511,65 @@ static int fn_upper(interp *I, const tr_expr *x, fn_arg *a, val *out)
     return 0;
 }
 
+/* envelope(ALG, CERT, KEY): KEY sealed to CERT's public key as PSO:
+ * DECIPHER takes it (crypto.h, tr_envelope_encrypt). A certificate that
+ * cannot take it (another algorithm, not one) is an error of class crypto,
+ * an algorithm that does not encrypt a suite error. */
+static int fn_envelope(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    tr_alg alg;
+    if (crypto_alg(I, x, a[0].s, &alg) < 0)
+        return -1;
+    if (alg != TR_ALG_SM2 && alg != TR_ALG_RSA2048)
+        return rt_error(I, x->args[0]->pos, "envelope(): %s keys do not encrypt (expected sm2 or rsa)",
+                        tr_alg_name(alg));
+    if (a[2].n == 0 || a[2].n > TR_ENVELOPE_KEY_MAX)
+        return rt_error(I, x->args[2]->pos, "envelope(): expected a key of 1 to %d bytes, found %zu",
+                        TR_ENVELOPE_KEY_MAX, a[2].n);
+    uint8_t *ct = NULL;
+    size_t n = 0;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_envelope_encrypt(alg, a[1].b, a[1].n, a[2].b, a[2].n, &ct, &n, &e) < 0)
+        return e.code == TR_E_USAGE ? rt_error(I, x->pos, "envelope(): %s", e.msg)
+                                    : crypto_error(I, x->pos, "envelope", &e);
+    *out = hex_val(I, ct, n);
+    OPENSSL_free(ct);
+    return 0;
+}
+
+/* sm4_encrypt(KEY, IV, DATA) / sm4_decrypt(KEY, IV, DATA): SM4-CBC with
+ * PKCS#7 padding. A plaintext whose padding does not check out (a wrong
+ * key) decrypts to "": the caller compares it with what it expects. */
+static int fn_sm4(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    bool enc = x->op == TR_FN_SM4_ENCRYPT;
+    const char *name = tr_fn_name((tr_fn)x->op);
+    if (a[0].n != TR_SM4_KEY_LEN)
+        return rt_error(I, x->args[0]->pos, "%s(): expected a key of %d bytes, found %zu", name,
+                        TR_SM4_KEY_LEN, a[0].n);
+    if (a[1].n != TR_SM4_BLOCK)
+        return rt_error(I, x->args[1]->pos, "%s(): expected an IV of %d bytes, found %zu", name,
+                        TR_SM4_BLOCK, a[1].n);
+    if (!enc && (a[2].n == 0 || a[2].n % TR_SM4_BLOCK))
+        return rt_error(I, x->args[2]->pos, "%s(): expected whole %d-byte blocks, found %zu bytes", name,
+                        TR_SM4_BLOCK, a[2].n);
+    if (a[2].n > MAX_TEXT / 2)
+        return rt_error(I, x->args[2]->pos, "%s(): expected at most %u bytes, found %zu", name, MAX_TEXT / 2,
+                        a[2].n);
+    size_t cap = a[2].n + TR_SM4_BLOCK, n = 0;
+    uint8_t *buf = scratch(I, cap);
+    if (!buf)
+        return -1;
+    tr_err e;
+    tr_err_clear(&e);
+    int r = tr_sm4_cbc(enc, a[0].b, a[1].b, a[2].b, a[2].n, buf, cap, &n, &e);
+    if (r < 0)
+        return crypto_error(I, x->pos, name, &e);
+    *out = r == 1 ? vstr("", 0) : hex_val(I, buf, n);
+    return 0;
+}
+
 static const fn_row fn_rows[] = {
     [TR_FN_BYTE] = {{A_BYTES, A_INT}, {"byte()", "the index"}, fn_byte, false},
     [TR_FN_SUB] = {{A_BYTES, A_INT, A_INT}, {"sub()", "the offset", "the length"}, fn_sub, false},
@@ -1530,6 +1590,9 @@ static const fn_row fn_rows[] = {
     [TR_FN_MAX] = {{A_INT}, {"max"}, fn_min_max, true},
     [TR_FN_UPPER] = {{A_TEXT}, {NULL}, fn_upper, false},
     [TR_FN_TLV_TRAILING] = {{A_BYTES}, {"tlv_trailing()"}, fn_tlv_trailing, false},
+    [TR_FN_ENVELOPE] = {{A_TEXT, A_BYTES, A_BYTES}, {NULL, "the certificate", "the key"}, fn_envelope, false},
+    [TR_FN_SM4_ENCRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
+    [TR_FN_SM4_DECRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
 };
 #define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])
 
@@ -2511,7 +2574,7 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
          * suite sees it through CERT_PARSED / CERT_CLASS. */
         const char *bad[] = {"CERT_PARSED", "0", "CERT_CLASS", "unparseable", "CERT_PROBLEM", e.msg,
                              "CERT_DAYS_LEFT", "0", "CERT_VALIDITY_DAYS", "0", "CERT_KEY_ALG", "",
-                             "CERT_ISSUER", "", NULL};
+                             "CERT_ISSUER", "", "CERT_KEY_ID", "", NULL};
         if (set_vars(I, bad) != GO)
             return STOP;
         return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");
@@ -2526,7 +2589,7 @@ static int exec_cert_info(interp *I, const tr_stmt *s)
     const char *good[] = {"CERT_PARSED", "1", "CERT_PROBLEM", "", "CERT_CLASS", tr_cert_class_name(ci.cls),
                           "CERT_DAYS_LEFT", left, "CERT_VALIDITY_DAYS", span, "CERT_KEY_ALG", alg,
                           "CERT_SUBJECT", ci.subject, "CERT_ISSUER", ci.issuer, "CERT_SERIAL", ci.serial_hex,
-                          "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, NULL};
+                          "CERT_NOT_BEFORE", nb, "CERT_NOT_AFTER", na, "CERT_KEY_ID", ci.key_id, NULL};
     if (set_vars(I, good) != GO)
         return STOP;
     return outputs_declared(I, before, TR_CERT_INFO_OUTPUTS, "cert-info");

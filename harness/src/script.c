@@ -747,6 +747,9 @@ static const struct {
     {"min", TR_FN_MIN, 2, TR_SCRIPT_MAX_ARGS},
     {"max", TR_FN_MAX, 2, TR_SCRIPT_MAX_ARGS},
     {"upper", TR_FN_UPPER, 1, 1},      {"tlv_trailing", TR_FN_TLV_TRAILING, 1, 1},
+    {"envelope", TR_FN_ENVELOPE, 3, 3},
+    {"sm4_encrypt", TR_FN_SM4_ENCRYPT, 3, 3},
+    {"sm4_decrypt", TR_FN_SM4_DECRYPT, 3, 3},
 };
 #define N_FNS (sizeof fn_table / sizeof fn_table[0])
 
@@ -863,7 +866,7 @@ static tr_expr *parse_call(parser *p, size_t a, size_t nlen)
             break;
     if (k == N_FNS) {
         perr(p, a, "expected a function (byte sub tlv int concat ascii asciihex len hex random "
-                   "sign_input sig_ok defined min max upper), found '%.*s'",
+                   "sign_input sig_ok defined min max upper envelope sm4_encrypt sm4_decrypt), found '%.*s'",
              (int)(nlen > 32 ? 32 : nlen), p->buf + a);
         return NULL;
     }

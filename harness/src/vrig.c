@@ -439,8 +439,11 @@ static bool file_exists(const char *path)
 }
 
 /* Faults the rig realizes by the PKI it issues, not by a vtoken switch:
- * the certificate's dates, or who issued the certificate or the seal. */
-static const char *const PKI_FAULTS[] = {"expired-cert", "renewal-due", "cert-other-ca", "rogue-seal-maker", NULL};
+ * the certificate's dates, or who issued the certificate or the seal; no
+ * encryption pair (no-enc-key), an encryption certificate for another key
+ * (enc-cert-other-key). */
+static const char *const PKI_FAULTS[] = {"expired-cert", "renewal-due", "cert-other-ca", "rogue-seal-maker",
+                                         "no-enc-key", "enc-cert-other-key", NULL};
 
 static bool is_pki_fault(const char *f)
 {
@@ -458,6 +461,12 @@ static bool has_fault(const tr_vtoken_cfg *vt, const char *name)
         if ((p == vt->faults || p[-1] == ',' || p[-1] == ' ') && (!p[n] || p[n] == ',' || p[n] == ' '))
             return true;
     return false;
+}
+
+/* SM2 and RSA tokens carry an encryption pair (REF-1), unless no-enc-key. */
+static bool wants_enc_pair(const tr_vtoken_cfg *vt)
+{
+    return strcmp(vt->alg, "ecdsa") != 0 && !has_fault(vt, "no-enc-key");
 }
 
 static const char *effective_validity(const tr_vtoken_cfg *vt)
@@ -490,28 +499,23 @@ static int make_ca(const char *mkpki, const char *dir, const char *log, tr_err *
     return file_exists(crt) ? 0 : run_to_end(ca, log, e);
 }
 
-/* In a child: key, certificate (+ seal) of one slot. */
-static void make_token_files(const tr_vrig *v, const tr_slot_cfg *s, const char *mkpki, const char *log)
+/* Key, certificate (+ seal) of one slot, from the rig's CA or, for
+ * cert-other-ca / rogue-seal-maker, its look-alike. 0 or -1. */
+static int make_token_files(const tr_slot_cfg *s, const char *mkpki, const char *pki, const char *rogue,
+                            const char *key, const char *crt, const char *seal, const char *log)
 {
-    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32], ver[4];
-    char pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16];
-    pki_dir(v, "", pki, sizeof pki);
-    pki_dir(v, "/rogue", rogue, sizeof rogue);
-    slot_file(v, s->name, ".key.pem", key, sizeof key);
-    slot_file(v, s->name, ".crt.der", crt, sizeof crt);
-    slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+    char ver[4];
     snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
-    char *tok[] = {(char *)mkpki, "token", "--ca", has_fault(&s->vt, "cert-other-ca") ? rogue : pki,
+    char *tok[] = {(char *)mkpki, "token", "--ca", (char *)(has_fault(&s->vt, "cert-other-ca") ? rogue : pki),
                    "--alg", (char *)s->vt.alg, "--serial", (char *)s->vt.serial, "--org", (char *)s->vt.org,
-                   "--validity", (char *)effective_validity(&s->vt), "--key-out", key, "--cert-out", crt, NULL};
+                   "--validity", (char *)effective_validity(&s->vt), "--key-out", (char *)key, "--cert-out",
+                   (char *)crt, NULL};
+    char *sl[] = {(char *)mkpki, "seal", "--ca", (char *)(has_fault(&s->vt, "rogue-seal-maker") ? rogue : pki),
+                  "--cert", (char *)crt, "--version", ver, "--org", (char *)s->vt.org, "--out", (char *)seal, NULL};
     tr_err sub;
-    if (run_to_end(tok, log, &sub) < 0)
-        _exit(1);
-    if (!wants_seal(&s->vt))
-        _exit(0);
-    char *sl[] = {(char *)mkpki, "seal", "--ca", has_fault(&s->vt, "rogue-seal-maker") ? rogue : pki,
-                  "--cert", crt, "--version", ver, "--org", (char *)s->vt.org, "--out", seal, NULL};
-    _exit(run_to_end(sl, log, &sub) < 0 ? 1 : 0);
+    if (run_to_end(tok, log, &sub) < 0 || (wants_seal(&s->vt) && run_to_end(sl, log, &sub) < 0))
+        return -1;
+    return 0;
 }
 
 static bool rig_needs_rogue(const tr_rig_cfg *rig)
@@ -522,7 +526,36 @@ static bool rig_needs_rogue(const tr_rig_cfg *rig)
     return false;
 }
 
-/* CA once, then key + certificate (+ seal) per slot, all slots in parallel. */
+/* In the child of make_pki: one slot's key + certificate (+ seal) unless
+ * kept in NV memory, then its encryption pair (unless kept or none), issued
+ * by the CA that issued the signing certificate (the two of a pair are
+ * issued together). Exits 0 or 1. */
+static void make_slot_pki(const tr_vrig *v, const tr_slot_cfg *s, const char *mkpki, const char *log)
+{
+    char key[TR_PATH_MAX + 32], crt[TR_PATH_MAX + 32], seal[TR_PATH_MAX + 32];
+    char ekey[TR_PATH_MAX + 32], ecrt[TR_PATH_MAX + 32];
+    char pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16];
+    pki_dir(v, "", pki, sizeof pki);
+    pki_dir(v, "/rogue", rogue, sizeof rogue);
+    slot_file(v, s->name, ".key.pem", key, sizeof key);
+    slot_file(v, s->name, ".crt.der", crt, sizeof crt);
+    slot_file(v, s->name, ".seal.der", seal, sizeof seal);
+    slot_file(v, s->name, ".enc.key.pem", ekey, sizeof ekey);
+    slot_file(v, s->name, ".enc.crt.der", ecrt, sizeof ecrt);
+    if (!(v->nv[0] && file_exists(crt)) && make_token_files(s, mkpki, pki, rogue, key, crt, seal, log) < 0)
+        _exit(1);
+    /* the encryption certificate: the signing one's holder and dates */
+    char *enc[] = {(char *)mkpki, "enc", "--ca", has_fault(&s->vt, "cert-other-ca") ? rogue : pki,
+                   "--cert", crt, "--key-out", ekey, "--cert-out", ecrt,
+                   "--cert-for", has_fault(&s->vt, "enc-cert-other-key") ? "other" : "own", NULL};
+    tr_err sub;
+    if (wants_enc_pair(&s->vt) && !(v->nv[0] && file_exists(ecrt)) && run_to_end(enc, log, &sub) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+/* CA once, then key + certificate (+ seal, + encryption pair) per slot, all
+ * slots in parallel. */
 static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
     char mkpki[TR_PATH_MAX + 16], pki[TR_PATH_MAX + 16], rogue[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
@@ -538,17 +571,18 @@ static int make_pki(const tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
     int rc = 0;
     for (size_t i = 0; i < rig->nslots; i++) {
         const tr_slot_cfg *s = &rig->slots[i];
-        char have[TR_PATH_MAX + 32];
+        char have[TR_PATH_MAX + 32], have_enc[TR_PATH_MAX + 32];
         slot_file(v, s->name, ".crt.der", have, sizeof have);
-        if (v->nv[0] && file_exists(have))
-            continue; /* a token with NV memory keeps its key and certificate */
+        slot_file(v, s->name, ".enc.crt.der", have_enc, sizeof have_enc);
+        if (v->nv[0] && file_exists(have) && (!wants_enc_pair(&s->vt) || file_exists(have_enc)))
+            continue; /* a token with NV memory keeps its keys and certificates */
         pid_t pid = fork();
         if (pid < 0) {
             rc = tr_fail(e, TR_E_RIG, "fork: %m");
             break;
         }
         if (pid == 0)
-            make_token_files(v, s, mkpki, log);
+            make_slot_pki(v, s, mkpki, log);
         pids[i] = pid;
     }
     for (size_t i = 0; i < rig->nslots; i++) {
@@ -606,6 +640,12 @@ static int start_token(tr_vrig *v, const tr_slot_cfg *s, vslot *vs, tr_err *e)
         argv[n++] = "--seal";
         argv[n++] = seal;
     }
+    char ekey[TR_PATH_MAX + 32], ecrt[TR_PATH_MAX + 32];
+    slot_file(v, s->name, ".enc.key.pem", ekey, sizeof ekey);
+    slot_file(v, s->name, ".enc.crt.der", ecrt, sizeof ecrt);
+    char *enc[] = {"--enc-key", ekey, "--enc-cert", ecrt};
+    for (size_t i = 0; wants_enc_pair(&s->vt) && i < sizeof enc / sizeof enc[0]; i++)
+        argv[n++] = enc[i];
     if (s->vt.t0)
         argv[n++] = "--t0";
     /* what the slot's profile compares: only those the rig file sets */

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/asn1.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "../../fixtures/pki/pki.h"
@@ -654,6 +657,232 @@ START_TEST(test_cert_garbage)
 }
 END_TEST
 
+/* ------------------------------------------------------------ envelopes */
+
+static const tr_alg ENC_ALGS[2] = {TR_ALG_SM2, TR_ALG_RSA2048};
+
+static EVP_PKEY *load_key(const char *name)
+{
+    char path[512];
+    tr_err e;
+    snprintf(path, sizeof path, "%s/%s", pki_dir, name);
+    EVP_PKEY *k = pki_read_key_pem(path, &e);
+    ck_assert_msg(k != NULL, "%s", e.msg);
+    return k;
+}
+
+/* Open a cryptogram with a private key, by EVP directly (not crypto.c). */
+static int open_with(EVP_PKEY *k, const uint8_t *ct, size_t n, uint8_t *out, size_t *out_len)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(EVP_PKEY_decrypt_init(c), 1);
+    if (EVP_PKEY_is_a(k, "RSA"))
+        ck_assert_int_gt(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING), 0);
+    int r = EVP_PKEY_decrypt(c, out, out_len, ct, n);
+    EVP_PKEY_CTX_free(c);
+    ERR_clear_error();
+    return r == 1 ? 0 : -1;
+}
+
+/* The openssl command line opens what tr_envelope_encrypt sealed. */
+static void cli_opens(const char *key_name, const uint8_t *ct, size_t n, const uint8_t *key, size_t kn)
+{
+    char in[300], out[300], cmd[1200];
+    snprintf(in, sizeof in, "%s/envelope.bin", vec_dir);
+    snprintf(out, sizeof out, "%s/envelope.key", vec_dir);
+    tr_err e;
+    ck_assert_int_eq(pki_write_file(in, ct, n, false, &e), 0);
+    snprintf(cmd, sizeof cmd, "openssl pkeyutl -decrypt -inkey '%s/%s' -in '%s' -out '%s' 2>/dev/null",
+             pki_dir, key_name, in, out);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    blob got = load(vec_dir, "envelope.key");
+    ck_assert_uint_eq(got.n, kn);
+    ck_assert_mem_eq(got.p, key, kn);
+    free(got.p);
+}
+
+/* An envelope to <alg>-valid.enc.crt.der opens with the encryption key (EVP
+ * and the command line), not with the signing key; two envelopes of one
+ * key differ; SM2's is GM/T 0009 DER, RSA's the modulus size. */
+START_TEST(test_envelope_round_trip)
+{
+    tr_alg alg = ENC_ALGS[_i];
+    char name[64];
+    snprintf(name, sizeof name, "%s-valid.enc.crt.der", tr_alg_name(alg));
+    blob cert = load(pki_dir, name);
+    snprintf(name, sizeof name, "%s-valid.enc.key.pem", tr_alg_name(alg));
+    EVP_PKEY *enc = load_key(name);
+    snprintf(name, sizeof name, "%s-valid.key.pem", tr_alg_name(alg));
+    EVP_PKEY *sign = load_key(name);
+    static const size_t lens[] = {1, 16, 32, 200};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t key[200], plain[512];
+        for (size_t k = 0; k < lens[i]; k++)
+            key[k] = (uint8_t)(k * 37 + i);
+        uint8_t *ct = NULL, *ct2 = NULL;
+        size_t n = 0, n2 = 0, pn = sizeof plain;
+        tr_err e;
+        ck_assert_msg(tr_envelope_encrypt(alg, cert.p, cert.n, key, lens[i], &ct, &n, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(tr_envelope_encrypt(alg, cert.p, cert.n, key, lens[i], &ct2, &n2, &e), 0);
+        ck_assert(n != n2 || memcmp(ct, ct2, n) != 0); /* randomized */
+        if (alg == TR_ALG_RSA2048) {
+            ck_assert_uint_eq(n, 256);
+        } else {
+            const unsigned char *p = ct;
+            STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)n);
+            ck_assert_ptr_nonnull(seq);
+            ck_assert_int_eq(sk_ASN1_TYPE_num(seq), 4);
+            ck_assert_int_eq(ASN1_TYPE_get(sk_ASN1_TYPE_value(seq, 0)), V_ASN1_INTEGER);
+            ck_assert_int_eq(ASN1_TYPE_get(sk_ASN1_TYPE_value(seq, 1)), V_ASN1_INTEGER);
+            ck_assert_int_eq(ASN1_STRING_length(sk_ASN1_TYPE_value(seq, 2)->value.octet_string), 32);
+            ck_assert_int_eq(ASN1_STRING_length(sk_ASN1_TYPE_value(seq, 3)->value.octet_string),
+                             (int)lens[i]);
+            sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+        }
+        ck_assert_int_eq(open_with(enc, ct, n, plain, &pn), 0);
+        ck_assert_uint_eq(pn, lens[i]);
+        ck_assert_mem_eq(plain, key, lens[i]);
+        /* the signing key does not open it (SM2: the hash check fails; RSA: the
+         * padding, but for a chance of about 2^-17 a wrong block passes, then
+         * as another plaintext) */
+        pn = sizeof plain;
+        ck_assert(open_with(sign, ct, n, plain, &pn) == -1 || pn != lens[i] || memcmp(plain, key, pn));
+        char enc_name[64];
+        snprintf(enc_name, sizeof enc_name, "%s-valid.enc.key.pem", tr_alg_name(alg));
+        if (lens[i] == 16)
+            cli_opens(enc_name, ct, n, key, 16);
+        OPENSSL_free(ct);
+        OPENSSL_free(ct2);
+    }
+    EVP_PKEY_free(enc);
+    EVP_PKEY_free(sign);
+    free(cert.p);
+}
+END_TEST
+
+START_TEST(test_envelope_errors)
+{
+    blob sm2 = load(pki_dir, "sm2-valid.enc.crt.der");
+    blob rsa = load(pki_dir, "rsa-valid.enc.crt.der");
+    blob ec = load_cert(TR_ALG_ECDSA_P256, "valid");
+    uint8_t key[300] = {1, 2, 3};
+    uint8_t *ct = (uint8_t *)"untouched";
+    size_t n = 0;
+    tr_err e;
+    /* ecdsa does not encrypt; the certificate must hold the named algorithm */
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_ECDSA_P256, ec.p, ec.n, key, 16, &ct, &n, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_USAGE);
+    ck_assert_ptr_null(ct);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, rsa.p, rsa.n, key, 16, &ct, &n, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_CRYPTO);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_RSA2048, sm2.p, sm2.n, key, 16, &ct, &n, &e), -1);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, ec.p, ec.n, key, 16, &ct, &n, &e), -1);
+    /* key lengths: 1..256, RSA-2048 at most 245 */
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, sm2.p, sm2.n, key, 0, &ct, &n, &e), -1);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, sm2.p, sm2.n, key, 257, &ct, &n, &e), -1);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, sm2.p, sm2.n, key, 256, &ct, &n, &e), 0);
+    OPENSSL_free(ct);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_RSA2048, rsa.p, rsa.n, key, 246, &ct, &n, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_USAGE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "at most 245"));
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_RSA2048, rsa.p, rsa.n, key, 245, &ct, &n, &e), 0);
+    OPENSSL_free(ct);
+    /* not a certificate */
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, sm2.p, sm2.n / 2, key, 16, &ct, &n, &e), -1);
+    ck_assert_int_eq(tr_envelope_encrypt(TR_ALG_SM2, NULL, 0, key, 16, &ct, &n, &e), -1);
+    free(sm2.p);
+    free(rsa.p);
+    free(ec.p);
+}
+END_TEST
+
+/* SM4: the GB/T 32907 example, CBC with PKCS#7 against the command line,
+ * round trips, a wrong key, the errors. */
+START_TEST(test_sm4_cbc)
+{
+    static const uint8_t k[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF,
+                                  0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10};
+    static const uint8_t want[16] = {0x68, 0x1E, 0xDF, 0x34, 0xD2, 0x06, 0x96, 0x5E,
+                                     0x86, 0xB3, 0xE9, 0x4F, 0x53, 0x6E, 0x42, 0x46};
+    uint8_t iv[16] = {0}, out[2100], back[2100], data[2000];
+    size_t n = 0, bn = 0;
+    tr_err e;
+    /* with a zero IV the first CBC block is the ECB example; then a padding block */
+    ck_assert_int_eq(tr_sm4_cbc(true, k, iv, k, 16, out, sizeof out, &n, &e), 0);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_mem_eq(out, want, 16);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < 16; i++)
+        iv[i] = (uint8_t)(0xA0 + i);
+    static const size_t lens[] = {0, 1, 15, 16, 17, 2000};
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        ck_assert_int_eq(tr_sm4_cbc(true, k, iv, data, lens[t], out, sizeof out, &n, &e), 0);
+        ck_assert_uint_eq(n, (lens[t] / 16 + 1) * 16);
+        ck_assert_int_eq(tr_sm4_cbc(false, k, iv, out, n, back, sizeof back, &bn, &e), 0);
+        ck_assert_uint_eq(bn, lens[t]);
+        ck_assert_mem_eq(back, data, lens[t]);
+    }
+    /* the command line decrypts what we encrypted (2000 bytes, PKCS#7) */
+    char in[300], plain[300], cmd[1200];
+    snprintf(in, sizeof in, "%s/sm4.bin", vec_dir);
+    snprintf(plain, sizeof plain, "%s/sm4.plain", vec_dir);
+    ck_assert_int_eq(pki_write_file(in, out, n, false, &e), 0);
+    snprintf(cmd, sizeof cmd, "openssl enc -d -sm4-cbc -K 0123456789ABCDEFFEDCBA9876543210 "
+             "-iv A0A1A2A3A4A5A6A7A8A9AAABACADAEAF -in '%s' -out '%s'", in, plain);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    blob got = load(vec_dir, "sm4.plain");
+    ck_assert_uint_eq(got.n, 2000);
+    ck_assert_mem_eq(got.p, data, 2000);
+    free(got.p);
+    /* a wrong key: this one's last block does not unpad */
+    uint8_t wrong[16];
+    memcpy(wrong, k, 16);
+    wrong[0] ^= 0x01;
+    ck_assert_int_eq(tr_sm4_cbc(false, wrong, iv, out, n, back, sizeof back, &bn, &e), 1);
+    /* errors: ciphertext not whole blocks, no room */
+    ck_assert_int_eq(tr_sm4_cbc(false, k, iv, out, 15, back, sizeof back, &bn, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_USAGE);
+    ck_assert_int_eq(tr_sm4_cbc(false, k, iv, out, 0, back, sizeof back, &bn, &e), -1);
+    ck_assert_int_eq(tr_sm4_cbc(true, k, iv, data, 32, out, 40, &n, &e), -1);
+}
+END_TEST
+
+/* key_id: which key a certificate holds (SHA-256 of its public key bits). */
+START_TEST(test_cert_key_id)
+{
+    for (int a = 0; a < 2; a++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s-valid.enc.crt.der", tr_alg_name(ENC_ALGS[a]));
+        blob enc = load(pki_dir, name), sign = load_cert(ENC_ALGS[a], "valid");
+        tr_cert_info ci_e, ci_s;
+        tr_err e;
+        ck_assert_int_eq(tr_cert_inspect(enc.p, enc.n, fixture_now, 30, &ci_e, &e), 0);
+        ck_assert_int_eq(tr_cert_inspect(sign.p, sign.n, fixture_now, 30, &ci_s, &e), 0);
+        ck_assert_uint_eq(strlen(ci_e.key_id), 64);
+        ck_assert_str_ne(ci_e.key_id, ci_s.key_id);
+        /* the same as SHA-256 over the BIT STRING's bytes, computed here */
+        X509 *x = tr_cert_parse(enc.p, enc.n, &e);
+        const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+        unsigned char md[32];
+        unsigned int mn = 0;
+        ck_assert_int_eq(EVP_Digest(ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits), md, &mn,
+                                    EVP_sha256(), NULL), 1);
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02X", md[i]);
+        ck_assert_str_eq(ci_e.key_id, hex);
+        /* a pair: the signing certificate's subject and dates */
+        ck_assert_str_eq(ci_e.subject, ci_s.subject);
+        ck_assert(ci_e.not_before == ci_s.not_before && ci_e.not_after == ci_s.not_after);
+        X509_free(x);
+        free(enc.p);
+        free(sign.p);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ setup */
 
 static int run_vectors(void)
@@ -719,6 +948,10 @@ static Suite *crypto_suite(void)
     tcase_add_test(t, test_fixture_classes);
     tcase_add_test(t, test_renewal_boundary);
     tcase_add_test(t, test_cert_garbage);
+    tcase_add_loop_test(t, test_envelope_round_trip, 0, 2);
+    tcase_add_test(t, test_envelope_errors);
+    tcase_add_test(t, test_sm4_cbc);
+    tcase_add_test(t, test_cert_key_id);
     suite_add_tcase(s, t);
     return s;
 }

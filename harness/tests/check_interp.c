@@ -546,8 +546,8 @@ typedef struct {
     ref1_nv nv;
     ref1_token tok;
     EVP_PKEY *key;
-    uint8_t *cert, *seal;
-    size_t cert_len, seal_len;
+    uint8_t *cert, *seal, *enc_cert;
+    size_t cert_len, seal_len, enc_cert_len;
     fakecard card;
     tr_cardio io;
     tr_vars *vars;
@@ -630,6 +630,7 @@ static ref1_fix *fix_new(tr_alg alg, ref1_role role, double days_left, const ref
 static void fix_free(ref1_fix *x)
 {
     ref1_token_free(&x->tok);
+    free(x->enc_cert);
     free(x->cert);
     free(x->seal);
     tr_vars_free(x->vars);
@@ -868,7 +869,15 @@ START_TEST(builtins_and_functions)
         "let I = 0\n"
         "let I = I + 1\n"
         "assert I == 1 \"let\"\n"
-        "assert \"${hex:I}-${hex2:I}-${nib:I}-${= I * 3}\" == \"01-0001-1-3\" \"string substitutions\"\n";
+        "assert \"${hex:I}-${hex2:I}-${nib:I}-${= I * 3}\" == \"01-0001-1-3\" \"string substitutions\"\n"
+        /* SM4-CBC: the GB/T 32907 example is the first block under a zero IV */
+        "let K = \"0123456789ABCDEFFEDCBA9876543210\"\n"
+        "let IV = \"00000000 00000000 00000000 00000000\"\n"
+        "let C = sm4_encrypt(K, IV, K)\n"
+        "assert len(C) == 32 && sub(C, 0, 16) == \"681EDF34D206965E86B3E94F536E4246\" \"sm4_encrypt\"\n"
+        "assert sm4_decrypt(K, IV, C) == K \"sm4_decrypt\"\n"
+        "assert sm4_decrypt(K, IV, sm4_encrypt(K, IV, \"\")) == \"\" \"an empty file\"\n"
+        "assert sm4_decrypt(\"1123456789ABCDEFFEDCBA9876543210\", IV, C) != K \"a wrong key\"\n";
     rec r;
     tr_suite_outcome o;
     run_fake(src, &f, NULL, NULL, &r, &o);
@@ -941,6 +950,27 @@ START_TEST(runtime_errors)
         /* the algorithm is checked before the signature is evaluated */
         {"let X = sig_ok(\"nope\", \"00\", \"00\", 1)\n", "column 16: sig_ok(): unknown algorithm 'nope'"},
         {"let X = sig_ok(\"sm2\", \"00\", \"00\", 1)\n", "column 35: expected hex data for the signature"},
+        /* envelope(ALG, CERT, KEY), sm4_encrypt / sm4_decrypt(KEY, IV, DATA) */
+        {"let X = envelope(\"nope\", \"00\", \"00\")\n", "column 18: envelope(): unknown algorithm 'nope'"},
+        {"let X = envelope(\"ecdsa\", \"00\", \"00\")\n", "column 18: envelope(): ecdsa keys do not encrypt"},
+        {"let X = envelope(\"sm2\", 1, \"00\")\n", "column 25: expected hex data for the certificate"},
+        {"let X = envelope(\"sm2\", \"00\", 1)\n", "column 31: expected hex data for the key"},
+        {"let X = envelope(\"sm2\", \"00\", \"\")\n", "column 31: envelope(): expected a key of 1 to 256 bytes, found 0"},
+        {"let X = envelope(\"rsa\", \"3000\", \"00\")\n", "envelope(): certificate is not DER X.509"},
+        {"let X = sm4_encrypt(\"zz\", \"00\", \"00\")\n", "column 21: expected hex data for the key, found \"zz\""},
+        {"let X = sm4_encrypt(\"00\", \"00\", \"00\")\n", "column 21: sm4_encrypt(): expected a key of 16 bytes, found 1"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_encrypt(K, \"zz\", K)\n",
+         "column 24: expected hex data for the IV"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_encrypt(K, \"00\", K)\n",
+         "column 24: sm4_encrypt(): expected an IV of 16 bytes, found 1"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_encrypt(K, K, 5)\n",
+         "column 27: expected hex data for the data, found the number 5"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_decrypt(K, K, \"00\")\n",
+         "column 27: sm4_decrypt(): expected whole 16-byte blocks, found 1 bytes"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_decrypt(K, K, \"\")\n",
+         "column 27: sm4_decrypt(): expected whole 16-byte blocks, found 0 bytes"},
+        {"let K = \"00112233445566778899AABBCCDDEEFF\"\nlet X = sm4_decrypt(K, \"00\", K)\n",
+         "column 24: sm4_decrypt(): expected an IV of 16 bytes"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fakecard f;
@@ -2182,6 +2212,142 @@ START_TEST(pin_model_on_ref1)
 }
 END_TEST
 
+/* ---- suites/decrypt.tsuite on an in-process REF-1 token ------------------------------------------ */
+
+/* What the token's encryption pair is. */
+typedef enum { ENC_OWN, ENC_NONE, ENC_OTHER_KEY, ENC_SIGN_KEY, ENC_OTHER_HOLDER, ENC_EXPIRED } enc_mode;
+
+/* Keys beside the signing key (cached_key): k = 0 the encryption key, 1 another one. */
+static EVP_PKEY *spare_key(tr_alg alg, int k)
+{
+    static EVP_PKEY *keys[4][2];
+    tr_err e;
+    if (!keys[alg][k]) {
+        keys[alg][k] = pki_keygen(alg, &e);
+        ck_assert_msg(keys[alg][k] != NULL, "keygen: %s", e.msg);
+    }
+    return keys[alg][k];
+}
+
+/* Give the token of x an encryption pair as mode says (the signing
+ * certificate is CN=TR00000000000001, O=Example Org, 300 days left), then
+ * start it again. */
+static void fix_enc(ref1_fix *x, tr_alg alg, enc_mode mode)
+{
+    if (mode == ENC_NONE)
+        return;
+    tr_err e;
+    EVP_PKEY *k = spare_key(alg, 0);
+    EVP_PKEY *in_cert = mode == ENC_OTHER_KEY ? spare_key(alg, 1) : mode == ENC_SIGN_KEY ? x->key : k;
+    X509 *c = pki_issue_cert(in_cert, "TR00000000000001", mode == ENC_OTHER_HOLDER ? "Another Org" : "Example Org",
+                             NOW - 30 * DAY, mode == ENC_EXPIRED ? NOW - 5 * DAY : NOW + 300 * DAY, false, NULL,
+                             NULL, &e);
+    ck_assert_msg(c != NULL, "issue: %s", e.msg);
+    x->enc_cert = cert_der(c, &x->enc_cert_len);
+    X509_free(c);
+    x->cfg.enc_key = k;
+    x->cfg.enc_cert = x->enc_cert;
+    x->cfg.enc_cert_len = x->enc_cert_len;
+    ref1_token_free(&x->tok);
+    ck_assert_msg(ref1_token_init(&x->tok, &x->cfg, &x->nv, &e) == 0, "token: %s", e.msg);
+    fakecard_init_ref1(&x->card, &x->tok);
+    fakecard_cardio(&x->card, &x->io);
+}
+
+/* suites/decrypt.tsuite with the real profile of alg (DECRYPT_COUNT 20). */
+static void decrypt_on(tr_alg alg, const ref1_faults *f, enc_mode mode, rec *r, tr_suite_outcome *o)
+{
+    ref1_fix *x = fix_new(alg, REF1_ROLE_MAIN, 300, f);
+    fix_enc(x, alg, mode);
+    tr_profile prof;
+    tr_err e;
+    char buf[1200], path[128];
+    snprintf(path, sizeof path, "fixtures/profiles/ref1-%s.ini", tr_alg_name(alg));
+    ck_assert_msg(tr_profile_load(path, &prof, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    tr_vars *v = tr_vars_new(prof.vars);
+    tr_vars_set(v, "SLOT", "s1");
+    tr_vars_set(v, "DECRYPT_COUNT", "20");
+    tr_suite *s;
+    ck_assert_msg(tr_suite_load("suites/decrypt.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    memset(r, 0, sizeof *r);
+    tr_interp_hooks h = hooks_for(r);
+    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h};
+    ck_assert_int_eq(tr_interp_run(s, &env, o, &e), 0);
+    tr_suite_free(s);
+    tr_vars_free(v);
+    tr_profile_free(&prof);
+    fix_free(x);
+}
+
+/* Every test of the run: the failing ones (up to two) with their class,
+ * every other one with verdict rest. */
+static void expect_tests(const rec *r, tr_verdict rest, const char *t1, const char *c1, const char *t2,
+                         const char *c2)
+{
+    int tests = 0;
+    for (int k = 0; k < r->nres; k++) {
+        const res_row *row = &r->res[k];
+        if (row->metric[0])
+            continue;
+        tests++;
+        const char *want = t1 && !strcmp(row->test, t1) ? c1 : t2 && !strcmp(row->test, t2) ? c2 : NULL;
+        if (want) {
+            ck_assert_msg(row->v == TR_FAIL && !strcmp(row->cls, want), "%s: want fail %s, got %d %s: %s", row->test,
+                          want, row->v, row->cls, row->msg);
+        } else {
+            ck_assert_msg(row->v == rest, "%s: want verdict %d, got %d %s: %s", row->test, rest, row->v, row->cls,
+                          row->msg);
+        }
+    }
+    ck_assert_int_eq(tests, 7);
+}
+
+#define T_READABLE "encryption certificate readable"
+#define T_VALID "encryption certificate valid today"
+#define T_PAIR "encryption certificate: the signing holder, another key"
+#define T_NO_PIN "decryption refused before VERIFY"
+#define T_OPENS "every envelope opens, its file byte for byte"
+#define T_SIGN_ENVELOPE "an envelope made to the signing certificate does not open"
+
+/* Healthy SM2 and RSA tokens open every envelope; ECDSA skips with the
+ * reason; each defect fails its own class and nothing else. */
+START_TEST(decrypt_suite_on_ref1)
+{
+    rec *r = calloc(1, sizeof *r);
+    tr_suite_outcome o;
+    for (int k = 0; k < 2; k++) {
+        decrypt_on(k ? TR_ALG_RSA2048 : TR_ALG_SM2, NULL, ENC_OWN, r, &o);
+        expect_tests(r, TR_PASS, NULL, NULL, NULL, NULL);
+        ck_assert_double_eq(metric_of(r, "decrypt.n")->value, 20);
+        ck_assert_double_gt(metric_of(r, "decrypt.rate")->value, 0);
+        ck_assert_int_eq(r->nsamples, 20);
+    }
+    decrypt_on(TR_ALG_ECDSA_P256, NULL, ENC_NONE, r, &o);
+    expect_tests(r, TR_SKIP, NULL, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(verdict_of(r, T_OPENS)->msg, "no encryption pair"));
+    ck_assert_int_eq(r->ntr, 0); /* nothing was sent */
+
+    ref1_faults nopin = {.decrypt_without_pin = true}, signkey = {.decrypt_with_sign_key = true};
+    decrypt_on(TR_ALG_SM2, &nopin, ENC_OWN, r, &o);
+    expect_tests(r, TR_PASS, T_NO_PIN, "enc.no-pin-required", NULL, NULL);
+    decrypt_on(TR_ALG_RSA2048, &signkey, ENC_OWN, r, &o);
+    expect_tests(r, TR_PASS, T_OPENS, "enc.uses-sign-key", T_SIGN_ENVELOPE, "enc.uses-sign-key");
+    ck_assert_ptr_nonnull(strstr(verdict_of(r, T_OPENS)->msg, "envelope 1 of 20"));
+    decrypt_on(TR_ALG_SM2, NULL, ENC_NONE, r, &o); /* no-enc-key */
+    expect_tests(r, TR_SKIP, T_READABLE, "enc.missing", NULL, NULL);
+    decrypt_on(TR_ALG_RSA2048, NULL, ENC_OTHER_KEY, r, &o); /* enc-cert-other-key */
+    expect_tests(r, TR_PASS, T_OPENS, "enc.decrypt-failed", NULL, NULL);
+    /* the certificate checks */
+    decrypt_on(TR_ALG_SM2, NULL, ENC_OTHER_HOLDER, r, &o);
+    expect_tests(r, TR_PASS, T_PAIR, "enc.cert-other-holder", NULL, NULL);
+    decrypt_on(TR_ALG_SM2, NULL, ENC_SIGN_KEY, r, &o);
+    expect_tests(r, TR_PASS, T_PAIR, "enc.cert-is-sign-key", T_OPENS, "enc.decrypt-failed");
+    decrypt_on(TR_ALG_RSA2048, NULL, ENC_EXPIRED, r, &o);
+    expect_tests(r, TR_PASS, T_VALID, "cert.expired", NULL, NULL);
+    free(r);
+}
+END_TEST
+
 /* ---- the real reports: rows on disk, nothing secret, memory flat ------------------------------ */
 
 static long rss_kb(void)
@@ -2326,6 +2492,7 @@ static Suite *interp_suite(void)
     tcase_add_test(tr, trust_statements);
     tcase_add_test(tr, ref1_counter_reset_by_power);
     tcase_add_test(tr, examples_run_on_ref1);
+    tcase_add_test(tr, decrypt_suite_on_ref1);
     tcase_add_test(tr, ref1_time_and_protocol_faults);
     tcase_set_timeout(tr, 120);
     suite_add_tcase(s, tr);
