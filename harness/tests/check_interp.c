@@ -379,6 +379,23 @@ START_TEST(read_binary_short_9000)
     ck_assert_msg(verdict_of(&r, "read")->v == TR_PASS, "%s", verdict_of(&r, "read")->msg);
     ck_assert_uint_eq(f.ncmds, 2);
     ck_assert_str_eq(fakecard_cmd(&f, 1), "00B0008000");
+    /* a file whose length is a multiple of 256 (a seal can be): full
+     * chunks with 9000, then 6B00 at its end — whole, and passed */
+    {
+        static const char *src256 = "test \"read\" {\n  read-binary F chunk 00\n  assert len(F) == 512\n}\n";
+        char big[2 * 256 + 8];
+        for (int k = 0; k < 256; k++)
+            snprintf(big + 2 * k, 3, "%02X", k);
+        char rsp256[2 * 256 + 8];
+        snprintf(rsp256, sizeof rsp256, "%s 9000", big);
+        fakecard_init(&f);
+        fakecard_rule(&f, "00B0000000", rsp256, -1);
+        fakecard_rule(&f, "00B0010000", rsp256, -1);
+        fakecard_rule(&f, "00B0020000", "6B00", -1);
+        run_fake(src256, &f, NULL, NULL, &r, &o);
+        ck_assert_msg(verdict_of(&r, "read")->v == TR_PASS, "%s", verdict_of(&r, "read")->msg);
+        ck_assert_uint_eq(f.ncmds, 3);
+    }
     /* ... answered with no bytes and 9000 or 6282: the end too */
     static const char *ends[] = {"9000", "6282"};
     for (int k = 0; k < 2; k++) {
