@@ -62,6 +62,12 @@ typedef struct {
     size_t n;
 } val;
 
+/* A profile's list of INS bytes (SECRET_INS, SIGN_INS). */
+typedef struct {
+    uint8_t ins[8];
+    int n;
+} ins_set;
+
 typedef struct {
     const tr_interp_env *env;
     const tr_suite *suite;
@@ -113,8 +119,7 @@ typedef struct {
     bool quiet;                /* replayed test or service lost: no rows */
     int call_depth;            /* `call` nesting (ops calling ops) */
     size_t test_index;
-    uint8_t secret_ins[8];     /* profile SECRET_INS: commands that change a secret */
-    int nsecret_ins;
+    ins_set secret_ins;        /* profile SECRET_INS: commands that change a secret */
     /* power cycles */
     bool cycle_pending;
     tr_cycle_report cyc;
@@ -124,8 +129,7 @@ typedef struct {
     double fresh_atr_ms;       /* that cycle's power-on -> ATR (-1 unknown) */
     /* time limits from the profile (ms, < 0 = none): see load_time_limits */
     double apdu_max_ms, sign_max_ms, first_max_ms;
-    uint8_t sign_ins[8];
-    int nsign_ins;
+    ins_set sign_ins;          /* profile SIGN_INS: the signing commands */
     bool time_failed;          /* a limit broke in this test (time_verdict) */
     char time_cls[32];
     char time_msg[MSG_MAX];
@@ -561,6 +565,29 @@ static bool stop_requested(interp *I, int line)
 
 /* ---- time limits ------------------------------------------------------------------- */
 
+/* A list of INS bytes from the profile (hex), empty when not given; a value
+ * that is not 1..8 hex bytes is a configuration error (a safety check that
+ * silently reads nothing would fail open). */
+static int load_ins_set(interp *I, const char *name, ins_set *out)
+{
+    const char *v = I->env->vars ? tr_vars_get(I->env->vars, name) : NULL;
+    long n = v ? tr_hex_decode(v, out->ins, sizeof out->ins) : 0;
+    if (n < 0 || (v && n == 0))
+        return tr_fail(I->e, TR_E_CONFIG, "%s = %s: expected 1 to %zu INS bytes in hex (profile, rig or -D)", name, v,
+                       sizeof out->ins);
+    out->n = (int)n;
+    return 0;
+}
+
+/* Is the command just sent one of set's? */
+static bool sent_ins_in(const interp *I, const ins_set *set)
+{
+    for (int k = 0; k < set->n && I->sentlen >= 4; k++)
+        if (I->sent[1] == set->ins[k])
+            return true;
+    return false;
+}
+
 /* A time limit from the profile (ms, a number > 0), or -1 when not given. */
 static int load_limit(interp *I, const char *name, double *out)
 {
@@ -588,24 +615,12 @@ static int load_time_limits(interp *I)
     if (load_limit(I, "APDU_MAX_MS", &I->apdu_max_ms) < 0 || load_limit(I, "SIGN_APDU_MAX_MS", &I->sign_max_ms) < 0 ||
         load_limit(I, "FIRST_APDU_MAX_MS", &I->first_max_ms) < 0)
         return -1;
-    const char *ins = I->env->vars ? tr_vars_get(I->env->vars, "SIGN_INS") : NULL;
-    long n = ins ? tr_hex_decode(ins, I->sign_ins, sizeof I->sign_ins) : 0;
-    if (n < 0 || (ins && n == 0))
-        return tr_fail(I->e, TR_E_CONFIG, "SIGN_INS = %s: expected 1 to %zu INS bytes in hex (profile, rig or -D)", ins,
-                       sizeof I->sign_ins);
-    if (I->sign_max_ms >= 0 && n == 0)
+    if (load_ins_set(I, "SIGN_INS", &I->sign_ins) < 0)
+        return -1;
+    if (I->sign_max_ms >= 0 && I->sign_ins.n == 0)
         return tr_fail(I->e, TR_E_CONFIG, "SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands it "
                                           "applies to)");
-    I->nsign_ins = (int)n;
     return 0;
-}
-
-static bool is_sign_ins(const interp *I)
-{
-    for (int k = 0; k < I->nsign_ins && I->sentlen >= 4; k++)
-        if (I->sent[1] == I->sign_ins[k])
-            return true;
-    return false;
 }
 
 /* The answer just received against its limit. A broken limit writes a
@@ -617,7 +632,7 @@ static const char *check_time(interp *I, int line, double apdu_ms)
 {
     bool first = I->power_fresh;
     I->power_fresh = false;
-    bool sign = !first && I->sign_max_ms >= 0 && is_sign_ins(I);
+    bool sign = !first && I->sign_max_ms >= 0 && sent_ins_in(I, &I->sign_ins);
     double limit = first ? I->first_max_ms : sign ? I->sign_max_ms : I->apdu_max_ms;
     double got = first ? (I->fresh_atr_ms >= 0 ? I->fresh_atr_ms + apdu_ms : -1) : apdu_ms;
     if (limit < 0 || got < 0 || got <= limit)
@@ -1951,22 +1966,10 @@ static int exec_journal(interp *I, const tr_stmt *s)
  * keeps a journal, such a command must follow a `journal` statement: a
  * suite that forgets it would leave a crash with a token nobody can give
  * back its PIN. */
-static void load_secret_ins(interp *I)
-{
-    const char *v = I->env->vars ? tr_vars_get(I->env->vars, "SECRET_INS") : NULL;
-    long n = v ? tr_hex_decode(v, I->secret_ins, sizeof I->secret_ins) : 0;
-    I->nsecret_ins = n > 0 ? (int)n : 0;
-}
-
 static bool unjournaled_secret_change(const interp *I)
 {
     const tr_interp_hooks *h = I->env->hooks;
-    if (!h || !h->journal || I->journal_pending || I->sentlen < 4)
-        return false;
-    for (int k = 0; k < I->nsecret_ins; k++)
-        if (I->sent[1] == I->secret_ins[k])
-            return true;
-    return false;
+    return h && h->journal && !I->journal_pending && sent_ins_in(I, &I->secret_ins);
 }
 
 static int send_checked(interp *I, const tr_stmt *s)
@@ -2951,9 +2954,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         goto done;
     }
     refresh_atr(I);
-    load_secret_ins(I);
     I->cur = NO_TEST;
-    if (load_time_limits(I) < 0) {
+    if (load_ins_set(I, "SECRET_INS", &I->secret_ins) < 0 || load_time_limits(I) < 0) {
         rc = -1;
         goto done;
     }

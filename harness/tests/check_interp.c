@@ -230,8 +230,6 @@ static tr_suite *parse(const char *src, const char *file)
     return s;
 }
 
-/* The harness error of the last run_with that returned -1. */
-static tr_err run_err;
 
 static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, const run_opts *o, rec *r,
                     tr_suite_outcome *out)
@@ -253,8 +251,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.max_steps = o->max_steps;
         env.reports = o->reports;
     }
-    int rc = tr_interp_run(s, &env, out, &run_err);
-    last_err = run_err;
+    int rc = tr_interp_run(s, &env, out, &last_err);
     tr_suite_free(s);
     return rc;
 }
@@ -1664,6 +1661,15 @@ START_TEST(journal_statement)
     ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
     ck_assert_uint_eq(f.ncmds, 1);
 
+    /* a SECRET_INS that is not hex bytes is a configuration error, never a
+     * check that quietly reads nothing */
+    static const char *const badkv[] = {"NEW_PIN", "24681357", "OLD_PIN", "12345678", "SECRET_INS", "2Q", NULL};
+    fakecard_init(&f);
+    ck_assert_int_eq(run_fake(src, &f, badkv, &o, &r, &out), -1);
+    ck_assert_int_eq(last_err.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(last_err.msg, "SECRET_INS = 2Q") != NULL, "%s", last_err.msg);
+    ck_assert_uint_eq(f.ncmds, 0);
+
     /* no journal in this run (unit tests, dry runs): nothing to record into */
     fakecard_init(&f);
     run_fake(src, &f, kv, NULL, &r, &out);
@@ -2025,9 +2031,9 @@ START_TEST(trust_statements)
     /* a missing anchor file stops the suite with a configuration error */
     ck_assert_int_eq(run_fake("test \"a\" {\n  seal-info SEAL trust MISSING\n}\ntest \"b\" {\n}\n", &f, kv,
                               NULL, &r, &o), -1);
-    ck_assert_int_eq(run_err.code, TR_E_CONFIG);
-    ck_assert_msg(strstr(run_err.msg, missing) && strstr(run_err.msg, "seal-info trust (line 2)"), "%s",
-                  run_err.msg);
+    ck_assert_int_eq(last_err.code, TR_E_CONFIG);
+    ck_assert_msg(strstr(last_err.msg, missing) && strstr(last_err.msg, "seal-info trust (line 2)"), "%s",
+                  last_err.msg);
     ck_assert_msg(r.nres == 0, "no verdict for a test the anchor file stopped: %d rows", r.nres);
     free(good);
     free(other);
