@@ -185,26 +185,10 @@ void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap)
     }
 }
 
-int tr_slot_power_on_verified(tr_slot *s, char *detail, size_t cap, tr_err *e)
+int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *e)
 {
-    if (s->cfg->type != TR_SLOT_USB_HUB) {
-        snprintf(detail, cap, "%s", s->cfg->type == TR_SLOT_VIRTUAL ? "virtual" : "no power switch");
-        return s->cfg->type == TR_SLOT_VIRTUAL ? tr_vrig_power(s->vrig, s->cfg->name, true, e) : 0;
-    }
-    tr_hubport_spec spec;
-    tr_power_check chk;
-    hub_spec(s, &spec);
-    if (tr_hubport_power(&spec, true, &chk, e) < 0)
-        return -1;
-    if (!chk.on.powered)
-        return tr_fail(e, TR_E_RIG, "hub %s port %d: switched on, but the port's power bit stays off", s->cfg->hub,
-                       s->cfg->port);
-    snprintf(detail, cap, "%s", chk.detail);
-    return 0;
-}
-
-int tr_slot_power(tr_slot *s, bool on, tr_err *e)
-{
+    if (detail && cap)
+        detail[0] = '\0';
     switch (s->cfg->type) {
     case TR_SLOT_VIRTUAL:
         return tr_vrig_power(s->vrig, s->cfg->name, on, e);
@@ -217,7 +201,17 @@ int tr_slot_power(tr_slot *s, bool on, tr_err *e)
     tr_hubport_spec spec;
     tr_power_check chk;
     hub_spec(s, &spec);
-    return tr_hubport_power(&spec, on, &chk, e);
+    /* on: the port's power bit is read back (no power is an error) */
+    if (tr_hubport_power(&spec, on, &chk, e) < 0)
+        return -1;
+    if (detail && cap)
+        snprintf(detail, cap, "%s", chk.detail);
+    return 0;
+}
+
+int tr_slot_power(tr_slot *s, bool on, tr_err *e)
+{
+    return tr_slot_power_detail(s, on, NULL, 0, e);
 }
 
 /* After a power-on: wait for the card, then (re)connect. pcscd can show a

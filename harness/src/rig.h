@@ -47,10 +47,11 @@ const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s);
 /* Where the slot's power is: "virtual", "hub 1-1.4 port 2", "reader <name>". */
 void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap);
 
-/* Switch the slot's power on and check it took (usb-hub: the port's power
- * bit read back; detail says how, and whether the device is on the bus). */
-int tr_slot_power_on_verified(tr_slot *s, char *detail, size_t cap, tr_err *e);
-/* Power on/off (virtual, usb-hub). pcsc-only slots have no power switch. */
+/* Power on/off (virtual, usb-hub). pcsc-only slots have no power switch.
+ * usb-hub: verified (off: status bits and the device gone; on: the power
+ * bit read back); detail (may be NULL) says how, and whether the device is
+ * on the bus. */
+int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *e);
 int tr_slot_power(tr_slot *s, bool on, tr_err *e);
 /* off, wait until the token is gone, keep it off for the rig's off_ms, on,
  * wait for reader and card, reconnect. rep gets the stage timings and the

@@ -152,7 +152,7 @@ static int recover_hardware(tr_rig_session *rs, const char *stale_by, tr_err *e)
             continue;
         tr_slot *s = NULL;
         char desc[300], detail[300];
-        if (tr_slot_open(&rs->cfg, c, NULL, &s, e) < 0 || tr_slot_power_on_verified(s, detail, sizeof detail, e) < 0) {
+        if (tr_slot_open(&rs->cfg, c, NULL, &s, e) < 0 || tr_slot_power_detail(s, true, detail, sizeof detail, e) < 0) {
             tr_err_prefix(e, "slot %s: powering the port back on", c->name);
             tr_slot_close(s);
             return -1;
