@@ -21,11 +21,7 @@
 T=$(mktemp -d /tmp/tr-crash.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-crash
 RIG=$(nv_crash_rig "$T")
-cleanup() {
-  "$TR" rig down --rig "$RIG" >/dev/null 2>&1
-  rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
-}
-trap cleanup EXIT
+trap nv_crash_cleanup EXIT
 SUITES="default-pin pin-lockout"
 
 # recovery_rows FILE -> "slot verdict" of the recovery rows

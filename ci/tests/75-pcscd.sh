@@ -8,11 +8,7 @@
 T=$(mktemp -d /tmp/tr-pcscd.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-pcscd
 RIG=$(nv_crash_rig "$T")
-cleanup() {
-  "$TR" rig down --rig "$RIG" >/dev/null 2>&1
-  rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
-}
-trap cleanup EXIT
+trap nv_crash_cleanup EXIT
 SUITES="identity default-pin pin-lockout recognition"
 
 

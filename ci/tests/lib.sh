@@ -38,6 +38,11 @@ nv_crash_rig() {
   sed "s|^name = crash|name = crash\nnv_dir = $1/nv|" "$ROOT/ci/tests/rigs/crash.ini" > "$1/crash.ini"
   echo "$1/crash.ini"
 }
+# On exit: the rig RIG down (a run that crashed leaves it), T and its lease gone.
+nv_crash_cleanup() {
+  "$TR" rig down --rig "$RIG" >/dev/null 2>&1
+  rm -rf "$T" "$TOKENRIG_VRIG_DIR.lease"
+}
 # verdicts RESULTS.CSV -> "slot|suite|test|verdict|class" of the certification
 # rows (not metrics, not recovery rows), sorted: what two runs are compared by
 verdicts() { python3 - "$1" <<'PY'

@@ -1093,7 +1093,8 @@ out:
 
 /* ---- tokenrig recover ------------------------------------------------------------------------------------ */
 
-static int recover_one(run_ctx *rc, slot_run *sr, FILE *out, tr_err *e)
+/* One journaled slot: 1 restored, 0 not (the line says why). */
+static int recover_one(slot_run *sr, FILE *out)
 {
     char why[200];
     tr_err se;
@@ -1109,7 +1110,6 @@ static int recover_one(run_ctx *rc, slot_run *sr, FILE *out, tr_err *e)
         r = 0;
     }
     fprintf(out, "  %-8s %-18s %s\n", sr->cfg->name, sr->serial[0] ? sr->serial : "-", why);
-    (void)rc, (void)e;
     return r;
 }
 
@@ -1136,7 +1136,7 @@ int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
                 fprintf(out, "  %-8s %-18s not restored: the rig has no such slot (the journal entry is kept)\n",
                         open[k].slot, open[k].serial);
                 failed++;
-            } else if (recover_one(&rc, sr, out, e) != 1) {
+            } else if (recover_one(sr, out) != 1) {
                 failed++;
             }
         }
