@@ -30,6 +30,8 @@ typedef enum {
     TR_E_PROTO_61XX, /* 61xx (GET RESPONSE) chain that never ends */
     TR_E_PROTO_6CXX, /* 6Cxx (wrong Le) again after the Le it asked for */
     TR_E_CRYPTO,   /* OpenSSL failure or malformed crypto object */
+    TR_E_LIBRARY,  /* a vendor library (SKF, PKCS#11) crashed or exited in its
+                      child process (lib.crash): the message names the signal */
     TR_E_NOMEM,
     TR_E_INTERNAL
 } tr_code;
