@@ -27,6 +27,7 @@
 #include "pinmodel.h"
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
+#include "skfstmt.h"
 #include "stats.h"
 #include "trust.h"
 #include "suitevars.h"
@@ -118,6 +119,7 @@ typedef struct {
     bool journal_pending;      /* a journal record waits for its command */
     bool quiet;                /* replayed test or service lost: no rows */
     int call_depth;            /* `call` nesting (ops calling ops) */
+    int skf_line;              /* the line of the skf call being traced */
     size_t test_index;
     ins_set secret_ins;        /* profile SECRET_INS: commands that change a secret */
     /* power cycles */
@@ -540,7 +542,7 @@ static int io_error(interp *I, int line, const tr_err *e, const char *doing)
     const char *cls = tr_code_name(e->code);
     if (tr_code_is_token_defect(e->code)) /* the token broke the protocol: its defect */
         return end_test(I, TR_FAIL, cls, line, "%s: %s", doing, e->msg);
-    if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED) {
+    if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED || e->code == TR_E_LIBRARY) {
         I->lost = true;
         snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
         snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, line, cls);
@@ -628,11 +630,11 @@ static int load_time_limits(interp *I)
  * fails the test when it ends (time_verdict): the test goes on, so that a
  * slow command that landed (a PIN change) is still checked and undone.
  * Returns the class of a broken limit, else NULL. */
-static const char *check_time(interp *I, int line, double apdu_ms)
+static const char *check_time(interp *I, int line, double apdu_ms, bool private_key_op, const char *what)
 {
     bool first = I->power_fresh;
     I->power_fresh = false;
-    bool sign = !first && I->sign_max_ms >= 0 && sent_ins_in(I, &I->sign_ins);
+    bool sign = !first && I->sign_max_ms >= 0 && private_key_op;
     double limit = first ? I->first_max_ms : sign ? I->sign_max_ms : I->apdu_max_ms;
     double got = first ? (I->fresh_atr_ms >= 0 ? I->fresh_atr_ms + apdu_ms : -1) : apdu_ms;
     if (limit < 0 || got < 0 || got <= limit)
@@ -643,9 +645,9 @@ static const char *check_time(interp *I, int line, double apdu_ms)
     size_t cap = sizeof I->last_time_msg;
     if (first)
         snprintf(msg, cap, "power-cycle %u: the first command (%.80s) was answered %.1f ms after power-on "
-                 "(ATR after %.1f ms), over %s %g ms", I->cycle_no, cmd_text(I), got, I->fresh_atr_ms, name, limit);
+                 "(ATR after %.1f ms), over %s %g ms", I->cycle_no, what, got, I->fresh_atr_ms, name, limit);
     else
-        snprintf(msg, cap, "%.80s was answered after %.1f ms, over %s %g ms", cmd_text(I), got, name, limit);
+        snprintf(msg, cap, "%.80s was answered after %.1f ms, over %s %g ms", what, got, name, limit);
     scrub(I, msg, cap);
     emit_metric(I, line, first ? "first_apdu_ms" : "apdu_ms", got, "ms", TR_FAIL, cls, msg);
     if (!I->time_failed) {
@@ -715,7 +717,7 @@ static int exchange(interp *I, int line)
         mark_secret_bytes(I, I->sent, I->sentlen);
     }
     bool first = I->power_fresh;
-    const char *slow = check_time(I, line, (double)lat / 1e6);
+    const char *slow = check_time(I, line, (double)lat / 1e6, sent_ins_in(I, &I->sign_ins), cmd_text(I));
     if (I->cycle_pending)
         flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(t1 - I->cyc_back_ns) / 1e6 : -1,
                     first ? slow : NULL, first && slow ? I->last_time_msg : NULL);
@@ -756,6 +758,10 @@ static bool stmts_set(const tr_stmt *s, const char *name)
             break;
         case TR_ST_SEAL_INFO:
             if (!strncmp(name, "SEAL_", 5))
+                return true;
+            break;
+        case TR_ST_SKF:
+            if (!strcmp(name, "SAR") || !strncmp(name, "SAR_", 4) || !strncmp(name, "SKF_", 4))
                 return true;
             break;
         default:
@@ -1585,6 +1591,42 @@ static int fn_sm4(interp *I, const tr_expr *x, fn_arg *a, val *out)
     return 0;
 }
 
+/* list_item(LIST, K): the K-th (from 0) of the comma-separated names of
+ * LIST (an skf call's SKF_LIST), "" past the end; list_len(LIST): how many. */
+static int fn_list(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    const char *p = a[0].s, *end = a[0].s + a[0].n;
+    int64_t want = x->op == TR_FN_LIST_ITEM ? a[1].i : -1, k = 0;
+    if (x->op == TR_FN_LIST_ITEM && want < 0)
+        return rt_error(I, x->args[1]->pos, "list_item(): expected an index from 0, found %" PRId64, want);
+    while (a[0].n && p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        if (k == want) {
+            char *r = scratch(I, (size_t)(stop - p) + 1);
+            if (!r)
+                return -1;
+            memcpy(r, p, (size_t)(stop - p));
+            r[stop - p] = '\0';
+            *out = vstr(r, (size_t)(stop - p));
+            return 0;
+        }
+        k++;
+        p = stop + 1;
+    }
+    *out = x->op == TR_FN_LIST_ITEM ? vstr("", 0) : vint(k);
+    return 0;
+}
+
+/* seal_like(DATA): 1 when the bytes start like a seal (seal.h). */
+static int fn_seal_like(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    (void)I;
+    (void)x;
+    *out = vint(tr_seal_looks_like(a[0].b, a[0].n));
+    return 0;
+}
+
 static const fn_row fn_rows[] = {
     [TR_FN_BYTE] = {{A_BYTES, A_INT}, {"byte()", "the index"}, fn_byte, false},
     [TR_FN_SUB] = {{A_BYTES, A_INT, A_INT}, {"sub()", "the offset", "the length"}, fn_sub, false},
@@ -1608,6 +1650,9 @@ static const fn_row fn_rows[] = {
     [TR_FN_ENVELOPE] = {{A_TEXT, A_BYTES, A_BYTES}, {NULL, "the certificate", "the key"}, fn_envelope, false},
     [TR_FN_SM4_ENCRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
     [TR_FN_SM4_DECRYPT] = {{A_BYTES, A_BYTES, A_BYTES}, {"the key", "the IV", "the data"}, fn_sm4, false},
+    [TR_FN_LIST_ITEM] = {{A_TEXT, A_INT}, {NULL, "the index"}, fn_list, false},
+    [TR_FN_LIST_LEN] = {{A_TEXT}, {NULL}, fn_list, false},
+    [TR_FN_SEAL_LIKE] = {{A_BYTES}, {"seal_like()"}, fn_seal_like, false},
 };
 #define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])
 
@@ -1842,6 +1887,118 @@ static int set_var_int(interp *I, const char *name, int64_t v)
     return set_var(I, name, b);
 }
 
+static bool unjournaled_skf_secret_change(const interp *I, const char *fn);
+
+/* ---- skf: a call into the slot's SKF library (skf.h, skfstmt.h) ---------------------- */
+
+/* The library's trace rows (one per vendor function it invoked) as rows of
+ * trace.csv: command = the call with its arguments (PINs masked by the
+ * layer, and scrubbed again here), response = its outputs, sw = the SAR. */
+static void skf_trace(void *ud, const tr_skf_trace *t)
+{
+    interp *I = ud;
+    const tr_interp_hooks *h = I->env->hooks;
+    if (I->quiet || (!I->env->reports && !(h && h->trace)))
+        return;
+    char cmd[600], rsp[600];
+    snprintf(cmd, sizeof cmd, "%s(%s)", t->function, t->args);
+    snprintf(rsp, sizeof rsp, "%s", t->outputs);
+    scrub(I, cmd, sizeof cmd);
+    scrub(I, rsp, sizeof rsp);
+    tr_trace_row row = {
+        .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .file = I->suite->file,
+        .line = I->skf_line, .command = cmd, .response = rsp, .sw = t->sar, .latency_us = (uint64_t)t->us,
+    };
+    if (h && h->trace)
+        h->trace(h->ud, &row);
+    tr_err e;
+    tr_err_clear(&e);
+    if (I->env->reports && tr_reports_trace(I->env->reports, &row, &e) < 0)
+        row_unwritten(I, &e);
+}
+
+/* Evaluate the call's arguments by the function's shape (skf.h: u number,
+ * s string, p PIN, b bytes) into a. Strings and bytes live in scratch. */
+static int skf_args(interp *I, const tr_stmt *s, const tr_skf_fn_info *fi, tr_skf_args *a)
+{
+    const tr_expr *call = s->e[0];
+    for (int k = 0; k < call->nargs; k++) {
+        char kind = fi->in[k];
+        val v;
+        if (eval(I, call->args[k], &v) < 0)
+            return -1;
+        if (kind == 'u') {
+            if (!v.is_int || v.i < 0 || v.i > UINT32_MAX)
+                return rt_error(I, call->args[k]->pos, "expected a number from 0 to 4294967295 as argument %d of %s",
+                                k + 1, s->name);
+            a->u[a->nu++] = (uint32_t)v.i;
+        } else if (kind == 's' || kind == 'p') {
+            if (v.is_int)
+                return rt_error(I, call->args[k]->pos, "expected a string as argument %d of %s, found the number %" PRId64,
+                                k + 1, s->name, v.i);
+            if (kind == 'p')
+                add_secret(I, v.s);
+            a->s[a->ns++] = v.s;
+        } else {
+            uint8_t *b;
+            size_t n;
+            if (to_bytes(I, &v, call->args[k]->pos, s->name, &b, &n) < 0)
+                return -1;
+            a->b[a->nb] = b;
+            a->blen[a->nb++] = n;
+        }
+    }
+    return 0;
+}
+
+static int skf_set(void *ud, const char *name, const char *value)
+{
+    return set_var(ud, name, value) == GO ? 0 : -1;
+}
+
+/* The private-key functions: their time limit is SIGN_APDU_MAX_MS. */
+static bool skf_private_key_op(const char *fn)
+{
+    return !strcmp(fn, "SKF_ECCSignData") || !strcmp(fn, "SKF_RSASignData") || !strcmp(fn, "SKF_Decrypt") ||
+           !strcmp(fn, "SKF_ImportSessionKey");
+}
+
+static int exec_skf(interp *I, const tr_stmt *s)
+{
+    tr_skf *lib = I->env->skf;
+    if (!lib)
+        return rt_error(I, s->pos, "%s: this slot has no SKF library (its interface is apdu)", s->name), STOP;
+    const tr_skf_fn_info *fi = tr_skf_fn_lookup(s->name);
+    tr_skf_args a;
+    memset(&a, 0, sizeof a);
+    if (!fi || skf_args(I, s, fi, &a) < 0 || stop_requested(I, s->pos.line))
+        return STOP;
+    if (unjournaled_skf_secret_change(I, s->name))
+        return rt_error(I, s->pos, "%s changes a secret of the token: a `journal` statement must come first",
+                        s->name), STOP;
+    I->skf_line = s->pos.line;
+    tr_skf_reply r;
+    tr_err e;
+    tr_err_clear(&e);
+    int rc = tr_skf_call(lib, s->name, &a, &r, &e);
+    if (I->journal_pending) {
+        I->journal_pending = false;
+        if (I->env->hooks->journaled_sent)
+            I->env->hooks->journaled_sent(I->env->hooks->ud);
+    }
+    if (rc < 0)
+        return e.code == TR_E_CONFIG ? end_test(I, TR_ERROR, "config", s->pos.line, "%s", e.msg), STOP
+                                     : io_error(I, s->pos.line, &e, s->name);
+    I->apdu_ns += (uint64_t)(r.us * 1000.0);
+    I->out->apdus++;
+    bool first = I->power_fresh;
+    const char *slow = check_time(I, s->pos.line, r.us / 1000.0, skf_private_key_op(s->name), s->name);
+    if (I->cycle_pending)
+        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(tr_now_ns() - I->cyc_back_ns) / 1e6 : -1,
+                    first ? slow : NULL, first && slow ? I->last_time_msg : NULL);
+    return tr_skf_stmt_results(fi, &r, skf_set, I) < 0 ? STOP : GO;
+}
+
 /* ---- ops and the PIN model ----------------------------------------------------------- */
 
 #define MAX_CALL_DEPTH 8
@@ -1972,8 +2129,18 @@ static bool unjournaled_secret_change(const interp *I)
     return h && h->journal && !I->journal_pending && sent_ins_in(I, &I->secret_ins);
 }
 
+/* The same rule for the SKF functions that change a PIN. */
+static bool unjournaled_skf_secret_change(const interp *I, const char *fn)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    return h && h->journal && !I->journal_pending && (!strcmp(fn, "SKF_ChangePIN") || !strcmp(fn, "SKF_UnblockPIN"));
+}
+
 static int send_checked(interp *I, const tr_stmt *s)
 {
+    if (!I->env->card || !I->env->card->transmit)
+        return rt_error(I, s->pos, "an APDU on a slot that has none (its interface is skf: the suite must "
+                                   "use its ops, or `requires INTERFACE == \"apdu\"`)"), STOP;
     if (unjournaled_secret_change(I))
         return rt_error(I, s->pos, "this command (INS %02X) changes a secret of the token (profile SECRET_INS): "
                                    "a `journal` statement must come first", I->sent[1]), STOP;
@@ -2709,6 +2876,7 @@ static int (*const exec_by_kind[])(interp *I, const tr_stmt *s) = {
     [TR_ST_JOURNAL] = exec_journal,
     [TR_ST_CALL] = exec_call,
     [TR_ST_PIN_MODEL] = exec_pin_model,
+    [TR_ST_SKF] = exec_skf,
     [TR_ST_METRIC] = exec_metric,
     [TR_ST_LOG] = exec_log,
     [TR_ST_MEASURE] = exec_measure,
@@ -2936,8 +3104,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         e = &scratch_err;
     tr_err_clear(e);
     memset(out, 0, sizeof *out);
-    if (!suite || !env || !env->card || !env->card->transmit)
-        return tr_fail(e, TR_E_INTERNAL, "tr_interp_run: suite, env and card->transmit are required");
+    if (!suite || !env || !env->card || (!env->card->transmit && !env->skf))
+        return tr_fail(e, TR_E_INTERNAL, "tr_interp_run: suite, env and card->transmit (or skf) are required");
     interp *I = calloc(1, sizeof *I);
     if (!I)
         return tr_fail(e, TR_E_NOMEM, "out of memory starting the interpreter");
@@ -2954,6 +3122,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         goto done;
     }
     refresh_atr(I);
+    if (env->skf)
+        tr_skf_set_trace(env->skf, skf_trace, I);
     I->cur = NO_TEST;
     if (load_ins_set(I, "SECRET_INS", &I->secret_ins) < 0 || load_time_limits(I) < 0) {
         rc = -1;
@@ -2985,6 +3155,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
     if (I->fatal)
         rc = -1;
 done:
+    if (env->skf)
+        tr_skf_set_trace(env->skf, NULL, NULL);
     out->duration_s = (double)(tr_now_ns() - t0) / 1e9;
     free_buffers(I);
     free(I);

@@ -73,8 +73,12 @@ typedef struct {
 } tr_interp_hooks;
 
 typedef struct {
-    const tr_cardio *card;      /* required: transmit; reset, power_cycle, atr
-                                   may be NULL (then those statements error) */
+    const tr_cardio *card;      /* required; transmit may be NULL on an SKF slot
+                                   (an APDU is then a suite error); reset,
+                                   power_cycle, atr may be NULL (then those
+                                   statements error) */
+    struct tr_skf *skf;         /* the slot's SKF library session (skf.h) for
+                                   `skf` calls; NULL on an APDU slot */
     const tr_vars *vars;        /* profile + rig + -D layers; may be NULL. The
                                    suite's own variables go in a child layer
                                    freed at the end; this one is never written */

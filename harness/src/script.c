@@ -18,6 +18,7 @@
 
 #include "arena.h"
 #include "cardio.h"
+#include "skfstmt.h"
 #include "util.h"
 
 #define MAX_SEGMENTS 1024
@@ -750,6 +751,8 @@ static const struct {
     {"envelope", TR_FN_ENVELOPE, 3, 3},
     {"sm4_encrypt", TR_FN_SM4_ENCRYPT, 3, 3},
     {"sm4_decrypt", TR_FN_SM4_DECRYPT, 3, 3},
+    {"list_item", TR_FN_LIST_ITEM, 2, 2},   {"list_len", TR_FN_LIST_LEN, 1, 1},
+    {"seal_like", TR_FN_SEAL_LIKE, 1, 1},
 };
 #define N_FNS (sizeof fn_table / sizeof fn_table[0])
 
@@ -866,7 +869,8 @@ static tr_expr *parse_call(parser *p, size_t a, size_t nlen)
             break;
     if (k == N_FNS) {
         perr(p, a, "expected a function (byte sub tlv int concat ascii asciihex len hex random "
-                   "sign_input sig_ok defined min max upper envelope sm4_encrypt sm4_decrypt), found '%.*s'",
+                   "sign_input sig_ok defined min max upper envelope sm4_encrypt sm4_decrypt list_item list_len "
+                   "seal_like), found '%.*s'",
              (int)(nlen > 32 ? 32 : nlen), p->buf + a);
         return NULL;
     }
@@ -1728,6 +1732,47 @@ static int kw_pin_model(parser *p, kw_ctx *c)
     return made(c, s);
 }
 
+/* An skf call's argument that names an SKF constant (USER_TYPE, SGD_SM3,
+ * skfstmt.h) is that number; any other name is a variable as usual. */
+static void skf_constant_arg(tr_expr *x)
+{
+    int64_t v;
+    if (x->kind == TR_EX_VAR && tr_skf_constant(x->name, &v)) {
+        x->kind = TR_EX_INT;
+        x->ival = v;
+    }
+}
+
+/* skf SKF_Function(ARG, ...): the function must be one tokenrig calls
+ * (skf.h's table) and get as many arguments as its shape says. */
+static int kw_skf(parser *p, kw_ctx *c)
+{
+    tr_stmt *s = new_stmt(p, TR_ST_SKF, c->at);
+    skip_ws(p);
+    size_t at = p->i;
+    if (!s || !(s->name = parse_code(p, "an SKF function (SKF_VerifyPIN, ...)")))
+        return -1;
+    const tr_skf_fn_info *fi = tr_skf_fn_lookup(s->name);
+    if (!fi)
+        return perr(p, at, "expected an SKF function of GM/T 0016 that tokenrig calls, found '%s'", s->name);
+    tr_expr *call = s->e[0] = new_expr(p, TR_EX_CALL, at);
+    if (!call || !accept_char(p, '('))
+        return call ? perr(p, p->i, "expected '(' after %s, found %s", s->name, FOUND(p, p->i)) : -1;
+    while (!accept_char(p, ')')) {
+        if (call->nargs && !accept_char(p, ','))
+            return perr(p, p->i, "expected ',' or ')' in the arguments of %s, found %s", s->name, FOUND(p, p->i));
+        if (call->nargs == TR_SCRIPT_MAX_ARGS || !(call->args[call->nargs] = parse_expr(p)))
+            return call->nargs == TR_SCRIPT_MAX_ARGS ? perr(p, p->i, "expected at most %d arguments", TR_SCRIPT_MAX_ARGS) : -1;
+        skf_constant_arg(call->args[call->nargs++]);
+    }
+    if ((size_t)call->nargs != strlen(fi->in))
+        return perr(p, at, "expected %zu argument%s for %s, found %d", strlen(fi->in),
+                    strlen(fi->in) == 1 ? "" : "s", s->name, call->nargs);
+    if (expect_eol(p, "the SKF call") < 0)
+        return -1;
+    return made(c, s);
+}
+
 static int kw_journal(parser *p, kw_ctx *c)
 {
     return made(c, parse_journal(p, c->at));
@@ -1835,7 +1880,7 @@ static const struct kw_row {
     {"skip", kw_skip, false},           {"log", kw_log, false},
     {"classify", kw_classify, false},   {"journal", kw_journal, false},
     {"op", kw_op, true},                {"call", kw_call, false},
-    {"pin-model", kw_pin_model, false},
+    {"pin-model", kw_pin_model, false}, {"skf", kw_skf, false},
     {"metric", kw_metric, false},
     {"measure", kw_measure, false},     {"read-binary", kw_read_binary, false},
     {"cert-info", kw_cert_info, false}, {"seal-info", kw_seal_info, false},

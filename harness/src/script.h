@@ -92,7 +92,8 @@ typedef enum {
     TR_FN_BYTE = 1, TR_FN_SUB, TR_FN_TLV, TR_FN_INT, TR_FN_CONCAT, TR_FN_ASCII,
     TR_FN_ASCIIHEX, TR_FN_LEN, TR_FN_HEX, TR_FN_RANDOM, TR_FN_SIGN_INPUT,
     TR_FN_SIG_OK, TR_FN_DEFINED, TR_FN_MIN, TR_FN_MAX, TR_FN_UPPER,
-    TR_FN_TLV_TRAILING, TR_FN_ENVELOPE, TR_FN_SM4_ENCRYPT, TR_FN_SM4_DECRYPT
+    TR_FN_TLV_TRAILING, TR_FN_ENVELOPE, TR_FN_SM4_ENCRYPT, TR_FN_SM4_DECRYPT,
+    TR_FN_LIST_ITEM, TR_FN_LIST_LEN, TR_FN_SEAL_LIKE
 } tr_fn;
 
 typedef struct tr_expr {
@@ -155,6 +156,7 @@ typedef enum {
     TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
     TR_ST_CALL,        /* name: an `op` of the suite */
     TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
+    TR_ST_SKF,         /* name (an SKF function, skf.h) e[0] (TR_EX_CALL: its arguments) */
     TR_ST_SUITE,       /* header: name (top level only, consumed by the parser) */
     TR_ST_DESTRUCTIVE, /* attribute (consumed by the parser) */
     TR_ST_REQUIRES,    /* attribute e[0] (consumed by the parser) */

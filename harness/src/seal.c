@@ -1067,3 +1067,15 @@ int tr_seal_build(const tr_seal_spec *spec, EVP_PKEY *maker_key,
         return build_v1(spec, maker_key, maker_cert_der, maker_cert_len, der, len, e);
     return tr_fail(e, TR_E_USAGE, "seal version %d (expected 4 or 1)", spec->version);
 }
+
+bool tr_seal_looks_like(const uint8_t *der, size_t len)
+{
+    static const uint8_t es[] = {0x16, 0x02, 'E', 'S'};
+    if (len < 8 || der[0] != 0x30)
+        return false;
+    size_t end = len < 16 ? len : 16;
+    for (size_t k = 2; k + sizeof es <= end; k++)
+        if (!memcmp(der + k, es, sizeof es))
+            return true;
+    return false;
+}

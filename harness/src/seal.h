@@ -48,6 +48,12 @@ int tr_seal_inspect(const uint8_t *der, size_t len,
                     const uint8_t *token_cert, size_t token_cert_len,
                     time_t now, tr_seal_info *out, tr_err *e);
 
+/* Whether bytes look like a seal of either version by their start (a DER
+ * SEQUENCE whose header is the IA5String "ES" in its first 16 bytes),
+ * without parsing the rest: a damaged seal is still recognised as one
+ * (SKF finds the seal by content among a token's files, not by name). */
+bool tr_seal_looks_like(const uint8_t *der, size_t len);
+
 /* The seal maker's certificate of a seal of either version (whose signature
  * seal-info checks), for the trust check (trust.h). Caller X509_free()s.
  * NULL with e set (TR_E_CRYPTO) when the seal or the certificate does not

@@ -106,6 +106,11 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e);
  * request, then SIGKILL after 1 s; reaped. NULL is a no-op. */
 void tr_skf_close(tr_skf *s);
 
+/* Send the trace rows to fn from now on (NULL: none). The interpreter
+ * sets itself for the length of a suite, so that each row carries the
+ * suite, test and line of the call. */
+void tr_skf_set_trace(tr_skf *s, void (*fn)(void *ud, const tr_skf_trace *row), void *ud);
+
 /* Whether the library exports fn ("SKF_LockDev"). */
 bool tr_skf_has(const tr_skf *s, const char *fn);
 

@@ -6,6 +6,8 @@
  */
 #include "suitevars.h"
 
+#include "skfstmt.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +120,10 @@ static void walk_stmts(tr_suite_vars *sv, const tr_stmt *s)
         /* s->name is the variable a statement sets (let, capture, for,
          * read-binary, and whatever statement comes next), except where it
          * names a metric */
-        if (s->kind != TR_ST_METRIC && s->kind != TR_ST_MEASURE && s->kind != TR_ST_CALL)
+        if (s->kind != TR_ST_METRIC && s->kind != TR_ST_MEASURE && s->kind != TR_ST_CALL && s->kind != TR_ST_SKF)
             add(sv, SETS, s->name, s->pos);
+        if (s->kind == TR_ST_SKF)
+            add_outputs(sv, TR_SKF_STMT_OUTPUTS, s->pos);
         if (s->kind == TR_ST_PIN_MODEL) {
             add_outputs(sv, PIN_MODEL_SETS, s->pos);
             for (const char *const *n = PIN_MODEL_READS; *n; n++)

@@ -1,0 +1,328 @@
+/* skfslot.c — see skfslot.h. */
+#include "skfslot.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "skfdata.h"
+#include "util.h"
+
+#define SKF_POLL_NS 50000000ull /* how often the device list is read while waiting */
+
+struct tr_skfslot {
+    const tr_rig_cfg *rig;
+    const tr_slot_cfg *cfg;
+    tr_slot *power;
+    tr_skf *lib;
+    char device[TR_SKF_NAME_MAX];
+    char serial[64];
+    bool connected, app_open, container_open;
+};
+
+static int call(tr_skfslot *s, const char *fn, const tr_skf_args *a, tr_skf_reply *r, tr_err *e)
+{
+    static const tr_skf_args none;
+    return tr_skf_call(s->lib, fn, a ? a : &none, r, e);
+}
+
+static tr_skf_args str_arg(const char *v)
+{
+    tr_skf_args a;
+    memset(&a, 0, sizeof a);
+    a.s[0] = v;
+    a.ns = 1;
+    return a;
+}
+
+static int sar_fail(tr_skfslot *s, tr_code code, const char *fn, const char *what, uint32_t sar, tr_err *e)
+{
+    return tr_fail(e, code, "slot %s: %s(%s) answered %s", s->cfg->name, fn, what, tr_skf_sar_name(sar));
+}
+
+int tr_skfslot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, tr_slot *power, tr_skfslot **out, tr_err *e)
+{
+    *out = NULL;
+    tr_skfslot *s = calloc(1, sizeof *s);
+    if (!s)
+        return tr_fail(e, TR_E_NOMEM, "out of memory opening slot %s", cfg->name);
+    s->rig = rig;
+    s->cfg = cfg;
+    s->power = power;
+    tr_skf_opts o;
+    memset(&o, 0, sizeof o);
+    o.library = cfg->skf.library;
+    o.call_timeout_ms = rig->apdu_timeout_ms;
+    o.out_width = cfg->skf.quirks.out_width;
+    o.devinfo_size = cfg->skf.quirks.devinfo_size;
+    if (tr_skf_open(&o, &s->lib, e) < 0) {
+        tr_err_prefix(e, "slot %s", cfg->name);
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* The serial the slot's token must have: skf_serial, else the slot's own
+ * (rig or manifest), else none. */
+static const char *wanted_serial(const tr_skfslot *s)
+{
+    if (s->cfg->skf.serial[0])
+        return s->cfg->skf.serial;
+    return s->cfg->vt.serial[0] ? s->cfg->vt.serial : NULL;
+}
+
+/* Connect to name and read its serial from DEVINFO. 1 connected, 0 the
+ * library refused (not ours to judge yet), -1 error. */
+static int connect_read_serial(tr_skfslot *s, const char *name, tr_err *e)
+{
+    tr_skf_args a = str_arg(name);
+    tr_skf_reply r;
+    if (call(s, "SKF_ConnectDev", &a, &r, e) < 0)
+        return -1;
+    if (r.sar != 0)
+        return 0;
+    s->connected = true;
+    if (call(s, "SKF_GetDevInfo", NULL, &r, e) < 0)
+        return -1;
+    tr_skf_devinfo di;
+    if (r.sar != 0 || tr_skf_devinfo_parse(r.out, r.nout, &di) < 0)
+        return sar_fail(s, TR_E_TOKEN, "SKF_GetDevInfo", name, r.sar, e);
+    tr_strlcpy(s->serial, di.serial, sizeof s->serial);
+    tr_strlcpy(s->device, name, sizeof s->device);
+    return 1;
+}
+
+static void disconnect(tr_skfslot *s)
+{
+    tr_skf_reply r;
+    tr_err e;
+    if (s->container_open)
+        call(s, "SKF_CloseContainer", NULL, &r, &e);
+    if (s->app_open)
+        call(s, "SKF_CloseApplication", NULL, &r, &e);
+    if (s->connected)
+        call(s, "SKF_DisConnectDev", NULL, &r, &e);
+    s->connected = s->app_open = s->container_open = false;
+}
+
+typedef struct {
+    tr_skf_name names[TR_SKF_LIST_MAX];
+    size_t n;
+} name_list;
+
+/* The devices SKF_EnumDev(TRUE) lists that skf_device's pattern matches. */
+static int listed_devices(tr_skfslot *s, name_list *l, tr_err *e)
+{
+    tr_skf_args a;
+    memset(&a, 0, sizeof a);
+    a.u[0] = 1;
+    a.nu = 1;
+    tr_skf_reply r;
+    if (call(s, "SKF_EnumDev", &a, &r, e) < 0)
+        return -1;
+    l->n = 0;
+    if (r.sar != 0)
+        return 0; /* nothing listed (some libraries answer an error for "none") */
+    tr_skf_name all[TR_SKF_LIST_MAX];
+    size_t n = tr_skf_list_split(r.out, r.nout, all, TR_SKF_LIST_MAX);
+    for (size_t k = 0; k < n; k++)
+        if (!s->cfg->skf.device[0] || fnmatch(s->cfg->skf.device, all[k].name, 0) == 0)
+            l->names[l->n++] = all[k];
+    return 0;
+}
+
+/* One look at the list: 1 the token is connected, 0 not there (yet), -1 error. */
+static int try_connect(tr_skfslot *s, tr_err *e)
+{
+    name_list l;
+    if (listed_devices(s, &l, e) < 0)
+        return -1;
+    const char *serial = wanted_serial(s);
+    if (!serial && l.n > 1)
+        return tr_fail(e, TR_E_CONFIG, "slot %s: the library lists %zu devices (%s, %s%s): name the slot's with "
+                                       "skf_device or skf_serial", s->cfg->name, l.n, l.names[0].name,
+                       l.names[1].name, l.n > 2 ? ", ..." : "");
+    for (size_t k = 0; k < l.n; k++) {
+        int c = connect_read_serial(s, l.names[k].name, e);
+        if (c < 0)
+            return -1;
+        if (c > 0 && (!serial || !strcmp(serial, s->serial)))
+            return 1;
+        disconnect(s);
+    }
+    return 0;
+}
+
+/* Open skf_app / skf_container, or the only one listed. */
+static int open_named(tr_skfslot *s, const char *want, const char *enum_fn, const char *open_fn, bool *opened,
+                      tr_err *e)
+{
+    tr_skf_reply r;
+    tr_skf_name names[TR_SKF_LIST_MAX];
+    const char *name = want;
+    if (!want[0]) {
+        if (call(s, enum_fn, NULL, &r, e) < 0)
+            return -1;
+        if (r.sar != 0)
+            return sar_fail(s, TR_E_TOKEN, enum_fn, "", r.sar, e);
+        size_t n = tr_skf_list_split(r.out, r.nout, names, TR_SKF_LIST_MAX);
+        if (n != 1)
+            return tr_fail(e, TR_E_CONFIG, "slot %s: %s lists %zu names on %s: name one in the rig (%s)",
+                           s->cfg->name, enum_fn, n, s->device,
+                           !strcmp(enum_fn, "SKF_EnumApplication") ? "skf_app" : "skf_container");
+        name = names[0].name;
+    }
+    tr_skf_args a = str_arg(name);
+    if (call(s, open_fn, &a, &r, e) < 0)
+        return -1;
+    if (r.sar != 0)
+        return sar_fail(s, TR_E_TOKEN, open_fn, name, r.sar, e);
+    *opened = true;
+    return 0;
+}
+
+static int open_app_container(tr_skfslot *s, tr_err *e)
+{
+    if (open_named(s, s->cfg->skf.app, "SKF_EnumApplication", "SKF_OpenApplication", &s->app_open, e) < 0)
+        return -1;
+    return open_named(s, s->cfg->skf.container, "SKF_EnumContainer", "SKF_OpenContainer", &s->container_open, e);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll until the token is connected or the rig's ready timeout. */
+static int wait_connected(tr_skfslot *s, tr_err *e)
+{
+    uint64_t end = tr_now_ns() + (uint64_t)s->rig->ready_timeout_ms * 1000000ull;
+    for (;;) {
+        int c = try_connect(s, e);
+        if (c != 0)
+            return c < 0 ? -1 : 0;
+        if (tr_now_ns() >= end) {
+            const char *serial = wanted_serial(s);
+            return tr_fail(e, TR_E_TIMEOUT, "slot %s: no device%s%s%s%s listed by SKF_EnumDev(TRUE) within %u ms",
+                           s->cfg->name, s->cfg->skf.device[0] ? " matching " : "", s->cfg->skf.device,
+                           serial ? " with serial " : "", serial ? serial : "", s->rig->ready_timeout_ms);
+        }
+        sleep_ns(SKF_POLL_NS);
+    }
+}
+
+int tr_skfslot_connect(tr_skfslot *s, tr_err *e)
+{
+    disconnect(s);
+    if (wait_connected(s, e) < 0 || open_app_container(s, e) < 0) {
+        disconnect(s);
+        return -1;
+    }
+    return 0;
+}
+
+void tr_skfslot_close(tr_skfslot *s)
+{
+    if (!s)
+        return;
+    if (s->lib && !tr_skf_dead(s->lib, NULL))
+        disconnect(s);
+    tr_skf_close(s->lib);
+    free(s);
+}
+
+tr_skf *tr_skfslot_lib(tr_skfslot *s)
+{
+    return s->lib;
+}
+
+const char *tr_skfslot_device(const tr_skfslot *s)
+{
+    return s->device;
+}
+
+const char *tr_skfslot_serial(const tr_skfslot *s)
+{
+    return s->serial;
+}
+
+void tr_skfslot_trace(tr_skfslot *s, void (*fn)(void *ud, const tr_skf_trace *row), void *ud)
+{
+    tr_skf_set_trace(s->lib, fn, ud);
+}
+
+/* ---- the power cycle ------------------------------------------------------------------ */
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(tr_now_ns() - t0) / 1e6;
+}
+
+/* Whether our device is still listed (by name: it is what went away). */
+static int still_listed(tr_skfslot *s, tr_err *e)
+{
+    name_list l;
+    if (listed_devices(s, &l, e) < 0)
+        return -1;
+    for (size_t k = 0; k < l.n; k++)
+        if (!strcmp(l.names[k].name, s->device))
+            return 1;
+    return 0;
+}
+
+/* Off until SKF_EnumDev(TRUE) stops listing the device (stage "off"). */
+static int power_off_seen(tr_skfslot *s, tr_cycle_report *rep, tr_err *e)
+{
+    disconnect(s);
+    uint64_t t0 = tr_now_ns();
+    if (tr_slot_power(s->power, false, e) < 0)
+        return -1;
+    uint64_t end = t0 + (uint64_t)s->rig->ready_timeout_ms * 1000000ull;
+    for (;;) {
+        int l = still_listed(s, e);
+        if (l < 0)
+            return -1;
+        if (!l)
+            break;
+        if (tr_now_ns() >= end)
+            return tr_fail(e, TR_E_RIG, "slot %s: %s still listed by SKF_EnumDev(TRUE) %u ms after power-off",
+                           s->cfg->name, s->device, s->rig->ready_timeout_ms);
+        sleep_ns(SKF_POLL_NS);
+    }
+    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
+    sleep_ns((uint64_t)s->rig->off_ms * 1000000ull);
+    rep->off_ms = ms_since(t0);
+    return 0;
+}
+
+static int skf_power_cycle(void *ctx, tr_cycle_report *rep, tr_err *e)
+{
+    tr_skfslot *s = ctx;
+    tr_strlcpy(rep->stage, "none", sizeof rep->stage);
+    if (power_off_seen(s, rep, e) < 0)
+        return -1;
+    uint64_t on = tr_now_ns();
+    if (tr_slot_power(s->power, true, e) < 0)
+        return -1;
+    if (wait_connected(s, e) < 0)
+        return -1;
+    rep->to_reader_ms = ms_since(on);
+    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+    if (open_app_container(s, e) < 0)
+        return -1;
+    rep->to_atr_ms = ms_since(on);
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
+    return 0;
+}
+
+void tr_skfslot_cardio(tr_skfslot *s, tr_cardio *io)
+{
+    memset(io, 0, sizeof *io);
+    io->ctx = s;
+    io->power_cycle = s->power ? skf_power_cycle : NULL;
+}

@@ -1,0 +1,90 @@
+/* skfstmt.c — see skfstmt.h. */
+#include "skfstmt.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "skf_abi.h"
+#include "util.h"
+
+static const struct {
+    const char *name;
+    int64_t value;
+} constants[] = {
+    {"USER_TYPE", USER_TYPE},     {"ADMIN_TYPE", ADMIN_TYPE},   {"TRUE", 1},
+    {"FALSE", 0},                 {"SGD_SM3", SGD_SM3},         {"SGD_SHA1", SGD_SHA1},
+    {"SGD_SHA256", SGD_SHA256},   {"SGD_SM2_1", SGD_SM2_1},     {"SGD_RSA", SGD_RSA},
+    {"SGD_SM4_ECB", SGD_SM4_ECB}, {"SGD_SM4_CBC", SGD_SM4_CBC},
+};
+
+bool tr_skf_constant(const char *name, int64_t *value)
+{
+    for (size_t k = 0; k < sizeof constants / sizeof constants[0]; k++)
+        if (!strcmp(constants[k].name, name)) {
+            *value = constants[k].value;
+            return true;
+        }
+    return false;
+}
+
+/* The shapes' number outputs and the variables they become. */
+static const struct {
+    const char *out, *var;
+} number_vars[] = {
+    {"max", "SKF_MAX"},   {"remain", "SKF_REMAIN"}, {"default", "SKF_DEFAULT"}, {"retry", "SKF_RETRY"},
+    {"state", "SKF_STATE"}, {"type", "SKF_TYPE"},   {"size", "SKF_SIZE"},       {"read", "SKF_READ"},
+    {"write", "SKF_WRITE"}, {"event", "SKF_EVENT"},
+};
+
+const char *const TR_SKF_STMT_OUTPUTS[] = {
+    "SAR", "SAR_CODE", "SKF_MAX", "SKF_REMAIN", "SKF_DEFAULT", "SKF_RETRY", "SKF_STATE", "SKF_TYPE", "SKF_SIZE",
+    "SKF_READ", "SKF_WRITE", "SKF_EVENT", "SKF_OUT", "SKF_OUTLEN", "SKF_LIST", "SKF_COUNT", "SKF_NAME",
+    "SKF_SERIAL", "SKF_LABEL", "SKF_MANUFACTURER", "SKF_ISSUER", "SKF_ASYM_CAP", NULL};
+
+static const char *number_var(const char *out, size_t n)
+{
+    for (size_t k = 0; k < sizeof number_vars / sizeof number_vars[0]; k++)
+        if (strlen(number_vars[k].out) == n && !strncmp(number_vars[k].out, out, n))
+            return number_vars[k].var;
+    return NULL;
+}
+
+static int set_u32(tr_skf_setter set, void *ud, const char *name, uint32_t v)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%u", (unsigned)v);
+    return set(ud, name, b);
+}
+
+/* SKF_<OUT> for each number output of the shape, in reply.u order. */
+static int number_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_skf_setter set, void *ud)
+{
+    const char *p = fi->outs;
+    for (size_t k = 0; *p && k < r->nu; k++) {
+        size_t n = strcspn(p, ",");
+        const char *var = number_var(p, n);
+        if (var && set_u32(set, ud, var, r->u[k]) < 0)
+            return -1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int tr_skf_stmt_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_skf_setter set, void *ud)
+{
+    if (set(ud, "SAR", tr_skf_sar_name(r->sar)) < 0 || set_u32(set, ud, "SAR_CODE", r->sar) < 0 ||
+        number_results(fi, r, set, ud) < 0)
+        return -1;
+    if (!fi->out[0])
+        return 0;
+    size_t n = r->sar == SAR_OK ? r->nout : 0;
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return -1;
+    tr_hex_encode(r->out, n, hex, 2 * n + 1, 0);
+    int rc = set(ud, "SKF_OUT", hex) < 0 || set_u32(set, ud, "SKF_OUTLEN", (uint32_t)n) < 0 ? -1 : 0;
+    free(hex);
+    return rc;
+}
