@@ -590,7 +590,7 @@ static const slot_key_def slot_keys[] = {
     {"skf_device", SKF_KEY, set_text, FIELD(skf.device), 0, 0, NULL, "SKF device name pattern (fnmatch)"},
     {"skf_serial", SKF_KEY, set_text, FIELD(skf.serial), 0, 0, NULL, "the device's DEVINFO serial"},
     {"skf_app", SKF_KEY, set_text, FIELD(skf.app), 0, 0, NULL, "the SKF application's name"},
-    {"skf_container", SKF_KEY, set_text, FIELD(skf.container), 0, 0, NULL, "the container's name (default: the only one)"},
+    {"skf_container", SKF_KEY, set_text, FIELD(skf.container), 0, 0, NULL, "the container (default: the only one)"},
     {"skf_quirks", SKF_KEY, set_quirks, FIELD(skf.quirks), 0, 0, NULL, "out_width=4|8, devinfo=286|294"},
     {"serial", SLOT_V, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
     {"role", SLOT_V, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},

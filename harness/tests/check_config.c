@@ -116,7 +116,8 @@ START_TEST(unknown_key_lists_the_keys_of_the_slot_type)
     ck_assert_ptr_null(strstr(err.msg, "companion"));
 
     ck_assert_int_eq(load("type = usb-hub\nbogus = 1"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "a usb-hub slot takes: type, interface, profile, var.NAME, hub, port, companion;"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "a usb-hub slot takes: type, interface, profile, var.NAME, hub, port, companion;"));
     ck_assert_int_eq(load("type = pcsc-only\nbogus = 1"), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "a pcsc-only slot takes: type, interface, profile, var.NAME, reader;"));
 }
@@ -300,8 +301,8 @@ START_TEST(rig_defaults_of_interface_and_power)
                "[rig] gives both skf_device and skf_serial");
     refused_at(load_rig("[rig]\nreader = x\n[slot A1]\nprofile = p\n"), 2, "unknown key 'reader' in [rig]");
     ck_assert_ptr_nonnull(strstr(err.msg, "power_timeout_ms"));
-    refused_at(load_rig("[rig]\ninterface = skf\n[slot A1]\nprofile = p\n"), 3, "it needs skf_library = <the vendor's .so> "
-                                                                    "(here or in [rig])");
+    refused_at(load_rig("[rig]\ninterface = skf\n[slot A1]\nprofile = p\n"), 3,
+               "it needs skf_library = <the vendor's .so> (here or in [rig])");
 }
 END_TEST
 
