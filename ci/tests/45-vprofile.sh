@@ -109,10 +109,12 @@ for body in 'pin_tries = 16' 'so_tries = 0' 'default_pin = 12345' 'so_pin = 1234
   check "rig key '$body': error at bad.ini:5 ($err)" grep -q "bad.ini:5: ${body%% *}" <<<"$err"
 done
 readme_block=$(awk '/^### Rig files/ {s=1; next} s && /^### / {exit} s' "$ROOT/README.md")
-for type in virtual usb-hub pcsc-only; do
-  rig_error "type = $type\nno_such_key = 1"
+for type in virtual usb-hub pcsc-only command none skf; do
+  kind="a $type" body="type = $type"
+  [ "$type" = skf ] && kind="an skf virtual" body="interface = skf"
+  rig_error "$body\nno_such_key = 1"
   check_eq "unknown key in a $type slot: exit status 2" "$rc" 2
-  keys=$(sed -n "s/.*a $type slot takes: \([^;]*\);.*/\1/p" <<<"$err" | tr -d ,)
+  keys=$(sed -n "s/.*$kind slot takes: \([^;]*\);.*/\1/p" <<<"$err" | tr -d ,)
   if [ -z "$keys" ]; then
     bad "unknown key in a $type slot: the error lists the slot's keys ($err)"
     continue

@@ -127,6 +127,9 @@ static int cycle_target_load(const cycle_opts *o, tr_rig_session *rs, cycle_targ
     tg->sc = tr_rig_find_slot(&rs->cfg, o->slot_arg);
     if (!tg->sc)
         return tr_fail(e, TR_E_USAGE, "no slot '%s' in %s", o->slot_arg, rs->cfg.path), -1;
+    if (tg->sc->type == TR_SLOT_NONE)
+        return tr_fail(e, TR_E_NOPOWER, "slot %s has no power switch (type none): the recognition loop needs "
+                       "one (usb-hub, or command with power_on / power_off)", tg->sc->name);
     if (tr_slot_profile_load(&rs->cfg, tg->sc, o->profile_arg, &tg->prof, e) < 0)
         return -1;
     const char *want_sw = tr_vars_get(tg->prof.vars, "FIRST_APDU_SW");

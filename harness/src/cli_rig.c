@@ -223,7 +223,9 @@ static void usage_power(FILE *f)
         "usage: tokenrig power on|off|cycle|status --rig FILE --slot NAME\n"
         "\n"
         "Switch one slot's power. virtual: the vtoken leaves / comes back;\n"
-        "usb-hub: the hub port's VBUS (verified); pcsc-only: only `cycle` (a cold reset).\n");
+        "usb-hub: the hub port's VBUS (verified); command: the slot's power_on /\n"
+        "power_off command lines; pcsc-only: only `cycle` (a cold reset);\n"
+        "none: nothing (the slot has no switch).\n");
 }
 
 int tr_cmd_power(int argc, char **argv)

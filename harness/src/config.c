@@ -249,8 +249,15 @@ const char *tr_slot_type_name(tr_slot_type t)
     case TR_SLOT_VIRTUAL: return "virtual";
     case TR_SLOT_USB_HUB: return "usb-hub";
     case TR_SLOT_PCSC_ONLY: return "pcsc-only";
+    case TR_SLOT_COMMAND: return "command";
+    case TR_SLOT_NONE: return "none";
     }
     return "?";
+}
+
+const char *tr_slot_iface_name(tr_slot_iface i)
+{
+    return i == TR_IFACE_SKF ? "skf" : i == TR_IFACE_APDU ? "apdu" : "?";
 }
 
 static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *section)
@@ -291,6 +298,7 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
     s->vt.seal_version = 4;
     s->vt.ready_ms = 50;
     s->vt.seed = (unsigned)r->nslots;
+    s->power.timeout_ms = TR_POWER_TIMEOUT_MS;
     return s;
 }
 
@@ -298,13 +306,18 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
  * Each row: the key, the slot types that take it, the setter that checks and
  * stores the value (in the field at off), the setter's bounds, and one line
  * saying what it sets (used in the value errors; README "Rig files" says the
- * same). A key given for a type that does not take it is refused once the
- * whole file is read (type = may come after the slot's other keys). */
+ * same). A key given for a type (or interface) that does not take it is
+ * refused once the whole file is read (type = and interface = may come
+ * after the slot's other keys). */
 
 #define SLOT_V (1u << TR_SLOT_VIRTUAL)
 #define SLOT_H (1u << TR_SLOT_USB_HUB)
 #define SLOT_P (1u << TR_SLOT_PCSC_ONLY)
-#define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P)
+#define SLOT_C (1u << TR_SLOT_COMMAND)
+#define SLOT_N (1u << TR_SLOT_NONE)
+#define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P | SLOT_C | SLOT_N)
+#define SKF_ONLY (1u << 8)    /* only slots with interface = skf take it */
+#define RIG_DEFAULT (1u << 9) /* may be given in [rig] as every slot's default */
 
 typedef struct slot_key_def slot_key_def;
 /* Check value, store it in s; false after ini_bad. */
@@ -312,7 +325,7 @@ typedef bool (*slot_setter)(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, c
 
 struct slot_key_def {
     const char *name;             /* "var." matches every var.NAME */
-    unsigned types;               /* SLOT_* bits */
+    unsigned types;               /* SLOT_* bits, SKF_ONLY, RIG_DEFAULT */
     slot_setter set;
     size_t off, cap;              /* the field in tr_slot_cfg and its size */
     unsigned min, max;            /* numbers: range; hex: bytes */
@@ -363,15 +376,98 @@ static bool set_bool(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const ch
 
 static bool set_type(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
 {
-    static const tr_slot_type all[] = {TR_SLOT_VIRTUAL, TR_SLOT_USB_HUB, TR_SLOT_PCSC_ONLY};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (!strcmp(value, tr_slot_type_name(all[i]))) {
-            s->type = all[i];
+    for (int t = 0; t < TR_SLOT_NTYPES; t++) {
+        if (!strcmp(value, tr_slot_type_name((tr_slot_type)t))) {
+            s->type = (tr_slot_type)t;
             return true;
         }
     }
     (void)k;
-    return ini_bad(c, "slot type '%s': expected virtual, usb-hub or pcsc-only", value);
+    return ini_bad(c, "slot type '%s': expected virtual, usb-hub, pcsc-only, command or none", value);
+}
+
+static bool set_iface(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    (void)k;
+    if (!strcmp(value, "apdu"))
+        s->iface = TR_IFACE_APDU;
+    else if (!strcmp(value, "skf"))
+        s->iface = TR_IFACE_SKF;
+    else
+        return ini_bad(c, "interface '%s': expected apdu (REF-1 APDUs over PC/SC) or skf (the vendor's "
+                          "GM/T 0016 library)", value);
+    return true;
+}
+
+/* A path with a '/' is a file: relative ones are relative to the rig file.
+ * A bare name (libskf.so) is left to dlopen's search. */
+static bool set_library(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    char v[TR_PATH_MAX];
+    if (!copy_value(c, k->name, value, v, sizeof v))
+        return false;
+    if (!v[0])
+        return ini_bad(c, "%s is empty (%s)", k->name, k->what);
+    if (v[0] == '/' || !strchr(v, '/'))
+        return copy_value(c, k->name, v, AT(s, k), k->cap);
+    char dir[TR_PATH_MAX], joined[2 * TR_PATH_MAX + 2];
+    tr_strlcpy(dir, c->src.path, sizeof dir);
+    snprintf(joined, sizeof joined, "%s/%s", dirname(dir), v);
+    return copy_value(c, k->name, joined, AT(s, k), k->cap);
+}
+
+/* skf_quirks: the ABI differences the SKF layer takes (tr_skf_opts); the
+ * vendor's other differences are profile settings. */
+static const struct {
+    const char *name;
+    unsigned a, b; /* the two values it may take */
+    size_t off;    /* in tr_skf_cfg's quirks */
+} skf_quirks[] = {
+    {"out_width", 4, 8, offsetof(tr_skf_cfg, quirks.out_width)},
+    {"devinfo", 286, 294, offsetof(tr_skf_cfg, quirks.devinfo_size)},
+};
+
+static bool set_one_quirk(ini_ctx *c, tr_skf_cfg *q, const char *item)
+{
+    char name[32];
+    const char *eq = strchr(item, '=');
+    size_t n = eq ? (size_t)(eq - item) : strlen(item);
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), item);
+    tr_trim(name);
+    for (size_t i = 0; i < sizeof skf_quirks / sizeof skf_quirks[0]; i++) {
+        if (strcmp(name, skf_quirks[i].name))
+            continue;
+        uint64_t v = 0;
+        char num[32] = "";
+        if (eq)
+            snprintf(num, sizeof num, "%s", eq + 1);
+        tr_trim(num);
+        unsigned *dst = (unsigned *)((char *)q + skf_quirks[i].off);
+        if (!eq || !tr_parse_u64(num, &v) || (v != skf_quirks[i].a && v != skf_quirks[i].b))
+            return ini_bad(c, "skf_quirks: %s takes %u or %u, not '%s'", name, skf_quirks[i].a, skf_quirks[i].b,
+                           eq ? num : "(no value)");
+        if (*dst)
+            return ini_bad(c, "skf_quirks: %s is given twice", name);
+        *dst = (unsigned)v;
+        return true;
+    }
+    return ini_bad(c, "skf_quirks: unknown quirk '%s' (known: out_width=4|8, the bytes a ULONG/BOOL output "
+                      "takes; devinfo=286|294, the DEVINFO size)", name);
+}
+
+static bool set_quirks(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    tr_skf_cfg *q = &s->skf;
+    memset(&q->quirks, 0, sizeof q->quirks);
+    if (!copy_value(c, k->name, value, q->quirks.text, sizeof q->quirks.text))
+        return false;
+    char list[sizeof q->quirks.text];
+    tr_strlcpy(list, q->quirks.text, sizeof list);
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save))
+        if (!set_one_quirk(c, q, item))
+            return false;
+    return true;
 }
 
 static bool set_port(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
@@ -475,14 +571,27 @@ static const char *const roles[] = {"main", "secondary", NULL};
 static const char *const algs[] = {"sm2", "ecdsa", "rsa", NULL};
 static const char *const validities[] = {"valid", "renewal-due", "expired", "not-yet-valid", NULL};
 
+#define SKF_KEY (SLOT_ANY | SKF_ONLY | RIG_DEFAULT)
+
 static const slot_key_def slot_keys[] = {
-    {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only"},
+    {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only | command | none"},
+    {"interface", SLOT_ANY | RIG_DEFAULT, set_iface, FIELD(iface), 0, 0, NULL, "apdu | skf"},
     {"profile", SLOT_ANY, set_text, FIELD(profile), 0, 0, NULL, "the slot's profile, name or path"},
     {"var.", SLOT_ANY, set_var, 0, 0, 0, 0, NULL, "a suite variable for this slot"},
     {"hub", SLOT_H, set_text, FIELD(hub), 0, 0, NULL, "the hub's location, bus-port.port..."},
-    {"port", SLOT_H, set_port, FIELD(port), 1, 255, NULL, "the token's port on the hub"},
+    {"port", SLOT_H | SLOT_C, set_port, FIELD(port), 1, 255, NULL, "the token's port on the hub / switch"},
     {"companion", SLOT_H, set_text, FIELD(companion), 0, 0, NULL, "the USB 3 half of the same hub"},
-    {"reader", SLOT_P, set_text, FIELD(reader), 0, 0, NULL, "reader name pattern (fnmatch)"},
+    {"reader", SLOT_P | SLOT_C | SLOT_N, set_text, FIELD(reader), 0, 0, NULL, "reader name pattern (fnmatch)"},
+    {"power_on", SLOT_C | RIG_DEFAULT, set_text, FIELD(power.on), 0, 0, NULL, "shell command that powers the token on"},
+    {"power_off", SLOT_C | RIG_DEFAULT, set_text, FIELD(power.off), 0, 0, NULL, "shell command that powers it off"},
+    {"power_timeout_ms", SLOT_C | RIG_DEFAULT, set_uint, FIELD(power.timeout_ms), 1, 3600000, NULL,
+     "a power command still running after it is killed"},
+    {"skf_library", SKF_KEY, set_library, FIELD(skf.library), 0, 0, NULL, "the vendor's SKF library (.so)"},
+    {"skf_device", SKF_KEY, set_text, FIELD(skf.device), 0, 0, NULL, "SKF device name pattern (fnmatch)"},
+    {"skf_serial", SKF_KEY, set_text, FIELD(skf.serial), 0, 0, NULL, "the device's DEVINFO serial"},
+    {"skf_app", SKF_KEY, set_text, FIELD(skf.app), 0, 0, NULL, "the SKF application's name"},
+    {"skf_container", SKF_KEY, set_text, FIELD(skf.container), 0, 0, NULL, "the container (default: the only one)"},
+    {"skf_quirks", SKF_KEY, set_quirks, FIELD(skf.quirks), 0, 0, NULL, "out_width=4|8, devinfo=286|294"},
     {"serial", SLOT_V, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
     {"role", SLOT_V, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},
     {"alg", SLOT_V, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
@@ -519,46 +628,113 @@ static const slot_key_def *find_slot_key(const char *name)
     return NULL;
 }
 
-/* "type, profile, var.NAME, ..." : the keys a slot of type t takes. */
-static void list_slot_keys(tr_slot_type t, char *out, size_t cap)
+/* Whether slot s (its type and interface as read so far) takes key k. */
+static bool key_applies(const slot_key_def *k, const tr_slot_cfg *s)
+{
+    return (k->types & (1u << s->type)) && (!(k->types & SKF_ONLY) || s->iface == TR_IFACE_SKF);
+}
+
+/* "type, profile, var.NAME, ..." : the keys slot s takes. */
+static void list_slot_keys(const tr_slot_cfg *s, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; i < NSLOT_KEYS && n < cap; i++) {
         const char *k = slot_keys[i].name;
-        if (slot_keys[i].types & (1u << t))
+        if (key_applies(&slot_keys[i], s))
             n += (size_t)snprintf(out + n, cap - n, "%s%s%s", n ? ", " : "", k,
                                   k[strlen(k) - 1] == '.' ? "NAME" : "");
     }
+}
+
+/* "a usb-hub slot", "an skf command slot" */
+static void slot_kind(const tr_slot_cfg *s, char *out, size_t cap)
+{
+    bool skf = s->iface == TR_IFACE_SKF;
+    snprintf(out, cap, "%s %s%s slot", skf ? "an" : "a", skf ? "skf " : "", tr_slot_type_name(s->type));
 }
 
 static int slot_key(ini_ctx *c, tr_slot_cfg *s, const char *name, const char *value)
 {
     const slot_key_def *k = find_slot_key(name);
     if (!k) {
-        char known[800];
-        list_slot_keys(s->type, known, sizeof known);
-        return ini_bad(c, "unknown key '%s' in [slot %s] (a %s slot takes: %s; see README, \"Rig files\")",
-                       name, s->name, tr_slot_type_name(s->type), known);
+        char known[1000], kind[48];
+        list_slot_keys(s, known, sizeof known);
+        slot_kind(s, kind, sizeof kind);
+        return ini_bad(c, "unknown key '%s' in [slot %s] (%s takes: %s; see README, \"Rig files\")",
+                       name, s->name, kind, known);
     }
     s->key_line[k - slot_keys] = c->src.line;
     c->key = name;
     return k->set(c, s, k, value) ? 1 : 0;
 }
 
-/* Every key given suits the slot's type (known only once the file is read). */
+/* Every key given suits the slot's type and interface (known only once
+ * the file is read). */
 static int slot_check_keys(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e)
 {
     for (size_t i = 0; i < NSLOT_KEYS; i++) {
-        if (!s->key_line[i] || (slot_keys[i].types & (1u << s->type)))
+        if (!s->key_line[i] || key_applies(&slot_keys[i], s))
             continue;
-        char known[800];
-        list_slot_keys(s->type, known, sizeof known);
+        char known[1000], kind[48];
+        list_slot_keys(s, known, sizeof known);
+        slot_kind(s, kind, sizeof kind);
+        bool iface = (slot_keys[i].types & (1u << s->type)) != 0;
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->key_line[i], 0,
-                          "key '%s' does not apply to [slot %s], a %s slot (it takes: %s)",
-                          slot_keys[i].name, s->name, tr_slot_type_name(s->type), known);
+                          "key '%s' does not apply to [slot %s], %s%s (it takes: %s)", slot_keys[i].name,
+                          s->name, kind, iface ? ": skf_* keys need interface = skf" : "", known);
     }
     return 0;
+}
+
+/* A [rig] key that is every slot's default (interface, skf_*, power_*). */
+static int rig_default_key(ini_ctx *c, tr_rig_cfg *r, const char *name, const char *value)
+{
+    const slot_key_def *k = find_slot_key(name);
+    if (!k || !(k->types & RIG_DEFAULT))
+        return -1;
+    tr_slot_cfg *d = &r->defaults;
+    d->key_line[k - slot_keys] = c->src.line;
+    c->key = name;
+    return k->set(c, d, k, value) ? 1 : 0;
+}
+
+static bool given(const tr_slot_cfg *s, const char *key)
+{
+    const slot_key_def *k = find_slot_key(key);
+    return k && s->key_line[k - slot_keys] != 0;
+}
+
+/* The [rig] defaults a slot does not give itself and takes: interface
+ * first (it decides whether the skf_* keys apply). A slot that names its
+ * device (skf_device or skf_serial) takes neither from [rig]. */
+static void slot_take_defaults(const tr_rig_cfg *r, tr_slot_cfg *s)
+{
+    const tr_slot_cfg *d = &r->defaults;
+    bool names_device = given(s, "skf_device") || given(s, "skf_serial");
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < NSLOT_KEYS; i++) {
+            const slot_key_def *k = &slot_keys[i];
+            bool is_iface = k->set == set_iface;
+            if ((pass == 0) != is_iface || !d->key_line[i] || s->key_line[i] || !key_applies(k, s))
+                continue;
+            if (names_device && (!strcmp(k->name, "skf_device") || !strcmp(k->name, "skf_serial")))
+                continue;
+            memcpy(AT(s, k), (const char *)d + k->off, k->cap);
+        }
+    }
+}
+
+/* skf_device and skf_serial both in one section: which device is meant? */
+static int check_one_device(const tr_rig_cfg *r, const tr_slot_cfg *s, const char *section, tr_err *e)
+{
+    if (!given(s, "skf_device") || !given(s, "skf_serial"))
+        return 0;
+    const slot_key_def *a = find_slot_key("skf_device"), *b = find_slot_key("skf_serial");
+    int la = s->key_line[a - slot_keys], lb = s->key_line[b - slot_keys];
+    return tr_fail_at(e, TR_E_CONFIG, r->path, la > lb ? la : lb, 0,
+                      "%s gives both skf_device and skf_serial: give one (the device by name pattern, or "
+                      "by its DEVINFO serial)", section);
 }
 
 /* A path in a rig file: relative ones are relative to the rig file. */
@@ -599,8 +775,13 @@ static int rig_key(void *user, const char *section, const char *name, const char
             return copy_value(c, name, value, r->pcscd_restart, sizeof r->pcscd_restart);
         if (!strcmp(name, "description"))
             return 1;
+        int d = rig_default_key(c, r, name, value);
+        if (d >= 0)
+            return d;
         return ini_bad(c, "unknown key '%s' in [rig] (known: name, profile, apdu_timeout_ms, "
-                          "ready_timeout_ms, off_ms, nv_dir, journal, pcscd_restart, description)", name);
+                          "ready_timeout_ms, off_ms, nv_dir, journal, pcscd_restart, description; and as "
+                          "the slots' defaults: interface, power_on, power_off, power_timeout_ms, skf_library, "
+                          "skf_device, skf_serial, skf_app, skf_container, skf_quirks)", name);
     }
     if (!strncmp(section, "slot", 4) && (section[4] == ' ' || section[4] == '\0')) {
         tr_slot_cfg *s = rig_slot_for_section(c, r, section);
@@ -609,21 +790,46 @@ static int rig_key(void *user, const char *section, const char *name, const char
     return ini_bad(c, "unknown section [%s] (a rig has [rig] and [slot NAME] sections)", section);
 }
 
+/* What the slot's type and interface cannot do without. */
+static int slot_check_needs(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e)
+{
+    const char *type = tr_slot_type_name(s->type);
+    bool apdu = s->iface == TR_IFACE_APDU;
+    if (s->type == TR_SLOT_USB_HUB && (!s->hub[0] || s->port == 0))
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] is usb-hub: it needs hub = <bus-port.port...> and port = N", s->name);
+    /* pcsc-only cycles by a cold reset of its reader, whatever the interface */
+    if (!s->reader[0] && (s->type == TR_SLOT_PCSC_ONLY || (apdu && (s->type == TR_SLOT_COMMAND ||
+                                                                    s->type == TR_SLOT_NONE))))
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0, "[slot %s] is %s: it needs reader = <name pattern>%s",
+                          s->name, type, s->type == TR_SLOT_PCSC_ONLY ? "" : " (how its token is reached)");
+    if (s->type == TR_SLOT_COMMAND && (!s->power.on[0] || !s->power.off[0]))
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] is command: it needs power_on = <command> and power_off = <command> "
+                          "(here or in [rig])", s->name);
+    if (!apdu && !s->skf.library[0])
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] has interface = skf: it needs skf_library = <the vendor's .so> (here or in "
+                          "[rig])", s->name);
+    return 0;
+}
+
 static int rig_check_slots(tr_rig_cfg *r, tr_err *e)
 {
+    if (check_one_device(r, &r->defaults, "[rig]", e) < 0)
+        return -1;
     if (r->nslots == 0)
         return tr_fail_at(e, TR_E_CONFIG, r->path, 0, 0, "no [slot NAME] sections: a rig needs at least one slot");
     for (size_t i = 0; i < r->nslots; i++) {
         tr_slot_cfg *s = &r->slots[i];
         if (!s->vars)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
-        if (s->type == TR_SLOT_USB_HUB && (!s->hub[0] || s->port == 0))
-            return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
-                              "[slot %s] is usb-hub: it needs hub = <bus-port.port...> and port = N", s->name);
-        if (s->type == TR_SLOT_PCSC_ONLY && !s->reader[0])
-            return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
-                              "[slot %s] is pcsc-only: it needs reader = <name pattern>", s->name);
-        if (slot_check_keys(r, s, e) < 0)
+        char section[TR_NAME_MAX + 8];
+        snprintf(section, sizeof section, "[slot %s]", s->name);
+        if (check_one_device(r, s, section, e) < 0)
+            return -1;
+        slot_take_defaults(r, s);
+        if (slot_check_keys(r, s, e) < 0 || slot_check_needs(r, s, e) < 0)
             return -1;
         if (s->type == TR_SLOT_VIRTUAL && !s->vt.serial[0])
             snprintf(s->vt.serial, sizeof s->vt.serial, "TRV%013u", (unsigned)(i + 1) % 1000000u);

@@ -2,9 +2,11 @@
  *
  * Owns: reading a token profile (the token's variables: AID, PIN reference,
  * default PIN, tries, SO PIN, algorithm, file IDs, thresholds) and a rig
- * file (its slots: virtual / usb-hub / pcsc-only), validating every key and
- * value with file:line in the error, and finding profiles and suites by
- * name on the search path.
+ * file (its slots: how each is powered — virtual / usb-hub / pcsc-only /
+ * command / none — and how its token is reached — apdu / skf — with the
+ * [rig] defaults of the interface and power-command keys), validating
+ * every key and value with file:line in the error, and finding profiles
+ * and suites by name on the search path.
  * Must not: start processes, talk to PC/SC or USB.
  *
  * Profile:                         Rig:
@@ -37,8 +39,45 @@ typedef struct {
 int tr_profile_load(const char *path, tr_profile *out, tr_err *e);
 void tr_profile_free(tr_profile *p);
 
-typedef enum { TR_SLOT_VIRTUAL = 0, TR_SLOT_USB_HUB, TR_SLOT_PCSC_ONLY } tr_slot_type;
+/* How a slot's token is powered. command: the rig's own shell commands
+ * switch it (power_on / power_off); none: no switch at all (tests that
+ * power-cycle are not run). */
+typedef enum {
+    TR_SLOT_VIRTUAL = 0,
+    TR_SLOT_USB_HUB,
+    TR_SLOT_PCSC_ONLY,
+    TR_SLOT_COMMAND,
+    TR_SLOT_NONE
+} tr_slot_type;
+#define TR_SLOT_NTYPES 5
 const char *tr_slot_type_name(tr_slot_type t);
+
+/* How a slot's token is reached, whatever powers it: APDUs over PC/SC, or
+ * the vendor's GM/T 0016 (SKF) library. */
+typedef enum { TR_IFACE_APDU = 0, TR_IFACE_SKF } tr_slot_iface;
+const char *tr_slot_iface_name(tr_slot_iface i);
+
+/* An skf slot: the library and which device, application and container of
+ * it is the slot's token. */
+typedef struct {
+    char library[TR_PATH_MAX]; /* a path (relative ones: to the rig file), or a bare name dlopen finds */
+    char device[256];          /* fnmatch pattern on the SKF device name ("" = not by name) */
+    char serial[64];           /* DEVINFO's SerialNumber ("" = not by serial) */
+    char app[64];              /* application name */
+    char container[64];        /* "" = the only one */
+    struct {
+        char text[128];        /* as given: out_width=4,devinfo=286 */
+        unsigned out_width;    /* 4 | 8, 0 = not given (tr_skf_opts.out_width) */
+        unsigned devinfo_size; /* 286 | 294, 0 = not given (tr_skf_opts.devinfo_size) */
+    } quirks;
+} tr_skf_cfg;
+
+/* A command slot's switch: shell command lines (/bin/sh -c). */
+#define TR_POWER_TIMEOUT_MS 10000
+typedef struct {
+    char on[512], off[512];
+    unsigned timeout_ms;       /* past it the command's process group is killed */
+} tr_power_cmd_cfg;
 
 /* A virtual slot's token (what vtoken and mkpki are started with). */
 typedef struct {
@@ -67,13 +106,16 @@ typedef struct {
 typedef struct {
     char name[TR_NAME_MAX];
     tr_slot_type type;
+    tr_slot_iface iface;
     int line;                    /* where [slot ...] starts */
     char profile[TR_PATH_MAX];   /* name or path, "" = rig default */
-    char reader[256];            /* pcsc-only: reader name pattern (fnmatch) */
-    /* usb-hub */
+    char reader[256];            /* pcsc-only, command, none: reader name pattern (fnmatch) */
+    /* usb-hub; port also names a command slot's switch port (TOKENRIG_PORT) */
     char hub[64];
     int port;
     char companion[64];
+    tr_power_cmd_cfg power;      /* command */
+    tr_skf_cfg skf;              /* interface = skf */
     /* virtual */
     tr_vtoken_cfg vt;
     tr_vars *vars;               /* var.NAME = value entries */
@@ -92,6 +134,9 @@ typedef struct {
     char nv_dir[TR_PATH_MAX];    /* virtual tokens' NV memory across rig down/up ("" = fresh tokens) */
     char journal[TR_PATH_MAX];   /* journal of destructive steps ("" = the default place) */
     char pcscd_restart[512];     /* command that restarts a system pcscd ("" = none) */
+    /* interface, skf_* and power_* given in [rig]: each slot that does not
+     * give the key and takes it gets it (key_line says which were given) */
+    tr_slot_cfg defaults;
     tr_slot_cfg *slots;
     size_t nslots;
 } tr_rig_cfg;

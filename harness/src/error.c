@@ -90,6 +90,7 @@ const char *tr_code_name(tr_code code)
         [TR_E_PROTO_6CXX] = "proto.6cxx-loop",
         [TR_E_CRYPTO] = "crypto", [TR_E_NOMEM] = "nomem",
         [TR_E_LIBRARY] = "lib.crash",
+        [TR_E_NOPOWER] = "not-run.no-power",
         [TR_E_INTERNAL] = "internal",
     };
     if ((unsigned)code < sizeof names / sizeof names[0] && names[code])

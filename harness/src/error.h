@@ -32,6 +32,8 @@ typedef enum {
     TR_E_CRYPTO,   /* OpenSSL failure or malformed crypto object */
     TR_E_LIBRARY,  /* a vendor library (SKF, PKCS#11) crashed or exited in its
                       child process (lib.crash): the message names the signal */
+    TR_E_NOPOWER,  /* the slot has no power switch (type none): what needs a
+                      power cycle is not run (not-run.no-power) */
     TR_E_NOMEM,
     TR_E_INTERNAL
 } tr_code;

@@ -2305,10 +2305,12 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     r->off_ms = r->to_device_ms = r->to_reader_ms = r->to_atr_ms = r->to_first_apdu_ms = -1;
     tr_err e;
     tr_err_clear(&e);
-    I->cycle_no++;
-    I->out->cycles++;
     I->have_rsp = false;
     int rc = c->power_cycle(c->ctx, r, &e);
+    if (rc < 0 && e.code == TR_E_NOPOWER) /* no switch (type none): the test is not run, nothing was cycled */
+        return end_test(I, TR_SKIP, tr_code_name(e.code), s->pos.line, "%s", e.msg);
+    I->cycle_no++;
+    I->out->cycles++;
     if (rc < 0 && e.code == TR_E_SERVICE)
         return service_lost(I, &e);
     if (rc == 0) {

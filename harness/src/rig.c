@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rigcmd.h"
 #include "usbhub.h"
 #include "util.h"
 
@@ -182,7 +183,44 @@ void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap)
     case TR_SLOT_VIRTUAL: snprintf(out, cap, "virtual (vtoken control socket)"); break;
     case TR_SLOT_USB_HUB: snprintf(out, cap, "hub %s port %d", s->cfg->hub, s->cfg->port); break;
     case TR_SLOT_PCSC_ONLY: snprintf(out, cap, "cold reset of %s", s->reader[0] ? s->reader : s->cfg->reader); break;
+    case TR_SLOT_COMMAND:
+        snprintf(out, cap, "commands: off `%.120s`, on `%.120s`", s->cfg->power.off, s->cfg->power.on);
+        break;
+    case TR_SLOT_NONE: snprintf(out, cap, "no power switch (type none)"); break;
     }
+}
+
+static int no_power(const tr_slot *s, tr_err *e)
+{
+    return tr_fail(e, TR_E_NOPOWER, "slot %s has no power switch (type none): what needs a power cycle is not "
+                   "run (give the slot a switch: usb-hub, or command with power_on / power_off)", s->cfg->name);
+}
+
+/* A command slot's power_on / power_off, with the slot's variables in its
+ * environment (README, "Rig files"). */
+static int command_power(const tr_slot *s, bool on, tr_err *e)
+{
+    const tr_slot_cfg *c = s->cfg;
+    char port[16] = "";
+    if (c->port)
+        snprintf(port, sizeof port, "%d", c->port);
+    const char *serial = c->skf.serial[0] ? c->skf.serial : c->vars ? tr_vars_get(c->vars, "EXPECTED_SERIAL") : NULL;
+    const tr_rigcmd_var vars[] = {
+        {"TOKENRIG_ACTION", on ? "on" : "off"},
+        {"TOKENRIG_RIG", s->rig->name},
+        {"TOKENRIG_RIG_FILE", s->rig->path},
+        {"TOKENRIG_SLOT", c->name},
+        {"TOKENRIG_PORT", port},
+        {"TOKENRIG_READER", s->reader[0] ? s->reader : c->reader},
+        {"TOKENRIG_SERIAL", serial ? serial : ""},
+        {"TOKENRIG_INTERFACE", tr_slot_iface_name(c->iface)},
+    };
+    if (tr_rigcmd_run(on ? "power_on" : "power_off", on ? c->power.on : c->power.off, vars,
+                      sizeof vars / sizeof vars[0], c->power.timeout_ms, e) < 0) {
+        tr_err_prefix(e, "slot %s", c->name);
+        return -1;
+    }
+    return 0;
 }
 
 int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *e)
@@ -195,6 +233,14 @@ int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *
     case TR_SLOT_PCSC_ONLY:
         return tr_fail(e, TR_E_RIG, "slot %s is pcsc-only: it has no power switch (a power cycle is a cold reset)",
                        s->cfg->name);
+    case TR_SLOT_NONE:
+        return no_power(s, e);
+    case TR_SLOT_COMMAND:
+        if (command_power(s, on, e) < 0)
+            return -1;
+        if (detail && cap)
+            snprintf(detail, cap, "%s command exited 0", on ? "power_on" : "power_off");
+        return 0;
     case TR_SLOT_USB_HUB:
         break;
     }
@@ -299,6 +345,44 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     return 0;
 }
 
+/* command: power_off (its exit status is all the rig knows of the switch;
+ * the token leaving PC/SC is the check), the off period, power_on, then
+ * the reader (found again by its pattern: a USB reader comes back, maybe
+ * under another name) -> card -> a fresh connection. A command slot cannot
+ * see the USB device, so the stage after power_on is "device": a reader
+ * that does not come back is enum.no-reader. */
+static int command_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
+{
+    unsigned timeout = s->rig->ready_timeout_ms;
+    uint64_t t_off = tr_now_ns();
+    if (command_power(s, false, e) < 0)
+        return -1; /* stage "none" */
+    if (tr_pcsc_wait_card(s->pcsc, s->reader, false, timeout, e) < 0) {
+        tr_err_prefix(e, "slot %s: power_off exited 0 but PC/SC still shows the token", s->cfg->name);
+        return -1;
+    }
+    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
+    tr_strlcpy(rep->power_level, "card-gone", sizeof rep->power_level);
+    double gone = ms_since(t_off);
+    if (gone < s->rig->off_ms)
+        tr_sleep_ms((unsigned)(s->rig->off_ms - gone));
+    rep->off_ms = ms_since(t_off);
+    uint64_t t_on = tr_now_ns();
+    if (command_power(s, true, e) < 0)
+        return -1;
+    tr_strlcpy(rep->stage, "device", sizeof rep->stage);
+    if (tr_pcsc_wait_reader(s->pcsc, s->cfg->reader, true, timeout, s->reader, sizeof s->reader, e) < 0)
+        return -1;
+    rep->to_reader_ms = ms_since(t_on);
+    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+    if (connect_when_present(s, true, timeout, e) < 0)
+        return -1;
+    rep->to_atr_ms = ms_since(t_on);
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
+    report_atr(s, rep);
+    return 0;
+}
+
 /* usb-hub: VBUS off (verified by status bits, device gone, reader gone),
  * the off period, on, then device -> reader (found again by channel id: the
  * address is new) -> card -> a fresh connection. */
@@ -351,6 +435,8 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     memset(rep, 0, sizeof *rep);
     rep->off_ms = rep->to_device_ms = rep->to_reader_ms = rep->to_atr_ms = rep->to_first_apdu_ms = -1;
     tr_strlcpy(rep->stage, "none", sizeof rep->stage);
+    if (s->cfg->type == TR_SLOT_NONE)
+        return no_power(s, e);
     if (!s->pcsc)
         return tr_fail(e, TR_E_RIG, "slot %s is not prepared", s->cfg->name);
     switch (s->cfg->type) {
@@ -364,6 +450,8 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     case TR_SLOT_VIRTUAL: return virtual_cycle(s, rep, e);
     case TR_SLOT_PCSC_ONLY: return cold_reset_cycle(s, rep, e);
     case TR_SLOT_USB_HUB: return usb_cycle(s, rep, e);
+    case TR_SLOT_COMMAND: return command_cycle(s, rep, e);
+    case TR_SLOT_NONE: break;
     }
     return tr_fail(e, TR_E_INTERNAL, "unknown slot type");
 }

@@ -1,9 +1,11 @@
 /* rig.h — a slot at run time: its reader, its token connection, its power.
  *
- * Owns: the one slot interface over the three kinds of slot — virtual (the
+ * Owns: the one slot interface over the kinds of slot — virtual (the
  * vtoken leaves and comes back through its control socket), usb-hub (port
- * power through usbhub.h, reader found by SCARD_ATTR_CHANNEL_ID), pcsc-only
- * (a cold reset is all the power it has) — and the power cycle with its
+ * power through usbhub.h, reader found by SCARD_ATTR_CHANNEL_ID), command
+ * (the rig file's power_off / power_on command lines, rigcmd.h; reader by
+ * pattern), pcsc-only (a cold reset is all the power it has), none (no
+ * power at all: TR_E_NOPOWER) — and the power cycle with its
  * stage timings (off, device, reader, ATR), waited for by events with a
  * timeout per stage. It fills the tr_cardio the interpreter talks to.
  * Must not: parse suites or decide verdicts (it reports the stage reached;
@@ -47,15 +49,18 @@ const tr_slot_cfg *tr_slot_cfg_of(const tr_slot *s);
 /* Where the slot's power is: "virtual", "hub 1-1.4 port 2", "reader <name>". */
 void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap);
 
-/* Power on/off (virtual, usb-hub). pcsc-only slots have no power switch.
- * usb-hub: verified (off: status bits and the device gone; on: the power
- * bit read back); detail (may be NULL) says how, and whether the device is
- * on the bus. */
+/* Power on/off (virtual, usb-hub, command). pcsc-only slots have no power
+ * switch (TR_E_RIG), none slots none at all (TR_E_NOPOWER). usb-hub:
+ * verified (off: status bits and the device gone; on: the power bit read
+ * back); command: the command exited 0 (a failure or a timeout is TR_E_RIG
+ * naming it); detail (may be NULL) says how, and whether the device is on
+ * the bus. */
 int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *e);
 int tr_slot_power(tr_slot *s, bool on, tr_err *e);
 /* off, wait until the token is gone, keep it off for the rig's off_ms, on,
  * wait for reader and card, reconnect. rep gets the stage timings and the
- * stage reached even on failure. */
+ * stage reached even on failure. A none slot: TR_E_NOPOWER at once,
+ * nothing done (the interpreter skips the test: not-run.no-power). */
 int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e);
 /* The defect class of a cycle that failed at the stage it reached:
  * none -> rig.port-not-switched (power-off never seen), off -> enum.no-device,

@@ -148,7 +148,7 @@ static int recover_hardware(tr_rig_session *rs, const char *stale_by, tr_err *e)
             stale_by);
     for (size_t i = 0; i < rs->cfg.nslots; i++) {
         const tr_slot_cfg *c = &rs->cfg.slots[i];
-        if (c->type != TR_SLOT_USB_HUB)
+        if (c->type != TR_SLOT_USB_HUB && c->type != TR_SLOT_COMMAND)
             continue;
         tr_slot *s = NULL;
         char desc[300], detail[300];

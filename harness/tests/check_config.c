@@ -5,7 +5,9 @@
  * and the ATR structure check (atr.h) the atr key relies on. The batch
  * manifest fails closed (every required column, every row complete, real
  * dates, file:line errors), and every command's options are spelled out
- * (tr_cli_spelled_out). */
+ * (tr_cli_spelled_out). The interface keys (interface, skf_*), the power
+ * types command and none, and the [rig] defaults of those keys: every key
+ * read, every refusal with its file:line. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,7 +108,7 @@ START_TEST(unknown_key_lists_the_keys_of_the_slot_type)
     ck_assert_int_eq(load("serial = CONFIGTEST000001\npin_trys = 5"), -1);
     ck_assert_int_eq(err.line, 5);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown key 'pin_trys' in [slot A1]"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "a virtual slot takes: type, profile, var.NAME, serial"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "a virtual slot takes: type, interface, profile, var.NAME, serial"));
     static const char *const virtual_keys[] = {"pin_tries", "so_tries", "default_pin", "so_pin", "atr",
                                                "aid", "firmware", "t0", "seal_version", "ready_ms"};
     for (size_t i = 0; i < sizeof virtual_keys / sizeof virtual_keys[0]; i++)
@@ -114,9 +116,10 @@ START_TEST(unknown_key_lists_the_keys_of_the_slot_type)
     ck_assert_ptr_null(strstr(err.msg, "companion"));
 
     ck_assert_int_eq(load("type = usb-hub\nbogus = 1"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "a usb-hub slot takes: type, profile, var.NAME, hub, port, companion;"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "a usb-hub slot takes: type, interface, profile, var.NAME, hub, port, companion;"));
     ck_assert_int_eq(load("type = pcsc-only\nbogus = 1"), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, "a pcsc-only slot takes: type, profile, var.NAME, reader;"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "a pcsc-only slot takes: type, interface, profile, var.NAME, reader;"));
 }
 END_TEST
 
@@ -141,6 +144,165 @@ START_TEST(keys_of_another_slot_type_are_refused)
                   err.msg);
     ck_assert_str_eq(rig.slots[0].profile, "ref1-rsa");
     ck_assert_int_eq(load("var.9 = 1"), -1);
+}
+END_TEST
+
+/* ---- interfaces and power types --------------------------------------------- */
+
+/* A whole rig file (for the [rig] defaults). */
+static int load_rig(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    tr_rig_free(&rig);
+    tr_err_clear(&err);
+    return tr_rig_load(path, &rig, &err);
+}
+
+/* The refusal is a config error at line of path, and its message has want. */
+static void refused_at(int rc, int line, const char *want)
+{
+    ck_assert_msg(rc == -1, "accepted, expected: %s", want);
+    ck_assert_int_eq(err.code, TR_E_CONFIG);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_msg(err.line == line, "line %d, expected %d: %s", err.line, line, err.msg);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "'%s' not in: %s", want, err.msg);
+}
+
+START_TEST(skf_slot_keys)
+{
+    ck_assert_msg(load("interface = skf\nskf_library = lib/libskf-ref1.so\nskf_device = \"REF1 *\"\n"
+                       "skf_app = TOKENRIG\nskf_container = SIGN\nskf_quirks = out_width=4, devinfo=286") == 0,
+                  "%s", err.msg);
+    const tr_slot_cfg *s = &rig.slots[0];
+    ck_assert_int_eq(s->iface, TR_IFACE_SKF);
+    ck_assert_int_eq(s->type, TR_SLOT_VIRTUAL); /* a vtoken reached through the library */
+    char want[128];
+    snprintf(want, sizeof want, "/tmp/lib/libskf-ref1.so"); /* relative: to the rig file */
+    ck_assert_str_eq(s->skf.library, want);
+    ck_assert_str_eq(s->skf.device, "REF1 *");
+    ck_assert_str_eq(s->skf.serial, "");
+    ck_assert_str_eq(s->skf.app, "TOKENRIG");
+    ck_assert_str_eq(s->skf.container, "SIGN");
+    ck_assert_uint_eq(s->skf.quirks.out_width, 4);
+    ck_assert_uint_eq(s->skf.quirks.devinfo_size, 286);
+    /* a bare name is dlopen's to find; an absolute path as given; quirks unset: 0 */
+    ck_assert_int_eq(load("interface = skf\nskf_library = libskf.so\nskf_serial = 0123456789"), 0);
+    ck_assert_str_eq(rig.slots[0].skf.library, "libskf.so");
+    ck_assert_str_eq(rig.slots[0].skf.serial, "0123456789");
+    ck_assert_uint_eq(rig.slots[0].skf.quirks.out_width + rig.slots[0].skf.quirks.devinfo_size, 0);
+    ck_assert_int_eq(load("type = none\ninterface = skf\nskf_library = /opt/v/libv.so"), 0);
+    ck_assert_str_eq(rig.slots[0].skf.library, "/opt/v/libv.so");
+    ck_assert_str_eq(rig.slots[0].reader, ""); /* an skf slot needs no reader */
+    /* the default interface is apdu */
+    ck_assert_int_eq(load("serial = CONFIGTEST000001"), 0);
+    ck_assert_int_eq(rig.slots[0].iface, TR_IFACE_APDU);
+    ck_assert_int_eq(load("interface = apdu"), 0);
+    ck_assert_str_eq(tr_slot_iface_name(TR_IFACE_SKF), "skf");
+}
+END_TEST
+
+START_TEST(skf_slot_refusals)
+{
+    /* skf_* keys on an apdu slot, before or after interface = */
+    refused_at(load("skf_app = X"), 4, "key 'skf_app' does not apply to [slot A1], a virtual slot: skf_* keys "
+                                       "need interface = skf");
+    refused_at(load("skf_library = x.so\ninterface = apdu"), 4, "'skf_library'");
+    refused_at(load("type = pcsc-only\nreader = r\nskf_quirks = devinfo=286"), 6, "'skf_quirks'");
+    refused_at(load("interface = skf\nskf_app = X"), 3, "[slot A1] has interface = skf: it needs skf_library");
+    refused_at(load("interface = skf\nskf_library = l.so\nskf_device = a*\nskf_serial = 1"), 7,
+               "[slot A1] gives both skf_device and skf_serial");
+    refused_at(load("interface = pkcs11"), 4, "interface 'pkcs11': expected apdu");
+    refused_at(load("interface = skf\nskf_library ="), 5, "skf_library is empty");
+    static const char *const bad_quirks[][2] = {
+        {"skf_quirks = out_width=5", "out_width takes 4 or 8, not '5'"},
+        {"skf_quirks = devinfo=300", "devinfo takes 286 or 294, not '300'"},
+        {"skf_quirks = out_width", "out_width takes 4 or 8, not '(no value)'"},
+        {"skf_quirks = out_width=4,out_width=8", "out_width is given twice"},
+        {"skf_quirks = wide=1", "unknown quirk 'wide'"},
+        {"skf_quirks = out_width=four", "not 'four'"},
+    };
+    for (size_t i = 0; i < sizeof bad_quirks / sizeof bad_quirks[0]; i++) {
+        char body[200];
+        snprintf(body, sizeof body, "interface = skf\nskf_library = l.so\n%s", bad_quirks[i][0]);
+        refused_at(load(body), 6, bad_quirks[i][1]);
+    }
+    /* an unknown key lists what an skf slot takes */
+    refused_at(load("interface = skf\nskf_library = l.so\nskf_pin = 1"), 6, "an skf virtual slot takes:");
+    ck_assert_ptr_nonnull(strstr(err.msg, "skf_container"));
+}
+END_TEST
+
+START_TEST(command_and_none_slots)
+{
+    ck_assert_msg(load("type = command\nreader = \"Feitian*\"\nport = 3\npower_off = ykushcmd -d 3\n"
+                       "power_on = ykushcmd -u 3\npower_timeout_ms = 2500") == 0, "%s", err.msg);
+    const tr_slot_cfg *s = &rig.slots[0];
+    ck_assert_int_eq(s->type, TR_SLOT_COMMAND);
+    ck_assert_str_eq(tr_slot_type_name(s->type), "command");
+    ck_assert_str_eq(s->power.off, "ykushcmd -d 3");
+    ck_assert_str_eq(s->power.on, "ykushcmd -u 3");
+    ck_assert_uint_eq(s->power.timeout_ms, 2500);
+    ck_assert_int_eq(s->port, 3);
+    ck_assert_int_eq(load("type = command\nreader = r\npower_off = a\npower_on = b"), 0);
+    ck_assert_uint_eq(rig.slots[0].power.timeout_ms, TR_POWER_TIMEOUT_MS);
+    /* an skf command slot needs no reader */
+    ck_assert_int_eq(load("type = command\ninterface = skf\nskf_library = l.so\npower_off = a\npower_on = b"), 0);
+    refused_at(load("type = command\nreader = r\npower_off = a"), 3,
+               "[slot A1] is command: it needs power_on = <command> and power_off = <command>");
+    refused_at(load("type = command\npower_off = a\npower_on = b"), 3, "[slot A1] is command: it needs reader");
+    refused_at(load("type = command\nreader = r\npower_off = a\npower_on = b\npower_timeout_ms = 0"), 8,
+               "power_timeout_ms '0': expected a whole number from 1 to 3600000");
+    refused_at(load("type = command\nreader = r\npower_off = a\npower_on = b\nhub = 1-1"), 8,
+               "key 'hub' does not apply to [slot A1], a command slot");
+    refused_at(load("type = usb-hub\nhub = 1-1\nport = 1\npower_on = x"), 7, "'power_on' does not apply");
+    refused_at(load("power_off = x"), 4, "'power_off' does not apply to [slot A1], a virtual slot");
+    /* none: a reader and nothing that switches */
+    ck_assert_int_eq(load("type = none\nreader = r\nvar.EXPECTED_SERIAL = X"), 0);
+    ck_assert_int_eq(rig.slots[0].type, TR_SLOT_NONE);
+    ck_assert_str_eq(tr_slot_type_name(TR_SLOT_NONE), "none");
+    refused_at(load("type = none"), 3, "[slot A1] is none: it needs reader");
+    refused_at(load("type = none\nreader = r\npower_on = x"), 6, "'power_on' does not apply to [slot A1], a none slot");
+    refused_at(load("type = none\nreader = r\nport = 2"), 6, "'port' does not apply");
+    refused_at(load("type = relay"), 4, "slot type 'relay': expected virtual, usb-hub, pcsc-only, command or none");
+}
+END_TEST
+
+START_TEST(rig_defaults_of_interface_and_power)
+{
+    ck_assert_msg(load_rig("[rig]\nname = d\ninterface = skf\nskf_library = /l/libv.so\nskf_app = APP\n"
+                           "skf_device = \"V*\"\nskf_quirks = devinfo=286\npower_on = on.sh\npower_off = off.sh\n"
+                           "power_timeout_ms = 700\n"
+                           "[slot A1]\ntype = command\n"
+                           "[slot A2]\ntype = none\nskf_serial = S2\nskf_app = OTHER\n"
+                           "[slot A3]\ninterface = apdu\ntype = pcsc-only\nreader = r\n") == 0, "%s", err.msg);
+    const tr_slot_cfg *a1 = &rig.slots[0], *a2 = &rig.slots[1], *a3 = &rig.slots[2];
+    ck_assert_int_eq(a1->iface, TR_IFACE_SKF);
+    ck_assert_str_eq(a1->skf.library, "/l/libv.so");
+    ck_assert_str_eq(a1->skf.app, "APP");
+    ck_assert_str_eq(a1->skf.device, "V*");
+    ck_assert_uint_eq(a1->skf.quirks.devinfo_size, 286);
+    ck_assert_str_eq(a1->power.on, "on.sh");
+    ck_assert_str_eq(a1->power.off, "off.sh");
+    ck_assert_uint_eq(a1->power.timeout_ms, 700);
+    /* a slot's own keys win; naming the device by serial drops the [rig] pattern */
+    ck_assert_str_eq(a2->skf.app, "OTHER");
+    ck_assert_str_eq(a2->skf.serial, "S2");
+    ck_assert_str_eq(a2->skf.device, "");
+    ck_assert_str_eq(a2->power.on, ""); /* none takes no power command */
+    /* an apdu slot takes none of the skf defaults, and is not refused for them */
+    ck_assert_int_eq(a3->iface, TR_IFACE_APDU);
+    ck_assert_str_eq(a3->skf.library, "");
+    /* in [rig]: bad values name their line; both device keys are refused; other keys are unknown */
+    refused_at(load_rig("[rig]\nskf_quirks = devinfo=1\n[slot A1]\nprofile = p\n"), 2, "devinfo takes 286 or 294");
+    refused_at(load_rig("[rig]\nskf_device = a\nskf_serial = b\n[slot A1]\nprofile = p\n"), 3,
+               "[rig] gives both skf_device and skf_serial");
+    refused_at(load_rig("[rig]\nreader = x\n[slot A1]\nprofile = p\n"), 2, "unknown key 'reader' in [rig]");
+    ck_assert_ptr_nonnull(strstr(err.msg, "power_timeout_ms"));
+    refused_at(load_rig("[rig]\ninterface = skf\n[slot A1]\nprofile = p\n"), 3,
+               "it needs skf_library = <the vendor's .so> (here or in [rig])");
 }
 END_TEST
 
@@ -355,6 +517,10 @@ static Suite *config_suite(void)
     tcase_add_test(tc, keys_of_another_slot_type_are_refused);
     tcase_add_test(tc, file_vars_relative_to_their_file);
     tcase_add_test(tc, atr_structure);
+    tcase_add_test(tc, skf_slot_keys);
+    tcase_add_test(tc, skf_slot_refusals);
+    tcase_add_test(tc, command_and_none_slots);
+    tcase_add_test(tc, rig_defaults_of_interface_and_power);
     suite_add_tcase(s, tc);
     tc = tcase_create("manifest");
     tcase_add_checked_fixture(tc, setup, teardown);
