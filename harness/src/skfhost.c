@@ -33,11 +33,13 @@ typedef union {
 } out_slot;
 typedef ULONG adapter_fn(host *h, BYTE *out, ULONG *len);
 
+/* one pointer per function (a macro: pmccabe cannot read an X-macro struct) */
 #define API_PTR(name, params) name##_pfn name;
+#define SKF_API_STRUCT struct { TR_SKF_FUNCTIONS(API_PTR) }
+typedef SKF_API_STRUCT skf_api;
+
 struct host {
-    struct {
-        TR_SKF_FUNCTIONS(API_PTR)
-    } api;
+    skf_api api;
     uint64_t have;
     HANDLE dev, app, con, hash, key, made;
     uint32_t u[4];
@@ -47,7 +49,6 @@ struct host {
     out_slot w[4]; /* the number outputs */
     unsigned devinfo_size;
 };
-#undef API_PTR
 
 /* What a function's byte output is, to the driver. */
 enum out_mode {
