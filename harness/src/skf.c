@@ -111,7 +111,7 @@ struct tr_skf {
     int fd;
     char library[TR_PATH_MAX];
     double timeout_ms;
-    unsigned devinfo_size;
+    unsigned devinfo_size, out_width;
     uint64_t have;
     bool dead;
     int signal;
@@ -207,14 +207,14 @@ static int find_host(char *out, size_t cap, tr_err *e)
  * stdout on stderr (a vendor library's chatter must not mix with ours),
  * default signals, an empty mask and a process group of its own (a
  * terminal's Ctrl-C is the parent's to handle). */
-static int spawn_host(const char *host, const char *library, unsigned devinfo_size, int child_fd, pid_t *pid,
-                      tr_err *e)
+static int spawn_host(const char *host, const tr_skf *s, int child_fd, pid_t *pid, tr_err *e)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    char dsz[16];
-    snprintf(dsz, sizeof dsz, "%u", devinfo_size);
-    char *argv[] = {(char *)host, (char *)library, dsz, NULL};
+    char dsz[16], width[16];
+    snprintf(dsz, sizeof dsz, "%u", s->devinfo_size);
+    snprintf(width, sizeof width, "%u", s->out_width);
+    char *argv[] = {(char *)host, (char *)s->library, dsz, width, NULL};
     sigset_t none, dfl;
     sigemptyset(&none);
     sigemptyset(&dfl);
@@ -315,6 +315,7 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
     tr_strlcpy(s->library, o->library, sizeof s->library);
     s->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
     s->devinfo_size = o->devinfo_size ? o->devinfo_size : 294;
+    s->out_width = o->out_width ? o->out_width : 8;
     s->trace = o->trace, s->trace_ud = o->trace_ud;
     s->pid = -1;
     int sv[2];
@@ -323,7 +324,7 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
         return -1;
     }
     s->fd = sv[0];
-    int rc = spawn_host(host, s->library, s->devinfo_size, sv[1], &s->pid, e);
+    int rc = spawn_host(host, s, sv[1], &s->pid, e);
     close(sv[1]);
     if (rc == 0)
         rc = await_hello(s, e);

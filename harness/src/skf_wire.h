@@ -88,6 +88,6 @@ int tr_skf_wire_recv_payload(int fd, uint8_t *buf, size_t plen, uint64_t deadlin
 
 /* The child's side: serve requests on fd for library (argv of
  * tokenrig-skfhost). Returns the process's exit status. */
-int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size);
+int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigned out_width);
 
 #endif

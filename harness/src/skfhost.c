@@ -8,7 +8,8 @@
  * call for variable-size outputs (the claimed size capped at
  * TR_SKF_OUT_MAX, what the call says it wrote checked against the buffer it
  * was given), zeroed 8-byte storage for every ULONG / BOOL output read as
- * 32 bits (headers that made them a C long write 8), a DEVINFO buffer
+ * 32 bits (headers that made them a C long write 8; with out_width 4 a
+ * canary in the upper half tells a library that does), a DEVINFO buffer
  * larger than either layout; the time of each vendor function alone.
  * Must not: trust the request beyond its checks, or format traces (the
  * parent does: it knows which argument is a PIN).
@@ -48,6 +49,7 @@ struct host {
     uint32_t blen[4];
     out_slot w[4]; /* the number outputs */
     unsigned devinfo_size;
+    unsigned out_width; /* 4: the upper halves carry a canary a wider write would change */
 };
 
 /* What a function's byte output is, to the driver. */
@@ -203,6 +205,27 @@ static void apply_effect(host *h, int effect)
     }
 }
 
+#define CANARY 0xA5A5A5A500000000ull
+
+/* Zeroed storage for an output; with out_width 4 its upper half is a
+ * canary (the value is still the low 32 bits, zero). */
+static void arm(const host *h, out_slot *w, uint32_t value)
+{
+    w->wide = h->out_width == 4 ? CANARY : 0;
+    w->u = value;
+}
+
+/* Whether a library said to write 4-byte ULONG / BOOL outputs wrote 8. */
+static bool wrote_wide(const host *h, const out_slot *lenw)
+{
+    if (h->out_width != 4)
+        return false;
+    bool wide = (lenw->wide & ~0xFFFFFFFFull) != CANARY;
+    for (int i = 0; i < 4; i++)
+        wide |= (h->w[i].wide & ~0xFFFFFFFFull) != CANARY;
+    return wide;
+}
+
 /* One vendor invocation, timed alone. *lenw: the length in, and out. */
 static ULONG invoke(host *h, const adapter *a, BYTE *out, out_slot *lenw, tr_skf_inv *inv)
 {
@@ -240,8 +263,7 @@ static int prepare_out(host *h, const adapter *a, const char *fn, tr_skf_rep *re
                  a->mode == O_ARG ? "asked for" : "the library claims", n, TR_SKF_OUT_MAX);
         return -1;
     }
-    lenw->wide = 0;
-    lenw->u = (ULONG)*cap;
+    arm(h, lenw, (ULONG)*cap);
     if (!(*buf = calloc(n + 1, 1))) {
         rep->status = TR_SKF_ST_BOGUS;
         snprintf(rep->msg, sizeof rep->msg, "%s: out of memory for %zu bytes", fn, n);
@@ -254,9 +276,11 @@ static int prepare_out(host *h, const adapter *a, const char *fn, tr_skf_rep *re
 static void run_call(host *h, uint32_t fn, const char *name, tr_skf_rep *rep, uint8_t **out, size_t *nout)
 {
     const adapter *a = &adapters[fn];
-    out_slot lenw = {0};
+    out_slot lenw;
     size_t cap = 0;
-    memset(h->w, 0, sizeof h->w);
+    arm(h, &lenw, 0);
+    for (int i = 0; i < 4; i++)
+        arm(h, &h->w[i], 0);
     h->made = NULL;
     int p = prepare_out(h, a, name, rep, out, &cap, &lenw);
     if (p != 0)
@@ -265,6 +289,12 @@ static void run_call(host *h, uint32_t fn, const char *name, tr_skf_rep *rep, ui
     rep->sar = invoke(h, a, *out, &lenw, inv);
     for (int i = 0; i < 4; i++)
         rep->u[i] = h->w[i].u;
+    if (wrote_wide(h, &lenw)) {
+        rep->status = TR_SKF_ST_BOGUS;
+        snprintf(rep->msg, sizeof rep->msg,
+                 "%s wrote 8 bytes into a 4-byte ULONG / BOOL output (its ULONG is a C long: out_width=8)", name);
+        return;
+    }
     if (rep->sar != SAR_OK)
         return;
     apply_effect(h, a->effect);
@@ -340,7 +370,7 @@ static int serve_one(host *h, int fd, const tr_skf_req *rq)
     return rc;
 }
 
-int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size)
+int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigned out_width)
 {
     static host h; /* static: the vendor may keep pointers to it */
     tr_skf_hello hello;
@@ -348,6 +378,7 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size)
     memset(&hello, 0, sizeof hello);
     hello.magic = TR_SKF_WIRE_MAGIC;
     h.devinfo_size = devinfo_size == 286 ? 286 : sizeof(DEVINFO);
+    h.out_width = out_width == 4 ? 4 : 8;
     void *lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *why = dlerror();

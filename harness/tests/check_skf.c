@@ -369,6 +369,36 @@ START_TEST(test_devinfo_quirk)
 }
 END_TEST
 
+/* out_width 4: a library that writes 8 bytes into a ULONG output is caught;
+ * with the default 8 the same library is read right. */
+START_TEST(test_out_width_quirk)
+{
+    tr_skf_reply r;
+    tr_err e;
+    setenv("SKF_TESTLIB_FN", "none", 1);
+    setenv("SKF_TESTLIB_WIDE", "1", 1);
+    for (unsigned width = 4; width <= 8; width += 4) {
+        tr_skf_opts o = {.library = lib_crash, .out_width = width};
+        tr_skf *s;
+        ck_assert_int_eq(tr_skf_open(&o, &s, &e), 0);
+        ck_assert_int_eq(call_s(s, "SKF_ConnectDev", "TESTLIB-1", &r, &e), 0);
+        ck_assert_int_eq(call_s(s, "SKF_OpenApplication", "APP1", &r, &e), 0);
+        int rc = call_u(s, "SKF_GetPINInfo", USER_TYPE, &r, &e);
+        if (width == 4) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_int_eq(e.code, TR_E_TOKEN);
+            ck_assert_msg(strstr(e.msg, "out_width=8") != NULL, "%s", e.msg);
+            ck_assert(!tr_skf_dead(s, NULL));
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_eq(r.u[0], 6);
+        }
+        tr_skf_close(s);
+    }
+    unsetenv("SKF_TESTLIB_WIDE");
+}
+END_TEST
+
 /* ---- skfdata ------------------------------------------------------------------------------------ */
 START_TEST(test_list_split)
 {
@@ -530,6 +560,7 @@ static Suite *skf_suite(void)
     tcase_add_test(layer, test_trace_masks_pins);
     tcase_add_test(layer, test_outputs);
     tcase_add_test(layer, test_devinfo_quirk);
+    tcase_add_test(layer, test_out_width_quirk);
     suite_add_tcase(s, layer);
     TCase *data = tcase_create("skfdata");
     tcase_add_test(data, test_list_split);
