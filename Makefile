@@ -79,8 +79,17 @@ SKF_LIBS   := $(shell pkg-config --libs libpcsclite libcrypto 2>/dev/null) -lpth
 ZDEFS      := -Wl,-z,defs
 SKF_LDFLAGS := $(if $(filter 00,$(SAN)$(TSAN)),$(ZDEFS))
 
+# The SKF layer's child (harness/skfhost.c): the vendor library runs in it,
+# one process per session. Found beside tokenrig, in $TOKENRIG_LIBEXEC or in
+# LIBEXEC (where make install puts it).
+SKF_HOST   := $(BUILD)/tokenrig-skfhost
+LIBEXEC    := $(PREFIX)/libexec/tokenrig
+$(BUILD)/obj/harness/src/skf.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
+# SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
+SKF_TESTLIBS := $(BUILD)/libskftest-crash.so $(BUILD)/libskftest-hang.so $(BUILD)/libskftest-missing.so
+
 BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu \
-        $(SKF_LIB) $(BUILD)/skfcheck
+        $(SKF_LIB) $(BUILD)/skfcheck $(SKF_HOST) $(SKF_TESTLIBS)
 
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
@@ -102,6 +111,14 @@ $(SKF_LIB): $(SKF_OBJ) fixtures/skf/skf_ref1.map
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libskf-ref1.so -Wl,--version-script=fixtures/skf/skf_ref1.map \
 	  $(SKF_LDFLAGS) -o $@ $(SKF_OBJ) $(SKF_LIBS)
+
+$(BUILD)/libskftest-%.so: fixtures/skf/testlibs/skf_testlib.c harness/src/skf_abi.h
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -DTESTLIB_$(shell echo $* | tr a-z A-Z) -o $@ $<
+
+$(SKF_HOST): $(BUILD)/obj/harness/skfhost.o $(LIB)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -207,11 +224,12 @@ bench: deps
 	@bash ci/bench.sh $(BUILD)
 
 # --- install ---------------------------------------------------------------------
-install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokenrig/suites \
+install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(SKF_HOST)
+	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokenrig/suites \
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/profiles $(DESTDIR)$(PREFIX)/share/tokenrig/rigs \
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports $(DESTDIR)$(PREFIX)/share/tokenrig/ci
 	install -m 755 $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(SKF_HOST) $(DESTDIR)$(LIBEXEC)/
 	install -m 644 suites/*.tsuite suites/DEFAULT suites/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
 	install -d $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib
 	install -m 644 suites/lib/*.tsuite $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib/

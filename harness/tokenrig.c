@@ -34,6 +34,7 @@ static void usage_main(FILE *f)
         "  rig     up|down|status|env [--rig FILE]   the virtual rig (private pcscd + vtokens)\n"
         "  recover [--rig FILE]                      give tokens a crashed run left mid-way\n"
         "                                            their factory PINs back (the journal)\n"
+        "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
-        {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover},
+        {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover}, {"skf", tr_cmd_skf},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))
