@@ -27,6 +27,7 @@
 #include "pinmodel.h"
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
+#include "skfdata.h"
 #include "skfstmt.h"
 #include "stats.h"
 #include "trust.h"
@@ -1627,6 +1628,22 @@ static int fn_seal_like(interp *I, const tr_expr *x, fn_arg *a, val *out)
     return 0;
 }
 
+/* skf_pubkey(CERT): the ECCPUBLICKEYBLOB of an EC certificate's key (what
+ * SKF_DigestInit takes for SM2's Z); skf_ecc_sig(BLOB): an
+ * ECCSIGNATUREBLOB as r||s (what sig_ok takes). */
+static int fn_skf_blob(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    uint8_t buf[132];
+    tr_err e;
+    tr_err_clear(&e);
+    bool pub = x->op == TR_FN_SKF_PUBKEY;
+    int r = pub ? tr_skf_ecc_pub_blob_from_cert(a[0].b, a[0].n, buf, &e) : tr_skf_ecc_sig_raw(a[0].b, a[0].n, buf, &e);
+    if (r < 0)
+        return crypto_error(I, x->pos, tr_fn_name((tr_fn)x->op), &e);
+    *out = hex_val(I, buf, pub ? 132 : 64);
+    return 0;
+}
+
 static const fn_row fn_rows[] = {
     [TR_FN_BYTE] = {{A_BYTES, A_INT}, {"byte()", "the index"}, fn_byte, false},
     [TR_FN_SUB] = {{A_BYTES, A_INT, A_INT}, {"sub()", "the offset", "the length"}, fn_sub, false},
@@ -1653,6 +1670,8 @@ static const fn_row fn_rows[] = {
     [TR_FN_LIST_ITEM] = {{A_TEXT, A_INT}, {NULL, "the index"}, fn_list, false},
     [TR_FN_LIST_LEN] = {{A_TEXT}, {NULL}, fn_list, false},
     [TR_FN_SEAL_LIKE] = {{A_BYTES}, {"seal_like()"}, fn_seal_like, false},
+    [TR_FN_SKF_PUBKEY] = {{A_BYTES}, {"the certificate"}, fn_skf_blob, false},
+    [TR_FN_SKF_ECC_SIG] = {{A_BYTES}, {"the signature blob"}, fn_skf_blob, false},
 };
 #define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])
 

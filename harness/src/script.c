@@ -752,7 +752,8 @@ static const struct {
     {"sm4_encrypt", TR_FN_SM4_ENCRYPT, 3, 3},
     {"sm4_decrypt", TR_FN_SM4_DECRYPT, 3, 3},
     {"list_item", TR_FN_LIST_ITEM, 2, 2},   {"list_len", TR_FN_LIST_LEN, 1, 1},
-    {"seal_like", TR_FN_SEAL_LIKE, 1, 1},
+    {"seal_like", TR_FN_SEAL_LIKE, 1, 1},   {"skf_pubkey", TR_FN_SKF_PUBKEY, 1, 1},
+    {"skf_ecc_sig", TR_FN_SKF_ECC_SIG, 1, 1},
 };
 #define N_FNS (sizeof fn_table / sizeof fn_table[0])
 
@@ -870,7 +871,7 @@ static tr_expr *parse_call(parser *p, size_t a, size_t nlen)
     if (k == N_FNS) {
         perr(p, a, "expected a function (byte sub tlv int concat ascii asciihex len hex random "
                    "sign_input sig_ok defined min max upper envelope sm4_encrypt sm4_decrypt list_item list_len "
-                   "seal_like), found '%.*s'",
+                   "seal_like skf_pubkey skf_ecc_sig), found '%.*s'",
              (int)(nlen > 32 ? 32 : nlen), p->buf + a);
         return NULL;
     }

@@ -642,3 +642,9 @@ int tr_skf_call(tr_skf *s, const char *fn, const tr_skf_args *args, tr_skf_reply
         return tr_fail(e, TR_E_TOKEN, "the SKF library %s: %s", s->library, rep.msg);
     return 0;
 }
+
+void tr_skf_set_trace(tr_skf *s, void (*fn)(void *ud, const tr_skf_trace *row), void *ud)
+{
+    s->trace = fn;
+    s->trace_ud = ud;
+}

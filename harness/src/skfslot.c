@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "skf_abi.h"
 #include "skfdata.h"
 #include "util.h"
 
@@ -89,8 +90,10 @@ static int connect_read_serial(tr_skfslot *s, const char *name, tr_err *e)
     if (call(s, "SKF_GetDevInfo", NULL, &r, e) < 0)
         return -1;
     tr_skf_devinfo di;
-    if (r.sar != 0 || tr_skf_devinfo_parse(r.out, r.nout, &di) < 0)
+    if (r.sar != 0)
         return sar_fail(s, TR_E_TOKEN, "SKF_GetDevInfo", name, r.sar, e);
+    if (tr_skf_devinfo_parse(r.out, r.nout, &di, e) < 0)
+        return tr_err_prefix(e, "slot %s: SKF_GetDevInfo(%s)", s->cfg->name, name), -1;
     tr_strlcpy(s->serial, di.serial, sizeof s->serial);
     tr_strlcpy(s->device, name, sizeof s->device);
     return 1;
@@ -109,13 +112,8 @@ static void disconnect(tr_skfslot *s)
     s->connected = s->app_open = s->container_open = false;
 }
 
-typedef struct {
-    tr_skf_name names[TR_SKF_LIST_MAX];
-    size_t n;
-} name_list;
-
 /* The devices SKF_EnumDev(TRUE) lists that skf_device's pattern matches. */
-static int listed_devices(tr_skfslot *s, name_list *l, tr_err *e)
+static int listed_devices(tr_skfslot *s, tr_skf_list *l, tr_err *e)
 {
     tr_skf_args a;
     memset(&a, 0, sizeof a);
@@ -124,30 +122,31 @@ static int listed_devices(tr_skfslot *s, name_list *l, tr_err *e)
     tr_skf_reply r;
     if (call(s, "SKF_EnumDev", &a, &r, e) < 0)
         return -1;
-    l->n = 0;
+    l->count = 0;
     if (r.sar != 0)
         return 0; /* nothing listed (some libraries answer an error for "none") */
-    tr_skf_name all[TR_SKF_LIST_MAX];
-    size_t n = tr_skf_list_split(r.out, r.nout, all, TR_SKF_LIST_MAX);
-    for (size_t k = 0; k < n; k++)
-        if (!s->cfg->skf.device[0] || fnmatch(s->cfg->skf.device, all[k].name, 0) == 0)
-            l->names[l->n++] = all[k];
+    tr_skf_list_split(r.out, r.nout, l);
+    size_t kept = 0;
+    for (size_t k = 0; k < l->count; k++)
+        if (!s->cfg->skf.device[0] || fnmatch(s->cfg->skf.device, l->name[k], 0) == 0)
+            memmove(l->name[kept++], l->name[k], TR_SKF_NAME_MAX);
+    l->count = kept;
     return 0;
 }
 
 /* One look at the list: 1 the token is connected, 0 not there (yet), -1 error. */
 static int try_connect(tr_skfslot *s, tr_err *e)
 {
-    name_list l;
+    tr_skf_list l;
     if (listed_devices(s, &l, e) < 0)
         return -1;
     const char *serial = wanted_serial(s);
-    if (!serial && l.n > 1)
+    if (!serial && l.count > 1)
         return tr_fail(e, TR_E_CONFIG, "slot %s: the library lists %zu devices (%s, %s%s): name the slot's with "
-                                       "skf_device or skf_serial", s->cfg->name, l.n, l.names[0].name,
-                       l.names[1].name, l.n > 2 ? ", ..." : "");
-    for (size_t k = 0; k < l.n; k++) {
-        int c = connect_read_serial(s, l.names[k].name, e);
+                                       "skf_device or skf_serial", s->cfg->name, l.count, l.name[0], l.name[1],
+                       l.count > 2 ? ", ..." : "");
+    for (size_t k = 0; k < l.count; k++) {
+        int c = connect_read_serial(s, l.name[k], e);
         if (c < 0)
             return -1;
         if (c > 0 && (!serial || !strcmp(serial, s->serial)))
@@ -162,19 +161,19 @@ static int open_named(tr_skfslot *s, const char *want, const char *enum_fn, cons
                       tr_err *e)
 {
     tr_skf_reply r;
-    tr_skf_name names[TR_SKF_LIST_MAX];
+    tr_skf_list l;
     const char *name = want;
     if (!want[0]) {
         if (call(s, enum_fn, NULL, &r, e) < 0)
             return -1;
         if (r.sar != 0)
             return sar_fail(s, TR_E_TOKEN, enum_fn, "", r.sar, e);
-        size_t n = tr_skf_list_split(r.out, r.nout, names, TR_SKF_LIST_MAX);
-        if (n != 1)
+        tr_skf_list_split(r.out, r.nout, &l);
+        if (l.count != 1)
             return tr_fail(e, TR_E_CONFIG, "slot %s: %s lists %zu names on %s: name one in the rig (%s)",
-                           s->cfg->name, enum_fn, n, s->device,
+                           s->cfg->name, enum_fn, l.count, s->device,
                            !strcmp(enum_fn, "SKF_EnumApplication") ? "skf_app" : "skf_container");
-        name = names[0].name;
+        name = l.name[0];
     }
     tr_skf_args a = str_arg(name);
     if (call(s, open_fn, &a, &r, e) < 0)
@@ -266,11 +265,11 @@ static double ms_since(uint64_t t0)
 /* Whether our device is still listed (by name: it is what went away). */
 static int still_listed(tr_skfslot *s, tr_err *e)
 {
-    name_list l;
+    tr_skf_list l;
     if (listed_devices(s, &l, e) < 0)
         return -1;
-    for (size_t k = 0; k < l.n; k++)
-        if (!strcmp(l.names[k].name, s->device))
+    for (size_t k = 0; k < l.count; k++)
+        if (!strcmp(l.name[k], s->device))
             return 1;
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "skf_abi.h"
+#include "skfdata.h"
 #include "util.h"
 
 static const struct {
@@ -72,6 +73,56 @@ static int number_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_sk
     return 0;
 }
 
+/* A name list as SKF_LIST ("A,B") and SKF_COUNT. */
+static int list_results(const uint8_t *p, size_t n, tr_skf_setter set, void *ud)
+{
+    tr_skf_list *l = malloc(sizeof *l);
+    char *joined = malloc(TR_SKF_LIST_MAX * TR_SKF_NAME_MAX);
+    int rc = -1;
+    if (l && joined) {
+        tr_skf_list_split(p, n, l);
+        size_t at = 0;
+        joined[0] = '\0';
+        for (size_t k = 0; k < l->count; k++)
+            at += (size_t)snprintf(joined + at, TR_SKF_LIST_MAX * TR_SKF_NAME_MAX - at, "%s%s", k ? "," : "",
+                                   l->name[k]);
+        rc = set(ud, "SKF_LIST", joined) < 0 || set_u32(set, ud, "SKF_COUNT", (uint32_t)l->count) < 0 ? -1 : 0;
+    }
+    free(l);
+    free(joined);
+    return rc;
+}
+
+/* DEVINFO's text fields (escaped where not UTF-8) and asymmetric caps. */
+static int devinfo_results(const uint8_t *p, size_t n, tr_skf_setter set, void *ud)
+{
+    tr_skf_devinfo di;
+    tr_err e;
+    if (tr_skf_devinfo_parse(p, n, &di, &e) < 0)
+        return set(ud, "SKF_SERIAL", "");
+    const char *kv[][2] = {{"SKF_SERIAL", di.serial}, {"SKF_LABEL", di.label},
+                           {"SKF_MANUFACTURER", di.manufacturer}, {"SKF_ISSUER", di.issuer}};
+    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+        if (set(ud, kv[k][0], kv[k][1]) < 0)
+            return -1;
+    return set_u32(set, ud, "SKF_ASYM_CAP", di.alg_asym);
+}
+
+/* The byte output in the shape of its kind (skf.h: out). */
+static int kind_results(const tr_skf_fn_info *fi, const uint8_t *p, size_t n, tr_skf_setter set, void *ud)
+{
+    if (!strcmp(fi->out, "list"))
+        return list_results(p, n, set, ud);
+    if (!strcmp(fi->out, "devinfo"))
+        return devinfo_results(p, n, set, ud);
+    if (!strcmp(fi->out, "name")) {
+        char text[TR_SKF_TEXT_CAP(TR_SKF_NAME_MAX)];
+        tr_skf_text(p, n < TR_SKF_NAME_MAX ? n : TR_SKF_NAME_MAX, text, sizeof text);
+        return set(ud, "SKF_NAME", text);
+    }
+    return 0;
+}
+
 int tr_skf_stmt_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_skf_setter set, void *ud)
 {
     if (set(ud, "SAR", tr_skf_sar_name(r->sar)) < 0 || set_u32(set, ud, "SAR_CODE", r->sar) < 0 ||
@@ -86,5 +137,5 @@ int tr_skf_stmt_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_skf_
     tr_hex_encode(r->out, n, hex, 2 * n + 1, 0);
     int rc = set(ud, "SKF_OUT", hex) < 0 || set_u32(set, ud, "SKF_OUTLEN", (uint32_t)n) < 0 ? -1 : 0;
     free(hex);
-    return rc;
+    return rc < 0 ? -1 : kind_results(fi, r->out, n, set, ud);
 }
