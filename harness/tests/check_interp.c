@@ -1265,7 +1265,7 @@ static int check_vars(const char *src, const char *const *kv, tr_err *e)
     for (; kv && *kv; kv += 2)
         tr_vars_set(v, kv[0], kv[1]);
     tr_err_clear(e);
-    int rc = tr_suite_check_vars(s, v, "p1 (p1.ini)", "slot A1", e);
+    int rc = tr_suite_check_vars(s, NULL, v, "p1 (p1.ini)", "slot A1", e);
     tr_vars_free(v);
     tr_suite_free(s);
     return rc;
@@ -2168,6 +2168,17 @@ START_TEST(examples_run_on_ref1)
 }
 END_TEST
 
+/* suites/lib/ops-apdu.tsuite: the token operations the certification
+ * suites call (a run loads it for every apdu slot). */
+static tr_suite *load_ops_apdu(void)
+{
+    tr_suite *ops;
+    tr_err e;
+    char buf[1200];
+    ck_assert_msg(tr_suite_load("suites/lib/ops-apdu.tsuite", &ops, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    return ops;
+}
+
 /* suites/pin-model.tsuite with the real profile on an in-process REF-1
  * token: returns the test's row; *factory says whether the token ended in
  * factory state. */
@@ -2181,15 +2192,20 @@ static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory,
                   tr_err_format(&e, buf, sizeof buf));
     tr_suite *s;
     ck_assert_msg(tr_suite_load("suites/pin-model.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    tr_suite *ops = load_ops_apdu();
+    tr_vars *v = tr_vars_new(prof.vars);
+    tr_vars_set(v, "INTERFACE", "apdu");
     rec *r = calloc(1, sizeof *r);
     tr_interp_hooks h = hooks_for(r);
-    tr_interp_env env = {.card = &x->io, .vars = prof.vars, .now = NOW, .hooks = &h, .allow_destructive = true};
+    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h, .allow_destructive = true, .ops = ops};
     tr_suite_outcome o;
     ck_assert_int_eq(tr_interp_run(s, &env, &o, &e), 0);
     res_row row = *verdict_of(r, "the PIN state model: every transition, every observable");
     snprintf(log, logcap, "%s", r->nlogs ? r->logs[r->nlogs - 1] : "");
     *factory = x->tok.nv.user_tries == 10 && x->tok.nv.default_flag == 1 && x->tok.nv.so_tries == 10;
     free(r);
+    tr_vars_free(v);
+    tr_suite_free(ops);
     tr_suite_free(s);
     tr_profile_free(&prof);
     fix_free(x);
@@ -2290,12 +2306,15 @@ static void decrypt_on(tr_alg alg, const ref1_faults *f, enc_mode mode, rec *r, 
     tr_vars *v = tr_vars_new(prof.vars);
     tr_vars_set(v, "SLOT", "s1");
     tr_vars_set(v, "DECRYPT_COUNT", "20");
+    tr_vars_set(v, "INTERFACE", "apdu");
     tr_suite *s;
     ck_assert_msg(tr_suite_load("suites/decrypt.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    tr_suite *ops = load_ops_apdu();
     memset(r, 0, sizeof *r);
     tr_interp_hooks h = hooks_for(r);
-    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h};
+    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h, .ops = ops};
     ck_assert_int_eq(tr_interp_run(s, &env, o, &e), 0);
+    tr_suite_free(ops);
     tr_suite_free(s);
     tr_vars_free(v);
     tr_profile_free(&prof);
