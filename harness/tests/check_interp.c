@@ -216,6 +216,7 @@ typedef struct {
     unsigned long max_steps;
     tr_reports *reports;
     bool journal, journal_refuses; /* give the run a journal hook (that refuses) */
+    const char *ops_src;           /* an interface library (lib.tsuite); NULL: none */
 } run_opts;
 
 static tr_err last_err; /* of the last run_with */
@@ -244,6 +245,8 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
     }
     tr_slot_id who = {.run_id = "run", .slot = "s1", .serial = "TR00000000000001"};
     tr_interp_env env = {.card = io, .vars = vars, .who = &who, .now = NOW, .hooks = &h};
+    tr_suite *lib = o && o->ops_src ? parse(o->ops_src, "lib.tsuite") : NULL;
+    env.ops = lib;
     if (o) {
         env.allow_destructive = o->allow_destructive;
         env.test_timeout_s = o->timeout_s;
@@ -252,6 +255,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.reports = o->reports;
     }
     int rc = tr_interp_run(s, &env, out, &last_err);
+    tr_suite_free(lib);
     tr_suite_free(s);
     return rc;
 }
@@ -1254,6 +1258,92 @@ START_TEST(skip_codes)
     ck_assert_uint_eq(o.counts[TR_SKIP], 3);
     ck_assert_uint_eq(o.nclasses, 0); /* skip codes are not failure classes */
     ck_assert_uint_eq(f.ncmds, 0);
+}
+END_TEST
+
+/* ---- the interface's op library (suites/README.md, "Token operations") ------------ */
+
+static const char LIB_SRC[] = "op get {\n"                       /* 1 */
+                              "  00 CA 01 ${DO} 00\n"              /* 2 */
+                              "  let RESULT = SW\n"                /* 3 */
+                              "  assert SW == \"9000\" \"GET DATA answered ${SW}\"\n" /* 4 */
+                              "  let GOT = DATA\n"                 /* 5 */
+                              "}\n"
+                              "op mine {\n  let WHO = \"library\"\n}\n"
+                              "op unused {\n  let Z = NEVER_GIVEN\n}\n";
+
+START_TEST(ops_library_called_after_the_suites_own)
+{
+    const char *src = "op mine {\n  let WHO = \"suite\"\n}\n"
+                      "test \"reads\" {\n  classify x.read\n  call get\n  call mine\n"
+                      "  assert GOT == \"AB\" && WHO == \"suite\" \"${GOT} ${WHO}\"\n}\n"
+                      "test \"fails inside\" {\n  classify x.fail\n  let DO = \"02\"\n  call get\n}\n"
+                      "test \"needs it\" {\n  let DO = \"03\"\n  call get\n}\n"
+                      "test \"later\" {\n  assert GOT == \"AB\"\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00CA010100", "AB9000", -1);
+    fakecard_rule(&f, "00CA010200", "6A88", -1);
+    fakecard_rule(&f, "00CA010300", "6A88", -1);
+    static const char *const kv[] = {"DO", "01", NULL};
+    run_opts o = {.ops_src = LIB_SRC};
+    rec r;
+    tr_suite_outcome out;
+    ck_assert_int_eq(run_fake(src, &f, kv, &o, &r, &out), 0);
+    const res_row *t = verdict_of(&r, "reads");
+    ck_assert_msg(t->v == TR_PASS, "%s", t->msg);
+    /* a failure inside a library op names the library's line, with the test's class */
+    t = verdict_of(&r, "fails inside");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "x.fail");
+    ck_assert_msg(strstr(t->msg, "lib.tsuite:4: GET DATA answered 6A88") != NULL, "%s", t->msg);
+    /* GOT was set by the first test (it passed), so "later" passes; without
+     * a library, call is a suite error */
+    ck_assert_int_eq(verdict_of(&r, "later")->v, TR_PASS);
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &out), 0);
+    t = verdict_of(&r, "reads");
+    ck_assert_int_eq(t->v, TR_ERROR);
+    ck_assert_msg(strstr(t->msg, "interface's library, found 'get'") != NULL, "%s", t->msg);
+}
+END_TEST
+
+/* One root cause: a variable only a library op sets, when the test that
+ * called it failed, skips the tests that read it. */
+START_TEST(ops_library_one_root_cause)
+{
+    const char *src = "test \"sets\" {\n  call get\n}\ntest \"reads\" {\n  assert GOT == \"AB\"\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00CA010100", "6A88", -1);
+    static const char *const kv[] = {"DO", "01", NULL};
+    run_opts o = {.ops_src = LIB_SRC};
+    rec r;
+    tr_suite_outcome out;
+    ck_assert_int_eq(run_fake(src, &f, kv, &o, &r, &out), 0);
+    const res_row *t = verdict_of(&r, "reads");
+    ck_assert_int_eq(t->v, TR_SKIP);
+    ck_assert_msg(strstr(t->msg, "not run: GOT is not set: test \"sets\" failed") != NULL, "%s", t->msg);
+}
+END_TEST
+
+/* The check before a run sees what the library ops the suite calls read
+ * (named at the library's line), and nothing of the ops it does not call. */
+START_TEST(ops_library_variables_checked)
+{
+    tr_suite *s = parse("test \"a\" {\n  call get\n}\n", "t.tsuite");
+    tr_suite *lib = parse(LIB_SRC, "lib.tsuite");
+    tr_vars *v = tr_vars_new(NULL);
+    tr_err e;
+    char buf[1200];
+    ck_assert_int_eq(tr_suite_check_vars(s, lib, v, "p1 (p1.ini)", "slot A1", &e), -1);
+    tr_err_format(&e, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "lib.tsuite:2:") && strstr(buf, "does not set DO,"), "%s", buf);
+    tr_vars_set(v, "DO", "01");
+    ck_assert_msg(tr_suite_check_vars(s, lib, v, "p1 (p1.ini)", "slot A1", &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tr_suite_check_vars(s, NULL, v, "p1 (p1.ini)", "slot A1", &e), 0);
+    tr_vars_free(v);
+    tr_suite_free(lib);
+    tr_suite_free(s);
 }
 END_TEST
 
@@ -2515,6 +2605,9 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, cancel_and_budgets);
     tcase_add_test(tc, journal_statement);
     tcase_add_test(tc, pin_model_on_ref1);
+    tcase_add_test(tc, ops_library_called_after_the_suites_own);
+    tcase_add_test(tc, ops_library_one_root_cause);
+    tcase_add_test(tc, ops_library_variables_checked);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
     tcase_add_test(tc, protocol_violations_fail_not_error);
