@@ -50,9 +50,10 @@ check "manifest with a day that does not exist: says so" grep -q "bad-date.csv:2
 grep -v '^DO_SERIAL ' "$PROFILE" > "$T/no-serial.ini"
 run --slots A1 --profile "$T/no-serial.ini" --out "$T/p1"
 check_eq "profile without DO_SERIAL: exit status 2 (was: token verdicts)" "$rc" 2
-line=$(grep -n 'DO_SERIAL' "$ROOT/suites/identity.tsuite" | head -n 1 | cut -d: -f1)
-check "profile without DO_SERIAL: names the suite file:line:col, the profile and the variable ($(cat "$T/err"))" \
-  grep -q "identity.tsuite:$line:20: profile ref1-sm2 (.*no-serial.ini) does not set DO_SERIAL, which suite identity reads (slot A1" "$T/err"
+# identity reads it through the apdu token operations (suites/lib/ops-apdu.tsuite)
+line=$(grep -n 'DO_SERIAL' "$ROOT/suites/lib/ops-apdu.tsuite" | head -n 1 | cut -d: -f1)
+check "profile without DO_SERIAL: names the file:line:col, the profile and the variable ($(cat "$T/err"))" \
+  grep -q "ops-apdu.tsuite:$line:20: profile ref1-sm2 (.*no-serial.ini) does not set DO_SERIAL, which suite identity reads (slot A1" "$T/err"
 check "profile without DO_SERIAL: no token touched" no_token_touched "$T/p1"
 # without AID the first test errored and the next one failed as identity.no-serial, exit 1
 grep -v '^AID ' "$PROFILE" > "$T/no-aid.ini"

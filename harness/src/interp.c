@@ -73,6 +73,8 @@ typedef struct {
 typedef struct {
     const tr_interp_env *env;
     const tr_suite *suite;
+    const char *file;          /* of the statements running: the suite's, or the
+                                  interface library's inside one of its ops */
     tr_suite_outcome *out;
     tr_err *e;
     bool fatal;                /* harness failure: stop everything */
@@ -310,7 +312,7 @@ static int end_test(interp *I, tr_verdict v, const char *cls, int line, const ch
     I->fail_line = line;
     int n = 0;
     if (line > 0 && v != TR_SKIP)
-        n = snprintf(I->msg, sizeof I->msg, "%s:%d: ", I->suite->file, line);
+        n = snprintf(I->msg, sizeof I->msg, "%s:%d: ", I->file, line);
     if (n < 0 || (size_t)n >= sizeof I->msg)
         n = 0;
     va_list ap;
@@ -380,7 +382,7 @@ static void emit_metric(interp *I, int line, const char *name, double value, con
         .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .verdict = v,
         .classification = v == TR_FAIL ? fail_class(I, cls) : NULL, .duration_s = 0,
         .metric = name, .value = value, .unit = unit, .message = msg,
-        .file = I->suite->file, .line = line,
+        .file = I->file, .line = line,
     };
     emit_result(I, &row);
 }
@@ -546,7 +548,7 @@ static int io_error(interp *I, int line, const tr_err *e, const char *doing)
     if (e->code == TR_E_MUTE || e->code == TR_E_REMOVED || e->code == TR_E_LIBRARY) {
         I->lost = true;
         snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
-        snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, line, cls);
+        snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->file, line, cls);
         I->out->token_lost = true;
     }
     return end_test(I, TR_ERROR, cls, line, "%s: %s", doing, e->msg);
@@ -728,7 +730,7 @@ static int exchange(interp *I, int line)
         return GO;
     tr_trace_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = I->test_name,
-        .file = I->suite->file, .line = line, .command = cmd_text(I),
+        .file = I->file, .line = line, .command = cmd_text(I),
         .response = rsp_trace_text(I), .sw = I->sw_txt, .latency_us = lat / 1000,
     };
     if (h && h->trace)
@@ -738,11 +740,31 @@ static int exchange(interp *I, int line)
     return GO;
 }
 
+#define MAX_CALL_DEPTH 8
+
+/* The suite's own op NAME, else the interface library's; *file is the
+ * file it is written in. */
+static const tr_suite_op *find_op_in(const tr_suite *suite, const tr_suite *lib, const char *name,
+                                     const char **file)
+{
+    for (int l = 0; l < 2; l++) {
+        const tr_suite *s = l ? lib : suite;
+        for (size_t k = 0; s && k < s->nops; k++)
+            if (!strcmp(s->ops[k].name, name)) {
+                if (file)
+                    *file = s->file;
+                return &s->ops[k];
+            }
+    }
+    return NULL;
+}
+
 /* ---- one root cause, one failure ------------------------------------------------ */
 
-/* Whether statements s (and the blocks inside them) may set NAME. cert-info
- * sets the CERT_* variables and seal-info the SEAL_* ones. */
-static bool stmts_set(const tr_stmt *s, const char *name)
+/* Whether statements s (and the blocks inside them, and the ops they call:
+ * the suite's or the interface library's, depth bounded as `call` is) may
+ * set NAME. cert-info sets the CERT_* variables and seal-info the SEAL_* ones. */
+static bool stmts_set(const interp *I, const tr_stmt *s, const char *name, int depth)
 {
     for (; s; s = s->next) {
         switch (s->kind) {
@@ -765,10 +787,16 @@ static bool stmts_set(const tr_stmt *s, const char *name)
             if (!strcmp(name, "SAR") || !strncmp(name, "SAR_", 4) || !strncmp(name, "SKF_", 4))
                 return true;
             break;
+        case TR_ST_CALL: {
+            const tr_suite_op *op = find_op_in(I->suite, I->env->ops, s->name, NULL);
+            if (op && depth < MAX_CALL_DEPTH && stmts_set(I, op->body, name, depth + 1))
+                return true;
+            break;
+        }
         default:
             break;
         }
-        if (stmts_set(s->body, name) || stmts_set(s->else_body, name))
+        if (stmts_set(I, s->body, name, depth) || stmts_set(I, s->else_body, name, depth))
             return true;
     }
     return false;
@@ -786,7 +814,7 @@ static bool unset_because(interp *I, const char *name, char *why, size_t cap)
     for (size_t k = I->cur; k-- > 0;) {
         const tr_test *t = &I->suite->tests[k];
         const test_outcome *o = &I->done[k];
-        if (o->v == TR_PASS || (!stmts_set(t->body, name) && !stmts_set(t->cleanup, name)))
+        if (o->v == TR_PASS || (!stmts_set(I, t->body, name, 0) && !stmts_set(I, t->cleanup, name, 0)))
             continue;
         const char *reason = o->msg;
         if (!strncmp(reason, "not run: ", 9)) /* skipped for a value of its own: say that one */
@@ -2020,35 +2048,35 @@ static int exec_skf(interp *I, const tr_stmt *s)
 
 /* ---- ops and the PIN model ----------------------------------------------------------- */
 
-#define MAX_CALL_DEPTH 8
-
 static int exec_list(interp *I, const tr_stmt *s);
 
-static const tr_suite_op *find_op(const interp *I, const char *name)
+static const tr_suite_op *find_op(const interp *I, const char *name, const char **file)
 {
-    for (size_t k = 0; k < I->suite->nops; k++)
-        if (!strcmp(I->suite->ops[k].name, name))
-            return &I->suite->ops[k];
-    return NULL;
+    return find_op_in(I->suite, I->env->ops, name, file);
 }
 
-static int run_op(interp *I, const tr_suite_op *op, tr_pos at)
+static int run_op(interp *I, const tr_suite_op *op, const char *file, tr_pos at)
 {
     if (I->call_depth >= MAX_CALL_DEPTH)
         return rt_error(I, at, "expected ops nested at most %d deep (does '%s' call itself?)", MAX_CALL_DEPTH,
                         op->name), STOP;
+    const char *caller = I->file;
     I->call_depth++;
+    I->file = file; /* messages and rows name the line of the op's own file */
     int r = exec_list(I, op->body);
+    I->file = caller;
     I->call_depth--;
     return r;
 }
 
 static int exec_call(interp *I, const tr_stmt *s)
 {
-    const tr_suite_op *op = find_op(I, s->name);
+    const char *file;
+    const tr_suite_op *op = find_op(I, s->name, &file);
     if (!op)
-        return rt_error(I, s->pos, "expected the name of an op of this suite, found '%s'", s->name), STOP;
-    return run_op(I, op, s->pos);
+        return rt_error(I, s->pos, "expected the name of an op of this suite or of the interface's library, "
+                                   "found '%s'", s->name), STOP;
+    return run_op(I, op, file, s->pos);
 }
 
 typedef struct {
@@ -2059,11 +2087,13 @@ typedef struct {
 static int model_call(void *ud, const char *name)
 {
     model_ctx *m = ud;
-    const tr_suite_op *op = find_op(m->I, name);
+    const char *file;
+    const tr_suite_op *op = find_op(m->I, name, &file);
     if (!op)
-        return rt_error(m->I, m->at, "the PIN model needs an op named '%s' in this suite", name), -1;
+        return rt_error(m->I, m->at, "the PIN model needs an op named '%s' in this suite or the interface's "
+                                     "library", name), -1;
     tr_arena_reset(m->I->scratch);
-    return run_op(m->I, op, m->at) == GO && !m->I->ended ? 0 : -1;
+    return run_op(m->I, op, file, m->at) == GO && !m->I->ended ? 0 : -1;
 }
 
 static int model_set(void *ud, const char *name, const char *value)
@@ -2368,7 +2398,7 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     I->lost = true;
     I->out->token_lost = true;
     snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
-    snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->suite->file, s->pos.line, cls);
+    snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->file, s->pos.line, cls);
     return end_test(I, token_fault ? TR_FAIL : TR_ERROR, cls, s->pos.line,
                     "power-cycle %u: the token did not come back (stage reached: %s): %s", I->cycle_no,
                     r->stage[0] ? r->stage : "none", e.msg);
@@ -3082,7 +3112,7 @@ static int alloc_buffers(interp *I)
     I->scratch = tr_arena_new(SCRATCH_CAP);
     I->vars = tr_vars_new(I->env->vars);
     I->done = calloc(I->suite->ntests ? I->suite->ntests : 1, sizeof *I->done);
-    I->locals = tr_suite_vars_scan(I->suite);
+    I->locals = tr_suite_vars_scan(I->suite, I->env->ops);
     return I->cmd && I->mark && I->rsp && I->data_hex && I->rsp_txt && I->cmd_txt && I->scratch && I->vars &&
                    I->done && I->locals
                ? 0 : -1;
@@ -3132,6 +3162,7 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         return tr_fail(e, TR_E_NOMEM, "out of memory starting the interpreter");
     I->env = env;
     I->suite = suite;
+    I->file = suite->file;
     I->out = out;
     I->e = e;
     I->now = env->now ? env->now : time(NULL);

@@ -98,6 +98,10 @@ typedef struct {
                                    no progress): resuming a suite after a pcscd
                                    restart rebuilds its variables; 0 = none */
     const tr_interp_hooks *hooks; /* may be NULL */
+    const tr_suite *ops;        /* the slot's interface library (suites/lib/
+                                   ops-<interface>.tsuite: a file of ops only),
+                                   where `call` and pin-model look after the
+                                   suite's own ops; may be NULL */
 } tr_interp_env;
 
 #define TR_INTERP_MAX_CLASSES 16

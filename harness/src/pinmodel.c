@@ -57,33 +57,33 @@ static bool en_so_full(const pm_state *s, const pm_cfg *c) { return s->so_left =
 
 static void pr_right(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
-    kv[0] = "MODEL_PIN", kv[1] = c->pin[s->value];
+    kv[0] = "OP_PIN", kv[1] = c->pin[s->value];
 }
 static void pr_wrong(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
     (void)s;
-    kv[0] = "MODEL_PIN", kv[1] = c->wrong;
+    kv[0] = "OP_PIN", kv[1] = c->wrong;
 }
 static void pr_previous(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
-    kv[0] = "MODEL_PIN", kv[1] = c->pin[!s->value];
+    kv[0] = "OP_PIN", kv[1] = c->pin[!s->value];
 }
 static void pr_change_right(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
-    kv[0] = "MODEL_OLD_PIN", kv[1] = c->pin[s->value], kv[2] = "MODEL_NEW_PIN", kv[3] = c->pin[!s->value];
+    kv[0] = "OP_OLD_PIN", kv[1] = c->pin[s->value], kv[2] = "OP_NEW_PIN", kv[3] = c->pin[!s->value];
 }
 static void pr_change_wrong(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
-    kv[0] = "MODEL_OLD_PIN", kv[1] = c->wrong, kv[2] = "MODEL_NEW_PIN", kv[3] = c->pin[!s->value];
+    kv[0] = "OP_OLD_PIN", kv[1] = c->wrong, kv[2] = "OP_NEW_PIN", kv[3] = c->pin[!s->value];
 }
 static void pr_unblock_right(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
     (void)s;
-    kv[0] = "MODEL_SO_PIN", kv[1] = c->so, kv[2] = "MODEL_NEW_PIN", kv[3] = c->pin[0];
+    kv[0] = "OP_SO_PIN", kv[1] = c->so, kv[2] = "OP_NEW_PIN", kv[3] = c->pin[0];
 }
 static void pr_unblock_wrong(const pm_state *s, const pm_cfg *c, const char *kv[6])
 {
-    kv[0] = "MODEL_SO_PIN", kv[1] = c->wrong_so, kv[2] = "MODEL_NEW_PIN", kv[3] = c->pin[s->value];
+    kv[0] = "OP_SO_PIN", kv[1] = c->wrong_so, kv[2] = "OP_NEW_PIN", kv[3] = c->pin[s->value];
 }
 static void pr_none(const pm_state *s, const pm_cfg *c, const char *kv[6]) { (void)s, (void)c, (void)kv; }
 
@@ -335,9 +335,11 @@ static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const char *w
 {
     if (w->io->call(w->io->ud, "pin_info") < 0)
         return w->res->outcome = TR_PM_STOPPED;
+    if (strcmp(var_or(w, "RESULT", "(not set)"), "ok"))
+        return deviate(w, "pin.no-pin-info", "%s: PIN info answered %s", where, var_or(w, "RESULT_TEXT", ""));
     const pm_state *s = &w->s;
-    long max = var_num(w, "OBS_MAX", -1), left = var_num(w, "OBS_LEFT", -1);
-    long flag = var_num(w, "OBS_FLAG", -1), so = var_num(w, "OBS_SO_LEFT", -1);
+    long max = var_num(w, "PIN_MAX", -1), left = var_num(w, "PIN_LEFT", -1);
+    long flag = var_num(w, "PIN_FLAG", -1), so = var_num(w, "SO_LEFT", -1);
     bool power = t - TRANS == T_POWER;
     if (max != w->c->max)
         return deviate(w, "pin.wrong-max-tries", "%s: PIN info says %ld tries at most, the profile %d", where, max,
@@ -370,6 +372,8 @@ static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, const char *w
         return w->res->outcome = TR_PM_STOPPED;
     const char *got = var_or(w, "RESULT", "(not set)"), *text = var_or(w, "RESULT_TEXT", "");
     const char *want = s->verified ? "ok" : s->left == 0 ? "blocked" : "wrong";
+    if (!strcmp(got, "n/a")) /* the interface cannot ask (SKF): the probes still tell */
+        want = got;
     if (strcmp(got, want)) {
         const char *cls = !strcmp(got, "ok") ? (t->verified_class ? t->verified_class : "pin.verified-state-wrong")
                           : s->verified ? "pin.verified-state-lost" : t->counter_class;
@@ -403,7 +407,7 @@ static tr_pm_outcome step(pm_walk *w, int ti)
     const pm_trans *t = &TRANS[ti];
     const char *kv[8] = {NULL};
     t->prepare(&w->s, w->c, kv);
-    kv[6] = "MODEL_CUR_PIN", kv[7] = w->c->pin[w->s.value]; /* what the journal records */
+    kv[6] = "OP_CUR_PIN", kv[7] = w->c->pin[w->s.value]; /* what the journal records */
     for (int k = 0; k < 8; k += 2)
         if (kv[k] && w->io->set(w->io->ud, kv[k], kv[k + 1]) < 0)
             return tr_fail(w->e, TR_E_NOMEM, "out of memory"), w->res->outcome = TR_PM_ERROR;
@@ -527,14 +531,16 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
     w.max_steps = (unsigned)var_num(&w, "MODEL_MAX_STEPS", DEFAULT_MAX_STEPS);
     if (io->call(io->ud, "setup") < 0 || io->call(io->ud, "pin_info") < 0)
         return res->outcome = TR_PM_STOPPED;
+    if (strcmp(var_or(&w, "RESULT", "(not set)"), "ok"))
+        return deviate(&w, "pin.no-pin-info", "before the walk: PIN info answered %s", var_or(&w, "RESULT_TEXT", ""));
     c.can_sign = var_num(&w, "MODEL_CAN_SIGN", 0) == 1;
     c.can_seal = var_num(&w, "MODEL_CAN_SEAL", 0) == 1;
     /* a token that is not in factory state is not touched */
-    if (var_num(&w, "OBS_MAX", -1) != c.max || var_num(&w, "OBS_LEFT", -1) != c.max ||
-        var_num(&w, "OBS_FLAG", -1) != 1 || var_num(&w, "OBS_SO_LEFT", -1) != c.so_max) {
+    if (var_num(&w, "PIN_MAX", -1) != c.max || var_num(&w, "PIN_LEFT", -1) != c.max ||
+        var_num(&w, "PIN_FLAG", -1) != 1 || var_num(&w, "SO_LEFT", -1) != c.so_max) {
         snprintf(res->msg, sizeof res->msg, "not in factory state (%ld/%ld tries, flag %ld, SO %ld): no PIN is tried",
-                 var_num(&w, "OBS_LEFT", -1), var_num(&w, "OBS_MAX", -1), var_num(&w, "OBS_FLAG", -1),
-                 var_num(&w, "OBS_SO_LEFT", -1));
+                 var_num(&w, "PIN_LEFT", -1), var_num(&w, "PIN_MAX", -1), var_num(&w, "PIN_FLAG", -1),
+                 var_num(&w, "SO_LEFT", -1));
         return res->outcome = TR_PM_NOT_FACTORY;
     }
     w.s = (pm_state){0, c.max, 0, c.so_max};

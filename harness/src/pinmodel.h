@@ -28,18 +28,22 @@
 
 #include "error.h"
 
-/* The operations the suite provides (see suites/pin-model.tsuite) and the
- * variables they exchange:
+/* The operations (suites/README.md, "Token operations": the interface's
+ * library implements them, the suite only setup) and the variables they
+ * exchange:
  *   setup          once: MODEL_CAN_SIGN, MODEL_CAN_SEAL (1 when the probe applies)
- *   pin_info       OBS_MAX OBS_LEFT OBS_FLAG (1 = factory PIN) OBS_SO_LEFT
- *   verify         MODEL_PIN
- *   change         MODEL_OLD_PIN MODEL_NEW_PIN
- *   unblock        MODEL_SO_PIN MODEL_NEW_PIN
- *   verify_status  (the counter query: no PIN, never a try)
+ *   pin_info       RESULT ok, PIN_MAX PIN_LEFT PIN_FLAG (1 = factory PIN) SO_LEFT
+ *   verify         OP_PIN
+ *   change         OP_OLD_PIN OP_NEW_PIN
+ *   unblock        OP_SO_PIN OP_NEW_PIN
+ *   verify_status  (the counter query: no PIN, never a try; RESULT n/a: the
+ *                  interface cannot ask, and only the probes are compared)
  *   logout, warm_reset, power_cycle, sign_probe, seal_probe
- * Every operation but setup and pin_info sets RESULT = ok | wrong | blocked
- * | refused | other, RESULT_LEFT (tries left, with wrong) and RESULT_TEXT
- * (what the token answered, for messages). */
+ * OP_CUR_PIN is the model's current user PIN (what the journal records).
+ * Every operation but setup sets RESULT = ok | wrong | blocked | refused
+ * | other, RESULT_LEFT (tries left, with wrong) and RESULT_TEXT (what the
+ * token answered, for messages); a pin_info that is not ok is
+ * pin.no-pin-info. */
 typedef struct {
     void *ud;
     /* Run operation op. 0, or -1 when the test ended inside it (the token

@@ -1,5 +1,6 @@
 #include "run.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -262,6 +263,7 @@ typedef struct {
     tr_slot *slot;
     tr_profile profile;
     tr_vars *vars;            /* slot layer over the profile */
+    const tr_suite *ops;      /* its interface's token operations (run_ctx owns it) */
     tr_slot_id who;
     char serial[64], role[16], reader[256];
     char current_suite[128];
@@ -281,6 +283,34 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
 
 /* Slot variables: profile < slot identity (and a virtual rig's trust
  * anchors) < rig var.* < manifest < -D. */
+/* The interface the slot's token is reached through (suites/README.md,
+ * "Token operations"): every slot speaks REF-1 APDUs for now. */
+static const char *slot_interface(const tr_slot_cfg *c)
+{
+    (void)c;
+    return "apdu";
+}
+
+/* suites/lib/ops-<iface>.tsuite, the token operations of an interface. */
+static int load_ops_library(const char *iface, tr_suite **out, tr_err *e)
+{
+    *out = NULL;
+    for (const char *p = iface; *p; p++) /* a name, never a path */
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return tr_fail(e, TR_E_CONFIG, "interface '%s': expected letters, digits, '-' or '_'", iface);
+    char path[TR_PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/suites/lib/ops-%s.tsuite", tr_data_dir(), iface);
+    if (tr_suite_load(path, out, e) < 0)
+        return -1;
+    const tr_suite *l = *out; /* ops only: a file without tests is one implicit, here empty, test */
+    if (l->prelude || (l->ntests && (!l->scriptor || l->tests[0].body))) {
+        tr_suite_free(*out);
+        *out = NULL;
+        return tr_fail(e, TR_E_CONFIG, "%s: an interface library holds ops only (no tests, no top-level let)", path);
+    }
+    return 0;
+}
+
 static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
                      const tr_vars *defs, tr_err *e)
 {
@@ -289,7 +319,7 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, c
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     const tr_slot_cfg *c = sr->cfg;
     bool virt = c->type == TR_SLOT_VIRTUAL;
-    const char *kv[] = {"SLOT", c->name, "RIG", rig->name,
+    const char *kv[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
                         "EXPECTED_SERIAL", virt ? c->vt.serial : NULL,
                         "EXPECTED_ROLE", virt ? c->vt.role : NULL,
                         "EXPECTED_ALG", virt ? c->vt.alg : NULL, NULL, NULL};
@@ -318,7 +348,7 @@ static int check_suite_vars(const slot_run *sr, const tr_run_opts *o, tr_err *e)
     snprintf(profile, sizeof profile, "%s (%s)", sr->profile.name, sr->profile.path);
     snprintf(whom, sizeof whom, "slot %s", sr->cfg->name);
     for (size_t i = 0; i < o->nsuites; i++)
-        if (tr_suite_check_vars(o->suites[i], sr->vars, profile, whom, e) < 0)
+        if (tr_suite_check_vars(o->suites[i], sr->ops, sr->vars, profile, whom, e) < 0)
             return -1;
     return 0;
 }
@@ -342,6 +372,9 @@ struct run_ctx {
     slot_run *slots;
     size_t nslots;
     tr_suite *recover_suite;
+    tr_suite *ops_lib[4];       /* the interface libraries the slots use, loaded once */
+    char ops_iface[4][32];
+    size_t nops_lib;
     pthread_mutex_t print_lock;
     bool tty;
     pthread_mutex_t service_lock;   /* one worker restarts pcscd, the others wait */
@@ -545,7 +578,7 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     hooks.journal = NULL;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
     tr_interp_env env = {.card = io, .vars = v, .reports = rc->rep, .who = &sr->who, .allow_destructive = true,
-                         .no_result_rows = !rows, .hooks = &hooks};
+                         .no_result_rows = !rows, .hooks = &hooks, .ops = sr->ops};
     if (!rows)
         hooks.progress = NULL;
     tr_suite_outcome out;
@@ -678,7 +711,8 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     tr_interp_hooks hooks;
     fill_hooks(&hooks, &hu, rc->o->script);
     tr_interp_env env = {.card = io, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
-                         .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks};
+                         .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks,
+                         .ops = sr->ops};
     int status = 0;
     tr_err e;
     for (size_t i = 0; i < rc->o->nsuites; i++) {
@@ -835,6 +869,21 @@ static int check_slot_list(const tr_rig_cfg *rig, const char *list, tr_err *e)
     return 0;
 }
 
+/* The token operations of interface iface, loaded on first use. */
+static int ops_for(run_ctx *rc, const char *iface, const tr_suite **out, tr_err *e)
+{
+    for (size_t k = 0; k < rc->nops_lib; k++)
+        if (!strcmp(rc->ops_iface[k], iface))
+            return *out = rc->ops_lib[k], 0;
+    if (rc->nops_lib == sizeof rc->ops_lib / sizeof rc->ops_lib[0])
+        return tr_fail(e, TR_E_CONFIG, "interface %s: at most %zu interfaces in one run", iface, rc->nops_lib);
+    if (load_ops_library(iface, &rc->ops_lib[rc->nops_lib], e) < 0)
+        return -1;
+    tr_strlcpy(rc->ops_iface[rc->nops_lib], iface, sizeof rc->ops_iface[0]);
+    *out = rc->ops_lib[rc->nops_lib++];
+    return 0;
+}
+
 static int prepare_slots(run_ctx *rc, tr_err *e)
 {
     const tr_rig_cfg *rig = &rc->rs->cfg;
@@ -851,7 +900,8 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
         sr->rc = rc;
         sr->cfg = c;
         if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
-            slot_vars(sr, rig, rc->rs->vrig, rc->o->manifest, rc->o->defs, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
+            slot_vars(sr, rig, rc->rs->vrig, rc->o->manifest, rc->o->defs, e) < 0 ||
+            ops_for(rc, slot_interface(c), &sr->ops, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
@@ -922,6 +972,8 @@ static void free_run(run_ctx *rc)
         slot_free(&rc->slots[i]);
     free(rc->slots);
     tr_suite_free(rc->recover_suite);
+    for (size_t k = 0; k < rc->nops_lib; k++)
+        tr_suite_free(rc->ops_lib[k]);
     pthread_mutex_destroy(&rc->print_lock);
     pthread_mutex_destroy(&rc->service_lock);
 }
@@ -1169,12 +1221,13 @@ static void identify_log(void *ud, const char *test, const char *text)
 int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t cap, tr_err *e)
 {
     slot_run sr = {.cfg = c};
-    tr_suite *suite = NULL;
+    tr_suite *suite = NULL, *ops = NULL;
     char path[TR_PATH_MAX + 64];
     out[0] = '\0';
     snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
     int status = -1;
-    if (tr_suite_load(path, &suite, e) < 0 || tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
+    if (tr_suite_load(path, &suite, e) < 0 || load_ops_library(slot_interface(c), &ops, e) < 0 ||
+        tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
         slot_vars(&sr, &rs->cfg, rs->vrig, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
         tr_slot_connect(sr.slot, e) < 0)
         goto out;
@@ -1182,7 +1235,7 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
     tr_slot_cardio(sr.slot, &io);
     log_sink ls = {out, cap, 0};
     tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
-    tr_interp_env env = {.card = &io, .vars = sr.vars, .hooks = &hooks};
+    tr_interp_env env = {.card = &io, .vars = sr.vars, .hooks = &hooks, .ops = ops};
     tr_suite_outcome res;
     if (tr_interp_run(suite, &env, &res, e) == 0) {
         status = 0;
@@ -1192,5 +1245,6 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
 out:
     slot_free(&sr);
     tr_suite_free(suite);
+    tr_suite_free(ops);
     return status;
 }

@@ -21,14 +21,19 @@ const char *const TR_SEAL_INFO_OUTPUTS[] = {
     "SEAL_PIC_TYPE", "SEAL_PIC_W", "SEAL_PIC_H", "SEAL_SIG_OK", "SEAL_CERT_COUNT", "SEAL_CERT_LISTED",
     "SEAL_SIGN_ALG", "SEAL_PROBLEM", "SEAL_MAKER", "SEAL_MAKER_TRUSTED", "SEAL_MAKER_PROBLEM", NULL};
 /* pin-model (pinmodel.h) sets what it hands its ops, and reads the profile */
-static const char *const PIN_MODEL_SETS[] = {"MODEL_PIN", "MODEL_OLD_PIN", "MODEL_NEW_PIN", "MODEL_SO_PIN",
-                                             "MODEL_CUR_PIN", NULL};
+static const char *const PIN_MODEL_SETS[] = {"OP_PIN", "OP_OLD_PIN", "OP_NEW_PIN", "OP_SO_PIN",
+                                             "OP_CUR_PIN", NULL};
 static const char *const PIN_MODEL_READS[] = {"PIN_MAX_TRIES", "SO_MAX_TRIES", "DEFAULT_PIN", "NEW_PIN",
                                               "WRONG_PIN", "SO_PIN", NULL};
+/* ...and calls these ops (the token operations and the suite's setup) */
+static const char *const PIN_MODEL_OPS[] = {"setup", "pin_info", "verify", "change", "unblock", "verify_status",
+                                            "logout", "warm_reset", "power_cycle", "sign_probe", "seal_probe",
+                                            NULL};
 
 typedef struct {
     const char *name;
     tr_pos pos;
+    const char *file; /* the suite's, or the interface library's */
 } ref;
 
 typedef struct {
@@ -36,10 +41,11 @@ typedef struct {
     size_t n, cap;
 } ref_list;
 
-enum { READS, SETS, GUARDS, NLISTS };
+enum { READS, SETS, GUARDS, CALLS, NLISTS };
 
 struct tr_suite_vars {
     ref_list l[NLISTS];
+    const char *file; /* of the statements being walked */
     bool nomem;
 };
 
@@ -58,7 +64,7 @@ static void add(tr_suite_vars *sv, int list, const char *name, tr_pos pos)
         r->v = p;
         r->cap = cap;
     }
-    r->v[r->n++] = (ref){name, pos};
+    r->v[r->n++] = (ref){name, pos, sv->file};
 }
 
 static void walk_expr(tr_suite_vars *sv, const tr_expr *x);
@@ -124,10 +130,14 @@ static void walk_stmts(tr_suite_vars *sv, const tr_stmt *s)
             add(sv, SETS, s->name, s->pos);
         if (s->kind == TR_ST_SKF)
             add_outputs(sv, TR_SKF_STMT_OUTPUTS, s->pos);
+        if (s->kind == TR_ST_CALL)
+            add(sv, CALLS, s->name, s->pos);
         if (s->kind == TR_ST_PIN_MODEL) {
             add_outputs(sv, PIN_MODEL_SETS, s->pos);
             for (const char *const *n = PIN_MODEL_READS; *n; n++)
                 add(sv, READS, *n, s->pos);
+            for (const char *const *n = PIN_MODEL_OPS; *n; n++)
+                add(sv, CALLS, *n, s->pos);
         }
         if (s->kind == TR_ST_CERT_INFO)
             add_outputs(sv, TR_CERT_INFO_OUTPUTS, s->pos);
@@ -173,11 +183,37 @@ static bool has(const tr_suite_vars *sv, int list, const char *name)
     return false;
 }
 
-tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite)
+/* The library's ops the suite calls, and the ones those call in turn (the
+ * CALLS list grows while it is walked); a name the suite defines itself
+ * is the suite's op (walked with the suite). */
+static void walk_library(tr_suite_vars *sv, const tr_suite *suite, const tr_suite *lib)
+{
+    bool *walked = lib && lib->nops ? calloc(lib->nops, sizeof *walked) : NULL;
+    if (lib && lib->nops && !walked) {
+        sv->nomem = true;
+        return;
+    }
+    sv->file = lib ? lib->file : NULL;
+    for (size_t c = 0; lib && c < sv->l[CALLS].n && !sv->nomem; c++) {
+        const char *name = sv->l[CALLS].v[c].name;
+        bool own = false;
+        for (size_t o = 0; o < suite->nops && !own; o++)
+            own = !strcmp(suite->ops[o].name, name);
+        for (size_t o = 0; o < lib->nops && !own; o++)
+            if (!walked[o] && !strcmp(lib->ops[o].name, name)) {
+                walked[o] = true;
+                walk_stmts(sv, lib->ops[o].body);
+            }
+    }
+    free(walked);
+}
+
+tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite, const tr_suite *lib)
 {
     tr_suite_vars *sv = calloc(1, sizeof *sv);
     if (!sv)
         return NULL;
+    sv->file = suite->file;
     walk_stmts(sv, suite->prelude);
     for (int k = 0; k < suite->nrequires && k < 8; k++)
         walk_expr(sv, suite->requires[k]);
@@ -190,6 +226,7 @@ tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite)
     }
     for (size_t o = 0; o < suite->nops; o++) /* ops run inside the tests that call them */
         walk_stmts(sv, suite->ops[o].body);
+    walk_library(sv, suite, lib);
     if (sv->nomem) {
         tr_suite_vars_free(sv);
         return NULL;
@@ -241,10 +278,20 @@ static void others(const tr_suite_vars *sv, const tr_vars *vars, const ref *firs
     }
 }
 
-int tr_suite_check_vars(const tr_suite *suite, const tr_vars *vars, const char *profile, const char *whom,
-                        tr_err *e)
+/* Is x read before y? The suite's own reads come before those of the
+ * library ops it calls. */
+static bool earlier(const tr_suite *suite, const ref *x, const ref *y)
 {
-    tr_suite_vars *sv = tr_suite_vars_scan(suite);
+    bool xs = x->file == suite->file, ys = y->file == suite->file;
+    if (xs != ys)
+        return xs;
+    return x->pos.line < y->pos.line || (x->pos.line == y->pos.line && x->pos.col < y->pos.col);
+}
+
+int tr_suite_check_vars(const tr_suite *suite, const tr_suite *lib, const tr_vars *vars, const char *profile,
+                        const char *whom, tr_err *e)
+{
+    tr_suite_vars *sv = tr_suite_vars_scan(suite, lib);
     if (!sv)
         return tr_fail(e, TR_E_NOMEM, "out of memory checking %s", suite->file);
     const ref *first = NULL;
@@ -253,15 +300,14 @@ int tr_suite_check_vars(const tr_suite *suite, const tr_vars *vars, const char *
         const ref *x = &r->v[i];
         if (!needed_from_outside(sv, x->name, vars))
             continue;
-        if (!first || x->pos.line < first->pos.line ||
-            (x->pos.line == first->pos.line && x->pos.col < first->pos.col))
+        if (!first || earlier(suite, x, first))
             first = x;
     }
     int rc = 0;
     if (first) {
         char more[400];
         others(sv, vars, first, more, sizeof more);
-        rc = tr_fail_at(e, TR_E_CONFIG, suite->file, first->pos.line, first->pos.col,
+        rc = tr_fail_at(e, TR_E_CONFIG, first->file ? first->file : suite->file, first->pos.line, first->pos.col,
                         "profile %s does not set %s, which suite %s reads (%s; give it in the profile, the rig "
                         "(var.%s) or with -D %s=...)%s%s",
                         profile, first->name, suite->name, whom, first->name, first->name,

@@ -36,8 +36,10 @@ extern const char *const TR_SEAL_INFO_OUTPUTS[];
 
 typedef struct tr_suite_vars tr_suite_vars;
 
-/* Scan a suite. NULL on no memory. */
-tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite);
+/* Scan a suite, and the ops of the interface library lib (may be NULL)
+ * that it calls (`call`, and the ops `pin-model` calls), transitively:
+ * those run inside its tests. NULL on no memory. */
+tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite, const tr_suite *lib);
 void tr_suite_vars_free(tr_suite_vars *sv);
 /* Does the suite set name itself (let, capture, for, read-binary, or an
  * output of a cert-info / seal-info it contains)? */
@@ -45,11 +47,12 @@ bool tr_suite_vars_sets(const tr_suite_vars *sv, const char *name);
 
 /* Every variable the suite reads — not a built-in, not set by the suite,
  * not guarded by defined() — must be set in vars. Otherwise TR_E_CONFIG at
- * the suite file:line:col of its first read: "profile <profile> does not
+ * the suite file:line:col of its first read (a read in a library op the
+ * suite calls: the library's file:line:col, after any read of the suite's own): "profile <profile> does not
  * set <NAME>, which the suite reads (for <whom>; give it in the profile,
  * the rig (var.NAME) or with -D NAME=...)", with the other missing names
  * after it. whom says which slot this is for ("slot A1"). */
-int tr_suite_check_vars(const tr_suite *suite, const tr_vars *vars, const char *profile, const char *whom,
-                        tr_err *e);
+int tr_suite_check_vars(const tr_suite *suite, const tr_suite *lib, const tr_vars *vars, const char *profile,
+                        const char *whom, tr_err *e);
 
 #endif

@@ -216,6 +216,7 @@ typedef struct {
     unsigned long max_steps;
     tr_reports *reports;
     bool journal, journal_refuses; /* give the run a journal hook (that refuses) */
+    const char *ops_src;           /* an interface library (lib.tsuite); NULL: none */
 } run_opts;
 
 static tr_err last_err; /* of the last run_with */
@@ -244,6 +245,8 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
     }
     tr_slot_id who = {.run_id = "run", .slot = "s1", .serial = "TR00000000000001"};
     tr_interp_env env = {.card = io, .vars = vars, .who = &who, .now = NOW, .hooks = &h};
+    tr_suite *lib = o && o->ops_src ? parse(o->ops_src, "lib.tsuite") : NULL;
+    env.ops = lib;
     if (o) {
         env.allow_destructive = o->allow_destructive;
         env.test_timeout_s = o->timeout_s;
@@ -252,6 +255,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
         env.reports = o->reports;
     }
     int rc = tr_interp_run(s, &env, out, &last_err);
+    tr_suite_free(lib);
     tr_suite_free(s);
     return rc;
 }
@@ -1257,6 +1261,92 @@ START_TEST(skip_codes)
 }
 END_TEST
 
+/* ---- the interface's op library (suites/README.md, "Token operations") ------------ */
+
+static const char LIB_SRC[] = "op get {\n"                       /* 1 */
+                              "  00 CA 01 ${DO} 00\n"              /* 2 */
+                              "  let RESULT = SW\n"                /* 3 */
+                              "  assert SW == \"9000\" \"GET DATA answered ${SW}\"\n" /* 4 */
+                              "  let GOT = DATA\n"                 /* 5 */
+                              "}\n"
+                              "op mine {\n  let WHO = \"library\"\n}\n"
+                              "op unused {\n  let Z = NEVER_GIVEN\n}\n";
+
+START_TEST(ops_library_called_after_the_suites_own)
+{
+    const char *src = "op mine {\n  let WHO = \"suite\"\n}\n"
+                      "test \"reads\" {\n  classify x.read\n  call get\n  call mine\n"
+                      "  assert GOT == \"AB\" && WHO == \"suite\" \"${GOT} ${WHO}\"\n}\n"
+                      "test \"fails inside\" {\n  classify x.fail\n  let DO = \"02\"\n  call get\n}\n"
+                      "test \"needs it\" {\n  let DO = \"03\"\n  call get\n}\n"
+                      "test \"later\" {\n  assert GOT == \"AB\"\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00CA010100", "AB9000", -1);
+    fakecard_rule(&f, "00CA010200", "6A88", -1);
+    fakecard_rule(&f, "00CA010300", "6A88", -1);
+    static const char *const kv[] = {"DO", "01", NULL};
+    run_opts o = {.ops_src = LIB_SRC};
+    rec r;
+    tr_suite_outcome out;
+    ck_assert_int_eq(run_fake(src, &f, kv, &o, &r, &out), 0);
+    const res_row *t = verdict_of(&r, "reads");
+    ck_assert_msg(t->v == TR_PASS, "%s", t->msg);
+    /* a failure inside a library op names the library's line, with the test's class */
+    t = verdict_of(&r, "fails inside");
+    ck_assert_int_eq(t->v, TR_FAIL);
+    ck_assert_str_eq(t->cls, "x.fail");
+    ck_assert_msg(strstr(t->msg, "lib.tsuite:4: GET DATA answered 6A88") != NULL, "%s", t->msg);
+    /* GOT was set by the first test (it passed), so "later" passes; without
+     * a library, call is a suite error */
+    ck_assert_int_eq(verdict_of(&r, "later")->v, TR_PASS);
+    ck_assert_int_eq(run_fake(src, &f, kv, NULL, &r, &out), 0);
+    t = verdict_of(&r, "reads");
+    ck_assert_int_eq(t->v, TR_ERROR);
+    ck_assert_msg(strstr(t->msg, "interface's library, found 'get'") != NULL, "%s", t->msg);
+}
+END_TEST
+
+/* One root cause: a variable only a library op sets, when the test that
+ * called it failed, skips the tests that read it. */
+START_TEST(ops_library_one_root_cause)
+{
+    const char *src = "test \"sets\" {\n  call get\n}\ntest \"reads\" {\n  assert GOT == \"AB\"\n}\n";
+    fakecard f;
+    fakecard_init(&f);
+    fakecard_rule(&f, "00CA010100", "6A88", -1);
+    static const char *const kv[] = {"DO", "01", NULL};
+    run_opts o = {.ops_src = LIB_SRC};
+    rec r;
+    tr_suite_outcome out;
+    ck_assert_int_eq(run_fake(src, &f, kv, &o, &r, &out), 0);
+    const res_row *t = verdict_of(&r, "reads");
+    ck_assert_int_eq(t->v, TR_SKIP);
+    ck_assert_msg(strstr(t->msg, "not run: GOT is not set: test \"sets\" failed") != NULL, "%s", t->msg);
+}
+END_TEST
+
+/* The check before a run sees what the library ops the suite calls read
+ * (named at the library's line), and nothing of the ops it does not call. */
+START_TEST(ops_library_variables_checked)
+{
+    tr_suite *s = parse("test \"a\" {\n  call get\n}\n", "t.tsuite");
+    tr_suite *lib = parse(LIB_SRC, "lib.tsuite");
+    tr_vars *v = tr_vars_new(NULL);
+    tr_err e;
+    char buf[1200];
+    ck_assert_int_eq(tr_suite_check_vars(s, lib, v, "p1 (p1.ini)", "slot A1", &e), -1);
+    tr_err_format(&e, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "lib.tsuite:2:") && strstr(buf, "does not set DO,"), "%s", buf);
+    tr_vars_set(v, "DO", "01");
+    ck_assert_msg(tr_suite_check_vars(s, lib, v, "p1 (p1.ini)", "slot A1", &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tr_suite_check_vars(s, NULL, v, "p1 (p1.ini)", "slot A1", &e), 0);
+    tr_vars_free(v);
+    tr_suite_free(lib);
+    tr_suite_free(s);
+}
+END_TEST
+
 /* What a suite needs from outside: checked before a run (suitevars.h). */
 static int check_vars(const char *src, const char *const *kv, tr_err *e)
 {
@@ -1265,7 +1355,7 @@ static int check_vars(const char *src, const char *const *kv, tr_err *e)
     for (; kv && *kv; kv += 2)
         tr_vars_set(v, kv[0], kv[1]);
     tr_err_clear(e);
-    int rc = tr_suite_check_vars(s, v, "p1 (p1.ini)", "slot A1", e);
+    int rc = tr_suite_check_vars(s, NULL, v, "p1 (p1.ini)", "slot A1", e);
     tr_vars_free(v);
     tr_suite_free(s);
     return rc;
@@ -2168,6 +2258,17 @@ START_TEST(examples_run_on_ref1)
 }
 END_TEST
 
+/* suites/lib/ops-apdu.tsuite: the token operations the certification
+ * suites call (a run loads it for every apdu slot). */
+static tr_suite *load_ops_apdu(void)
+{
+    tr_suite *ops;
+    tr_err e;
+    char buf[1200];
+    ck_assert_msg(tr_suite_load("suites/lib/ops-apdu.tsuite", &ops, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    return ops;
+}
+
 /* suites/pin-model.tsuite with the real profile on an in-process REF-1
  * token: returns the test's row; *factory says whether the token ended in
  * factory state. */
@@ -2181,15 +2282,20 @@ static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory,
                   tr_err_format(&e, buf, sizeof buf));
     tr_suite *s;
     ck_assert_msg(tr_suite_load("suites/pin-model.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    tr_suite *ops = load_ops_apdu();
+    tr_vars *v = tr_vars_new(prof.vars);
+    tr_vars_set(v, "INTERFACE", "apdu");
     rec *r = calloc(1, sizeof *r);
     tr_interp_hooks h = hooks_for(r);
-    tr_interp_env env = {.card = &x->io, .vars = prof.vars, .now = NOW, .hooks = &h, .allow_destructive = true};
+    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h, .allow_destructive = true, .ops = ops};
     tr_suite_outcome o;
     ck_assert_int_eq(tr_interp_run(s, &env, &o, &e), 0);
     res_row row = *verdict_of(r, "the PIN state model: every transition, every observable");
     snprintf(log, logcap, "%s", r->nlogs ? r->logs[r->nlogs - 1] : "");
     *factory = x->tok.nv.user_tries == 10 && x->tok.nv.default_flag == 1 && x->tok.nv.so_tries == 10;
     free(r);
+    tr_vars_free(v);
+    tr_suite_free(ops);
     tr_suite_free(s);
     tr_profile_free(&prof);
     fix_free(x);
@@ -2290,12 +2396,15 @@ static void decrypt_on(tr_alg alg, const ref1_faults *f, enc_mode mode, rec *r, 
     tr_vars *v = tr_vars_new(prof.vars);
     tr_vars_set(v, "SLOT", "s1");
     tr_vars_set(v, "DECRYPT_COUNT", "20");
+    tr_vars_set(v, "INTERFACE", "apdu");
     tr_suite *s;
     ck_assert_msg(tr_suite_load("suites/decrypt.tsuite", &s, &e) == 0, "%s", tr_err_format(&e, buf, sizeof buf));
+    tr_suite *ops = load_ops_apdu();
     memset(r, 0, sizeof *r);
     tr_interp_hooks h = hooks_for(r);
-    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h};
+    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h, .ops = ops};
     ck_assert_int_eq(tr_interp_run(s, &env, o, &e), 0);
+    tr_suite_free(ops);
     tr_suite_free(s);
     tr_vars_free(v);
     tr_profile_free(&prof);
@@ -2496,6 +2605,9 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, cancel_and_budgets);
     tcase_add_test(tc, journal_statement);
     tcase_add_test(tc, pin_model_on_ref1);
+    tcase_add_test(tc, ops_library_called_after_the_suites_own);
+    tcase_add_test(tc, ops_library_one_root_cause);
+    tcase_add_test(tc, ops_library_variables_checked);
     tcase_add_test(tc, no_card_is_harness_error);
     tcase_add_test(tc, random_is_seeded);
     tcase_add_test(tc, protocol_violations_fail_not_error);
