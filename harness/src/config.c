@@ -318,6 +318,8 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
 #define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P | SLOT_C | SLOT_N)
 #define SKF_ONLY (1u << 8)    /* only slots with interface = skf take it */
 #define RIG_DEFAULT (1u << 9) /* may be given in [rig] as every slot's default */
+#define SKF_ALSO (1u << 10)   /* also taken by every skf slot, whatever its type: an SKF token
+                                 has no role object, so the rig says what it is */
 
 typedef struct slot_key_def slot_key_def;
 /* Check value, store it in s; false after ini_bad. */
@@ -592,10 +594,10 @@ static const slot_key_def slot_keys[] = {
     {"skf_app", SKF_KEY, set_text, FIELD(skf.app), 0, 0, NULL, "the SKF application's name"},
     {"skf_container", SKF_KEY, set_text, FIELD(skf.container), 0, 0, NULL, "the container (default: the only one)"},
     {"skf_quirks", SKF_KEY, set_quirks, FIELD(skf.quirks), 0, 0, NULL, "out_width=4|8, devinfo=286|294"},
-    {"serial", SLOT_V, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
-    {"role", SLOT_V, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},
-    {"alg", SLOT_V, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
-    {"algorithm", SLOT_V, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
+    {"serial", SLOT_V | SKF_ALSO, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
+    {"role", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},
+    {"alg", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
+    {"algorithm", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
     {"validity", SLOT_V, set_choice, FIELD(vt.validity), 0, 0, validities, "the certificate's validity class"},
     {"org", SLOT_V, set_text, FIELD(vt.org), 0, 0, NULL, "organisation in the certificate and seal"},
     {"faults", SLOT_V, set_text, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
@@ -631,7 +633,8 @@ static const slot_key_def *find_slot_key(const char *name)
 /* Whether slot s (its type and interface as read so far) takes key k. */
 static bool key_applies(const slot_key_def *k, const tr_slot_cfg *s)
 {
-    return (k->types & (1u << s->type)) && (!(k->types & SKF_ONLY) || s->iface == TR_IFACE_SKF);
+    bool skf = s->iface == TR_IFACE_SKF;
+    return ((k->types & (1u << s->type)) && (!(k->types & SKF_ONLY) || skf)) || ((k->types & SKF_ALSO) && skf);
 }
 
 /* "type, profile, var.NAME, ..." : the keys slot s takes. */

@@ -622,7 +622,7 @@ static int load_time_limits(interp *I)
         return -1;
     if (load_ins_set(I, "SIGN_INS", &I->sign_ins) < 0)
         return -1;
-    if (I->sign_max_ms >= 0 && I->sign_ins.n == 0)
+    if (I->sign_max_ms >= 0 && I->sign_ins.n == 0 && !I->env->skf) /* over SKF: the private-key functions */
         return tr_fail(I->e, TR_E_CONFIG, "SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands it "
                                           "applies to)");
     return 0;
@@ -1975,10 +1975,13 @@ static int skf_args(interp *I, const tr_stmt *s, const tr_skf_fn_info *fi, tr_sk
         if (eval(I, call->args[k], &v) < 0)
             return -1;
         if (kind == 'u') {
-            if (!v.is_int || v.i < 0 || v.i > UINT32_MAX)
-                return rt_error(I, call->args[k]->pos, "expected a number from 0 to 4294967295 as argument %d of %s",
-                                k + 1, s->name);
-            a->u[a->nu++] = (uint32_t)v.i;
+            int64_t n;
+            if (to_int(I, &v, call->args[k]->pos, s->name, &n) < 0)
+                return -1;
+            if (n < 0 || n > UINT32_MAX)
+                return rt_error(I, call->args[k]->pos, "expected a number from 0 to 4294967295 as argument %d of %s, "
+                                                       "found %" PRId64, k + 1, s->name, n);
+            a->u[a->nu++] = (uint32_t)n;
         } else if (kind == 's' || kind == 'p') {
             if (v.is_int)
                 return rt_error(I, call->args[k]->pos, "expected a string as argument %d of %s, found the number %" PRId64,

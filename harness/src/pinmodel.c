@@ -24,6 +24,7 @@ typedef struct {
     const char *pin[2];            /* DEFAULT_PIN, NEW_PIN */
     const char *wrong, *so, *wrong_so;
     bool can_sign, can_seal;
+    bool off[16];                  /* transitions the interface cannot do (OPS_NA) */
 } pm_cfg;
 
 /* What a transition must answer. */
@@ -163,6 +164,14 @@ static const pm_trans TRANS[] = {
      "pin.counter-reset-by-power", "pin.verified-after-power"},
 };
 #define NTRANS (sizeof TRANS / sizeof TRANS[0])
+_Static_assert(NTRANS <= sizeof ((pm_cfg *)0)->off, "pm_cfg.off holds a flag per transition");
+
+/* Transition t may be taken from s: the model allows it and the interface
+ * can do it. */
+static bool trans_on(size_t t, const pm_state *s, const pm_cfg *c)
+{
+    return !c->off[t] && TRANS[t].enabled(s, c);
+}
 enum { T_RIGHT = 0, T_POWER = NTRANS - 1 };
 
 size_t tr_pinmodel_transitions(const char **names, size_t cap)
@@ -220,7 +229,7 @@ static void search(const pm_state *from, const pm_cfg *c, pm_search *sr)
         done[u] = true;
         pm_state s = decode(u, c);
         for (size_t t = 0; t < NTRANS; t++) {
-            if (!TRANS[t].enabled(&s, c))
+            if (!trans_on(t, &s, c))
                 continue;
             pm_state n = s;
             pm_expect x;
@@ -245,7 +254,7 @@ static bool next_target(const pm_search *sr, const pm_cfg *c, bool covered[NTRAN
             continue;
         pm_state s = decode(i, c);
         for (size_t t = 0; t < NTRANS; t++)
-            if (TRANS[t].enabled(&s, c) && !covered[t][kind_of(&s)] && sr->dist[i] + TRANS[t].cost < best) {
+            if (trans_on(t, &s, c) && !covered[t][kind_of(&s)] && sr->dist[i] + TRANS[t].cost < best) {
                 best = sr->dist[i] + TRANS[t].cost;
                 *target = i;
                 *trans = (int)t;
@@ -458,7 +467,7 @@ static unsigned count_reachable(const pm_cfg *c)
             continue;
         pm_state s = decode(i, c);
         for (size_t t = 0; t < NTRANS; t++)
-            if (TRANS[t].enabled(&s, c) && !seen[t][kind_of(&s)]) {
+            if (trans_on(t, &s, c) && !seen[t][kind_of(&s)]) {
                 seen[t][kind_of(&s)] = true;
                 n++;
             }
@@ -495,6 +504,21 @@ static tr_pm_outcome walk(pm_walk *w)
     return best < 0 ? deviate(w, "suite", "the model cannot get back to factory state") : follow(w, &sr, best);
 }
 
+/* The interface's `capabilities` op names, in OPS_NA (comma-separated), the
+ * operations it cannot do (GM/T 0016 has no reset; a slot without a power
+ * switch cannot cycle): the walk leaves those transitions out and the rest
+ * is covered as before. */
+static void ops_na(pm_walk *w, pm_cfg *c)
+{
+    const char *na = var_or(w, "OPS_NA", "");
+    for (size_t t = 0; t < NTRANS; t++) {
+        size_t n = strlen(TRANS[t].op);
+        for (const char *p = strstr(na, TRANS[t].op); p; p = strstr(p + 1, TRANS[t].op))
+            if ((p == na || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+                c->off[t] = true;
+    }
+}
+
 static int load_cfg(const tr_pm_io *io, pm_cfg *c, tr_err *e)
 {
     static const char *const need[] = {"PIN_MAX_TRIES", "SO_MAX_TRIES", "DEFAULT_PIN", "NEW_PIN", "WRONG_PIN",
@@ -525,6 +549,7 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
 {
     memset(res, 0, sizeof *res);
     pm_cfg c;
+    memset(&c, 0, sizeof c);
     if (load_cfg(io, &c, e) < 0)
         return res->outcome = TR_PM_ERROR;
     pm_walk w = {.io = io, .c = &c, .res = res, .e = e};
@@ -533,6 +558,9 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
         return res->outcome = TR_PM_STOPPED;
     if (strcmp(var_or(&w, "RESULT", "(not set)"), "ok"))
         return deviate(&w, "pin.no-pin-info", "before the walk: PIN info answered %s", var_or(&w, "RESULT_TEXT", ""));
+    if (io->call(io->ud, "capabilities") < 0)
+        return res->outcome = TR_PM_STOPPED;
+    ops_na(&w, &c);
     c.can_sign = var_num(&w, "MODEL_CAN_SIGN", 0) == 1;
     c.can_seal = var_num(&w, "MODEL_CAN_SEAL", 0) == 1;
     /* a token that is not in factory state is not touched */

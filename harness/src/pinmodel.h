@@ -32,6 +32,8 @@
  * library implements them, the suite only setup) and the variables they
  * exchange:
  *   setup          once: MODEL_CAN_SIGN, MODEL_CAN_SEAL (1 when the probe applies)
+ *   capabilities   once: OPS_NA, the operations the interface cannot do
+ *                  (comma-separated op names; those transitions are left out)
  *   pin_info       RESULT ok, PIN_MAX PIN_LEFT PIN_FLAG (1 = factory PIN) SO_LEFT
  *   verify         OP_PIN
  *   change         OP_OLD_PIN OP_NEW_PIN

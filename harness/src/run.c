@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "interp.h"
 #include "rig.h"
+#include "skfslot.h"
 #include "suitevars.h"
 #include "transport.h"
 #include "util.h"
@@ -246,6 +247,8 @@ int tr_slot_profile_load(const tr_rig_cfg *rig, const tr_slot_cfg *slot, const c
         tr_strlcpy(name, slot->profile, sizeof name);
     else if (rig->profile[0])
         tr_strlcpy(name, rig->profile, sizeof name);
+    else if (slot->iface == TR_IFACE_SKF && slot->vt.alg[0])
+        snprintf(name, sizeof name, "skf-%s", slot->vt.alg);
     else if (slot->type == TR_SLOT_VIRTUAL)
         snprintf(name, sizeof name, "ref1-%s", slot->vt.alg);
     else
@@ -259,8 +262,10 @@ typedef struct run_ctx run_ctx;
 /* One slot of a run (or of an identify / recover pass). */
 typedef struct {
     run_ctx *rc;
+    const tr_rig_cfg *rig;
     const tr_slot_cfg *cfg;
-    tr_slot *slot;
+    tr_slot *slot;            /* its power (and, over apdu, its reader and card) */
+    tr_skfslot *skf;          /* interface skf: the vendor library's session */
     tr_profile profile;
     tr_vars *vars;            /* slot layer over the profile */
     const tr_suite *ops;      /* its interface's token operations (run_ctx owns it) */
@@ -284,11 +289,10 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
 /* Slot variables: profile < slot identity (and a virtual rig's trust
  * anchors) < rig var.* < manifest < -D. */
 /* The interface the slot's token is reached through (suites/README.md,
- * "Token operations"): every slot speaks REF-1 APDUs for now. */
+ * "Token operations"): apdu or skf. */
 static const char *slot_interface(const tr_slot_cfg *c)
 {
-    (void)c;
-    return "apdu";
+    return tr_slot_iface_name(c->iface);
 }
 
 /* suites/lib/ops-<iface>.tsuite, the token operations of an interface. */
@@ -318,18 +322,21 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, c
     if (!sr->vars)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     const tr_slot_cfg *c = sr->cfg;
-    bool virt = c->type == TR_SLOT_VIRTUAL;
+    /* a virtual token's identity is the rig's; an skf token's too (GM/T
+     * 0016 has no role object: the rig or the manifest says what it is) */
+    bool virt = c->type == TR_SLOT_VIRTUAL, ident = virt || c->iface == TR_IFACE_SKF;
     const char *kv[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
-                        "EXPECTED_SERIAL", virt ? c->vt.serial : NULL,
-                        "EXPECTED_ROLE", virt ? c->vt.role : NULL,
-                        "EXPECTED_ALG", virt ? c->vt.alg : NULL, NULL, NULL};
+                        "POWER", tr_slot_type_name(c->type),
+                        "EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
+                        "EXPECTED_ROLE", ident && c->vt.role[0] ? c->vt.role : NULL,
+                        "EXPECTED_ALG", ident && c->vt.alg[0] ? c->vt.alg : NULL, NULL, NULL};
     for (const char *const *p = kv; p[0]; p += 2)
         if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
     /* a virtual token's certificate and seal come from its rig's PKI */
     if ((virt && tr_vrig_trust_vars(vrig, sr->vars, e) < 0) || copy_layer(sr->vars, c->vars, e) < 0)
         return -1;
-    if (m && tr_manifest_apply((tr_manifest *)m, virt ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
+    if (m && tr_manifest_apply((tr_manifest *)m, ident && c->vt.serial[0] ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
         return -1;
     if (copy_layer(sr->vars, defs, e) < 0)
         return -1;
@@ -355,6 +362,8 @@ static int check_suite_vars(const slot_run *sr, const tr_run_opts *o, tr_err *e)
 
 static void slot_free(slot_run *sr)
 {
+    tr_skfslot_close(sr->skf);
+    sr->skf = NULL;
     tr_slot_close(sr->slot);
     sr->slot = NULL;
     tr_vars_free(sr->vars);
@@ -542,6 +551,37 @@ static void record_slot_props(slot_run *sr)
         slot_property(sr, props[i][0], props[i][1]);
 }
 
+/* ---- reaching the token -------------------------------------------------------------------------------- */
+
+/* Connect the slot's token through its interface and fill the callbacks
+ * the interpreter uses: over apdu the reader and card (rig.h), over skf the
+ * vendor library's session (skfslot.h: the library in a child process of
+ * its own, the token found among its devices). Called from the thread that
+ * will use the slot. */
+static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
+{
+    if (sr->cfg->iface != TR_IFACE_SKF) {
+        if (tr_slot_connect(sr->slot, e) < 0)
+            return -1;
+        tr_slot_cardio(sr->slot, io);
+        tr_strlcpy(sr->reader, tr_slot_reader(sr->slot), sizeof sr->reader);
+        return 0;
+    }
+    if (!sr->skf && tr_skfslot_open(sr->rig, sr->cfg, sr->slot, &sr->skf, e) < 0)
+        return -1;
+    if (tr_skfslot_connect(sr->skf, e) < 0)
+        return -1;
+    tr_skfslot_cardio(sr->skf, io);
+    snprintf(sr->reader, sizeof sr->reader, "SKF %s (%s)", tr_skfslot_device(sr->skf), sr->cfg->skf.library);
+    return 0;
+}
+
+/* The library session of an skf slot, NULL over apdu. */
+static tr_skf *slot_skf(slot_run *sr)
+{
+    return sr->skf ? tr_skfslot_lib(sr->skf) : NULL;
+}
+
 /* ---- recovery from the journal ---------------------------------------------------------------------- */
 
 static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, tr_err *e)
@@ -577,7 +617,8 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     fill_hooks(&hooks, &hu, false);
     hooks.journal = NULL;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
-    tr_interp_env env = {.card = io, .vars = v, .reports = rc->rep, .who = &sr->who, .allow_destructive = true,
+    tr_interp_env env = {.card = io, .skf = slot_skf(sr), .vars = v, .reports = rc->rep, .who = &sr->who,
+                         .allow_destructive = true,
                          .no_result_rows = !rows, .hooks = &hooks, .ops = sr->ops};
     if (!rows)
         hooks.progress = NULL;
@@ -692,7 +733,8 @@ static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *s
     if (restart_service(sr, e) < 0)
         return -1;
     tr_slot_drop_service(sr->slot);
-    if (tr_slot_connect(sr->slot, e) < 0)
+    tr_cardio fresh;
+    if (slot_connect(sr, &fresh, e) < 0)
         return -1;
     recover_in_worker(sr, io, true, "after the pcscd restart");
     sr->service_resumes++;
@@ -710,7 +752,7 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     hook_ud hu = {sr, w};
     tr_interp_hooks hooks;
     fill_hooks(&hooks, &hu, rc->o->script);
-    tr_interp_env env = {.card = io, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
+    tr_interp_env env = {.card = io, .skf = slot_skf(sr), .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
                          .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks,
                          .ops = sr->ops};
     int status = 0;
@@ -779,16 +821,14 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_err e;
     tr_err_clear(&e);
     tr_batch_where(w, "connect", "");
-    if (tr_slot_connect(sr->slot, &e) < 0) {
+    tr_cardio io;
+    if (slot_connect(sr, &io, &e) < 0) {
         char msg[TR_ERR_MSG_MAX];
         tr_err_format(&e, msg, sizeof msg);
         not_run_rows(sr, 0, 0, e.code == TR_E_TIMEOUT ? "enum.no-card" : tr_code_name(e.code), msg);
         return 2;
     }
-    tr_strlcpy(sr->reader, tr_slot_reader(sr->slot), sizeof sr->reader);
     record_slot_props(sr);
-    tr_cardio io;
-    tr_slot_cardio(sr->slot, &io);
     tr_batch_where(w, "recovery", "journaled PINs restored");
     recover_in_worker(sr, &io, true, "left by an earlier run");
     int status = run_suites_on_slot(sr, w, &io);
@@ -898,6 +938,7 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
             continue;
         slot_run *sr = &rc->slots[rc->nslots++];
         sr->rc = rc;
+        sr->rig = rig;
         sr->cfg = c;
         if (tr_slot_profile_load(rig, c, rc->o->profile, &sr->profile, e) < 0 ||
             slot_vars(sr, rig, rc->rs->vrig, rc->o->manifest, rc->o->defs, e) < 0 ||
@@ -1152,11 +1193,9 @@ static int recover_one(slot_run *sr, FILE *out)
     tr_err se;
     tr_err_clear(&se);
     int r = -1;
-    if (tr_slot_connect(sr->slot, &se) == 0) {
-        tr_cardio io;
-        tr_slot_cardio(sr->slot, &io);
+    tr_cardio io;
+    if (slot_connect(sr, &io, &se) == 0)
         r = recover_slot(sr, &io, true, why, sizeof why, &se);
-    }
     if (r < 0) {
         snprintf(why, sizeof why, "not restored: %s (the journal entry is kept)", se.msg);
         r = 0;
@@ -1220,8 +1259,9 @@ static void identify_log(void *ud, const char *test, const char *text)
 
 int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t cap, tr_err *e)
 {
-    slot_run sr = {.cfg = c};
+    slot_run sr = {.rig = &rs->cfg, .cfg = c};
     tr_suite *suite = NULL, *ops = NULL;
+    tr_cardio io;
     char path[TR_PATH_MAX + 64];
     out[0] = '\0';
     snprintf(path, sizeof path, "%s/suites/lib/identify.tsuite", tr_data_dir());
@@ -1229,13 +1269,11 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
     if (tr_suite_load(path, &suite, e) < 0 || load_ops_library(slot_interface(c), &ops, e) < 0 ||
         tr_slot_profile_load(&rs->cfg, c, NULL, &sr.profile, e) < 0 ||
         slot_vars(&sr, &rs->cfg, rs->vrig, NULL, NULL, e) < 0 || tr_slot_open(&rs->cfg, c, rs->vrig, &sr.slot, e) < 0 ||
-        tr_slot_connect(sr.slot, e) < 0)
+        slot_connect(&sr, &io, e) < 0)
         goto out;
-    tr_cardio io;
-    tr_slot_cardio(sr.slot, &io);
     log_sink ls = {out, cap, 0};
     tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
-    tr_interp_env env = {.card = &io, .vars = sr.vars, .hooks = &hooks, .ops = ops};
+    tr_interp_env env = {.card = &io, .skf = slot_skf(&sr), .vars = sr.vars, .hooks = &hooks, .ops = ops};
     tr_suite_outcome res;
     if (tr_interp_run(suite, &env, &res, e) == 0) {
         status = 0;

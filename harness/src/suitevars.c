@@ -26,7 +26,7 @@ static const char *const PIN_MODEL_SETS[] = {"OP_PIN", "OP_OLD_PIN", "OP_NEW_PIN
 static const char *const PIN_MODEL_READS[] = {"PIN_MAX_TRIES", "SO_MAX_TRIES", "DEFAULT_PIN", "NEW_PIN",
                                               "WRONG_PIN", "SO_PIN", NULL};
 /* ...and calls these ops (the token operations and the suite's setup) */
-static const char *const PIN_MODEL_OPS[] = {"setup", "pin_info", "verify", "change", "unblock", "verify_status",
+static const char *const PIN_MODEL_OPS[] = {"setup", "capabilities", "pin_info", "verify", "change", "unblock", "verify_status",
                                             "logout", "warm_reset", "power_cycle", "sign_probe", "seal_probe",
                                             NULL};
 
@@ -46,6 +46,7 @@ enum { READS, SETS, GUARDS, CALLS, NLISTS };
 struct tr_suite_vars {
     ref_list l[NLISTS];
     const char *file; /* of the statements being walked */
+    const char *iface; /* the slot's INTERFACE: what only another interface runs is not walked; NULL = all */
     bool nomem;
 };
 
@@ -120,9 +121,15 @@ static void add_outputs(tr_suite_vars *sv, const char *const *names, tr_pos pos)
         add(sv, SETS, *names, pos);
 }
 
+static bool other_interface(const tr_expr *x, const char *iface);
+
 static void walk_stmts(tr_suite_vars *sv, const tr_stmt *s)
 {
     for (; s; s = s->next) {
+        if (s->kind == TR_ST_IF && other_interface(s->e[0], sv->iface)) {
+            walk_stmts(sv, s->else_body); /* `if INTERFACE == "other"`: its body never runs here */
+            continue;
+        }
         /* s->name is the variable a statement sets (let, capture, for,
          * read-binary, and whatever statement comes next), except where it
          * names a metric */
@@ -208,17 +215,43 @@ static void walk_library(tr_suite_vars *sv, const tr_suite *suite, const tr_suit
     free(walked);
 }
 
-tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite, const tr_suite *lib)
+/* Whether expression x is `INTERFACE == "name"` (either way round) with
+ * another name than iface: a test that requires it never runs on the slot. */
+static bool other_interface(const tr_expr *x, const char *iface)
+{
+    if (!iface || x->kind != TR_EX_BINARY || x->op != TR_OP_EQ)
+        return false;
+    const tr_expr *v = x->a->kind == TR_EX_VAR ? x->a : x->b, *c = v == x->a ? x->b : x->a;
+    if (v->kind != TR_EX_VAR || strcmp(v->name, "INTERFACE") || c->kind != TR_EX_STR || !c->str.constant)
+        return false;
+    return strlen(iface) != c->str.len || strncmp(c->str.text, iface, c->str.len) != 0;
+}
+
+static bool test_for_other_interface(const tr_test *t, const char *iface)
+{
+    for (int k = 0; k < t->nrequires && k < 8; k++)
+        if (other_interface(t->requires[k], iface))
+            return true;
+    return false;
+}
+
+static tr_suite_vars *scan_for(const tr_suite *suite, const tr_suite *lib, const char *iface)
 {
     tr_suite_vars *sv = calloc(1, sizeof *sv);
     if (!sv)
         return NULL;
     sv->file = suite->file;
+    sv->iface = iface;
+    for (int k = 0; k < suite->nrequires && k < 8; k++)
+        if (other_interface(suite->requires[k], iface))
+            return sv; /* the suite never runs on the slot: it reads nothing */
     walk_stmts(sv, suite->prelude);
     for (int k = 0; k < suite->nrequires && k < 8; k++)
         walk_expr(sv, suite->requires[k]);
     for (size_t t = 0; t < suite->ntests; t++) {
         const tr_test *tt = &suite->tests[t];
+        if (test_for_other_interface(tt, iface))
+            continue;
         for (int k = 0; k < tt->nrequires && k < 8; k++)
             walk_expr(sv, tt->requires[k]);
         walk_stmts(sv, tt->body);
@@ -235,6 +268,11 @@ tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite, const tr_suite *lib)
         if (sv->l[l].n > 1)
             qsort(sv->l[l].v, sv->l[l].n, sizeof(ref), by_name);
     return sv;
+}
+
+tr_suite_vars *tr_suite_vars_scan(const tr_suite *suite, const tr_suite *lib)
+{
+    return scan_for(suite, lib, NULL);
 }
 
 void tr_suite_vars_free(tr_suite_vars *sv)
@@ -291,7 +329,8 @@ static bool earlier(const tr_suite *suite, const ref *x, const ref *y)
 int tr_suite_check_vars(const tr_suite *suite, const tr_suite *lib, const tr_vars *vars, const char *profile,
                         const char *whom, tr_err *e)
 {
-    tr_suite_vars *sv = tr_suite_vars_scan(suite, lib);
+    /* a test that requires another interface than the slot's never runs on it */
+    tr_suite_vars *sv = scan_for(suite, lib, tr_vars_get(vars, "INTERFACE"));
     if (!sv)
         return tr_fail(e, TR_E_NOMEM, "out of memory checking %s", suite->file);
     const ref *first = NULL;
