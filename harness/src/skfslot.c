@@ -20,6 +20,8 @@ struct tr_skfslot {
     tr_skf *lib;
     char device[TR_SKF_NAME_MAX];
     char serial[64];
+    char passed_over[300];   /* the last device that could not say its serial */
+    bool named_by_serial;    /* the library's device names carry the serial */
     bool connected, app_open, container_open;
 };
 
@@ -89,13 +91,20 @@ static int connect_read_serial(tr_skfslot *s, const char *name, tr_err *e)
     s->connected = true;
     if (call(s, "SKF_GetDevInfo", NULL, &r, e) < 0)
         return -1;
+    /* a device that cannot say its serial is not known to be ours: passed
+     * over (said if the token is never found), never an error of the slot */
     tr_skf_devinfo di;
-    if (r.sar != 0)
-        return sar_fail(s, TR_E_TOKEN, "SKF_GetDevInfo", name, r.sar, e);
-    if (tr_skf_devinfo_parse(r.out, r.nout, &di, e) < 0)
-        return tr_err_prefix(e, "slot %s: SKF_GetDevInfo(%s)", s->cfg->name, name), -1;
+    tr_err pe;
+    if (r.sar != 0) {
+        snprintf(s->passed_over, sizeof s->passed_over, "SKF_GetDevInfo(%s) answered %s", name,
+                 tr_skf_sar_name(r.sar));
+        return 0;
+    }
+    if (tr_skf_devinfo_parse(r.out, r.nout, &di, &pe) < 0) {
+        snprintf(s->passed_over, sizeof s->passed_over, "SKF_GetDevInfo(%s): %s", name, pe.msg);
+        return 0;
+    }
     tr_strlcpy(s->serial, di.serial, sizeof s->serial);
-    tr_strlcpy(s->device, name, sizeof s->device);
     return 1;
 }
 
@@ -120,8 +129,13 @@ static int listed_devices(tr_skfslot *s, tr_skf_list *l, tr_err *e)
     a.u[0] = 1;
     a.nu = 1;
     tr_skf_reply r;
-    if (call(s, "SKF_EnumDev", &a, &r, e) < 0)
-        return -1;
+    /* a device that arrives between the size query and the call makes the
+     * list longer than the buffer: ask again (devices come and go here) */
+    for (int tries = 0; tries < 3; tries++)
+        if (call(s, "SKF_EnumDev", &a, &r, e) < 0)
+            return -1;
+        else if (r.sar != SAR_BUFFER_TOO_SMALL)
+            break;
     l->count = 0;
     if (r.sar != 0)
         return 0; /* nothing listed (some libraries answer an error for "none") */
@@ -145,14 +159,28 @@ static int try_connect(tr_skfslot *s, tr_err *e)
         return tr_fail(e, TR_E_CONFIG, "slot %s: the library lists %zu devices (%s, %s%s): name the slot's with "
                                        "skf_device or skf_serial", s->cfg->name, l.count, l.name[0], l.name[1],
                        l.count > 2 ? ", ..." : "");
-    for (size_t k = 0; k < l.count; k++) {
-        int c = connect_read_serial(s, l.name[k], e);
-        if (c < 0)
-            return -1;
-        if (c > 0 && (!serial || !strcmp(serial, s->serial)))
-            return 1;
-        disconnect(s);
-    }
+    /* cheapest first: the name the token had (names may change after a
+     * replug, so it is only a first guess), then names that carry the
+     * serial, then the rest; each candidate costs a connect and a DEVINFO,
+     * and another slot's token is touched only when nothing cheaper fits */
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t k = 0; k < l.count; k++) {
+            bool last = !strcmp(l.name[k], s->device), has = serial && strstr(l.name[k], serial);
+            if ((pass == 0 && !last) || (pass == 1 && (last || !has)) ||
+                (pass == 2 && (last || has || s->named_by_serial)))
+                continue;
+            int c = connect_read_serial(s, l.name[k], e);
+            if (c < 0)
+                return -1;
+            if (c > 0 && (!serial || !strcmp(serial, s->serial))) {
+                tr_strlcpy(s->device, l.name[k], sizeof s->device);
+                /* then another slot's token is never connected to again to
+                 * find this one: a name without the serial is not it */
+                s->named_by_serial = serial && strstr(l.name[k], serial);
+                return 1;
+            }
+            disconnect(s);
+        }
     return 0;
 }
 
@@ -207,9 +235,10 @@ static int wait_connected(tr_skfslot *s, tr_err *e)
             return c < 0 ? -1 : 0;
         if (tr_now_ns() >= end) {
             const char *serial = wanted_serial(s);
-            return tr_fail(e, TR_E_TIMEOUT, "slot %s: no device%s%s%s%s listed by SKF_EnumDev(TRUE) within %u ms",
+            return tr_fail(e, TR_E_TIMEOUT, "slot %s: no device%s%s%s%s listed by SKF_EnumDev(TRUE) within %u ms%s%s",
                            s->cfg->name, s->cfg->skf.device[0] ? " matching " : "", s->cfg->skf.device,
-                           serial ? " with serial " : "", serial ? serial : "", s->rig->ready_timeout_ms);
+                           serial ? " with serial " : "", serial ? serial : "", s->rig->ready_timeout_ms,
+                           s->passed_over[0] ? "; passed over: " : "", s->passed_over);
         }
         sleep_ns(SKF_POLL_NS);
     }
