@@ -2039,6 +2039,10 @@ static int exec_skf(interp *I, const tr_stmt *s)
     if (rc < 0)
         return e.code == TR_E_CONFIG ? end_test(I, TR_ERROR, "config", s->pos.line, "%s", e.msg), STOP
                                      : io_error(I, s->pos.line, &e, s->name);
+    if (r.sar == TR_SAR_DEVICE_REMOVED) { /* the token left: as a PC/SC removal, the slot's tests end */
+        tr_fail(&e, TR_E_REMOVED, "%s answered SAR_DEVICE_REMOVED: the token left", s->name);
+        return io_error(I, s->pos.line, &e, s->name);
+    }
     I->apdu_ns += (uint64_t)(r.us * 1000.0);
     I->out->apdus++;
     bool first = I->power_fresh;
@@ -3035,6 +3039,25 @@ static void finish_test(interp *I, const tr_test *t, double duration)
 }
 
 /* Why a test is not run at all (verdict set in I), or false to run it. */
+/* Whether statements s (with the blocks inside them and the ops they call)
+ * power-cycle the token. The PIN model does not count: it leaves the power
+ * cycle out when the interface says it cannot (OPS_NA). */
+static bool stmts_cycle(const interp *I, const tr_stmt *s, int depth)
+{
+    for (; s; s = s->next) {
+        if (s->kind == TR_ST_POWER_CYCLE)
+            return true;
+        if (s->kind == TR_ST_CALL && depth < MAX_CALL_DEPTH) {
+            const tr_suite_op *op = find_op_in(I->suite, I->env->ops, s->name, NULL);
+            if (op && stmts_cycle(I, op->body, depth + 1))
+                return true;
+        }
+        if (stmts_cycle(I, s->body, depth) || stmts_cycle(I, s->else_body, depth))
+            return true;
+    }
+    return false;
+}
+
 static bool not_run(interp *I, const tr_test *t, int suite_req)
 {
     char why[600];
@@ -3060,6 +3083,13 @@ static bool not_run(interp *I, const tr_test *t, int suite_req)
     int r = check_requires(I, t->requires, t->nrequires, why, sizeof why);
     if (r == 0)
         end_test(I, TR_SKIP, NULL, 0, "%s", why);
+    /* on a slot without a power switch a test that power-cycles is not
+     * started at all: half of it (a spent try) without the other half would
+     * leave the token worse and prove nothing */
+    if (r > 0 && I->env->no_power && stmts_cycle(I, t->body, 0)) {
+        end_test(I, TR_SKIP, "not-run.no-power", 0, "not run: %s: the test power-cycles the token", I->env->no_power);
+        return true;
+    }
     return r <= 0;
 }
 

@@ -85,6 +85,10 @@ typedef struct {
     tr_reports *reports;        /* may be NULL (unit tests, dry runs) */
     const tr_slot_id *who;      /* written into every row; may be NULL */
     bool allow_destructive;     /* else `destructive` tests are skipped */
+    const char *no_power;       /* the slot has no power switch (why, for the
+                                   message): a test that power-cycles is
+                                   skipped not-run.no-power before it starts;
+                                   NULL = it has one */
     time_t now;                 /* "now" for cert-info / seal-info; 0 = time() */
     double test_timeout_s;      /* per test, checked between statements; 0 = none */
     atomic_int *cancel;         /* nonzero = stop between statements; may be NULL.

@@ -372,7 +372,12 @@ static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const char *w
 
 /* The counter query, and whether signing and the seal are permitted: all
  * three follow the volatile verified state. */
-static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, const char *where)
+/* was_verified: the state before the transition. Without a query of the
+ * verified state (n/a: SKF) a probe that is permitted when the model says
+ * refused is read by where the walk came from: from a verified state the
+ * transition failed to end it (its verified_class); from an unverified one
+ * the key works without the PIN (the probe's own class). */
+static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, int was_verified, const char *where)
 {
     const pm_state *s = &w->s;
     if (s->verified == VERIFIED_UNKNOWN)
@@ -381,7 +386,8 @@ static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, const char *w
         return w->res->outcome = TR_PM_STOPPED;
     const char *got = var_or(w, "RESULT", "(not set)"), *text = var_or(w, "RESULT_TEXT", "");
     const char *want = s->verified ? "ok" : s->left == 0 ? "blocked" : "wrong";
-    if (!strcmp(got, "n/a")) /* the interface cannot ask (SKF): the probes still tell */
+    bool query_na = !strcmp(got, "n/a"); /* kept: the probes below set RESULT again */
+    if (query_na) /* the interface cannot ask (SKF): the probes still tell */
         want = got;
     if (strcmp(got, want)) {
         const char *cls = !strcmp(got, "ok") ? (t->verified_class ? t->verified_class : "pin.verified-state-wrong")
@@ -403,8 +409,10 @@ static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, const char *w
             return w->res->outcome = TR_PM_STOPPED;
         const char *r = var_or(w, "RESULT", "(not set)");
         bool permitted = !strcmp(r, "ok");
+        const char *open_cls = query_na && was_verified == 1 && t->verified_class ? t->verified_class
+                                                                                             : probes[k].open_cls;
         if (permitted != (s->verified == 1))
-            return deviate(w, permitted ? probes[k].open_cls : probes[k].closed_cls, "%s: %s was %s (%s), the model says %s",
+            return deviate(w, permitted ? open_cls : probes[k].closed_cls, "%s: %s was %s (%s), the model says %s",
                            where, probes[k].what, permitted ? "permitted" : "refused", var_or(w, "RESULT_TEXT", ""),
                            s->verified ? "permitted" : "refused (the PIN is not verified)");
     }
@@ -425,6 +433,7 @@ static tr_pm_outcome step(pm_walk *w, int ti)
     snprintf(where, sizeof where, "after %s (step %u, from: %s)", t->name, w->res->steps + 1, before);
     w->covered[ti][kind_of(&w->s)] = true;
     pm_expect x = {"ok", -1};
+    int was_verified = w->s.verified;
     t->apply(&w->s, w->c, &x);
     w->res->steps++;
     if (w->io->call(w->io->ud, t->op) < 0)
@@ -433,7 +442,7 @@ static tr_pm_outcome step(pm_walk *w, int ti)
     if (o == TR_PM_PASS)
         o = check_pin_info(w, t, where);
     if (o == TR_PM_PASS)
-        o = check_verified(w, t, where);
+        o = check_verified(w, t, was_verified, where);
     if (!strcmp(t->op, "change") && !strcmp(x.result, "ok"))
         w->changed_since_power = true;
     if (ti == T_POWER)
@@ -519,6 +528,21 @@ static void ops_na(pm_walk *w, pm_cfg *c)
     }
 }
 
+/* Without a query of the verified state (OPS_NA names verify_status: SKF)
+ * the walk first proves that the key refuses in the fresh session setup
+ * opened: a probe permitted there is the key working without the PIN, so
+ * that one permitted later after a transition from a verified state can
+ * only be that transition failing to end it (check_verified). */
+static tr_pm_outcome start_refuses(pm_walk *w)
+{
+    static const pm_trans start = {"the start (a fresh session)", "setup", 0, en_always, NULL, NULL,
+                                   "enum.no-select", "pin.counter-wrong", NULL};
+    const char *na = var_or(w, "OPS_NA", "");
+    if (!strstr(na, "verify_status"))
+        return TR_PM_PASS;
+    return w->res->outcome = check_verified(w, &start, 0, "at the start (a fresh session, nothing verified)");
+}
+
 static int load_cfg(const tr_pm_io *io, pm_cfg *c, tr_err *e)
 {
     static const char *const need[] = {"PIN_MAX_TRIES", "SO_MAX_TRIES", "DEFAULT_PIN", "NEW_PIN", "WRONG_PIN",
@@ -573,6 +597,8 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
     }
     w.s = (pm_state){0, c.max, 0, c.so_max};
     res->reachable = count_reachable(&c);
+    if (start_refuses(&w) != TR_PM_PASS)
+        return res->outcome;
     tr_pm_outcome o = walk(&w);
     for (size_t t = 0; t < NTRANS; t++)
         for (int k = 0; k < NKINDS; k++)

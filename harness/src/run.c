@@ -553,6 +553,23 @@ static void record_slot_props(slot_run *sr)
 
 /* ---- reaching the token -------------------------------------------------------------------------------- */
 
+/* The SKF calls the slot makes outside a suite (finding and connecting the
+ * token; the interpreter takes the trace over during a suite) as trace
+ * rows of suite "(connect)": every SKF call is a trace row. */
+static void connect_trace(void *ud, const tr_skf_trace *t)
+{
+    slot_run *sr = ud;
+    if (!sr->rc || !sr->rc->rep)
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s(%s)", t->function, t->args);
+    tr_trace_row row = {.who = &sr->who, .suite = "(connect)", .test = "", .file = "", .line = 0, .command = cmd,
+                        .response = t->outputs, .sw = t->sar, .latency_us = (uint64_t)t->us};
+    tr_err e;
+    if (tr_reports_trace(sr->rc->rep, &row, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
 /* Connect the slot's token through its interface and fill the callbacks
  * the interpreter uses: over apdu the reader and card (rig.h), over skf the
  * vendor library's session (skfslot.h: the library in a child process of
@@ -569,6 +586,7 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
     }
     if (!sr->skf && tr_skfslot_open(sr->rig, sr->cfg, sr->slot, &sr->skf, e) < 0)
         return -1;
+    tr_skfslot_trace(sr->skf, connect_trace, sr);
     if (tr_skfslot_connect(sr->skf, e) < 0)
         return -1;
     tr_skfslot_cardio(sr->skf, io);
@@ -752,7 +770,10 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     hook_ud hu = {sr, w};
     tr_interp_hooks hooks;
     fill_hooks(&hooks, &hu, rc->o->script);
+    char no_power[TR_NAME_MAX + 64];
+    snprintf(no_power, sizeof no_power, "slot %s has no power switch (type none)", sr->cfg->name);
     tr_interp_env env = {.card = io, .skf = slot_skf(sr), .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
+                         .no_power = sr->cfg->type == TR_SLOT_NONE ? no_power : NULL,
                          .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks,
                          .ops = sr->ops};
     int status = 0;

@@ -110,7 +110,8 @@ struct tr_skf {
     pid_t pid; /* -1 once reaped */
     int fd;
     char library[TR_PATH_MAX];
-    double timeout_ms;
+    double timeout_ms;        /* the current call's (and the loading's) */
+    double call_timeout_ms, device_timeout_ms;
     unsigned devinfo_size, out_width;
     uint64_t have;
     bool dead;
@@ -313,7 +314,9 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
     if (!s)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     tr_strlcpy(s->library, o->library, sizeof s->library);
-    s->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
+    s->call_timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
+    s->device_timeout_ms = o->device_timeout_ms > s->call_timeout_ms ? o->device_timeout_ms : s->call_timeout_ms;
+    s->timeout_ms = s->device_timeout_ms;
     s->devinfo_size = o->devinfo_size ? o->devinfo_size : 294;
     s->out_width = o->out_width ? o->out_width : 8;
     s->trace = o->trace, s->trace_ud = o->trace_ud;
@@ -614,6 +617,14 @@ int tr_skf_call(tr_skf *s, const char *fn, const tr_skf_args *args, tr_skf_reply
     }
     if (!(s->have >> i & 1))
         return tr_fail(e, TR_E_CONFIG, "%s is not exported by %s", fn, s->library);
+    /* the device-level calls list or reach every device the library sees:
+     * they take longer with more tokens (and while others power-cycle) */
+    static const char *const device_level[] = {"SKF_EnumDev", "SKF_ConnectDev", "SKF_GetDevState",
+                                               "SKF_WaitForDevEvent"};
+    s->timeout_ms = s->call_timeout_ms;
+    for (size_t k = 0; k < sizeof device_level / sizeof device_level[0]; k++)
+        if (!strcmp(fn, device_level[k]))
+            s->timeout_ms = s->device_timeout_ms;
     static const tr_skf_args none;
     tr_skf_req rq;
     uint8_t *payload = NULL;
@@ -648,3 +659,5 @@ void tr_skf_set_trace(tr_skf *s, void (*fn)(void *ud, const tr_skf_trace *row), 
     s->trace = fn;
     s->trace_ud = ud;
 }
+
+_Static_assert(TR_SAR_DEVICE_REMOVED == SAR_DEVICE_REMOVED, "skf.h's copy of SAR_DEVICE_REMOVED");

@@ -26,6 +26,10 @@
 
 typedef struct tr_skf tr_skf;
 
+/* SAR_DEVICE_REMOVED (skf_abi.h, which cannot share a file with PC/SC's
+ * headers): a call's answer that means the token left. */
+#define TR_SAR_DEVICE_REMOVED 0x0A000023u
+
 /* The arguments of one call, in the order of the table below (tr_skf_fn).
  * u: numbers (ULONG, BOOL, PIN type, algorithm, offset, size); s: strings
  * (names, PINs); b: byte strings (data, digests, IDs, blobs). */
@@ -89,6 +93,11 @@ typedef struct {
 typedef struct {
     const char *library;        /* the .so (path, or a name dlopen finds) */
     double call_timeout_ms;     /* no answer within: the child is killed, TR_E_MUTE; 0 = 10000 */
+    double device_timeout_ms;   /* the same for the device-level calls (SKF_EnumDev,
+                                   SKF_ConnectDev, SKF_GetDevState,
+                                   SKF_WaitForDevEvent) and loading the library,
+                                   which reach every device; at least
+                                   call_timeout_ms (0 = that) */
     unsigned out_width;         /* bytes a ULONG / BOOL output may take: 4, or 8
                                    (headers that made them a C long); 0 = 8
                                    (zeroed 8-byte storage, read as 4: safe either way) */

@@ -58,6 +58,7 @@ int tr_skfslot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, tr_slot *powe
     memset(&o, 0, sizeof o);
     o.library = cfg->skf.library;
     o.call_timeout_ms = rig->apdu_timeout_ms;
+    o.device_timeout_ms = rig->ready_timeout_ms; /* how long a token may take to appear */
     o.out_width = cfg->skf.quirks.out_width;
     o.devinfo_size = cfg->skf.quirks.devinfo_size;
     if (tr_skf_open(&o, &s->lib, e) < 0) {
@@ -69,13 +70,13 @@ int tr_skfslot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, tr_slot *powe
     return 0;
 }
 
-/* The serial the slot's token must have: skf_serial, else the slot's own
- * (rig or manifest), else none. */
+/* The serial the slot's token must have: skf_serial; else, when skf_device
+ * does not name the device, the slot's own serial (rig); else none. */
 static const char *wanted_serial(const tr_skfslot *s)
 {
     if (s->cfg->skf.serial[0])
         return s->cfg->skf.serial;
-    return s->cfg->vt.serial[0] ? s->cfg->vt.serial : NULL;
+    return !s->cfg->skf.device[0] && s->cfg->vt.serial[0] ? s->cfg->vt.serial : NULL;
 }
 
 /* Connect to name and read its serial from DEVINFO. 1 connected, 0 the
@@ -86,8 +87,11 @@ static int connect_read_serial(tr_skfslot *s, const char *name, tr_err *e)
     tr_skf_reply r;
     if (call(s, "SKF_ConnectDev", &a, &r, e) < 0)
         return -1;
-    if (r.sar != 0)
+    if (r.sar != 0) {
+        snprintf(s->passed_over, sizeof s->passed_over, "SKF_ConnectDev(%s) answered %s", name,
+                 tr_skf_sar_name(r.sar));
         return 0;
+    }
     s->connected = true;
     if (call(s, "SKF_GetDevInfo", NULL, &r, e) < 0)
         return -1;
@@ -334,23 +338,54 @@ static int skf_power_cycle(void *ctx, tr_cycle_report *rep, tr_err *e)
     tr_strlcpy(rep->stage, "none", sizeof rep->stage);
     if (power_off_seen(s, rep, e) < 0)
         return -1;
+    /* the stages in cycles.csv's words, so that a token that does not come
+     * back is classified as over APDUs: power on and the library there
+     * ("reader"; a token never listed again is enum.no-card), the device
+     * listed and connected with its application and container open
+     * ("atr"; one that lists but does not open is enum.no-answer) */
     uint64_t on = tr_now_ns();
     if (tr_slot_power(s->power, true, e) < 0)
         return -1;
-    if (wait_connected(s, e) < 0)
-        return -1;
     rep->to_reader_ms = ms_since(on);
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+    if (wait_connected(s, e) < 0)
+        return -1;
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     if (open_app_container(s, e) < 0)
         return -1;
     rep->to_atr_ms = ms_since(on);
-    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     return 0;
+}
+
+/* A reset through SKF: the device closed and connected again by its name,
+ * its application and container reopened. Whether that ends the security
+ * state is the library's (profile SKF_RECONNECT_RESETS, ops-skf.tsuite). */
+static int skf_reconnect(void *ctx, bool cold, tr_err *e)
+{
+    (void)cold;
+    tr_skfslot *s = ctx;
+    char name[TR_SKF_NAME_MAX];
+    tr_strlcpy(name, s->device, sizeof name);
+    disconnect(s);
+    char serial[sizeof s->serial];
+    tr_strlcpy(serial, s->serial, sizeof serial);
+    int c = connect_read_serial(s, name, e);
+    if (c < 0)
+        return -1;
+    if (c > 0 && strcmp(serial, s->serial)) {
+        snprintf(s->passed_over, sizeof s->passed_over, "%s now says serial %s", name, s->serial);
+        c = 0;
+    }
+    if (c == 0)
+        return tr_fail(e, TR_E_REMOVED, "slot %s: %s is gone (SKF_ConnectDev after SKF_DisConnectDev)%s%s",
+                       s->cfg->name, name, s->passed_over[0] ? ": " : "", s->passed_over);
+    return open_app_container(s, e);
 }
 
 void tr_skfslot_cardio(tr_skfslot *s, tr_cardio *io)
 {
     memset(io, 0, sizeof *io);
     io->ctx = s;
+    io->reset = skf_reconnect;
     io->power_cycle = s->power ? skf_power_cycle : NULL;
 }

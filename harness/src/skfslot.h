@@ -3,8 +3,8 @@
  *
  * Owns: the slot's library session (skf.h: the library runs in a child
  * process of its own), finding the slot's token among the library's
- * devices (skf_device: fnmatch on the device name; skf_serial, else the
- * slot's serial: DEVINFO's SerialNumber; else the only device), opening
+ * devices (skf_serial: DEVINFO's SerialNumber; skf_device: fnmatch on the
+ * device name; neither: the slot's serial, else the only device), opening
  * its application and container (skf_app / skf_container, else the only
  * one), and the power cycle as SKF sees it: power off through the slot's
  * switch (rig.h), the device gone from SKF_EnumDev(TRUE), kept off for

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Issue 12, the fault table's SKF column: healthy tokens of both SKF
+# algorithms and both roles, and one token per REF-1 defect that a GM/T 0016
+# library lets its caller see (rigs/skf-faults*.ini), all certified through
+# the REF-1 SKF library (fixtures/skf: REF-1 APDUs over PC/SC, as a vendor's
+# library speaks its own commands) with every suite of suites/DEFAULT. Each
+# defect must be caught with the classification it has over APDUs
+# (40-faults.sh: the same table, ci/tests/faultcheck.py); the defects SKF
+# cannot observe are listed with the reason.
+. "$(dirname "$0")/lib.sh"
+FAULT_RIGS='skf-faults*.ini' FAULT_IFACE=skf
+. "$(dirname "$0")/faulttable.sh"
