@@ -11,8 +11,9 @@
 T=$(mktemp -d /tmp/tr-skfrun.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-skfrun
 sed "s|@B@|$B|g" "$ROOT/ci/tests/rigs/skf-bad.ini" > "$T/skf-bad.ini"
-# the rig files name ../build/libskf-ref1.so: point them at this build
-sed "s|^skf_library = ../build/|skf_library = $B/|" "$ROOT/rigs/virtual-skf.ini" > "$T/virtual-skf.ini"
+# the rig file names libskf-ref1.so bare: tokenrig takes it from its own
+# directory (this build's)
+cp "$ROOT/rigs/virtual-skf.ini" "$T/virtual-skf.ini"
 cleanup() {
   "$TR" rig down --rig "$T/virtual-skf.ini" >/dev/null 2>&1
   "$TR" rig down --rig "$T/skf-bad.ini" >/dev/null 2>&1

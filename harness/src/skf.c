@@ -304,6 +304,21 @@ static int check_opts(const tr_skf_opts *o, tr_err *e)
     return 0;
 }
 
+/* A bare library name ("libskf-ref1.so") that lies beside tokenrig (the
+ * build or install directory) is taken from there, so that a rig file
+ * names the REF-1 library wherever tokenrig was built; any other name is
+ * dlopen's to find (LD_LIBRARY_PATH, the system's directories). */
+static void library_path(const char *name, char *out, size_t cap)
+{
+    tr_strlcpy(out, name, cap);
+    if (strchr(name, '/'))
+        return;
+    char beside[TR_PATH_MAX + 256];
+    snprintf(beside, sizeof beside, "%s/%s", tr_exe_dir(), name);
+    if (access(beside, R_OK) == 0 && strlen(beside) < cap)
+        tr_strlcpy(out, beside, cap);
+}
+
 int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
 {
     char host[TR_PATH_MAX];
@@ -313,7 +328,7 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
     tr_skf *s = calloc(1, sizeof *s);
     if (!s)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
-    tr_strlcpy(s->library, o->library, sizeof s->library);
+    library_path(o->library, s->library, sizeof s->library);
     s->call_timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
     s->device_timeout_ms = o->device_timeout_ms > s->call_timeout_ms ? o->device_timeout_ms : s->call_timeout_ms;
     s->timeout_ms = s->device_timeout_ms;

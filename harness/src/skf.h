@@ -91,7 +91,9 @@ typedef struct {
 } tr_skf_trace;
 
 typedef struct {
-    const char *library;        /* the .so (path, or a name dlopen finds) */
+    const char *library;        /* the .so: a path, or a bare name (taken from
+                                   tokenrig's own directory when it is there,
+                                   else dlopen's search) */
     double call_timeout_ms;     /* no answer within: the child is killed, TR_E_MUTE; 0 = 10000 */
     double device_timeout_ms;   /* the same for the device-level calls (SKF_EnumDev,
                                    SKF_ConnectDev, SKF_GetDevState,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cardio.h" /* TR_MAX_RAPDU */
 #include "util.h"
@@ -353,6 +354,23 @@ static int card_refresh_atr(tr_card *c, tr_err *e)
     }
 }
 
+/* The exclusive connection a slot holds. Another program may hold the
+ * token for a moment (a vendor's SKF library listing its devices probes
+ * every reader, so do pcsc_scan and browsers' modules): a refused exclusive
+ * connect is asked again for SHARING_GRACE_MS before it is an error. */
+#define SHARING_GRACE_MS 3000
+static LONG connect_exclusive(SCARDCONTEXT ctx, const char *reader, SCARDHANDLE *h, DWORD *proto)
+{
+    uint64_t end = tr_now_ns() + (uint64_t)SHARING_GRACE_MS * 1000000ull;
+    for (;;) {
+        LONG rv = SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, h, proto);
+        if (rv != SCARD_E_SHARING_VIOLATION || tr_now_ns() >= end)
+            return rv;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e)
 {
     tr_card *c = calloc(1, sizeof *c);
@@ -360,8 +378,7 @@ int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     c->p = p;
     tr_strlcpy(c->reader, reader, sizeof c->reader);
-    LONG rv = SCardConnect(p->ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                           &c->h, &c->proto);
+    LONG rv = connect_exclusive(p->ctx, reader, &c->h, &c->proto);
     if (rv != SCARD_S_SUCCESS) {
         free(c);
         char what[300];
@@ -380,8 +397,7 @@ int tr_card_connect(tr_pcsc *p, const char *reader, tr_card **out, tr_err *e)
 int tr_card_reconnect(tr_card *c, tr_err *e)
 {
     SCardDisconnect(c->h, SCARD_LEAVE_CARD);
-    LONG rv = SCardConnect(c->p->ctx, c->reader, SCARD_SHARE_EXCLUSIVE,
-                           SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->h, &c->proto);
+    LONG rv = connect_exclusive(c->p->ctx, c->reader, &c->h, &c->proto);
     if (rv != SCARD_S_SUCCESS) {
         c->h = 0;
         char what[300];
