@@ -88,7 +88,7 @@ $(BUILD)/obj/harness/src/skf.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
 # SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
 SKF_TESTLIBS := $(BUILD)/libskftest-crash.so $(BUILD)/libskftest-hang.so $(BUILD)/libskftest-missing.so
 
-BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/apdu \
+BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/skfloop $(BUILD)/apdu \
         $(SKF_LIB) $(BUILD)/skfcheck $(SKF_HOST) $(SKF_TESTLIBS)
 
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
@@ -143,6 +143,10 @@ $(BUILD)/echocard: $(BUILD)/obj/ci/bench/echocard.o $(VTOK_OBJ) $(LIB)
 $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# the bare SKF loop of make bench (row 6)
+$(BUILD)/skfloop: $(BUILD)/obj/ci/bench/skfloop.o $(LIB)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
 # drives an SKF library through dlopen for the integration tests
 $(BUILD)/skfcheck: $(BUILD)/obj/ci/tests/skfcheck.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)

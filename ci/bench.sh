@@ -23,7 +23,8 @@
 #   BENCH_RSS_SMALL=10000 BENCH_RSS_BIG=1000000   traced APDUs of row 3
 #   BENCH_BATCH_ROUNDS=3  rounds of row 4; BENCH_SIGN_COUNT=50 (-D SIGN_COUNT)
 #   BENCH_CYCLES=200      power cycles of row 5
-#   BENCH_ROWS="1 2 3 4 5"  which rows to measure
+#   BENCH_SKF_CALLS=1000  SKF calls per run in row 6
+#   BENCH_ROWS="1 2 3 4 5 6"  which rows to measure
 set -u -o pipefail
 
 B=$(cd "${1:-build}" && pwd) || { echo "usage: ci/bench.sh BUILD_DIR" >&2; exit 2; }
@@ -37,9 +38,11 @@ RSS_BIG=${BENCH_RSS_BIG:-1000000}
 BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-3}
 SIGN_COUNT=${BENCH_SIGN_COUNT:-50}
 CYCLES=${BENCH_CYCLES:-200}
-ROWS=" ${BENCH_ROWS:-1 2 3 4 5} "
+SKF_CALLS=${BENCH_SKF_CALLS:-1000}
+ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6} "
 RIG2=ci/bench/bench-2.ini
 RIG16=ci/bench/bench-16.ini
+RIGSKF=ci/bench/bench-skf.ini
 # SELECT of the REF-1 application: 9000 from vtoken whatever its state, and
 # 9000 (+ its own bytes) from the echo card.
 SELECT="00 A4 04 00 08 F0 54 4F 4B 52 49 47 01 00"
@@ -315,9 +318,42 @@ bench_batch() {
   ROW[4]="| 4 | batch, \`tokenrig run\`: 16 virtual tokens at once vs 1 (sign_latency_ms 50, SIGN_COUNT $SIGN_COUNT), $SUITES_LABEL, $BATCH_ROUNDS rounds | 16 slots $(calc "$m16" 2) s, 1 slot $(calc "$(median "${t1[@]}")" 2) s; ratio **$(calc "$ratio")×** (rounds $(spread "${r[@]}")); the 16 one at a time: $(calc "$seq_us / 1e6" 1) s ($(calc "$seq_us / 1e6 / $m16" 1)× the batch); $note | ≤ 1.15× | $(met "$ratio" 1.15) |"
 }
 
+# ---- 6. tokenrig's SKF layer vs a bare loop calling the same library -------------------
+
+# Per-call time of tokenrig = (wall(N calls) − wall(1 call)) / (N − 1) of
+# `tokenrig run` with ci/bench/skf-<call>.tsuite on the rig that is up, as in
+# row 2: start-up (the library's child, connecting, reports) cancels out;
+# what tokenrig does per call stays in (the interpreter, the request to the
+# library's child process and its answer, the trace.csv row). skfloop's
+# figure is its own mean over N calls in one process, no isolation.
+skf_run_us() { # skf_run_us SUITE COUNT: wall µs of one run (T_US), or fails
+  rm -rf "$W/skf"
+  run_timed "$W/skf.log" "$TR" run --rig "$RIGSKF" --quiet --out "$W/skf" -D "COUNT=$2" "ci/bench/skf-$1.tsuite"
+}
+bench_skf() {
+  local dev=REF1-TRBS000000000001 i l p s tn t1 pin=() sig=() lp=() ls=() rp=() rs=()
+  for i in $(seq 0 "$ROUNDS"); do # round 0: warm-up
+    l=$("$B/skfloop" "$B/libskf-ref1.so" "$dev" 12345678 "$SKF_CALLS") || {
+      ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: skfloop failed | ≤ 1.05× | error |"; return; }
+    for call in pininfo sign; do
+      skf_run_us "$call" "$SKF_CALLS" && tn=$T_US && skf_run_us "$call" 1 && t1=$T_US || {
+        ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/skf.log")) | ≤ 1.05× | error |"; return; }
+      p=$(calc "($tn - $t1) / ($SKF_CALLS - 1)" 2)
+      [ "$call" = pininfo ] && a=$p || b=$p
+    done
+    ((i == 0)) && continue
+    p=$(sed -n 's/.*pininfo_mean_us=\([0-9.]*\).*/\1/p' <<<"$l") s=$(sed -n 's/.*sign_mean_us=\([0-9.]*\).*/\1/p' <<<"$l")
+    pin+=("$a") sig+=("$b") lp+=("$p") ls+=("$s") rp+=("$(calc "$a / $p" 4)") rs+=("$(calc "$b / $s" 4)")
+    say "6. round $i: GetPINInfo tokenrig $a µs, loop $p µs; ECCSignData tokenrig $b µs, loop $s µs"
+  done
+  local r1 r2
+  r1=$(median "${rp[@]}") r2=$(median "${rs[@]}")
+  ROW[6]="| 6 | tokenrig's SKF layer (library in a child process, trace row per call) vs a bare loop calling the same REF-1 SKF library, one vtoken, $SKF_CALLS calls × $ROUNDS rounds | SKF_GetPINInfo: tokenrig $(calc "$(median "${pin[@]}")" 1) µs, loop $(calc "$(median "${lp[@]}")" 1) µs, ratio **$(calc "$r1")×** (rounds $(spread "${rp[@]}")); SKF_ECCSignData: tokenrig $(calc "$(median "${sig[@]}")" 1) µs, loop $(calc "$(median "${ls[@]}")" 1) µs, ratio **$(calc "$r2")×** (rounds $(spread "${rs[@]}")) | ≤ 1.05× | GetPINInfo $(met "$r1" 1.05), ECCSignData $(met "$r2" 1.05) |"
+}
+
 # ---- the run ------------------------------------------------------------------------------
 
-for bin in tokenrig vtoken mkpki echocard pcscloop; do
+for bin in tokenrig vtoken mkpki echocard pcscloop skfloop libskf-ref1.so; do
   [ -x "$B/$bin" ] || { echo "ci/bench.sh: $B/$bin missing (make BUILD=$B all)" >&2; exit 2; }
 done
 [ -x /usr/bin/time ] || { echo "ci/bench.sh: /usr/bin/time missing (apt-get install time; ci/deps.sh)" >&2; exit 2; }
@@ -340,6 +376,12 @@ if want 4; then
   bench_batch
   rig_down "$RIG16"
 fi
+if want 6; then
+  say "virtual rig $RIGSKF up"
+  rig_up "$RIGSKF" rskf
+  bench_skf
+  rig_down "$RIGSKF"
+fi
 
 # ---- the table ----------------------------------------------------------------------------
 
@@ -352,9 +394,10 @@ TABLE=$(
   echo
   echo "| # | benchmark | measured | target | verdict |"
   echo "|---|---|---|---|---|"
-  for n in 1 2 3 4 5; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
+  for n in 1 2 3 4 5 6; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
   echo
   echo "Compared things run interleaved in the same run (order swapped every round); medians, and the median of the per-round ratios."
+  echo "Row 6: tokenrig's per-call time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig run\` with ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
   echo "Row 2: tokenrig's per-APDU time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig script --quiet\` (start-up cancels out; line parsing, transmit and trace.csv row per APDU stay in); pcscloop's is its own mean over N transmits."
 )
 echo "$TABLE"
