@@ -21,6 +21,8 @@
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "interp.h"
+#include "script.h"
 #include "skf.h"
 #include "skf_abi.h"
 #include "skfdata.h"
@@ -350,6 +352,71 @@ START_TEST(test_outputs)
 }
 END_TEST
 
+/* ---- the suite language's skf statement (interp.c, skfstmt.c) ------------------------------ */
+
+static const char SKF_SUITE[] =
+    "suite \"skf\"\n"
+    "test \"calls\" {\n"
+    "  skf SKF_EnumDev(TRUE)\n"
+    "  assert SAR == \"SAR_OK\" && SKF_LIST == \"TESTLIB-1\" && SKF_COUNT == 1 \"list ${SKF_LIST}\"\n"
+    "  skf SKF_ConnectDev(list_item(SKF_LIST, 0))\n"
+    "  skf SKF_GetDevInfo()\n"
+    "  assert SKF_SERIAL == \"TL000000000000000000000000000032\" && SKF_MANUFACTURER == \"testlib\" \"devinfo\"\n"
+    "  skf SKF_OpenApplication(\"APP1\")\n"
+    "  skf SKF_GetPINInfo(USER_TYPE)\n"
+    "  assert SKF_MAX == 6 && SKF_REMAIN == 6 && SKF_DEFAULT == 1 \"pin info ${SKF_REMAIN}/${SKF_MAX}\"\n"
+    "  skf SKF_VerifyPIN(USER_TYPE, \"654321\")\n"
+    "  assert SAR == \"SAR_NOTSUPPORTYETERR\" && SAR_CODE == 167772163 \"verify ${SAR}\"\n"
+    "  skf SKF_ReadFile(\"VENDOR_SEAL.bin\", 0, 16)\n"
+    "  assert SKF_OUTLEN == 16 && !seal_like(SKF_OUT) && SKF_OUT == asciihex(\"not a seal 12345\") \"read\"\n"
+    "}\n"
+    "test \"an APDU on an SKF slot\" {\n"
+    "  00 A4 04 00\n"
+    "}\n";
+
+/* The interpreter's trace rows of the calls (it takes the layer's trace
+ * over for the length of a suite). */
+typedef struct {
+    size_t n;
+    bool pin_masked, pin_seen;
+} stmt_rows;
+static void stmt_trace(void *ud, const tr_trace_row *row)
+{
+    stmt_rows *r = ud;
+    r->n++;
+    r->pin_masked |= !strcmp(row->command, "SKF_VerifyPIN(USER_TYPE, <pin>)") && !strcmp(row->sw, "SAR_NOTSUPPORTYETERR");
+    r->pin_seen |= strstr(row->command, "654321") != NULL;
+}
+
+START_TEST(test_statement)
+{
+    stmt_rows tr = {0};
+    setenv("SKF_TESTLIB_FN", "none", 1);
+    tr_skf *s = open_lib(lib_crash, 5000, NULL);
+    tr_suite *suite = NULL;
+    tr_err e;
+    ck_assert_msg(tr_suite_parse(SKF_SUITE, sizeof SKF_SUITE - 1, "skf.tsuite", &suite, &e) == 0, "%s", e.msg);
+    tr_cardio io = {.ctx = s};
+    tr_interp_hooks hooks = {.ud = &tr, .trace = stmt_trace};
+    tr_interp_env env = {.card = &io, .skf = s, .hooks = &hooks};
+    tr_suite_outcome out;
+    ck_assert_int_eq(tr_interp_run(suite, &env, &out, &e), 0);
+    ck_assert_uint_eq(out.counts[TR_PASS], 1);
+    ck_assert_uint_eq(out.counts[TR_ERROR], 1); /* the APDU: a suite error, nothing sent */
+    ck_assert_uint_eq(tr.n, 8); /* a row per vendor call: EnumDev's size query and call, then one each */
+    ck_assert_msg(tr.pin_masked && !tr.pin_seen, "the PIN of SKF_VerifyPIN is masked in its trace row");
+    tr_suite_free(suite);
+    tr_skf_close(s);
+    /* the parser knows every function's argument count */
+    static const char *const bad[] = {"skf SKF_Nothing()\n", "skf SKF_GetPINInfo()\n",
+                                      "skf SKF_VerifyPIN(USER_TYPE)\n", "skf SKF_EnumDev TRUE\n"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_msg(tr_suite_parse(bad[k], strlen(bad[k]), "bad.tsuite", &suite, &e) < 0, "%s parsed", bad[k]);
+        ck_assert_int_eq(e.code, TR_E_PARSE);
+    }
+}
+END_TEST
+
 START_TEST(test_devinfo_quirk)
 {
     tr_skf_reply r;
@@ -559,6 +626,7 @@ static Suite *skf_suite(void)
     tcase_add_test(layer, test_close_reaps);
     tcase_add_test(layer, test_trace_masks_pins);
     tcase_add_test(layer, test_outputs);
+    tcase_add_test(layer, test_statement);
     tcase_add_test(layer, test_devinfo_quirk);
     tcase_add_test(layer, test_out_width_quirk);
     suite_add_tcase(s, layer);
