@@ -17,4 +17,16 @@ printf '00 A4 04 00 08 F0 54 4F 4B 52 49 47 01 00\n00 CA 01 00 00\nreset cold\n0
 "${VG[@]}" "$TR" script "$T/s.txt" --rig "$RIG" --out "$T/script" > /dev/null 2> "$T/script.err"; rc=$?
 check_eq "valgrind: tokenrig script, no memory error" "$rc" 0
 [ "$rc" = 0 ] || tail -20 "$T/script.err"
+
+# Through an SKF library: the parent side of the SKF layer (the request and
+# answer protocol, the slot session, the skf statement, the trace rows)
+# under valgrind; the library's child process runs outside it.
+"$TR" rig down --rig "$RIG" >/dev/null 2>&1
+sed -n '1,/^; ---- one defect/p' "$ROOT/rigs/virtual-skf.ini" | grep -v '^; ---- one defect' > "$T/skf.ini"
+"$TR" rig up --rig "$T/skf.ini" >/dev/null # outside valgrind, as the APDU rig above (its PKI is made by forked children)
+"${VG[@]}" "$TR" run --rig "$T/skf.ini" --slots S1,S4 --allow-destructive -D SIGN_MIN_RATE=1 -D SIGN_COUNT=20 \
+  --out "$T/skf" --quiet > "$T/skf.out" 2> "$T/skf.err"; rc=$?
+check_eq "valgrind: certification through the SKF library (S1 sm2 main, S4 rsa secondary), no memory error, PASS" "$rc" 0
+[ "$rc" = 0 ] || tail -20 "$T/skf.err"
+"$TR" rig down --rig "$T/skf.ini" >/dev/null 2>&1
 finish

@@ -9,4 +9,9 @@
 # cannot observe are listed with the reason.
 . "$(dirname "$0")/lib.sh"
 FAULT_RIGS='skf-faults*.ini' FAULT_IFACE=skf
+# slow-start is not in the SKF column (faultcheck.py says why): the limit
+# power-on -> first call is lifted so that 13 tokens power-cycling at once
+# through a library that probes them all, on a loaded machine, are not
+# judged on it (measured: 5.1 s once with other jobs running)
+FAULT_RUN_ARGS="-D FIRST_APDU_MAX_MS=30000"
 . "$(dirname "$0")/faulttable.sh"

@@ -2,7 +2,8 @@
 # (over APDUs) and 88-skf-faults.sh (through the REF-1 SKF library): every
 # rig of the table ($FAULT_RIGS, a glob under rigs/) run at once, each under
 # its own private pcscd, and the results judged by faultcheck.py for the
-# interface $FAULT_IFACE. Sourced after lib.sh.
+# interface $FAULT_IFACE ($FAULT_RUN_ARGS: more options of the runs). Sourced
+# after lib.sh.
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
 # every rig of the table, each under its own private pcscd (16 readers each)
 mapfile -t RIGS < <(ls "$ROOT"/rigs/$FAULT_RIGS | sort -V)
@@ -11,14 +12,14 @@ cleanup() {
   for i in "${!RIGS[@]}"; do
     TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-$FAULT_IFACE$i "$TR" rig down --rig "${RIGS[$i]}" >/dev/null 2>&1
   done
-  rm -rf "$T"
+  [ -n "${KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
 t0=$(date +%s.%N)
 pids=()
 for i in "${!RIGS[@]}"; do
-  TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-$FAULT_IFACE$i "$TR" run --rig "${RIGS[$i]}" --allow-destructive --out "$T/r$i" \
+  TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-$FAULT_IFACE$i "$TR" run --rig "${RIGS[$i]}" --allow-destructive ${FAULT_RUN_ARGS:-} --out "$T/r$i" \
     > "$T/out$i" 2> "$T/err$i" &
   pids[$i]=$!
   # The next rig comes up once this one is (its "run ... ->" line): two
