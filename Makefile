@@ -116,7 +116,7 @@ $(BUILD)/libskftest-%.so: fixtures/skf/testlibs/skf_testlib.c harness/src/skf_ab
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -DTESTLIB_$(shell echo $* | tr a-z A-Z) -o $@ $<
 
-$(SKF_HOST): $(BUILD)/obj/harness/skfhost.o $(LIB)
+$(SKF_HOST): $(BUILD)/obj/harness/skfhost.o $(BUILD)/obj/harness/host_asan.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libhost.h"
 #include "skf_wire.h"
 #include "util.h"
 
@@ -348,7 +349,7 @@ static int serve_one(host *h, int fd, const tr_skf_req *rq)
     if (rq->payload > TR_SKF_IN_MAX + 4 * TR_SKF_STR_MAX)
         return -1;
     uint8_t *pl = malloc(rq->payload + 1u);
-    if (!pl || tr_skf_wire_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
+    if (!pl || tr_libhost_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
         free(pl);
         return -1;
     }
@@ -364,7 +365,7 @@ static int serve_one(host *h, int fd, const tr_skf_req *rq)
         run_call(h, rq->fn, fn_names[rq->fn], &rep, &out, &nout);
     }
     rep.payload = rep.status == TR_SKF_ST_DONE ? (uint32_t)nout : 0;
-    int rc = tr_skf_wire_send(fd, &rep, sizeof rep, out, rep.payload, &e);
+    int rc = tr_libhost_send(fd, &rep, sizeof rep, out, rep.payload, &e);
     free(out);
     free(pl);
     return rc;
@@ -383,7 +384,7 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigne
     if (!lib) {
         const char *why = dlerror();
         snprintf(hello.msg, sizeof hello.msg, "%s", why ? why : "dlopen failed");
-        return tr_skf_wire_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0 ? 1 : 3;
+        return tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0 ? 1 : 3;
     }
     hello.loaded = 1;
 #define RESOLVE(name, params)                                     \
@@ -393,11 +394,11 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigne
     TR_SKF_FUNCTIONS(RESOLVE)
 #undef RESOLVE
     hello.have = h.have;
-    if (tr_skf_wire_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
+    if (tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
         return 1;
     for (;;) {
         tr_skf_req rq;
-        int r = tr_skf_wire_recv_hdr(fd, &rq, sizeof rq, 0, &e);
+        int r = tr_libhost_recv_hdr(fd, &rq, sizeof rq, 0, &e);
         if (r == 0 || (r == 1 && rq.magic == TR_SKF_WIRE_MAGIC && rq.op == TR_SKF_OP_QUIT))
             return 0;
         if (r != 1 || rq.magic != TR_SKF_WIRE_MAGIC || rq.op != TR_SKF_OP_CALL || serve_one(&h, fd, &rq) < 0)
