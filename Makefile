@@ -37,7 +37,12 @@ ifeq ($(TSAN),1)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# p11-kit: its pkcs11.h everywhere; its library only in the PKCS#11 host
+# (module names resolved the way `p11-kit list-modules` lists them)
+P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null)
+P11_LIBS   := $(shell pkg-config --libs p11-kit-1 2>/dev/null)
+P11_MODULE_DIR := $(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(P11_CFLAGS)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)

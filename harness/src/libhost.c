@@ -341,6 +341,69 @@ int tr_libhost_recv_payload(int fd, uint8_t *buf, size_t plen, uint64_t deadline
     return 1;
 }
 
+/* ---- a call's strings and byte strings ---------------------------------------------------- */
+
+int tr_libhost_pack(const char *fn, const char *in, size_t nu, const tr_libhost_vec *v, uint32_t slen[4],
+                    uint32_t blen[4], uint32_t *total, uint8_t **payload, tr_err *e)
+{
+    size_t wu = 0, ws = 0, wb = 0;
+    *payload = NULL;
+    for (const char *c = in; *c; c++)
+        *c == 'u' ? wu++ : *c == 'b' ? wb++ : ws++;
+    if (nu != wu || v->ns != ws || v->nb != wb)
+        return tr_fail(e, TR_E_CONFIG, "%s takes %zu numbers, %zu strings, %zu byte strings (\"%s\"), not %zu, %zu, %zu",
+                       fn, wu, ws, wb, in, nu, v->ns, v->nb);
+    size_t sum = 0;
+    for (size_t i = 0; i < ws; i++) {
+        size_t n = v->s[i] ? strlen(v->s[i]) + 1 : 0;
+        if (!n || n > TR_LIBHOST_STR_MAX)
+            return tr_fail(e, TR_E_CONFIG, "%s: string argument %zu missing or over %u bytes", fn, i + 1,
+                           TR_LIBHOST_STR_MAX - 1);
+        slen[i] = (uint32_t)n, sum += n;
+    }
+    for (size_t i = 0; i < wb; i++) {
+        if (v->blen[i] > TR_LIBHOST_IN_MAX || (v->blen[i] && !v->b[i]))
+            return tr_fail(e, TR_E_CONFIG, "%s: byte argument %zu missing or over %u bytes", fn, i + 1,
+                           TR_LIBHOST_IN_MAX);
+        blen[i] = (uint32_t)v->blen[i], sum += v->blen[i];
+    }
+    *total = (uint32_t)sum;
+    uint8_t *p = *payload = malloc(sum + 1);
+    if (!p)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < ws; i++)
+        memcpy(p, v->s[i], slen[i]), p += slen[i];
+    for (size_t i = 0; i < wb; i++)
+        if (v->blen[i])
+            memcpy(p, v->b[i], v->blen[i]), p += v->blen[i];
+    return 0;
+}
+
+int tr_libhost_unpack(const uint8_t *pl, uint32_t plen, uint32_t ns, const uint32_t slen[4], uint32_t nb,
+                      const uint32_t blen[4], const char *s[4], const uint8_t *b[4], uint32_t bl[4])
+{
+    if (ns > TR_LIBHOST_ARGS_MAX || nb > TR_LIBHOST_ARGS_MAX)
+        return -1;
+    size_t off = 0;
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t n = slen[i];
+        if (n == 0 || n > TR_LIBHOST_STR_MAX || n > plen - off || pl[off + n - 1] != '\0')
+            return -1;
+        s[i] = (const char *)pl + off;
+        off += n;
+    }
+    for (uint32_t i = 0; i < TR_LIBHOST_ARGS_MAX; i++)
+        b[i] = NULL, bl[i] = 0;
+    for (uint32_t i = 0; i < nb; i++) {
+        uint32_t n = blen[i];
+        if (n > TR_LIBHOST_IN_MAX || n > plen - off)
+            return -1;
+        b[i] = pl + off, bl[i] = n;
+        off += n;
+    }
+    return off == plen ? 0 : -1;
+}
+
 /* ---- trace pieces ------------------------------------------------------------------------ */
 
 void tr_libhost_fmt_bytes(const uint8_t *p, size_t n, char *buf, size_t cap)

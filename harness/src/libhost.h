@@ -85,6 +85,33 @@ int tr_libhost_send(int fd, const void *hdr, size_t hlen, const uint8_t *payload
 int tr_libhost_recv_hdr(int fd, void *hdr, size_t hlen, uint64_t deadline_ns, tr_err *e);
 int tr_libhost_recv_payload(int fd, uint8_t *buf, size_t plen, uint64_t deadline_ns, tr_err *e);
 
+/* The strings and byte strings of a call, as both protocols carry them in
+ * a request's payload: each string with its NUL, then each byte string. */
+#define TR_LIBHOST_ARGS_MAX 4
+#define TR_LIBHOST_STR_MAX 4096u   /* the longest string argument (with its NUL) */
+#define TR_LIBHOST_IN_MAX (1u << 20) /* the largest byte argument */
+typedef struct {
+    const char *const *s;
+    size_t ns;
+    const uint8_t *const *b;
+    const size_t *blen;
+    size_t nb;
+} tr_libhost_vec;
+
+/* Parent: check nu numbers and v against the shape in (one letter an
+ * argument: 'u' a number, 'b' bytes, any other a string) and the limits;
+ * fill slen (with the NUL) and blen, *total, and *payload (malloc'ed, the
+ * caller frees it, also on failure). fn names the call in messages. */
+int tr_libhost_pack(const char *fn, const char *in, size_t nu, const tr_libhost_vec *v, uint32_t slen[4],
+                    uint32_t blen[4], uint32_t *total, uint8_t **payload, tr_err *e);
+
+/* Child: the ns strings and nb byte strings of a payload of plen bytes,
+ * every length checked (a string NUL-terminated within its length, the
+ * lengths adding up to plen). Unused byte slots are NULL, 0. Returns 0, or
+ * -1 (a malformed request). */
+int tr_libhost_unpack(const uint8_t *pl, uint32_t plen, uint32_t ns, const uint32_t slen[4], uint32_t nb,
+                      const uint32_t blen[4], const char *s[4], const uint8_t *b[4], uint32_t bl[4]);
+
 /* Trace pieces. "[n] HEX…" (the first TR_LIBHOST_HEX_HEAD bytes), "NULL"
  * for none; piece appended to buf after ", " unless buf is empty. */
 #define TR_LIBHOST_HEX_HEAD 32

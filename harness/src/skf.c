@@ -327,38 +327,13 @@ static void trace_reply(const tr_skf *s, int fn, const char *args, const tr_skf_
 /* args against the shape; the request header and its payload. */
 static int pack(int fn, const tr_skf_args *a, tr_skf_req *rq, uint8_t **payload, tr_err *e)
 {
-    const char *name = fn_info[fn].name, *in = fn_info[fn].in;
-    size_t nu = 0, ns = 0, nb = 0;
-    for (const char *c = in; *c; c++)
-        *c == 'u' ? nu++ : *c == 'b' ? nb++ : ns++;
-    if (a->nu != nu || a->ns != ns || a->nb != nb)
-        return tr_fail(e, TR_E_CONFIG, "%s takes %zu numbers, %zu strings, %zu byte strings (\"%s\"), not %zu, %zu, %zu",
-                       name, nu, ns, nb, in, a->nu, a->ns, a->nb);
+    tr_libhost_vec v = {a->s, a->ns, a->b, a->blen, a->nb};
     memset(rq, 0, sizeof *rq);
-    *rq = (tr_skf_req){.magic = TR_SKF_WIRE_MAGIC, .op = TR_SKF_OP_CALL, .fn = (uint32_t)fn, .nu = (uint32_t)nu,
-                       .ns = (uint32_t)ns, .nb = (uint32_t)nb};
-    memcpy(rq->u, a->u, nu * sizeof a->u[0]);
-    size_t total = 0;
-    for (size_t i = 0; i < ns; i++) {
-        size_t n = a->s[i] ? strlen(a->s[i]) + 1 : 0;
-        if (!n || n > TR_SKF_STR_MAX)
-            return tr_fail(e, TR_E_CONFIG, "%s: string argument %zu missing or over %u bytes", name, i + 1, TR_SKF_STR_MAX - 1);
-        rq->slen[i] = (uint32_t)n, total += n;
-    }
-    for (size_t i = 0; i < nb; i++) {
-        if (a->blen[i] > TR_SKF_IN_MAX || (a->blen[i] && !a->b[i]))
-            return tr_fail(e, TR_E_CONFIG, "%s: byte argument %zu missing or over %u bytes", name, i + 1, TR_SKF_IN_MAX);
-        rq->blen[i] = (uint32_t)a->blen[i], total += a->blen[i];
-    }
-    rq->payload = (uint32_t)total;
-    uint8_t *p = *payload = malloc(total + 1);
-    if (!p)
-        return tr_fail(e, TR_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < ns; i++)
-        memcpy(p, a->s[i], rq->slen[i]), p += rq->slen[i];
-    for (size_t i = 0; i < nb; i++)
-        if (a->blen[i])
-            memcpy(p, a->b[i], a->blen[i]), p += a->blen[i];
+    if (tr_libhost_pack(fn_info[fn].name, fn_info[fn].in, a->nu, &v, rq->slen, rq->blen, &rq->payload, payload, e) < 0)
+        return -1;
+    rq->magic = TR_SKF_WIRE_MAGIC, rq->op = TR_SKF_OP_CALL, rq->fn = (uint32_t)fn;
+    rq->nu = (uint32_t)a->nu, rq->ns = (uint32_t)a->ns, rq->nb = (uint32_t)a->nb;
+    memcpy(rq->u, a->u, a->nu * sizeof a->u[0]);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "libhost.h" /* TR_LIBHOST_STR_MAX, TR_LIBHOST_IN_MAX: the argument limits */
 #include "skf_abi.h"
 
 /* Function numbers: TR_SKF_FUNCTIONS' order. */
@@ -25,8 +26,6 @@ _Static_assert(TR_SKF_NFN <= 64, "the exported-function set is one 64-bit mask")
 
 #define TR_SKF_WIRE_MAGIC 0x31464B53u /* "SKF1" */
 #define TR_SKF_OUT_MAX (1u << 20)     /* the largest byte output a library may claim */
-#define TR_SKF_IN_MAX (1u << 20)      /* the largest byte argument */
-#define TR_SKF_STR_MAX 4096u          /* the longest string argument (with its NUL) */
 #define TR_SKF_EVENT_NAME_MAX 4096u   /* SKF_WaitForDevEvent's name buffer */
 #define TR_SKF_MSG_MAX 512
 

@@ -310,30 +310,13 @@ static void run_call(host *h, uint32_t fn, const char *name, tr_skf_rep *rep, ui
 }
 
 /* The request's strings and byte strings, every length checked against
- * the payload. Returns 0, or -1 (a malformed request). */
+ * the payload (libhost.h). Returns 0, or -1 (a malformed request). */
 static int unpack(host *h, const tr_skf_req *rq, const uint8_t *pl)
 {
-    if (rq->fn >= TR_SKF_NFN || rq->nu > 4 || rq->ns > 4 || rq->nb > 4)
+    if (rq->fn >= TR_SKF_NFN || rq->nu > 4)
         return -1;
-    size_t off = 0;
     memcpy(h->u, rq->u, sizeof h->u);
-    for (uint32_t i = 0; i < rq->ns; i++) {
-        uint32_t n = rq->slen[i];
-        if (n == 0 || n > TR_SKF_STR_MAX || n > rq->payload - off || pl[off + n - 1] != '\0')
-            return -1;
-        h->s[i] = (const char *)pl + off;
-        off += n;
-    }
-    for (uint32_t i = 0; i < rq->nb; i++) {
-        uint32_t n = rq->blen[i];
-        if (n > TR_SKF_IN_MAX || n > rq->payload - off)
-            return -1;
-        h->b[i] = pl + off, h->blen[i] = n;
-        off += n;
-    }
-    for (uint32_t i = rq->nb; i < 4; i++)
-        h->b[i] = NULL, h->blen[i] = 0;
-    return off == rq->payload ? 0 : -1;
+    return tr_libhost_unpack(pl, rq->payload, rq->ns, rq->slen, rq->nb, rq->blen, h->s, h->b, h->blen);
 }
 
 static const char *const fn_names[TR_SKF_NFN] = {
@@ -346,7 +329,7 @@ static const char *const fn_names[TR_SKF_NFN] = {
 static int serve_one(host *h, int fd, const tr_skf_req *rq)
 {
     tr_err e;
-    if (rq->payload > TR_SKF_IN_MAX + 4 * TR_SKF_STR_MAX)
+    if (rq->payload > TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX)
         return -1;
     uint8_t *pl = malloc(rq->payload + 1u);
     if (!pl || tr_libhost_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
