@@ -30,8 +30,6 @@ enum { TR_P11_INV_SELF = 0, TR_P11_INV_FIND_INIT, TR_P11_INV_FIND, TR_P11_INV_FI
 
 #define TR_P11_WIRE_MAGIC 0x31313150u /* "P111" */
 #define TR_P11_OUT_MAX (1u << 20)     /* the largest byte output a module may claim */
-#define TR_P11_IN_MAX (1u << 20)      /* the largest byte argument */
-#define TR_P11_STR_MAX 4096u          /* the longest string argument (with its NUL) */
 #define TR_P11_INV_MAX 24             /* find: init, up to 20 batches, final */
 #define TR_P11_FIND_BATCH 256
 #define TR_P11_MSG_MAX 512
@@ -71,11 +69,13 @@ typedef struct {
 
 /* The child's first message: whether the module loaded (msg: why not),
  * the path it resolved, which calls its function list has (bit
- * TR_P11_FN_x), and C_Initialize's return and time. */
+ * TR_P11_FN_x), C_GetFunctionList's and C_Initialize's returns and times
+ * (initialized: C_Initialize was in the list and called). */
 typedef struct {
     uint32_t magic, loaded;
     uint64_t have;
-    uint64_t init_rv, init_ns;
+    uint64_t gfl_rv, gfl_ns;   /* C_GetFunctionList */
+    uint64_t init_rv, init_ns; /* C_Initialize */
     uint32_t initialized, pad;
     char msg[TR_P11_MSG_MAX];
     char path[1024];
