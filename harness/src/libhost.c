@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "skfdata.h"
 #include "util.h"
 
 extern char **environ;
@@ -402,6 +403,56 @@ int tr_libhost_unpack(const uint8_t *pl, uint32_t plen, uint32_t ns, const uint3
         off += n;
     }
     return off == plen ? 0 : -1;
+}
+
+int tr_libhost_serve(int fd, uint32_t magic, void *hdr, size_t hlen, size_t payload_off, tr_libhost_serve_fn *fn,
+                     void *ud)
+{
+    for (;;) {
+        tr_err e;
+        uint32_t head[2], plen;
+        int r = tr_libhost_recv_hdr(fd, hdr, hlen, 0, &e);
+        if (r == 0)
+            return 0;
+        if (r != 1)
+            return 1;
+        memcpy(head, hdr, sizeof head);
+        memcpy(&plen, (const uint8_t *)hdr + payload_off, sizeof plen);
+        if (head[0] == magic && head[1] == TR_LIBHOST_OP_QUIT)
+            return 0;
+        if (head[0] != magic || head[1] != TR_LIBHOST_OP_CALL || plen > TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX)
+            return 1;
+        uint8_t *pl = malloc(plen + 1u);
+        int rc = pl && tr_libhost_recv_payload(fd, pl, plen, 0, &e) == 1 ? fn(ud, fd, hdr, pl) : -1;
+        free(pl);
+        if (rc < 0)
+            return 1;
+    }
+}
+
+void tr_libhost_fmt_args(const char *in, tr_libhost_number_fn *number, const void *ud, const tr_libhost_vec *v,
+                         char *buf, size_t cap)
+{
+    size_t iu = 0, is = 0, ib = 0;
+    char piece[256];
+    buf[0] = '\0';
+    for (const char *c = in; *c; c++) {
+        if (*c == 'u') {
+            number(ud, iu++, piece, sizeof piece);
+        } else if (*c == 'p') {
+            snprintf(piece, sizeof piece, "<pin>");
+            is++;
+        } else if (*c == 's') {
+            char t[TR_SKF_TEXT_CAP(48)];
+            tr_skf_text((const uint8_t *)v->s[is], strnlen(v->s[is], 48), t, sizeof t);
+            snprintf(piece, sizeof piece, "\"%s\"%s", t, strlen(v->s[is]) > 48 ? "…" : "");
+            is++;
+        } else {
+            tr_libhost_fmt_bytes(v->b[ib], v->blen[ib], piece, sizeof piece);
+            ib++;
+        }
+        tr_libhost_append(buf, cap, piece);
+    }
 }
 
 /* ---- trace pieces ------------------------------------------------------------------------ */

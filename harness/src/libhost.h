@@ -112,6 +112,28 @@ int tr_libhost_pack(const char *fn, const char *in, size_t nu, const tr_libhost_
 int tr_libhost_unpack(const uint8_t *pl, uint32_t plen, uint32_t ns, const uint32_t slen[4], uint32_t nb,
                       const uint32_t blen[4], const char *s[4], const uint8_t *b[4], uint32_t bl[4]);
 
+/* The operations and answer statuses of both protocols (a request header
+ * starts with its 32-bit magic, then its 32-bit op). */
+enum { TR_LIBHOST_OP_CALL = 1, TR_LIBHOST_OP_QUIT = 2 };
+enum { TR_LIBHOST_ST_DONE = 0, TR_LIBHOST_ST_CONFIG = 1, TR_LIBHOST_ST_BOGUS = 2 };
+
+/* Child: serve requests on fd until the parent quits or closes. Each
+ * request header (hlen bytes into hdr; its 32-bit payload length at
+ * payload_off, at most TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX) and its
+ * payload go to fn, which answers; fn returning -1 (a malformed request,
+ * the socket gone) ends the loop. Returns the host's exit status: 0 the
+ * parent quit or closed, 1 the protocol broke. */
+typedef int tr_libhost_serve_fn(void *ud, int fd, const void *hdr, const uint8_t *payload);
+int tr_libhost_serve(int fd, uint32_t magic, void *hdr, size_t hlen, size_t payload_off, tr_libhost_serve_fn *fn,
+                     void *ud);
+
+/* The arguments of a call in prototype order, for a trace row: each 'u'
+ * of in as number(ud, its index) writes it, 'p' "<pin>", 's' quoted and
+ * escaped (its first 48 bytes), 'b' as tr_libhost_fmt_bytes. */
+typedef void tr_libhost_number_fn(const void *ud, size_t i, char *buf, size_t cap);
+void tr_libhost_fmt_args(const char *in, tr_libhost_number_fn *number, const void *ud, const tr_libhost_vec *v,
+                         char *buf, size_t cap);
+
 /* Trace pieces. "[n] HEX…" (the first TR_LIBHOST_HEX_HEAD bytes), "NULL"
  * for none; piece appended to buf after ", " unless buf is empty. */
 #define TR_LIBHOST_HEX_HEAD 32

@@ -15,7 +15,6 @@
 #include "libhost.h"
 #include "p11_wire.h"
 #include "p11data.h"
-#include "skfdata.h"
 #include "util.h"
 
 #ifndef TR_LIBEXEC_DIR
@@ -246,31 +245,16 @@ static void fmt_number(char k, uint64_t v, char *buf, size_t cap)
         snprintf(buf, cap, "%llu", (unsigned long long)v);
 }
 
-/* The arguments in prototype order, PINs as <pin>. */
-static void fmt_args(int fn, const tr_p11_args *a, char *buf, size_t cap)
+/* The numbers of a call and how the trace names each (fn_usym). */
+typedef struct {
+    const char *sym;
+    const uint64_t *u;
+} numbers;
+
+static void fmt_arg_number(const void *ud, size_t i, char *buf, size_t cap)
 {
-    const char *sym = fn_usym[fn] ? fn_usym[fn] : "";
-    size_t iu = 0, is = 0, ib = 0;
-    char piece[256];
-    buf[0] = '\0';
-    for (const char *c = fn_info[fn].in; *c; c++) {
-        if (*c == 'u') {
-            fmt_number(iu < strlen(sym) ? sym[iu] : '-', a->u[iu], piece, sizeof piece);
-            iu++;
-        } else if (*c == 'p') {
-            snprintf(piece, sizeof piece, "<pin>");
-            is++;
-        } else if (*c == 's') {
-            char t[TR_P11_TEXT_CAP(48)];
-            tr_skf_text((const uint8_t *)a->s[is], strnlen(a->s[is], 48), t, sizeof t);
-            snprintf(piece, sizeof piece, "\"%s\"%s", t, strlen(a->s[is]) > 48 ? "…" : "");
-            is++;
-        } else {
-            tr_libhost_fmt_bytes(a->b[ib], a->blen[ib], piece, sizeof piece);
-            ib++;
-        }
-        tr_libhost_append(buf, cap, piece);
-    }
+    const numbers *n = ud;
+    fmt_number(i < strlen(n->sym) ? n->sym[i] : '-', n->u[i], buf, cap);
 }
 
 /* "count=2 ids=[1, 2]", "slot=0", "label=\"T\" flags=0x0000040D ...", or
@@ -463,7 +447,9 @@ int tr_p11_call(tr_p11 *s, const char *fn, const tr_p11_args *args, tr_p11_reply
     }
     set_timeout(s, i);
     char targs[512];
-    fmt_args(i, args, targs, sizeof targs);
+    numbers nums = {fn_usym[i] ? fn_usym[i] : "", args->u};
+    tr_libhost_vec v = {args->s, args->ns, args->b, args->blen, args->nb};
+    tr_libhost_fmt_args(fn_info[i].in, fmt_arg_number, &nums, &v, targs, sizeof targs);
     int rc = tr_libhost_send(s->h.fd, &rq, sizeof rq, payload, rq.payload, e);
     free(payload);
     static _Thread_local tr_p11_rep rep;

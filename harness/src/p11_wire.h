@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "libhost.h"
 #include "p11.h"
 
 /* The calls, in the shape table's order. */
@@ -34,7 +35,7 @@ enum { TR_P11_INV_SELF = 0, TR_P11_INV_FIND_INIT, TR_P11_INV_FIND, TR_P11_INV_FI
 #define TR_P11_FIND_BATCH 256
 #define TR_P11_MSG_MAX 512
 
-enum { TR_P11_OP_CALL = 1, TR_P11_OP_QUIT = 2 };
+enum { TR_P11_OP_CALL = TR_LIBHOST_OP_CALL, TR_P11_OP_QUIT = TR_LIBHOST_OP_QUIT };
 
 typedef struct {
     uint32_t magic, op, fn;
@@ -54,7 +55,7 @@ typedef struct {
     uint32_t pad;
 } tr_p11_inv;
 
-enum { TR_P11_ST_DONE = 0, TR_P11_ST_CONFIG = 1, TR_P11_ST_BOGUS = 2 };
+enum { TR_P11_ST_DONE = TR_LIBHOST_ST_DONE, TR_P11_ST_CONFIG = TR_LIBHOST_ST_CONFIG, TR_P11_ST_BOGUS = TR_LIBHOST_ST_BOGUS };
 
 /* The answer: the byte output is the payload (ids as uint64_t). status
  * CONFIG / BOGUS: msg says why. */

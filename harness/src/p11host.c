@@ -333,32 +333,28 @@ static const char *const call_names[TR_P11_NFN] = {
 #undef NAME
 };
 
-/* One request: 0 answered, -1 the protocol broke (the child ends). */
-static int serve_one(host *h, int fd, const tr_p11_req *rq)
+/* One request (its payload received), answered: 0, or -1 the protocol
+ * broke (the child ends). A call the function list lacks is refused
+ * before any module code runs. */
+static int serve_one(void *ud, int fd, const void *hdr, const uint8_t *pl)
 {
-    tr_err e;
-    if (rq->payload > TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX)
-        return -1;
-    uint8_t *pl = malloc(rq->payload + 1u);
-    if (!pl || tr_libhost_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
-        free(pl);
-        return -1;
-    }
+    host *h = ud;
+    const tr_p11_req *rq = hdr;
     static tr_p11_rep rep;
-    memset(&rep, 0, sizeof rep);
-    rep.magic = TR_P11_WIRE_MAGIC;
     uint8_t *out = NULL;
     size_t nout = 0;
-    if (!(h->have >> rq->fn & 1)) {
-        rep.status = TR_P11_ST_CONFIG;
-        snprintf(rep.msg, sizeof rep.msg, "%s is not in the module's function list", call_names[rq->fn]);
-    } else {
+    tr_err e;
+    if (unpack(h, rq, pl) < 0)
+        return -1;
+    rep = (tr_p11_rep){.magic = TR_P11_WIRE_MAGIC};
+    if (h->have >> rq->fn & 1)
         run_call(h, rq->fn, call_names[rq->fn], &rep, &out, &nout);
-    }
+    else
+        rep.status = TR_P11_ST_CONFIG,
+        snprintf(rep.msg, sizeof rep.msg, "%s is not in the module's function list", call_names[rq->fn]);
     rep.payload = rep.status == TR_P11_ST_DONE ? (uint32_t)nout : 0;
     int rc = tr_libhost_send(fd, &rep, sizeof rep, out, rep.payload, &e);
     free(out);
-    free(pl);
     return rc;
 }
 
@@ -430,12 +426,6 @@ int tr_p11host_serve(int fd, const char *module)
     }
     if (tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
         return 1;
-    for (;;) {
-        tr_p11_req rq;
-        int r = tr_libhost_recv_hdr(fd, &rq, sizeof rq, 0, &e);
-        if (r == 0 || (r == 1 && rq.magic == TR_P11_WIRE_MAGIC && rq.op == TR_P11_OP_QUIT))
-            return 0;
-        if (r != 1 || rq.magic != TR_P11_WIRE_MAGIC || rq.op != TR_P11_OP_CALL || serve_one(&h, fd, &rq) < 0)
-            return 1;
-    }
+    tr_p11_req rq;
+    return tr_libhost_serve(fd, TR_P11_WIRE_MAGIC, &rq, sizeof rq, offsetof(tr_p11_req, payload), serve_one, &h);
 }

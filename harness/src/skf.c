@@ -241,31 +241,24 @@ static void fmt_number(char k, uint32_t v, char *buf, size_t cap)
         snprintf(buf, cap, "%u", v);
 }
 
+/* Number i of a call's arguments by its kind (fn_usym). */
+typedef struct {
+    int fn;
+    const tr_skf_args *a;
+} arg_ctx;
+static void fmt_arg_number(const void *ud, size_t i, char *buf, size_t cap)
+{
+    const arg_ctx *c = ud;
+    const char *sym = fn_usym[c->fn] ? fn_usym[c->fn] : "";
+    fmt_number(i < strlen(sym) ? sym[i] : '-', c->a->u[i], buf, cap);
+}
+
 /* The arguments in prototype order, PINs as <pin>. */
 static void fmt_args(int fn, const tr_skf_args *a, char *buf, size_t cap)
 {
-    const char *in = fn_info[fn].in, *sym = fn_usym[fn] ? fn_usym[fn] : "";
-    size_t iu = 0, is = 0, ib = 0;
-    char piece[256];
-    buf[0] = '\0';
-    for (const char *c = in; *c; c++) {
-        if (*c == 'u') {
-            fmt_number(iu < strlen(sym) ? sym[iu] : '-', a->u[iu], piece, sizeof piece);
-            iu++;
-        } else if (*c == 'p') {
-            snprintf(piece, sizeof piece, "<pin>");
-            is++;
-        } else if (*c == 's') {
-            char t[TR_SKF_TEXT_CAP(48)];
-            tr_skf_text((const uint8_t *)a->s[is], strnlen(a->s[is], 48), t, sizeof t);
-            snprintf(piece, sizeof piece, "\"%s\"%s", t, strlen(a->s[is]) > 48 ? "…" : "");
-            is++;
-        } else {
-            tr_libhost_fmt_bytes(a->b[ib], a->blen[ib], piece, sizeof piece);
-            ib++;
-        }
-        tr_libhost_append(buf, cap, piece);
-    }
+    arg_ctx c = {fn, a};
+    tr_libhost_vec v = {a->s, a->ns, a->b, a->blen, a->nb};
+    tr_libhost_fmt_args(fn_info[fn].in, fmt_arg_number, &c, &v, buf, cap);
 }
 
 /* "max=5 remain=5 default=1", then the byte output. */

@@ -29,7 +29,7 @@ _Static_assert(TR_SKF_NFN <= 64, "the exported-function set is one 64-bit mask")
 #define TR_SKF_EVENT_NAME_MAX 4096u   /* SKF_WaitForDevEvent's name buffer */
 #define TR_SKF_MSG_MAX 512
 
-enum { TR_SKF_OP_CALL = 1, TR_SKF_OP_QUIT = 2 };
+enum { TR_SKF_OP_CALL = TR_LIBHOST_OP_CALL, TR_SKF_OP_QUIT = TR_LIBHOST_OP_QUIT };
 
 /* A call: numbers inline; strings (each with its NUL) then byte strings in
  * the payload, in argument order. */
@@ -49,7 +49,7 @@ typedef struct {
     uint64_t ns;   /* around the vendor function alone */
 } tr_skf_inv;
 
-enum { TR_SKF_ST_DONE = 0, TR_SKF_ST_CONFIG = 1, TR_SKF_ST_BOGUS = 2 };
+enum { TR_SKF_ST_DONE = TR_LIBHOST_ST_DONE, TR_SKF_ST_CONFIG = TR_LIBHOST_ST_CONFIG, TR_SKF_ST_BOGUS = TR_LIBHOST_ST_BOGUS };
 
 /* The answer: the byte output is the payload. status CONFIG / BOGUS: msg
  * says why (no vendor result). */

@@ -15,6 +15,7 @@
  * parent does: it knows which argument is a PIN).
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,17 +326,15 @@ static const char *const fn_names[TR_SKF_NFN] = {
 #undef NAME
 };
 
-/* One request: 0 answered, -1 the protocol broke (the child ends). */
-static int serve_one(host *h, int fd, const tr_skf_req *rq)
+/* One request (its payload received): 0 answered, -1 the protocol broke
+ * (the child ends). */
+static int serve_one(void *ud, int fd, const void *hdr, const uint8_t *pl)
 {
+    host *h = ud;
+    const tr_skf_req *rq = hdr;
     tr_err e;
-    if (rq->payload > TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX)
+    if (unpack(h, rq, pl) < 0)
         return -1;
-    uint8_t *pl = malloc(rq->payload + 1u);
-    if (!pl || tr_libhost_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
-        free(pl);
-        return -1;
-    }
     tr_skf_rep rep;
     memset(&rep, 0, sizeof rep);
     rep.magic = TR_SKF_WIRE_MAGIC;
@@ -350,7 +349,6 @@ static int serve_one(host *h, int fd, const tr_skf_req *rq)
     rep.payload = rep.status == TR_SKF_ST_DONE ? (uint32_t)nout : 0;
     int rc = tr_libhost_send(fd, &rep, sizeof rep, out, rep.payload, &e);
     free(out);
-    free(pl);
     return rc;
 }
 
@@ -379,12 +377,6 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigne
     hello.have = h.have;
     if (tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
         return 1;
-    for (;;) {
-        tr_skf_req rq;
-        int r = tr_libhost_recv_hdr(fd, &rq, sizeof rq, 0, &e);
-        if (r == 0 || (r == 1 && rq.magic == TR_SKF_WIRE_MAGIC && rq.op == TR_SKF_OP_QUIT))
-            return 0;
-        if (r != 1 || rq.magic != TR_SKF_WIRE_MAGIC || rq.op != TR_SKF_OP_CALL || serve_one(&h, fd, &rq) < 0)
-            return 1;
-    }
+    tr_skf_req rq;
+    return tr_libhost_serve(fd, TR_SKF_WIRE_MAGIC, &rq, sizeof rq, offsetof(tr_skf_req, payload), serve_one, &h);
 }
