@@ -117,6 +117,16 @@ int tr_libhost_unpack(const uint8_t *pl, uint32_t plen, uint32_t ns, const uint3
 enum { TR_LIBHOST_OP_CALL = 1, TR_LIBHOST_OP_QUIT = 2 };
 enum { TR_LIBHOST_ST_DONE = 0, TR_LIBHOST_ST_CONFIG = 1, TR_LIBHOST_ST_BOGUS = 2 };
 
+/* The head of both protocols' requests: numbers of type utype inline;
+ * strings (each with its NUL) then byte strings in the payload, in
+ * argument order; payload the sum of slen and blen. */
+#define TR_LIBHOST_REQ_FIELDS(utype) \
+    uint32_t magic, op, fn;          \
+    uint32_t nu, ns, nb;             \
+    utype u[4];                      \
+    uint32_t slen[4], blen[4];       \
+    uint32_t payload
+
 /* Child: serve requests on fd until the parent quits or closes. Each
  * request header (hlen bytes into hdr; its 32-bit payload length at
  * payload_off, at most TR_LIBHOST_IN_MAX + 4 * TR_LIBHOST_STR_MAX) and its

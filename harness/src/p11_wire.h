@@ -37,13 +37,9 @@ enum { TR_P11_INV_SELF = 0, TR_P11_INV_FIND_INIT, TR_P11_INV_FIND, TR_P11_INV_FI
 
 enum { TR_P11_OP_CALL = TR_LIBHOST_OP_CALL, TR_P11_OP_QUIT = TR_LIBHOST_OP_QUIT };
 
+/* A call (libhost.h's layout): numbers as uint64_t. */
 typedef struct {
-    uint32_t magic, op, fn;
-    uint32_t nu, ns, nb;
-    uint64_t u[4];
-    uint32_t slen[4]; /* with the NUL */
-    uint32_t blen[4];
-    uint32_t payload; /* sum of slen and blen */
+    TR_LIBHOST_REQ_FIELDS(uint64_t);
     uint32_t pad;
 } tr_p11_req;
 

@@ -34,12 +34,7 @@ enum { TR_SKF_OP_CALL = TR_LIBHOST_OP_CALL, TR_SKF_OP_QUIT = TR_LIBHOST_OP_QUIT 
 /* A call: numbers inline; strings (each with its NUL) then byte strings in
  * the payload, in argument order. */
 typedef struct {
-    uint32_t magic, op, fn;
-    uint32_t nu, ns, nb;
-    uint32_t u[4];
-    uint32_t slen[4]; /* with the NUL */
-    uint32_t blen[4];
-    uint32_t payload; /* sum of slen and blen */
+    TR_LIBHOST_REQ_FIELDS(uint32_t);
 } tr_skf_req;
 
 /* One vendor function invocation (a size query, or the call). */

@@ -22,6 +22,7 @@
 
 #include "p11.h"
 #include "p11data.h"
+#include "childcheck.h"
 #include "util.h"
 
 static char mod_crash[512], mod_hang[512];
@@ -35,22 +36,9 @@ static void set_mods(void)
 }
 
 /* ---- trace capture ---------------------------------------------------------------------- */
-#define ROWS_MAX 48
-typedef struct {
-    size_t n;
-    char fn[ROWS_MAX][48], args[ROWS_MAX][256], rv[ROWS_MAX][64], outputs[ROWS_MAX][1024];
-} rows;
-
 static void capture(void *ud, const tr_p11_trace *t)
 {
-    rows *r = ud;
-    if (r->n == ROWS_MAX)
-        return;
-    snprintf(r->fn[r->n], sizeof r->fn[0], "%s", t->function);
-    snprintf(r->args[r->n], sizeof r->args[0], "%s", t->args);
-    snprintf(r->rv[r->n], sizeof r->rv[0], "%s", t->rv);
-    snprintf(r->outputs[r->n], sizeof r->outputs[0], "%s", t->outputs);
-    r->n++;
+    rows_add(ud, t->function, t->args, t->rv, t->outputs);
 }
 
 static tr_p11 *open_mod(const char *mod, double timeout_ms, rows *trace)
@@ -62,28 +50,6 @@ static tr_p11 *open_mod(const char *mod, double timeout_ms, rows *trace)
     return s;
 }
 
-static char pidfile[64];
-static void pidfile_env(void)
-{
-    snprintf(pidfile, sizeof pidfile, "/tmp/check_p11.%ld.pid", (long)getpid());
-    unlink(pidfile);
-    setenv("P11_TESTMOD_PIDFILE", pidfile, 1);
-}
-static pid_t child_pid(void)
-{
-    FILE *f = fopen(pidfile, "r");
-    long pid = 0;
-    ck_assert_msg(f != NULL, "the test module wrote no %s", pidfile);
-    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    unlink(pidfile);
-    return (pid_t)pid;
-}
-static void assert_gone(pid_t pid)
-{
-    errno = 0;
-    ck_assert_msg(kill(pid, 0) == -1 && errno == ESRCH, "child %ld still there (a zombie counts)", (long)pid);
-}
 
 static int call_u(tr_p11 *s, const char *fn, uint64_t u0, tr_p11_reply *r, tr_err *e)
 {
@@ -139,7 +105,7 @@ START_TEST(test_crash_is_isolated)
     tr_p11_reply r;
     tr_err e;
     setenv("P11_TESTMOD_FN", "C_GetTokenInfo", 1);
-    pidfile_env();
+    pidfile_env("P11_TESTMOD_PIDFILE");
     tr_p11 *bad = open_mod(mod_crash, 5000, &tr);
     pid_t pid = child_pid();
     tr_p11 *good = open_mod(mod_hang, 5000, NULL); /* hangs in C_GetTokenInfo: not called */
@@ -175,7 +141,7 @@ START_TEST(test_hang_is_mute)
     tr_p11_reply r;
     tr_err e;
     setenv("P11_TESTMOD_FN", "C_Login", 1);
-    pidfile_env();
+    pidfile_env("P11_TESTMOD_PIDFILE");
     tr_p11 *s = open_mod(mod_hang, 300, &tr);
     pid_t pid = child_pid();
     ck_assert_int_eq(call_uu(s, "C_OpenSession", 7, 0, &r, &e), 0);
@@ -198,7 +164,7 @@ END_TEST
 START_TEST(test_hang_in_initialize)
 {
     setenv("P11_TESTMOD_FN", "C_Initialize", 1);
-    pidfile_env();
+    pidfile_env("P11_TESTMOD_PIDFILE");
     tr_p11_opts o = {.module = mod_hang, .call_timeout_ms = 300};
     tr_p11 *s = (tr_p11 *)1;
     tr_err e;
