@@ -1,6 +1,7 @@
 # tokenrig — build, test, demo, bench, install.
 #
-#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, libskf-ref1.so, tests)
+#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, libskf-ref1.so, the SKF and
+#                   PKCS#11 hosts, tests)
 #   make test       complexity gate, unit tests (+ ASan/UBSan build, + TSan build with the batch test),
 #                   fuzz smoke, integration on the virtual rig
 #   make complexity no function in harness/src, harness/tokenrig.c over 80 lines or complexity 30
