@@ -1,6 +1,7 @@
 # tokenrig — build, test, demo, bench, install.
 #
-#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, libskf-ref1.so, tests)
+#   make            build everything into $(BUILD)/ (tokenrig, vtoken, mkpki, libskf-ref1.so, the SKF and
+#                   PKCS#11 hosts, tests)
 #   make test       complexity gate, unit tests (+ ASan/UBSan build, + TSan build with the batch test),
 #                   fuzz smoke, integration on the virtual rig
 #   make complexity no function in harness/src, harness/tokenrig.c over 80 lines or complexity 30
@@ -37,7 +38,12 @@ ifeq ($(TSAN),1)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# p11-kit: its pkcs11.h everywhere; its library only in the PKCS#11 host
+# (module names resolved the way `p11-kit list-modules` lists them)
+P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null)
+P11_LIBS   := $(shell pkg-config --libs p11-kit-1 2>/dev/null)
+P11_MODULE_DIR := $(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(P11_CFLAGS)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
@@ -85,11 +91,19 @@ SKF_LDFLAGS := $(if $(filter 00,$(SAN)$(TSAN)),$(ZDEFS))
 SKF_HOST   := $(BUILD)/tokenrig-skfhost
 LIBEXEC    := $(PREFIX)/libexec/tokenrig
 $(BUILD)/obj/harness/src/skf.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
+# The PKCS#11 layer's child (harness/p11host.c): the module runs in it, one
+# process per session; found like the SKF host. Only it links libp11-kit
+# (module names resolved as p11-kit's configuration gives them).
+P11_HOST   := $(BUILD)/tokenrig-p11host
+$(BUILD)/obj/harness/src/p11.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
+$(BUILD)/obj/harness/src/p11host.o: CFLAGS_ALL += -DTR_P11_MODULE_DIR='"$(P11_MODULE_DIR)"'
+# PKCS#11 modules that crash or hang, for the layer's tests (fixtures/p11/testmods)
+P11_TESTMODS := $(BUILD)/libp11test-crash.so $(BUILD)/libp11test-hang.so
 # SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
 SKF_TESTLIBS := $(BUILD)/libskftest-crash.so $(BUILD)/libskftest-hang.so $(BUILD)/libskftest-missing.so
 
 BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/skfloop $(BUILD)/apdu \
-        $(SKF_LIB) $(BUILD)/skfcheck $(SKF_HOST) $(SKF_TESTLIBS)
+        $(SKF_LIB) $(BUILD)/skfcheck $(SKF_HOST) $(SKF_TESTLIBS) $(P11_HOST) $(P11_TESTMODS)
 
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
@@ -116,9 +130,17 @@ $(BUILD)/libskftest-%.so: fixtures/skf/testlibs/skf_testlib.c harness/src/skf_ab
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -DTESTLIB_$(shell echo $* | tr a-z A-Z) -o $@ $<
 
-$(SKF_HOST): $(BUILD)/obj/harness/skfhost.o $(LIB)
+$(SKF_HOST): $(BUILD)/obj/harness/skfhost.o $(BUILD)/obj/harness/host_asan.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
+
+$(BUILD)/libp11test-%.so: fixtures/p11/testmods/p11_testmod.c
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -shared -DTESTMOD_$(shell echo $* | tr a-z A-Z) -o $@ $<
+
+$(P11_HOST): $(BUILD)/obj/harness/p11host.o $(BUILD)/obj/harness/host_asan.o $(LIB)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(P11_LIBS) -ldl
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -194,7 +216,7 @@ FUZZ_BIN := $(patsubst harness/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 $(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  FUZZ    $@',true)
-	$(Q)clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	$(Q)clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(P11_LIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BIN); do echo "== $$f (30 s)"; mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
@@ -228,12 +250,12 @@ bench: deps
 	@bash ci/bench.sh $(BUILD)
 
 # --- install ---------------------------------------------------------------------
-install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(SKF_HOST)
+install: $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(SKF_HOST) $(P11_HOST)
 	install -d $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tokenrig/suites \
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/profiles $(DESTDIR)$(PREFIX)/share/tokenrig/rigs \
 	  $(DESTDIR)$(PREFIX)/share/tokenrig/reports $(DESTDIR)$(PREFIX)/share/tokenrig/ci
 	install -m 755 $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(SKF_HOST) $(DESTDIR)$(LIBEXEC)/
+	install -m 755 $(SKF_HOST) $(P11_HOST) $(DESTDIR)$(LIBEXEC)/
 	install -m 644 suites/*.tsuite suites/DEFAULT suites/README.md $(DESTDIR)$(PREFIX)/share/tokenrig/suites/
 	install -d $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib
 	install -m 644 suites/lib/*.tsuite $(DESTDIR)$(PREFIX)/share/tokenrig/suites/lib/

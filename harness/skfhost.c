@@ -9,14 +9,7 @@
 
 #include "skf_wire.h"
 
-/* In a sanitizer build, a vendor library's SIGSEGV must end this process
- * with the signal (the parent reports it), not become a sanitizer report and
- * exit status 1. Unused in other builds. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0";
-}
+/* the sanitizers' options: host_asan.c */
 
 int main(int argc, char **argv)
 {

@@ -35,6 +35,7 @@ static void usage_main(FILE *f)
         "  recover [--rig FILE]                      give tokens a crashed run left mid-way\n"
         "                                            their factory PINs back (the journal)\n"
         "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
+        "  p11     list --module M                   what a PKCS#11 module sees (read-only)\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
         {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover}, {"skf", tr_cmd_skf},
+        {"p11", tr_cmd_p11},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

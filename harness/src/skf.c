@@ -1,6 +1,6 @@
 /* skf.c — the SKF layer's parent side (skf.h): the shape table, the child
- * (build/tokenrig-skfhost, spawned: the parent is multi-threaded, so no
- * dlopen after a bare fork), the call timeout, the child's death, the trace.
+ * (build/tokenrig-skfhost, started and lost through libhost.h, shared
+ * with the PKCS#11 layer), the call timeouts, the trace.
  *
  * Every length the child sends is checked against what this side can
  * hold; a child that breaks the protocol is killed like one that hangs.
@@ -8,18 +8,13 @@
  */
 #include "skf.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "libhost.h"
 #include "skf_wire.h"
 #include "skfdata.h"
 #include "util.h"
@@ -28,10 +23,6 @@
 #define TR_LIBEXEC_DIR "/usr/local/libexec/tokenrig"
 #endif
 #define HOST_NAME "tokenrig-skfhost"
-#define HOST_FD 3
-#define CLOSE_GRACE_MS 1000
-
-extern char **environ;
 
 /* ---- the shape table ------------------------------------------------------------ */
 #define F(name, in, outs, out) [TR_FN_SKF_##name] = {"SKF_" #name, in, outs, out}
@@ -107,183 +98,26 @@ const tr_skf_fn_info *tr_skf_fn_lookup(const char *fn)
 
 /* ---- the session ------------------------------------------------------------------ */
 struct tr_skf {
-    pid_t pid; /* -1 once reaped */
-    int fd;
-    char library[TR_PATH_MAX];
-    double timeout_ms;        /* the current call's (and the loading's) */
+    tr_libhost h;             /* the child; h.library the resolved path, h.timeout_ms the current call's */
     double call_timeout_ms, device_timeout_ms;
     unsigned devinfo_size, out_width;
     uint64_t have;
-    bool dead;
-    int signal;
-    tr_err death; /* what killed the session, repeated by every later call */
     uint8_t *out; /* the last reply's byte output */
     void (*trace)(void *ud, const tr_skf_trace *row);
     void *trace_ud;
 };
 
-/* The child's status after waitpid, as words: "signal 11 (SIGSEGV)". */
-static void describe_status(int st, char *buf, size_t cap, int *sig)
-{
-    *sig = 0;
-    if (WIFSIGNALED(st)) {
-        *sig = WTERMSIG(st);
-        const char *abbrev = sigabbrev_np(*sig);
-        snprintf(buf, cap, "signal %d (SIG%s)", *sig, abbrev ? abbrev : "?");
-    } else if (WIFEXITED(st)) {
-        snprintf(buf, cap, "exit status %d", WEXITSTATUS(st));
-    } else {
-        snprintf(buf, cap, "status 0x%x", (unsigned)st);
-    }
-}
-
-static int wait_child(pid_t pid, int flags, int *st)
-{
-    pid_t r;
-    while ((r = waitpid(pid, st, flags)) < 0 && errno == EINTR)
-        ;
-    return r == pid ? 1 : 0;
-}
-
-/* Reap the child: it has grace_ms to go on its own, then SIGKILL (by its
- * PID: it is ours). Returns the wait status (0 when it could not be had). */
-static int reap(tr_skf *s, unsigned grace_ms)
-{
-    int st = 0;
-    if (s->pid <= 0)
-        return 0;
-    uint64_t end = tr_now_ns() + (uint64_t)grace_ms * 1000000u;
-    bool gone = false;
-    while (!(gone = wait_child(s->pid, WNOHANG, &st)) && tr_now_ns() < end)
-        tr_sleep_ms(5);
-    if (!gone) {
-        kill(s->pid, SIGKILL);
-        if (!wait_child(s->pid, 0, &st))
-            st = 0;
-    }
-    s->pid = -1;
-    return st;
-}
-
-/* The session dies: the error kept for every later call. Returns -1 with
- * e set. */
-static int die(tr_skf *s, tr_err *e, tr_code code, const char *msg)
-{
-    s->dead = true;
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
-    tr_fail(&s->death, code, "%s", msg);
-    if (e)
-        *e = s->death;
-    return -1;
-}
-
-/* ---- finding and starting the child ------------------------------------------------- */
-
-/* $TOKENRIG_SKF_HOST, else beside the program, else $TOKENRIG_LIBEXEC
- * (the unit tests run from build/tests), else where make install puts it. */
-static int find_host(char *out, size_t cap, tr_err *e)
-{
-    const char *env = getenv("TOKENRIG_SKF_HOST");
-    if (env && *env) {
-        if (access(env, X_OK) == 0 && tr_strlcpy(out, env, cap))
-            return 0;
-        return tr_fail(e, TR_E_CONFIG, "TOKENRIG_SKF_HOST=%s: not an executable", env);
-    }
-    const char *lx = getenv("TOKENRIG_LIBEXEC");
-    const char *dirs[] = {tr_exe_dir(), lx && *lx ? lx : NULL, TR_LIBEXEC_DIR};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        if (!dirs[i])
-            continue;
-        snprintf(out, cap, "%s/%s", dirs[i], HOST_NAME);
-        if (access(out, X_OK) == 0)
-            return 0;
-    }
-    return tr_fail(e, TR_E_CONFIG, "%s not found beside %s, in $TOKENRIG_LIBEXEC or in %s (set TOKENRIG_SKF_HOST)",
-                   HOST_NAME, tr_exe_dir(), TR_LIBEXEC_DIR);
-}
-
-/* posix_spawn the host with the child's end of the socket as fd 3, its
- * stdout on stderr (a vendor library's chatter must not mix with ours),
- * default signals, an empty mask and a process group of its own (a
- * terminal's Ctrl-C is the parent's to handle). */
-static int spawn_host(const char *host, const tr_skf *s, int child_fd, pid_t *pid, tr_err *e)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    char dsz[16], width[16];
-    snprintf(dsz, sizeof dsz, "%u", s->devinfo_size);
-    snprintf(width, sizeof width, "%u", s->out_width);
-    char *argv[] = {(char *)host, (char *)s->library, dsz, width, NULL};
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&dfl, sigs[i]);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    posix_spawn_file_actions_adddup2(&fa, child_fd, HOST_FD);
-    posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-    posix_spawn_file_actions_addclosefrom_np(&fa, HOST_FD + 1);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    int rc = posix_spawn(pid, host, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0)
-        return tr_fail(e, TR_E_CONFIG, "starting %s: %s", host, strerror(rc));
-    return 0;
-}
-
-/* The socketpair, the child's end kept off fd 3 (a dup2 onto itself would
- * keep its close-on-exec flag). */
-static int make_pair(int sv[2], tr_err *e)
-{
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return tr_fail(e, TR_E_IO, "socketpair: %s", strerror(errno));
-    if (sv[1] == HOST_FD) {
-        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, HOST_FD + 1);
-        close(sv[1]);
-        if (moved < 0) {
-            close(sv[0]);
-            return tr_fail(e, TR_E_IO, "fcntl: %s", strerror(errno));
-        }
-        sv[1] = moved;
-    }
-    return 0;
-}
-
-static uint64_t deadline(const tr_skf *s)
-{
-    return tr_now_ns() + (uint64_t)(s->timeout_ms * 1e6);
-}
-
 /* The child's hello: the library loaded, the functions it has. */
 static int await_hello(tr_skf *s, tr_err *e)
 {
     tr_skf_hello h;
-    int r = tr_skf_wire_recv_hdr(s->fd, &h, sizeof h, deadline(s), e);
-    char how[64];
-    int sig;
-    if (r == -2) {
-        kill(s->pid, SIGKILL);
-        reap(s, 0);
-        return tr_fail(e, TR_E_MUTE, "loading the SKF library %s: no answer within %.0f ms (killed)", s->library,
-                       s->timeout_ms);
-    }
-    if (r != 1 || h.magic != TR_SKF_WIRE_MAGIC) {
-        describe_status(reap(s, CLOSE_GRACE_MS), how, sizeof how, &sig);
-        return tr_fail(e, r == 0 ? TR_E_LIBRARY : TR_E_IO, "loading the SKF library %s: the child ended (%s)",
-                       s->library, how);
-    }
+    if (tr_libhost_hello(&s->h, &h, sizeof h, TR_SKF_WIRE_MAGIC, e) < 0)
+        return -1;
     h.msg[sizeof h.msg - 1] = '\0';
     if (!h.loaded) {
-        reap(s, CLOSE_GRACE_MS);
-        return tr_fail(e, TR_E_CONFIG, "the SKF library %s does not load: %s", s->library, h.msg);
+        tr_skf_req q = {.magic = TR_SKF_WIRE_MAGIC, .op = TR_SKF_OP_QUIT};
+        tr_libhost_stop(&s->h, &q, sizeof q);
+        return tr_fail(e, TR_E_CONFIG, "the SKF library %s does not load: %s", s->h.library, h.msg);
     }
     s->have = h.have;
     return 0;
@@ -323,31 +157,24 @@ int tr_skf_open(const tr_skf_opts *o, tr_skf **out, tr_err *e)
 {
     char host[TR_PATH_MAX];
     *out = NULL;
-    if (check_opts(o, e) < 0 || find_host(host, sizeof host, e) < 0)
+    if (check_opts(o, e) < 0 || tr_libhost_find(HOST_NAME, "TOKENRIG_SKF_HOST", TR_LIBEXEC_DIR, host, sizeof host, e) < 0)
         return -1;
     tr_skf *s = calloc(1, sizeof *s);
     if (!s)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
-    library_path(o->library, s->library, sizeof s->library);
+    s->h.what = "SKF library";
+    library_path(o->library, s->h.library, sizeof s->h.library);
     s->call_timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
     s->device_timeout_ms = o->device_timeout_ms > s->call_timeout_ms ? o->device_timeout_ms : s->call_timeout_ms;
-    s->timeout_ms = s->device_timeout_ms;
+    s->h.timeout_ms = s->device_timeout_ms;
     s->devinfo_size = o->devinfo_size ? o->devinfo_size : 294;
     s->out_width = o->out_width ? o->out_width : 8;
     s->trace = o->trace, s->trace_ud = o->trace_ud;
-    s->pid = -1;
-    int sv[2];
-    if (make_pair(sv, e) < 0) {
-        free(s);
-        return -1;
-    }
-    s->fd = sv[0];
-    int rc = spawn_host(host, s, sv[1], &s->pid, e);
-    close(sv[1]);
-    if (rc == 0)
-        rc = await_hello(s, e);
-    if (rc < 0) {
-        close(s->fd);
+    char dsz[16], width[16];
+    snprintf(dsz, sizeof dsz, "%u", s->devinfo_size);
+    snprintf(width, sizeof width, "%u", s->out_width);
+    char *argv[] = {host, s->h.library, dsz, width, NULL};
+    if (tr_libhost_start(&s->h, host, argv, e) < 0 || await_hello(s, e) < 0) {
         free(s);
         return -1;
     }
@@ -359,13 +186,8 @@ void tr_skf_close(tr_skf *s)
 {
     if (!s)
         return;
-    if (s->fd >= 0) {
-        tr_skf_req q = {.magic = TR_SKF_WIRE_MAGIC, .op = TR_SKF_OP_QUIT};
-        tr_err e;
-        tr_skf_wire_send(s->fd, &q, sizeof q, NULL, 0, &e);
-        close(s->fd);
-    }
-    reap(s, CLOSE_GRACE_MS);
+    tr_skf_req q = {.magic = TR_SKF_WIRE_MAGIC, .op = TR_SKF_OP_QUIT};
+    tr_libhost_stop(&s->h, &q, sizeof q);
     free(s->out);
     free(s);
 }
@@ -379,8 +201,8 @@ bool tr_skf_has(const tr_skf *s, const char *fn)
 bool tr_skf_dead(const tr_skf *s, int *signal)
 {
     if (signal)
-        *signal = s ? s->signal : 0;
-    return s && s->dead;
+        *signal = s ? s->h.signal : 0;
+    return s && s->h.dead;
 }
 
 /* ---- the trace -------------------------------------------------------------------- */
@@ -419,52 +241,24 @@ static void fmt_number(char k, uint32_t v, char *buf, size_t cap)
         snprintf(buf, cap, "%u", v);
 }
 
-#define HEX_HEAD 32 /* bytes of a byte string the trace shows */
-
-/* "[n] HEX…" (the first HEX_HEAD bytes), "NULL" for none. */
-static void fmt_bytes(const uint8_t *p, size_t n, char *buf, size_t cap)
+/* Number i of a call's arguments by its kind (fn_usym). */
+typedef struct {
+    int fn;
+    const tr_skf_args *a;
+} arg_ctx;
+static void fmt_arg_number(const void *ud, size_t i, char *buf, size_t cap)
 {
-    if (!n) {
-        snprintf(buf, cap, "NULL");
-        return;
-    }
-    char hex[2 * HEX_HEAD + 1];
-    tr_hex_encode(p, n < HEX_HEAD ? n : HEX_HEAD, hex, sizeof hex, 0);
-    snprintf(buf, cap, "[%zu] %s%s", n, hex, n > HEX_HEAD ? "…" : "");
-}
-
-static void append(char *buf, size_t cap, const char *piece)
-{
-    size_t n = strlen(buf);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", piece);
+    const arg_ctx *c = ud;
+    const char *sym = fn_usym[c->fn] ? fn_usym[c->fn] : "";
+    fmt_number(i < strlen(sym) ? sym[i] : '-', c->a->u[i], buf, cap);
 }
 
 /* The arguments in prototype order, PINs as <pin>. */
 static void fmt_args(int fn, const tr_skf_args *a, char *buf, size_t cap)
 {
-    const char *in = fn_info[fn].in, *sym = fn_usym[fn] ? fn_usym[fn] : "";
-    size_t iu = 0, is = 0, ib = 0;
-    char piece[256];
-    buf[0] = '\0';
-    for (const char *c = in; *c; c++) {
-        if (*c == 'u') {
-            fmt_number(iu < strlen(sym) ? sym[iu] : '-', a->u[iu], piece, sizeof piece);
-            iu++;
-        } else if (*c == 'p') {
-            snprintf(piece, sizeof piece, "<pin>");
-            is++;
-        } else if (*c == 's') {
-            char t[TR_SKF_TEXT_CAP(48)];
-            tr_skf_text((const uint8_t *)a->s[is], strnlen(a->s[is], 48), t, sizeof t);
-            snprintf(piece, sizeof piece, "\"%s\"%s", t, strlen(a->s[is]) > 48 ? "…" : "");
-            is++;
-        } else {
-            fmt_bytes(a->b[ib], a->blen[ib], piece, sizeof piece);
-            ib++;
-        }
-        append(buf, cap, piece);
-    }
+    arg_ctx c = {fn, a};
+    tr_libhost_vec v = {a->s, a->ns, a->b, a->blen, a->nb};
+    tr_libhost_fmt_args(fn_info[fn].in, fmt_arg_number, &c, &v, buf, cap);
 }
 
 /* "max=5 remain=5 default=1", then the byte output. */
@@ -488,8 +282,8 @@ static void fmt_outputs(int fn, const tr_skf_reply *r, bool bytes, char *buf, si
         tr_skf_list_text(&l, t, sizeof t);
         snprintf(piece, sizeof piece, "list=[%s]", t);
     } else {
-        char b[2 * HEX_HEAD + 32];
-        fmt_bytes(r->out, r->nout, b, sizeof b);
+        char b[2 * TR_LIBHOST_HEX_HEAD + 32];
+        tr_libhost_fmt_bytes(r->out, r->nout, b, sizeof b);
         snprintf(piece, sizeof piece, "%s=%s", f->out, b);
     }
     size_t len = strlen(buf);
@@ -526,80 +320,33 @@ static void trace_reply(const tr_skf *s, int fn, const char *args, const tr_skf_
 /* args against the shape; the request header and its payload. */
 static int pack(int fn, const tr_skf_args *a, tr_skf_req *rq, uint8_t **payload, tr_err *e)
 {
-    const char *name = fn_info[fn].name, *in = fn_info[fn].in;
-    size_t nu = 0, ns = 0, nb = 0;
-    for (const char *c = in; *c; c++)
-        *c == 'u' ? nu++ : *c == 'b' ? nb++ : ns++;
-    if (a->nu != nu || a->ns != ns || a->nb != nb)
-        return tr_fail(e, TR_E_CONFIG, "%s takes %zu numbers, %zu strings, %zu byte strings (\"%s\"), not %zu, %zu, %zu",
-                       name, nu, ns, nb, in, a->nu, a->ns, a->nb);
+    tr_libhost_vec v = {a->s, a->ns, a->b, a->blen, a->nb};
     memset(rq, 0, sizeof *rq);
-    *rq = (tr_skf_req){.magic = TR_SKF_WIRE_MAGIC, .op = TR_SKF_OP_CALL, .fn = (uint32_t)fn, .nu = (uint32_t)nu,
-                       .ns = (uint32_t)ns, .nb = (uint32_t)nb};
-    memcpy(rq->u, a->u, nu * sizeof a->u[0]);
-    size_t total = 0;
-    for (size_t i = 0; i < ns; i++) {
-        size_t n = a->s[i] ? strlen(a->s[i]) + 1 : 0;
-        if (!n || n > TR_SKF_STR_MAX)
-            return tr_fail(e, TR_E_CONFIG, "%s: string argument %zu missing or over %u bytes", name, i + 1, TR_SKF_STR_MAX - 1);
-        rq->slen[i] = (uint32_t)n, total += n;
-    }
-    for (size_t i = 0; i < nb; i++) {
-        if (a->blen[i] > TR_SKF_IN_MAX || (a->blen[i] && !a->b[i]))
-            return tr_fail(e, TR_E_CONFIG, "%s: byte argument %zu missing or over %u bytes", name, i + 1, TR_SKF_IN_MAX);
-        rq->blen[i] = (uint32_t)a->blen[i], total += a->blen[i];
-    }
-    rq->payload = (uint32_t)total;
-    uint8_t *p = *payload = malloc(total + 1);
-    if (!p)
-        return tr_fail(e, TR_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < ns; i++)
-        memcpy(p, a->s[i], rq->slen[i]), p += rq->slen[i];
-    for (size_t i = 0; i < nb; i++)
-        if (a->blen[i])
-            memcpy(p, a->b[i], a->blen[i]), p += a->blen[i];
+    if (tr_libhost_pack(fn_info[fn].name, fn_info[fn].in, a->nu, &v, rq->slen, rq->blen, &rq->payload, payload, e) < 0)
+        return -1;
+    rq->magic = TR_SKF_WIRE_MAGIC, rq->op = TR_SKF_OP_CALL, rq->fn = (uint32_t)fn;
+    rq->nu = (uint32_t)a->nu, rq->ns = (uint32_t)a->ns, rq->nb = (uint32_t)a->nb;
+    memcpy(rq->u, a->u, a->nu * sizeof a->u[0]);
     return 0;
 }
 
 /* No answer, the socket closed, or an answer that breaks the protocol: the
- * child killed (when still there) by its PID and reaped, the session dead
- * with the matching error and one trace row. */
+ * session dead (libhost.h) with one trace row. */
 static int lost_child(tr_skf *s, int fn, const char *args, int how, tr_err *e)
 {
-    const char *name = fn_info[fn].name;
-    char why[96], sar[64], msg[TR_ERR_MSG_MAX];
-    if (how == -2) {
-        kill(s->pid, SIGKILL);
-        describe_status(reap(s, 0), why, sizeof why, &s->signal);
-        trace_row(s, fn, args, "timeout", "", s->timeout_ms * 1000);
-        snprintf(msg, sizeof msg, "the SKF library %s did not answer %s within %.0f ms: its process was killed",
-                 s->library, name, s->timeout_ms);
-        return die(s, e, TR_E_MUTE, msg);
-    }
-    if (how == 0) {
-        describe_status(reap(s, CLOSE_GRACE_MS), why, sizeof why, &s->signal);
-        const char *abbrev = s->signal ? sigabbrev_np(s->signal) : NULL;
-        if (abbrev)
-            snprintf(sar, sizeof sar, "crash: SIG%s", abbrev);
-        else
-            snprintf(sar, sizeof sar, "crash: %s", why);
-        trace_row(s, fn, args, sar, "", 0);
-        snprintf(msg, sizeof msg, "the SKF library %s died in %s: %s", s->library, name, why);
-        return die(s, e, TR_E_LIBRARY, msg);
-    }
-    snprintf(msg, sizeof msg, "the SKF library %s's process broke the protocol in %s: %s", s->library, name, e->msg);
-    kill(s->pid, SIGKILL);
-    reap(s, 0);
-    trace_row(s, fn, args, "protocol", "", 0);
-    return die(s, e, TR_E_IO, msg);
+    char sar[64];
+    double us;
+    int rc = tr_libhost_lost(&s->h, fn_info[fn].name, how, sar, sizeof sar, &us, e);
+    trace_row(s, fn, args, sar, "", us);
+    return rc;
 }
 
 /* The answer: header checked, payload into s->out. Returns 1, or what
- * tr_skf_wire_recv_* gave (0 closed, -2 late, -1 bad). */
+ * tr_libhost_recv_* gave (0 closed, -2 late, -1 bad). */
 static int receive(tr_skf *s, tr_skf_rep *rep, tr_err *e)
 {
-    uint64_t dl = deadline(s);
-    int r = tr_skf_wire_recv_hdr(s->fd, rep, sizeof *rep, dl, e);
+    uint64_t dl = tr_libhost_deadline(&s->h);
+    int r = tr_libhost_recv_hdr(s->h.fd, rep, sizeof *rep, dl, e);
     if (r != 1)
         return r;
     rep->msg[sizeof rep->msg - 1] = '\0';
@@ -609,7 +356,7 @@ static int receive(tr_skf *s, tr_skf_rep *rep, tr_err *e)
     free(s->out);
     if (!(s->out = malloc(rep->payload + 1u)))
         return tr_fail(e, TR_E_NOMEM, "out of memory");
-    return tr_skf_wire_recv_payload(s->fd, s->out, rep->payload, dl, e);
+    return tr_libhost_recv_payload(s->h.fd, s->out, rep->payload, dl, e);
 }
 
 static size_t count_outs(const char *outs)
@@ -626,20 +373,18 @@ int tr_skf_call(tr_skf *s, const char *fn, const tr_skf_args *args, tr_skf_reply
     memset(r, 0, sizeof *r);
     if (i < 0)
         return tr_fail(e, TR_E_CONFIG, "%s is not an SKF function tokenrig calls", fn ? fn : "(null)");
-    if (s->dead) {
-        *e = s->death;
+    if (tr_libhost_check(&s->h, e) < 0)
         return -1;
-    }
     if (!(s->have >> i & 1))
-        return tr_fail(e, TR_E_CONFIG, "%s is not exported by %s", fn, s->library);
+        return tr_fail(e, TR_E_CONFIG, "%s is not exported by %s", fn, s->h.library);
     /* the device-level calls list or reach every device the library sees:
      * they take longer with more tokens (and while others power-cycle) */
     static const char *const device_level[] = {"SKF_EnumDev", "SKF_ConnectDev", "SKF_GetDevState",
                                                "SKF_WaitForDevEvent"};
-    s->timeout_ms = s->call_timeout_ms;
+    s->h.timeout_ms = s->call_timeout_ms;
     for (size_t k = 0; k < sizeof device_level / sizeof device_level[0]; k++)
         if (!strcmp(fn, device_level[k]))
-            s->timeout_ms = s->device_timeout_ms;
+            s->h.timeout_ms = s->device_timeout_ms;
     static const tr_skf_args none;
     tr_skf_req rq;
     uint8_t *payload = NULL;
@@ -649,7 +394,7 @@ int tr_skf_call(tr_skf *s, const char *fn, const tr_skf_args *args, tr_skf_reply
     }
     char targs[512];
     fmt_args(i, args ? args : &none, targs, sizeof targs);
-    int rc = tr_skf_wire_send(s->fd, &rq, sizeof rq, payload, rq.payload, e);
+    int rc = tr_libhost_send(s->h.fd, &rq, sizeof rq, payload, rq.payload, e);
     free(payload);
     tr_skf_rep rep;
     int got = rc < 0 ? 0 : receive(s, &rep, e); /* a failed send: the child is gone, say how */
@@ -663,9 +408,9 @@ int tr_skf_call(tr_skf *s, const char *fn, const tr_skf_args *args, tr_skf_reply
         r->us += rep.inv[k].ns / 1000.0;
     trace_reply(s, i, targs, &rep, r);
     if (rep.status == TR_SKF_ST_CONFIG)
-        return tr_fail(e, TR_E_CONFIG, "%s (%s)", rep.msg, s->library);
+        return tr_fail(e, TR_E_CONFIG, "%s (%s)", rep.msg, s->h.library);
     if (rep.status == TR_SKF_ST_BOGUS)
-        return tr_fail(e, TR_E_TOKEN, "the SKF library %s: %s", s->library, rep.msg);
+        return tr_fail(e, TR_E_TOKEN, "the SKF library %s: %s", s->h.library, rep.msg);
     return 0;
 }
 

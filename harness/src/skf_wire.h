@@ -1,11 +1,10 @@
 /* skf_wire.h — the private protocol between the SKF layer (skf.c, the
  * parent) and its child, build/tokenrig-skfhost (skfhost.c): the function
- * numbers, the request / answer headers, and the framing over a
- * SOCK_SEQPACKET socketpair.
+ * numbers and the request / answer headers over the SOCK_SEQPACKET
+ * socketpair.
  *
- * Owns: message layout and limits, sending a header plus a payload in
- * frames, receiving them with a deadline and every length checked against
- * what the receiver can hold.
+ * Owns: message layout and limits (the framing, with a deadline and every
+ * length checked against what the receiver can hold, is libhost.h's).
  * Must not: call a vendor function, know what a function means (skf.c's
  * shape table and skfhost.c's adapters do).
  */
@@ -16,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "libhost.h" /* TR_LIBHOST_STR_MAX, TR_LIBHOST_IN_MAX: the argument limits */
 #include "skf_abi.h"
 
 /* Function numbers: TR_SKF_FUNCTIONS' order. */
@@ -25,24 +25,16 @@ enum { TR_SKF_FUNCTIONS(TR_SKF_ENUM) TR_SKF_NFN };
 _Static_assert(TR_SKF_NFN <= 64, "the exported-function set is one 64-bit mask");
 
 #define TR_SKF_WIRE_MAGIC 0x31464B53u /* "SKF1" */
-#define TR_SKF_FRAME_MAX 65536u       /* one SEQPACKET message, under the default socket buffer */
 #define TR_SKF_OUT_MAX (1u << 20)     /* the largest byte output a library may claim */
-#define TR_SKF_IN_MAX (1u << 20)      /* the largest byte argument */
-#define TR_SKF_STR_MAX 4096u          /* the longest string argument (with its NUL) */
 #define TR_SKF_EVENT_NAME_MAX 4096u   /* SKF_WaitForDevEvent's name buffer */
 #define TR_SKF_MSG_MAX 512
 
-enum { TR_SKF_OP_CALL = 1, TR_SKF_OP_QUIT = 2 };
+enum { TR_SKF_OP_CALL = TR_LIBHOST_OP_CALL, TR_SKF_OP_QUIT = TR_LIBHOST_OP_QUIT };
 
 /* A call: numbers inline; strings (each with its NUL) then byte strings in
  * the payload, in argument order. */
 typedef struct {
-    uint32_t magic, op, fn;
-    uint32_t nu, ns, nb;
-    uint32_t u[4];
-    uint32_t slen[4]; /* with the NUL */
-    uint32_t blen[4];
-    uint32_t payload; /* sum of slen and blen */
+    TR_LIBHOST_REQ_FIELDS(uint32_t);
 } tr_skf_req;
 
 /* One vendor function invocation (a size query, or the call). */
@@ -52,7 +44,7 @@ typedef struct {
     uint64_t ns;   /* around the vendor function alone */
 } tr_skf_inv;
 
-enum { TR_SKF_ST_DONE = 0, TR_SKF_ST_CONFIG = 1, TR_SKF_ST_BOGUS = 2 };
+enum { TR_SKF_ST_DONE = TR_LIBHOST_ST_DONE, TR_SKF_ST_CONFIG = TR_LIBHOST_ST_CONFIG, TR_SKF_ST_BOGUS = TR_LIBHOST_ST_BOGUS };
 
 /* The answer: the byte output is the payload. status CONFIG / BOGUS: msg
  * says why (no vendor result). */
@@ -72,19 +64,6 @@ typedef struct {
     uint64_t have;
     char msg[TR_SKF_MSG_MAX];
 } tr_skf_hello;
-
-/* Send hdr (one frame) then payload in frames. Returns 0, or -1 with e set
- * (TR_E_IO; EPIPE when the peer is gone). Never raises SIGPIPE. */
-int tr_skf_wire_send(int fd, const void *hdr, size_t hlen, const uint8_t *payload, size_t plen, tr_err *e);
-
-/* Receive one frame of exactly hlen bytes into hdr by deadline_ns
- * (tr_now_ns() clock; 0 = wait forever). Returns 1 received, 0 the peer
- * closed, -2 the deadline passed, -1 error / a frame of another size (e set). */
-int tr_skf_wire_recv_hdr(int fd, void *hdr, size_t hlen, uint64_t deadline_ns, tr_err *e);
-
-/* Receive plen payload bytes (frames of at most TR_SKF_FRAME_MAX, none
- * beyond plen) into buf. Same returns. */
-int tr_skf_wire_recv_payload(int fd, uint8_t *buf, size_t plen, uint64_t deadline_ns, tr_err *e);
 
 /* The child's side: serve requests on fd for library (argv of
  * tokenrig-skfhost). Returns the process's exit status. */

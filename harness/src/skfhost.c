@@ -15,10 +15,12 @@
  * parent does: it knows which argument is a PIN).
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "libhost.h"
 #include "skf_wire.h"
 #include "util.h"
 
@@ -309,30 +311,13 @@ static void run_call(host *h, uint32_t fn, const char *name, tr_skf_rep *rep, ui
 }
 
 /* The request's strings and byte strings, every length checked against
- * the payload. Returns 0, or -1 (a malformed request). */
+ * the payload (libhost.h). Returns 0, or -1 (a malformed request). */
 static int unpack(host *h, const tr_skf_req *rq, const uint8_t *pl)
 {
-    if (rq->fn >= TR_SKF_NFN || rq->nu > 4 || rq->ns > 4 || rq->nb > 4)
+    if (rq->fn >= TR_SKF_NFN || rq->nu > 4)
         return -1;
-    size_t off = 0;
     memcpy(h->u, rq->u, sizeof h->u);
-    for (uint32_t i = 0; i < rq->ns; i++) {
-        uint32_t n = rq->slen[i];
-        if (n == 0 || n > TR_SKF_STR_MAX || n > rq->payload - off || pl[off + n - 1] != '\0')
-            return -1;
-        h->s[i] = (const char *)pl + off;
-        off += n;
-    }
-    for (uint32_t i = 0; i < rq->nb; i++) {
-        uint32_t n = rq->blen[i];
-        if (n > TR_SKF_IN_MAX || n > rq->payload - off)
-            return -1;
-        h->b[i] = pl + off, h->blen[i] = n;
-        off += n;
-    }
-    for (uint32_t i = rq->nb; i < 4; i++)
-        h->b[i] = NULL, h->blen[i] = 0;
-    return off == rq->payload ? 0 : -1;
+    return tr_libhost_unpack(pl, rq->payload, rq->ns, rq->slen, rq->nb, rq->blen, h->s, h->b, h->blen);
 }
 
 static const char *const fn_names[TR_SKF_NFN] = {
@@ -341,17 +326,15 @@ static const char *const fn_names[TR_SKF_NFN] = {
 #undef NAME
 };
 
-/* One request: 0 answered, -1 the protocol broke (the child ends). */
-static int serve_one(host *h, int fd, const tr_skf_req *rq)
+/* One request (its payload received): 0 answered, -1 the protocol broke
+ * (the child ends). */
+static int serve_one(void *ud, int fd, const void *hdr, const uint8_t *pl)
 {
+    host *h = ud;
+    const tr_skf_req *rq = hdr;
     tr_err e;
-    if (rq->payload > TR_SKF_IN_MAX + 4 * TR_SKF_STR_MAX)
+    if (unpack(h, rq, pl) < 0)
         return -1;
-    uint8_t *pl = malloc(rq->payload + 1u);
-    if (!pl || tr_skf_wire_recv_payload(fd, pl, rq->payload, 0, &e) != 1 || unpack(h, rq, pl) < 0) {
-        free(pl);
-        return -1;
-    }
     tr_skf_rep rep;
     memset(&rep, 0, sizeof rep);
     rep.magic = TR_SKF_WIRE_MAGIC;
@@ -364,9 +347,8 @@ static int serve_one(host *h, int fd, const tr_skf_req *rq)
         run_call(h, rq->fn, fn_names[rq->fn], &rep, &out, &nout);
     }
     rep.payload = rep.status == TR_SKF_ST_DONE ? (uint32_t)nout : 0;
-    int rc = tr_skf_wire_send(fd, &rep, sizeof rep, out, rep.payload, &e);
+    int rc = tr_libhost_send(fd, &rep, sizeof rep, out, rep.payload, &e);
     free(out);
-    free(pl);
     return rc;
 }
 
@@ -383,7 +365,7 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigne
     if (!lib) {
         const char *why = dlerror();
         snprintf(hello.msg, sizeof hello.msg, "%s", why ? why : "dlopen failed");
-        return tr_skf_wire_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0 ? 1 : 3;
+        return tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0 ? 1 : 3;
     }
     hello.loaded = 1;
 #define RESOLVE(name, params)                                     \
@@ -393,14 +375,8 @@ int tr_skfhost_serve(int fd, const char *library, unsigned devinfo_size, unsigne
     TR_SKF_FUNCTIONS(RESOLVE)
 #undef RESOLVE
     hello.have = h.have;
-    if (tr_skf_wire_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
+    if (tr_libhost_send(fd, &hello, sizeof hello, NULL, 0, &e) < 0)
         return 1;
-    for (;;) {
-        tr_skf_req rq;
-        int r = tr_skf_wire_recv_hdr(fd, &rq, sizeof rq, 0, &e);
-        if (r == 0 || (r == 1 && rq.magic == TR_SKF_WIRE_MAGIC && rq.op == TR_SKF_OP_QUIT))
-            return 0;
-        if (r != 1 || rq.magic != TR_SKF_WIRE_MAGIC || rq.op != TR_SKF_OP_CALL || serve_one(&h, fd, &rq) < 0)
-            return 1;
-    }
+    tr_skf_req rq;
+    return tr_libhost_serve(fd, TR_SKF_WIRE_MAGIC, &rq, sizeof rq, offsetof(tr_skf_req, payload), serve_one, &h);
 }

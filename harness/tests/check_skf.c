@@ -26,6 +26,7 @@
 #include "skf.h"
 #include "skf_abi.h"
 #include "skfdata.h"
+#include "childcheck.h"
 #include "util.h"
 
 static char lib_crash[512], lib_hang[512], lib_missing[512];
@@ -40,22 +41,9 @@ static void set_libs(void)
 }
 
 /* ---- trace capture ---------------------------------------------------------------------- */
-#define ROWS_MAX 32
-typedef struct {
-    size_t n;
-    char fn[ROWS_MAX][48], args[ROWS_MAX][256], sar[ROWS_MAX][64], outputs[ROWS_MAX][512];
-} rows;
-
 static void capture(void *ud, const tr_skf_trace *t)
 {
-    rows *r = ud;
-    if (r->n == ROWS_MAX)
-        return;
-    snprintf(r->fn[r->n], sizeof r->fn[0], "%s", t->function);
-    snprintf(r->args[r->n], sizeof r->args[0], "%s", t->args);
-    snprintf(r->sar[r->n], sizeof r->sar[0], "%s", t->sar);
-    snprintf(r->outputs[r->n], sizeof r->outputs[0], "%s", t->outputs);
-    r->n++;
+    rows_add(ud, t->function, t->args, t->sar, t->outputs);
 }
 
 static tr_skf *open_lib(const char *lib, double timeout_ms, rows *trace)
@@ -68,28 +56,6 @@ static tr_skf *open_lib(const char *lib, double timeout_ms, rows *trace)
 }
 
 /* The test library's process: it wrote its PID to $SKF_TESTLIB_PIDFILE. */
-static char pidfile[64];
-static void pidfile_env(void)
-{
-    snprintf(pidfile, sizeof pidfile, "/tmp/check_skf.%ld.pid", (long)getpid());
-    unlink(pidfile);
-    setenv("SKF_TESTLIB_PIDFILE", pidfile, 1);
-}
-static pid_t child_pid(void)
-{
-    FILE *f = fopen(pidfile, "r");
-    long pid = 0;
-    ck_assert_msg(f != NULL, "the test library wrote no %s", pidfile);
-    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    unlink(pidfile);
-    return (pid_t)pid;
-}
-static void assert_gone(pid_t pid)
-{
-    errno = 0;
-    ck_assert_msg(kill(pid, 0) == -1 && errno == ESRCH, "child %ld still there (a zombie counts)", (long)pid);
-}
 
 static int call0(tr_skf *s, const char *fn, tr_skf_reply *r, tr_err *e)
 {
@@ -147,7 +113,7 @@ START_TEST(test_crash_is_isolated)
     tr_skf_reply r;
     tr_err e;
     setenv("SKF_TESTLIB_FN", "SKF_GetDevInfo", 1);
-    pidfile_env();
+    pidfile_env("SKF_TESTLIB_PIDFILE");
     tr_skf *bad = open_lib(lib_crash, 5000, &tr);
     pid_t pid = child_pid();
     tr_skf *good = open_lib(lib_missing, 5000, NULL);
@@ -160,7 +126,7 @@ START_TEST(test_crash_is_isolated)
     ck_assert(tr_skf_dead(bad, &sig));
     ck_assert_int_eq(sig, SIGSEGV);
     assert_gone(pid);
-    ck_assert_str_eq(tr.sar[tr.n - 1], "crash: SIGSEGV");
+    ck_assert_str_eq(tr.rv[tr.n - 1], "crash: SIGSEGV");
     ck_assert_str_eq(tr.fn[tr.n - 1], "SKF_GetDevInfo");
     /* the dead session stays dead; the other goes on */
     ck_assert_int_eq(call_u(bad, "SKF_EnumDev", TRUE, &r, &e), -1);
@@ -181,7 +147,7 @@ START_TEST(test_hang_is_mute)
     tr_skf_reply r;
     tr_err e;
     unsetenv("SKF_TESTLIB_FN"); /* SKF_EnumDev */
-    pidfile_env();
+    pidfile_env("SKF_TESTLIB_PIDFILE");
     tr_skf *s = open_lib(lib_hang, 300, &tr);
     pid_t pid = child_pid();
     uint64_t t0 = tr_now_ns();
@@ -192,7 +158,7 @@ START_TEST(test_hang_is_mute)
     ck_assert_msg(strstr(e.msg, "SKF_EnumDev") && strstr(e.msg, "300 ms"), "%s", e.msg);
     ck_assert(tr_skf_dead(s, NULL));
     assert_gone(pid);
-    ck_assert_str_eq(tr.sar[tr.n - 1], "timeout");
+    ck_assert_str_eq(tr.rv[tr.n - 1], "timeout");
     ck_assert_int_eq(call_u(s, "SKF_EnumDev", TRUE, &r, &e), -1);
     ck_assert_int_eq(e.code, TR_E_MUTE);
     tr_skf_close(s);
@@ -254,7 +220,7 @@ static size_t count_fds(void)
 START_TEST(test_close_reaps)
 {
     setenv("SKF_TESTLIB_FN", "none", 1);
-    pidfile_env();
+    pidfile_env("SKF_TESTLIB_PIDFILE");
     size_t fds = count_fds();
     tr_skf *s = open_lib(lib_hang, 5000, NULL);
     pid_t pid = child_pid();
@@ -285,7 +251,7 @@ START_TEST(test_trace_masks_pins)
     ck_assert_uint_eq(tr.n, 5);
     ck_assert_str_eq(tr.fn[2], "SKF_VerifyPIN");
     ck_assert_str_eq(tr.args[2], "USER_TYPE, <pin>");
-    ck_assert_str_eq(tr.sar[2], "SAR_NOTSUPPORTYETERR");
+    ck_assert_str_eq(tr.rv[2], "SAR_NOTSUPPORTYETERR");
     ck_assert_str_eq(tr.args[3], "ADMIN_TYPE, <pin>, <pin>");
     ck_assert_str_eq(tr.args[4], "<pin>, <pin>");
     const char *pins[] = {"12345678", "87654321", "11223344", "adminpin", "newuser1", "3132333435"};

@@ -1,0 +1,325 @@
+/* p11data.c — names of PKCS#11 numbers and readers of what a module hands
+ * back (p11data.h). The name lists are p11-kit's pkcs11.h's own constants,
+ * one X() each, so a name is spelled once and its value comes from the
+ * header. */
+#include "p11data.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "skfdata.h"
+
+#define TR_P11_CKR_NAMES(X) \
+    X(CKR_OK) X(CKR_CANCEL) X(CKR_HOST_MEMORY) X(CKR_SLOT_ID_INVALID) X(CKR_GENERAL_ERROR) X(CKR_FUNCTION_FAILED) \
+    X(CKR_ARGUMENTS_BAD) X(CKR_NO_EVENT) X(CKR_NEED_TO_CREATE_THREADS) X(CKR_CANT_LOCK) X(CKR_ATTRIBUTE_READ_ONLY) \
+    X(CKR_ATTRIBUTE_SENSITIVE) X(CKR_ATTRIBUTE_TYPE_INVALID) X(CKR_ATTRIBUTE_VALUE_INVALID) X(CKR_ACTION_PROHIBITED) \
+    X(CKR_DATA_INVALID) X(CKR_DATA_LEN_RANGE) X(CKR_DEVICE_ERROR) X(CKR_DEVICE_MEMORY) X(CKR_DEVICE_REMOVED) \
+    X(CKR_ENCRYPTED_DATA_INVALID) X(CKR_ENCRYPTED_DATA_LEN_RANGE) X(CKR_FUNCTION_CANCELED) \
+    X(CKR_FUNCTION_NOT_PARALLEL) X(CKR_FUNCTION_NOT_SUPPORTED) X(CKR_KEY_HANDLE_INVALID) X(CKR_KEY_SIZE_RANGE) \
+    X(CKR_KEY_TYPE_INCONSISTENT) X(CKR_KEY_NOT_NEEDED) X(CKR_KEY_CHANGED) X(CKR_KEY_NEEDED) X(CKR_KEY_INDIGESTIBLE) \
+    X(CKR_KEY_FUNCTION_NOT_PERMITTED) X(CKR_KEY_NOT_WRAPPABLE) X(CKR_KEY_UNEXTRACTABLE) X(CKR_MECHANISM_INVALID) \
+    X(CKR_MECHANISM_PARAM_INVALID) X(CKR_OBJECT_HANDLE_INVALID) X(CKR_OPERATION_ACTIVE) \
+    X(CKR_OPERATION_NOT_INITIALIZED) X(CKR_PIN_INCORRECT) X(CKR_PIN_INVALID) X(CKR_PIN_LEN_RANGE) X(CKR_PIN_EXPIRED) \
+    X(CKR_PIN_LOCKED) X(CKR_SESSION_CLOSED) X(CKR_SESSION_COUNT) X(CKR_SESSION_HANDLE_INVALID) \
+    X(CKR_SESSION_PARALLEL_NOT_SUPPORTED) X(CKR_SESSION_READ_ONLY) X(CKR_SESSION_EXISTS) \
+    X(CKR_SESSION_READ_ONLY_EXISTS) X(CKR_SESSION_READ_WRITE_SO_EXISTS) X(CKR_SIGNATURE_INVALID) \
+    X(CKR_SIGNATURE_LEN_RANGE) X(CKR_TEMPLATE_INCOMPLETE) X(CKR_TEMPLATE_INCONSISTENT) X(CKR_TOKEN_NOT_PRESENT) \
+    X(CKR_TOKEN_NOT_RECOGNIZED) X(CKR_TOKEN_WRITE_PROTECTED) X(CKR_UNWRAPPING_KEY_HANDLE_INVALID) \
+    X(CKR_UNWRAPPING_KEY_SIZE_RANGE) X(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT) X(CKR_USER_ALREADY_LOGGED_IN) \
+    X(CKR_USER_NOT_LOGGED_IN) X(CKR_USER_PIN_NOT_INITIALIZED) X(CKR_USER_TYPE_INVALID) \
+    X(CKR_USER_ANOTHER_ALREADY_LOGGED_IN) X(CKR_USER_TOO_MANY_TYPES) X(CKR_WRAPPED_KEY_INVALID) \
+    X(CKR_WRAPPED_KEY_LEN_RANGE) X(CKR_WRAPPING_KEY_HANDLE_INVALID) X(CKR_WRAPPING_KEY_SIZE_RANGE) \
+    X(CKR_WRAPPING_KEY_TYPE_INCONSISTENT) X(CKR_RANDOM_SEED_NOT_SUPPORTED) X(CKR_RANDOM_NO_RNG) \
+    X(CKR_DOMAIN_PARAMS_INVALID) X(CKR_CURVE_NOT_SUPPORTED) X(CKR_BUFFER_TOO_SMALL) X(CKR_SAVED_STATE_INVALID) \
+    X(CKR_INFORMATION_SENSITIVE) X(CKR_STATE_UNSAVEABLE) X(CKR_CRYPTOKI_NOT_INITIALIZED) \
+    X(CKR_CRYPTOKI_ALREADY_INITIALIZED) X(CKR_MUTEX_BAD) X(CKR_MUTEX_NOT_LOCKED) X(CKR_NEW_PIN_MODE) X(CKR_NEXT_OTP) \
+    X(CKR_EXCEEDED_MAX_ITERATIONS) X(CKR_FIPS_SELF_TEST_FAILED) X(CKR_LIBRARY_LOAD_FAILED) X(CKR_PIN_TOO_WEAK) \
+    X(CKR_PUBLIC_KEY_INVALID) X(CKR_FUNCTION_REJECTED)
+
+#define TR_P11_CKM_NAMES(X) \
+    X(CKM_RSA_PKCS_KEY_PAIR_GEN) X(CKM_RSA_PKCS) X(CKM_RSA_9796) X(CKM_RSA_X_509) X(CKM_MD2_RSA_PKCS) \
+    X(CKM_MD5_RSA_PKCS) X(CKM_SHA1_RSA_PKCS) X(CKM_RIPEMD128_RSA_PKCS) X(CKM_RIPEMD160_RSA_PKCS) X(CKM_RSA_PKCS_OAEP) \
+    X(CKM_RSA_X9_31_KEY_PAIR_GEN) X(CKM_RSA_X9_31) X(CKM_SHA1_RSA_X9_31) X(CKM_RSA_PKCS_PSS) X(CKM_SHA1_RSA_PKCS_PSS) \
+    X(CKM_DSA_KEY_PAIR_GEN) X(CKM_DSA) X(CKM_DSA_SHA1) X(CKM_DSA_SHA224) X(CKM_DSA_SHA256) X(CKM_DSA_SHA384) \
+    X(CKM_DSA_SHA512) X(CKM_DH_PKCS_KEY_PAIR_GEN) X(CKM_DH_PKCS_DERIVE) X(CKM_X9_42_DH_KEY_PAIR_GEN) \
+    X(CKM_X9_42_DH_DERIVE) X(CKM_X9_42_DH_HYBRID_DERIVE) X(CKM_X9_42_MQV_DERIVE) X(CKM_SHA256_RSA_PKCS) \
+    X(CKM_SHA384_RSA_PKCS) X(CKM_SHA512_RSA_PKCS) X(CKM_SHA256_RSA_PKCS_PSS) X(CKM_SHA384_RSA_PKCS_PSS) \
+    X(CKM_SHA512_RSA_PKCS_PSS) X(CKM_SHA512_224) X(CKM_SHA512_224_HMAC) X(CKM_SHA512_224_HMAC_GENERAL) \
+    X(CKM_SHA512_224_KEY_DERIVATION) X(CKM_SHA512_256) X(CKM_SHA512_256_HMAC) X(CKM_SHA512_256_HMAC_GENERAL) \
+    X(CKM_SHA512_256_KEY_DERIVATION) X(CKM_SHA512_T) X(CKM_SHA512_T_HMAC) X(CKM_SHA512_T_HMAC_GENERAL) \
+    X(CKM_SHA512_T_KEY_DERIVATION) X(CKM_RC2_KEY_GEN) X(CKM_RC2_ECB) X(CKM_RC2_CBC) X(CKM_RC2_MAC) \
+    X(CKM_RC2_MAC_GENERAL) X(CKM_RC2_CBC_PAD) X(CKM_RC4_KEY_GEN) X(CKM_RC4) X(CKM_DES_KEY_GEN) X(CKM_DES_ECB) \
+    X(CKM_DES_CBC) X(CKM_DES_MAC) X(CKM_DES_MAC_GENERAL) X(CKM_DES_CBC_PAD) X(CKM_DES2_KEY_GEN) X(CKM_DES3_KEY_GEN) \
+    X(CKM_DES3_ECB) X(CKM_DES3_CBC) X(CKM_DES3_MAC) X(CKM_DES3_MAC_GENERAL) X(CKM_DES3_CBC_PAD) \
+    X(CKM_DES3_CMAC_GENERAL) X(CKM_DES3_CMAC) X(CKM_CDMF_KEY_GEN) X(CKM_CDMF_ECB) X(CKM_CDMF_CBC) X(CKM_CDMF_MAC) \
+    X(CKM_CDMF_MAC_GENERAL) X(CKM_CDMF_CBC_PAD) X(CKM_DES_OFB64) X(CKM_DES_OFB8) X(CKM_DES_CFB64) X(CKM_DES_CFB8) \
+    X(CKM_MD2) X(CKM_MD2_HMAC) X(CKM_MD2_HMAC_GENERAL) X(CKM_MD5) X(CKM_MD5_HMAC) X(CKM_MD5_HMAC_GENERAL) \
+    X(CKM_SHA_1) X(CKM_SHA_1_HMAC) X(CKM_SHA_1_HMAC_GENERAL) X(CKM_RIPEMD128) X(CKM_RIPEMD128_HMAC) \
+    X(CKM_RIPEMD128_HMAC_GENERAL) X(CKM_RIPEMD160) X(CKM_RIPEMD160_HMAC) X(CKM_RIPEMD160_HMAC_GENERAL) X(CKM_SHA256) \
+    X(CKM_SHA256_HMAC) X(CKM_SHA256_HMAC_GENERAL) X(CKM_SHA384) X(CKM_SHA384_HMAC) X(CKM_SHA384_HMAC_GENERAL) \
+    X(CKM_SHA512) X(CKM_SHA512_HMAC) X(CKM_SHA512_HMAC_GENERAL) X(CKM_SECURID_KEY_GEN) X(CKM_SECURID) \
+    X(CKM_HOTP_KEY_GEN) X(CKM_HOTP) X(CKM_ACTI) X(CKM_ACTI_KEY_GEN) X(CKM_CAST_KEY_GEN) X(CKM_CAST_ECB) \
+    X(CKM_CAST_CBC) X(CKM_CAST_MAC) X(CKM_CAST_MAC_GENERAL) X(CKM_CAST_CBC_PAD) X(CKM_CAST3_KEY_GEN) X(CKM_CAST3_ECB) \
+    X(CKM_CAST3_CBC) X(CKM_CAST3_MAC) X(CKM_CAST3_MAC_GENERAL) X(CKM_CAST3_CBC_PAD) X(CKM_CAST5_KEY_GEN) \
+    X(CKM_CAST128_KEY_GEN) X(CKM_CAST5_ECB) X(CKM_CAST128_ECB) X(CKM_CAST5_CBC) X(CKM_CAST128_CBC) X(CKM_CAST5_MAC) \
+    X(CKM_CAST128_MAC) X(CKM_CAST5_MAC_GENERAL) X(CKM_CAST128_MAC_GENERAL) X(CKM_CAST5_CBC_PAD) \
+    X(CKM_CAST128_CBC_PAD) X(CKM_RC5_KEY_GEN) X(CKM_RC5_ECB) X(CKM_RC5_CBC) X(CKM_RC5_MAC) X(CKM_RC5_MAC_GENERAL) \
+    X(CKM_RC5_CBC_PAD) X(CKM_IDEA_KEY_GEN) X(CKM_IDEA_ECB) X(CKM_IDEA_CBC) X(CKM_IDEA_MAC) X(CKM_IDEA_MAC_GENERAL) \
+    X(CKM_IDEA_CBC_PAD) X(CKM_GENERIC_SECRET_KEY_GEN) X(CKM_CONCATENATE_BASE_AND_KEY) \
+    X(CKM_CONCATENATE_BASE_AND_DATA) X(CKM_CONCATENATE_DATA_AND_BASE) X(CKM_XOR_BASE_AND_DATA) \
+    X(CKM_EXTRACT_KEY_FROM_KEY) X(CKM_SSL3_PRE_MASTER_KEY_GEN) X(CKM_SSL3_MASTER_KEY_DERIVE) \
+    X(CKM_SSL3_KEY_AND_MAC_DERIVE) X(CKM_SSL3_MASTER_KEY_DERIVE_DH) X(CKM_TLS_PRE_MASTER_KEY_GEN) \
+    X(CKM_TLS_MASTER_KEY_DERIVE) X(CKM_TLS_KEY_AND_MAC_DERIVE) X(CKM_TLS_MASTER_KEY_DERIVE_DH) X(CKM_TLS_PRF) \
+    X(CKM_SSL3_MD5_MAC) X(CKM_SSL3_SHA1_MAC) X(CKM_MD5_KEY_DERIVATION) X(CKM_MD2_KEY_DERIVATION) \
+    X(CKM_SHA1_KEY_DERIVATION) X(CKM_SHA256_KEY_DERIVATION) X(CKM_SHA384_KEY_DERIVATION) X(CKM_SHA512_KEY_DERIVATION) \
+    X(CKM_PBE_MD2_DES_CBC) X(CKM_PBE_MD5_DES_CBC) X(CKM_PBE_MD5_CAST_CBC) X(CKM_PBE_MD5_CAST3_CBC) \
+    X(CKM_PBE_MD5_CAST5_CBC) X(CKM_PBE_MD5_CAST128_CBC) X(CKM_PBE_SHA1_CAST5_CBC) X(CKM_PBE_SHA1_CAST128_CBC) \
+    X(CKM_PBE_SHA1_RC4_128) X(CKM_PBE_SHA1_RC4_40) X(CKM_PBE_SHA1_DES3_EDE_CBC) X(CKM_PBE_SHA1_DES2_EDE_CBC) \
+    X(CKM_PBE_SHA1_RC2_128_CBC) X(CKM_PBE_SHA1_RC2_40_CBC) X(CKM_PKCS5_PBKD2) X(CKM_PBA_SHA1_WITH_SHA1_HMAC) \
+    X(CKM_WTLS_PRE_MASTER_KEY_GEN) X(CKM_WTLS_MASTER_KEY_DERIVE) X(CKM_WTLS_MASTER_KEY_DERIVE_DH_ECC) X(CKM_WTLS_PRF) \
+    X(CKM_WTLS_SERVER_KEY_AND_MAC_DERIVE) X(CKM_WTLS_CLIENT_KEY_AND_MAC_DERIVE) X(CKM_TLS10_MAC_SERVER) \
+    X(CKM_TLS10_MAC_CLIENT) X(CKM_TLS12_MAC) X(CKM_TLS12_KDF) X(CKM_TLS12_MASTER_KEY_DERIVE) \
+    X(CKM_TLS12_KEY_AND_MAC_DERIVE) X(CKM_TLS12_MASTER_KEY_DERIVE_DH) X(CKM_TLS12_KEY_SAFE_DERIVE) X(CKM_TLS_MAC) \
+    X(CKM_TLS_KDF) X(CKM_KEY_WRAP_LYNKS) X(CKM_KEY_WRAP_SET_OAEP) X(CKM_CMS_SIG) X(CKM_KIP_DERIVE) X(CKM_KIP_WRAP) \
+    X(CKM_KIP_MAC) X(CKM_ARIA_KEY_GEN) X(CKM_ARIA_ECB) X(CKM_ARIA_CBC) X(CKM_ARIA_MAC) X(CKM_ARIA_MAC_GENERAL) \
+    X(CKM_ARIA_CBC_PAD) X(CKM_ARIA_ECB_ENCRYPT_DATA) X(CKM_ARIA_CBC_ENCRYPT_DATA) X(CKM_SEED_KEY_GEN) X(CKM_SEED_ECB) \
+    X(CKM_SEED_CBC) X(CKM_SEED_MAC) X(CKM_SEED_MAC_GENERAL) X(CKM_SEED_CBC_PAD) X(CKM_SEED_ECB_ENCRYPT_DATA) \
+    X(CKM_SEED_CBC_ENCRYPT_DATA) X(CKM_SKIPJACK_KEY_GEN) X(CKM_SKIPJACK_ECB64) X(CKM_SKIPJACK_CBC64) \
+    X(CKM_SKIPJACK_OFB64) X(CKM_SKIPJACK_CFB64) X(CKM_SKIPJACK_CFB32) X(CKM_SKIPJACK_CFB16) X(CKM_SKIPJACK_CFB8) \
+    X(CKM_SKIPJACK_WRAP) X(CKM_SKIPJACK_PRIVATE_WRAP) X(CKM_SKIPJACK_RELAYX) X(CKM_KEA_KEY_PAIR_GEN) \
+    X(CKM_KEA_KEY_DERIVE) X(CKM_FORTEZZA_TIMESTAMP) X(CKM_BATON_KEY_GEN) X(CKM_BATON_ECB128) X(CKM_BATON_ECB96) \
+    X(CKM_BATON_CBC128) X(CKM_BATON_COUNTER) X(CKM_BATON_SHUFFLE) X(CKM_BATON_WRAP) \
+    X(CKM_EC_KEY_PAIR_GEN) X(CKM_ECDSA) X(CKM_ECDSA_SHA1) X(CKM_ECDSA_SHA224) X(CKM_ECDSA_SHA256) X(CKM_ECDSA_SHA384) \
+    X(CKM_ECDSA_SHA512) X(CKM_ECDH1_DERIVE) X(CKM_ECDH1_COFACTOR_DERIVE) X(CKM_ECMQV_DERIVE) X(CKM_ECDH_AES_KEY_WRAP) \
+    X(CKM_RSA_AES_KEY_WRAP) X(CKM_JUNIPER_KEY_GEN) X(CKM_JUNIPER_ECB128) X(CKM_JUNIPER_CBC128) X(CKM_JUNIPER_COUNTER) \
+    X(CKM_JUNIPER_SHUFFLE) X(CKM_JUNIPER_WRAP) X(CKM_FASTHASH) X(CKM_AES_KEY_GEN) X(CKM_AES_ECB) X(CKM_AES_CBC) \
+    X(CKM_AES_MAC) X(CKM_AES_MAC_GENERAL) X(CKM_AES_CBC_PAD) X(CKM_AES_CTR) X(CKM_AES_GCM) X(CKM_AES_CCM) \
+    X(CKM_AES_CTS) X(CKM_AES_CMAC) X(CKM_AES_CMAC_GENERAL) X(CKM_AES_XCBC_MAC) X(CKM_AES_XCBC_MAC_96) X(CKM_AES_GMAC) \
+    X(CKM_BLOWFISH_KEY_GEN) X(CKM_BLOWFISH_CBC) X(CKM_TWOFISH_KEY_GEN) X(CKM_TWOFISH_CBC) X(CKM_BLOWFISH_CBC_PAD) \
+    X(CKM_TWOFISH_CBC_PAD) X(CKM_DES_ECB_ENCRYPT_DATA) X(CKM_DES_CBC_ENCRYPT_DATA) X(CKM_DES3_ECB_ENCRYPT_DATA) \
+    X(CKM_DES3_CBC_ENCRYPT_DATA) X(CKM_AES_ECB_ENCRYPT_DATA) X(CKM_AES_CBC_ENCRYPT_DATA) \
+    X(CKM_GOSTR3410_KEY_PAIR_GEN) X(CKM_GOSTR3410) X(CKM_GOSTR3410_WITH_GOSTR3411) X(CKM_GOSTR3410_KEY_WRAP) \
+    X(CKM_GOSTR3410_DERIVE) X(CKM_GOSTR3411) X(CKM_GOSTR3411_HMAC) X(CKM_GOST28147_KEY_GEN) X(CKM_GOST28147_ECB) \
+    X(CKM_GOST28147) X(CKM_GOST28147_MAC) X(CKM_GOST28147_KEY_WRAP) X(CKM_DSA_PARAMETER_GEN) \
+    X(CKM_DH_PKCS_PARAMETER_GEN) X(CKM_X9_42_DH_PARAMETER_GEN) X(CKM_DSA_PROBABLISTIC_PARAMETER_GEN) \
+    X(CKM_DSA_SHAWE_TAYLOR_PARAMETER_GEN) X(CKM_AES_OFB) X(CKM_AES_CFB64) X(CKM_AES_CFB8) X(CKM_AES_CFB128) \
+    X(CKM_AES_CFB1) X(CKM_SHA224) X(CKM_SHA224_HMAC) X(CKM_SHA224_HMAC_GENERAL) X(CKM_SHA224_RSA_PKCS) \
+    X(CKM_SHA224_RSA_PKCS_PSS) X(CKM_SHA224_KEY_DERIVATION) X(CKM_CAMELLIA_KEY_GEN) X(CKM_CAMELLIA_ECB) \
+    X(CKM_CAMELLIA_CBC) X(CKM_CAMELLIA_MAC) X(CKM_CAMELLIA_MAC_GENERAL) X(CKM_CAMELLIA_CBC_PAD) \
+    X(CKM_CAMELLIA_ECB_ENCRYPT_DATA) X(CKM_CAMELLIA_CBC_ENCRYPT_DATA) X(CKM_CAMELLIA_CTR) X(CKM_AES_KEY_WRAP) \
+    X(CKM_AES_KEY_WRAP_PAD) X(CKM_RSA_PKCS_TPM_1_1) X(CKM_RSA_PKCS_OAEP_TPM_1_1) X(CKM_EC_EDWARDS_KEY_PAIR_GEN) \
+    X(CKM_EDDSA)
+
+#define TR_P11_CKA_NAMES(X) \
+    X(CKA_CLASS) X(CKA_TOKEN) X(CKA_PRIVATE) X(CKA_LABEL) X(CKA_APPLICATION) X(CKA_VALUE) X(CKA_OBJECT_ID) \
+    X(CKA_CERTIFICATE_TYPE) X(CKA_ISSUER) X(CKA_SERIAL_NUMBER) X(CKA_AC_ISSUER) X(CKA_OWNER) X(CKA_ATTR_TYPES) \
+    X(CKA_TRUSTED) X(CKA_CERTIFICATE_CATEGORY) X(CKA_JAVA_MIDP_SECURITY_DOMAIN) X(CKA_URL) \
+    X(CKA_HASH_OF_SUBJECT_PUBLIC_KEY) X(CKA_HASH_OF_ISSUER_PUBLIC_KEY) X(CKA_NAME_HASH_ALGORITHM) X(CKA_CHECK_VALUE) \
+    X(CKA_KEY_TYPE) X(CKA_SUBJECT) X(CKA_ID) X(CKA_SENSITIVE) X(CKA_ENCRYPT) X(CKA_DECRYPT) X(CKA_WRAP) X(CKA_UNWRAP) \
+    X(CKA_SIGN) X(CKA_SIGN_RECOVER) X(CKA_VERIFY) X(CKA_VERIFY_RECOVER) X(CKA_DERIVE) X(CKA_START_DATE) \
+    X(CKA_END_DATE) X(CKA_MODULUS) X(CKA_MODULUS_BITS) X(CKA_PUBLIC_EXPONENT) X(CKA_PRIVATE_EXPONENT) X(CKA_PRIME_1) \
+    X(CKA_PRIME_2) X(CKA_EXPONENT_1) X(CKA_EXPONENT_2) X(CKA_COEFFICIENT) X(CKA_PUBLIC_KEY_INFO) X(CKA_PRIME) \
+    X(CKA_SUBPRIME) X(CKA_BASE) X(CKA_PRIME_BITS) X(CKA_SUB_PRIME_BITS) X(CKA_VALUE_BITS) X(CKA_VALUE_LEN) \
+    X(CKA_EXTRACTABLE) X(CKA_LOCAL) X(CKA_NEVER_EXTRACTABLE) X(CKA_ALWAYS_SENSITIVE) X(CKA_KEY_GEN_MECHANISM) \
+    X(CKA_MODIFIABLE) X(CKA_COPYABLE) X(CKA_DESTROYABLE) X(CKA_ECDSA_PARAMS) X(CKA_EC_PARAMS) X(CKA_EC_POINT) \
+    X(CKA_SECONDARY_AUTH) X(CKA_AUTH_PIN_FLAGS) X(CKA_ALWAYS_AUTHENTICATE) X(CKA_WRAP_WITH_TRUSTED) X(CKA_OTP_FORMAT) \
+    X(CKA_OTP_LENGTH) X(CKA_OTP_TIME_INTERVAL) X(CKA_OTP_USER_FRIENDLY_MODE) X(CKA_OTP_CHALLENGE_REQUIREMENT) \
+    X(CKA_OTP_TIME_REQUIREMENT) X(CKA_OTP_COUNTER_REQUIREMENT) X(CKA_OTP_PIN_REQUIREMENT) X(CKA_OTP_USER_IDENTIFIER) \
+    X(CKA_OTP_SERVICE_IDENTIFIER) X(CKA_OTP_SERVICE_LOGO) X(CKA_OTP_SERVICE_LOGO_TYPE) X(CKA_OTP_COUNTER) \
+    X(CKA_OTP_TIME) X(CKA_GOSTR3410_PARAMS) X(CKA_GOSTR3411_PARAMS) X(CKA_GOST28147_PARAMS) X(CKA_HW_FEATURE_TYPE) \
+    X(CKA_RESET_ON_INIT) X(CKA_HAS_RESET) X(CKA_PIXEL_X) X(CKA_PIXEL_Y) X(CKA_RESOLUTION) X(CKA_CHAR_ROWS) \
+    X(CKA_CHAR_COLUMNS) X(CKA_COLOR) X(CKA_BITS_PER_PIXEL) X(CKA_CHAR_SETS) X(CKA_ENCODING_METHODS) X(CKA_MIME_TYPES) \
+    X(CKA_MECHANISM_TYPE) X(CKA_REQUIRED_CMS_ATTRIBUTES) X(CKA_DEFAULT_CMS_ATTRIBUTES) \
+    X(CKA_SUPPORTED_CMS_ATTRIBUTES)
+
+typedef struct {
+    uint64_t v;
+    const char *name;
+} named;
+
+#define ROW(n) {n, #n},
+static const named ckr[] = {TR_P11_CKR_NAMES(ROW)};
+static const named ckm[] = {TR_P11_CKM_NAMES(ROW)};
+static const named cka[] = {TR_P11_CKA_NAMES(ROW)};
+static const named cko[] = {ROW(CKO_DATA) ROW(CKO_CERTIFICATE) ROW(CKO_PUBLIC_KEY) ROW(CKO_PRIVATE_KEY)
+                                ROW(CKO_SECRET_KEY) ROW(CKO_HW_FEATURE) ROW(CKO_DOMAIN_PARAMETERS)
+                                    ROW(CKO_MECHANISM) ROW(CKO_OTP_KEY)};
+static const named cku[] = {ROW(CKU_SO) ROW(CKU_USER) ROW(CKU_CONTEXT_SPECIFIC)};
+#undef ROW
+#define COUNT(a) (sizeof a / sizeof a[0])
+
+static const char *name_of(const named *t, size_t n, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].v == v)
+            return t[i].name;
+    return NULL;
+}
+
+static int value_of(const named *t, size_t n, const char *name, uint64_t *v)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(t[i].name, name))
+            return *v = t[i].v, 0;
+    return -1;
+}
+
+const char *tr_p11_rv_name(uint64_t rv)
+{
+    static _Thread_local char buf[48];
+    const char *n = name_of(ckr, COUNT(ckr), rv);
+    if (n)
+        return n;
+    if (rv >= CKR_VENDOR_DEFINED && rv - CKR_VENDOR_DEFINED <= 0xFFFFFFFFu)
+        snprintf(buf, sizeof buf, "CKR_VENDOR_DEFINED+0x%llX", (unsigned long long)(rv - CKR_VENDOR_DEFINED));
+    else
+        snprintf(buf, sizeof buf, "0x%08llX", (unsigned long long)rv);
+    return buf;
+}
+
+int tr_p11_rv_value(const char *name, uint64_t *v) { return value_of(ckr, COUNT(ckr), name, v); }
+int tr_p11_mech_value(const char *name, uint64_t *v) { return value_of(ckm, COUNT(ckm), name, v); }
+int tr_p11_attr_value(const char *name, uint64_t *v) { return value_of(cka, COUNT(cka), name, v); }
+const char *tr_p11_mech_name(uint64_t v) { return name_of(ckm, COUNT(ckm), v); }
+const char *tr_p11_attr_name(uint64_t v) { return name_of(cka, COUNT(cka), v); }
+const char *tr_p11_class_name(uint64_t v) { return name_of(cko, COUNT(cko), v); }
+const char *tr_p11_user_name(uint64_t v) { return name_of(cku, COUNT(cku), v); }
+
+/* ---- flags --------------------------------------------------------------------------- */
+#define FLAG(n) {CKF_##n, #n},
+static const named token_flags[] = {
+    FLAG(RNG) FLAG(WRITE_PROTECTED) FLAG(LOGIN_REQUIRED) FLAG(USER_PIN_INITIALIZED) FLAG(RESTORE_KEY_NOT_NEEDED)
+    FLAG(CLOCK_ON_TOKEN) FLAG(PROTECTED_AUTHENTICATION_PATH) FLAG(DUAL_CRYPTO_OPERATIONS) FLAG(TOKEN_INITIALIZED)
+    FLAG(SECONDARY_AUTHENTICATION) FLAG(USER_PIN_COUNT_LOW) FLAG(USER_PIN_FINAL_TRY) FLAG(USER_PIN_LOCKED)
+    FLAG(USER_PIN_TO_BE_CHANGED) FLAG(SO_PIN_COUNT_LOW) FLAG(SO_PIN_FINAL_TRY) FLAG(SO_PIN_LOCKED)
+    FLAG(SO_PIN_TO_BE_CHANGED)};
+static const named slot_flags[] = {FLAG(TOKEN_PRESENT) FLAG(REMOVABLE_DEVICE) FLAG(HW_SLOT)};
+static const named mech_flags[] = {
+    FLAG(HW) FLAG(ENCRYPT) FLAG(DECRYPT) FLAG(DIGEST) FLAG(SIGN) FLAG(SIGN_RECOVER) FLAG(VERIFY)
+    FLAG(VERIFY_RECOVER) FLAG(GENERATE) FLAG(GENERATE_KEY_PAIR) FLAG(WRAP) FLAG(UNWRAP) FLAG(DERIVE)
+    FLAG(EC_F_P) FLAG(EC_NAMEDCURVE) FLAG(EC_UNCOMPRESS) FLAG(EC_COMPRESS) FLAG(EXTENSION)};
+static const named session_flags[] = {FLAG(RW_SESSION) FLAG(SERIAL_SESSION)};
+#undef FLAG
+
+const char *tr_p11_flags_text(int kind, uint64_t flags, char *buf, size_t cap)
+{
+    static const struct {
+        const named *t;
+        size_t n;
+    } kinds[] = {{token_flags, COUNT(token_flags)},
+                 {slot_flags, COUNT(slot_flags)},
+                 {mech_flags, COUNT(mech_flags)},
+                 {session_flags, COUNT(session_flags)}};
+    const named *t = kinds[kind >= 0 && kind <= TR_P11_FLAGS_SESSION ? kind : 0].t;
+    size_t n = kinds[kind >= 0 && kind <= TR_P11_FLAGS_SESSION ? kind : 0].n;
+    uint64_t rest = flags;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        if (flags & t[i].v) {
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "|" : "", t[i].name);
+            rest &= ~t[i].v;
+        }
+    if (rest && len < cap)
+        snprintf(buf + len, cap - len, "%s0x%08llX", len ? "|" : "", (unsigned long long)rest);
+    return buf;
+}
+
+/* ---- structures ------------------------------------------------------------------------ */
+
+static void version_text(CK_VERSION v, char out[8])
+{
+    snprintf(out, 8, "%u.%u", (unsigned)v.major % 1000, (unsigned)v.minor % 100);
+}
+
+#define TEXT(dst, field) tr_skf_text((field), sizeof(field), (dst), sizeof(dst))
+
+static int exact_size(size_t n, size_t want, const char *what, tr_err *e)
+{
+    if (n != want)
+        return tr_fail(e, TR_E_TOKEN, "%s of %zu bytes, not %zu", what, n, want);
+    return 0;
+}
+
+int tr_p11_info_parse(const uint8_t *p, size_t n, tr_p11_info *out, tr_err *e)
+{
+    CK_INFO in;
+    if (exact_size(n, sizeof in, "CK_INFO", e) < 0)
+        return -1;
+    memcpy(&in, p, sizeof in);
+    version_text(in.cryptokiVersion, out->cryptoki_version);
+    version_text(in.libraryVersion, out->library_version);
+    TEXT(out->manufacturer, in.manufacturerID);
+    TEXT(out->description, in.libraryDescription);
+    out->flags = in.flags;
+    return 0;
+}
+
+int tr_p11_slot_parse(const uint8_t *p, size_t n, tr_p11_slot *out, tr_err *e)
+{
+    CK_SLOT_INFO in;
+    if (exact_size(n, sizeof in, "CK_SLOT_INFO", e) < 0)
+        return -1;
+    memcpy(&in, p, sizeof in);
+    TEXT(out->description, in.slotDescription);
+    TEXT(out->manufacturer, in.manufacturerID);
+    version_text(in.hardwareVersion, out->hardware_version);
+    version_text(in.firmwareVersion, out->firmware_version);
+    out->flags = in.flags;
+    return 0;
+}
+
+int tr_p11_token_parse(const uint8_t *p, size_t n, tr_p11_token *out, tr_err *e)
+{
+    CK_TOKEN_INFO in;
+    if (exact_size(n, sizeof in, "CK_TOKEN_INFO", e) < 0)
+        return -1;
+    memcpy(&in, p, sizeof in);
+    TEXT(out->label, in.label);
+    TEXT(out->manufacturer, in.manufacturerID);
+    TEXT(out->model, in.model);
+    TEXT(out->serial, in.serialNumber);
+    TEXT(out->utc_time, in.utcTime);
+    version_text(in.hardwareVersion, out->hardware_version);
+    version_text(in.firmwareVersion, out->firmware_version);
+    const CK_ULONG nums[11] = {in.flags,           in.ulMaxSessionCount,   in.ulSessionCount,
+                               in.ulMaxRwSessionCount, in.ulRwSessionCount, in.ulMaxPinLen,
+                               in.ulMinPinLen,     in.ulTotalPublicMemory, in.ulFreePublicMemory,
+                               in.ulTotalPrivateMemory, in.ulFreePrivateMemory};
+    for (size_t i = 0; i < 11; i++)
+        out->num[i] = nums[i];
+    return 0;
+}
+
+int tr_p11_ids_parse(const uint8_t *p, size_t n, uint64_t *ids, size_t cap, size_t *count, tr_err *e)
+{
+    *count = 0;
+    if (n % sizeof(uint64_t))
+        return tr_fail(e, TR_E_TOKEN, "an id list of %zu bytes (not a multiple of 8)", n);
+    if (n / sizeof(uint64_t) > cap)
+        return tr_fail(e, TR_E_TOKEN, "%zu ids, at most %zu kept", n / sizeof(uint64_t), cap);
+    if (n)
+        memcpy(ids, p, n);
+    *count = n / sizeof(uint64_t);
+    return 0;
+}
+
+int tr_p11_attr_ulong(const uint8_t *p, size_t n, uint64_t *v, tr_err *e)
+{
+    CK_ULONG u;
+    if (n != sizeof u)
+        return tr_fail(e, TR_E_TOKEN, "a CK_ULONG attribute of %zu bytes, not %zu", n, sizeof u);
+    memcpy(&u, p, sizeof u);
+    *v = u;
+    return 0;
+}
+
+int tr_p11_attr_bool(const uint8_t *p, size_t n, bool *v, tr_err *e)
+{
+    if (n != sizeof(CK_BBOOL))
+        return tr_fail(e, TR_E_TOKEN, "a CK_BBOOL attribute of %zu bytes, not 1", n);
+    *v = p[0] != CK_FALSE;
+    return 0;
+}
