@@ -8,3 +8,10 @@ const char *__asan_default_options(void)
 {
     return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0";
 }
+
+/* The same for ThreadSanitizer (make test-tsan). */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0";
+}
