@@ -320,27 +320,27 @@ bench_batch() {
 
 # ---- 6. tokenrig's SKF layer vs a bare loop calling the same library -------------------
 
-# Per-call time of tokenrig = (wall(N calls) − wall(1 call)) / (N − 1) of
-# `tokenrig run` with ci/bench/skf-<call>.tsuite on the rig that is up, as in
-# row 2: start-up (the library's child, connecting, reports) cancels out;
-# what tokenrig does per call stays in (the interpreter, the request to the
-# library's child process and its answer, the trace.csv row). skfloop's
-# figure is its own mean over N calls in one process, no isolation.
-skf_run_us() { # skf_run_us SUITE COUNT: wall µs of one run (T_US), or fails
+# tokenrig's time per call is the duration of the test that makes N calls
+# (results.csv's duration_s of ci/bench/skf-<call>.tsuite's one test) over
+# N: what tokenrig does per call is in it (the interpreter, the request to
+# the library's child process and its answer, the trace.csv row), the run's
+# start-up is not (finding the token polls SKF_EnumDev every 50 ms: a
+# wall-time difference would carry that jitter). skfloop's figure is its own
+# mean over N calls of the library in one process, no isolation.
+skf_test_us() { # skf_test_us SUITE: µs per call of the run's one test, or fails
   rm -rf "$W/skf"
-  run_timed "$W/skf.log" "$TR" run --rig "$RIGSKF" --quiet --out "$W/skf" -D "COUNT=$2" "ci/bench/skf-$1.tsuite"
+  run_timed "$W/skf.log" "$TR" run --rig "$RIGSKF" --quiet --out "$W/skf" -D "COUNT=$SKF_CALLS" "ci/bench/skf-$1.tsuite" ||
+    return 1
+  awk -F, -v n="$SKF_CALLS" 'NR > 1 && $11 == "pass" && $14 == "" { printf "%.2f", $13 * 1e6 / n; found = 1 } END { exit !found }' \
+    "$W/skf/results.csv"
 }
 bench_skf() {
-  local dev=REF1-TRBS000000000001 i l p s tn t1 pin=() sig=() lp=() ls=() rp=() rs=()
+  local dev=REF1-TRBS000000000001 i l a b p s pin=() sig=() lp=() ls=() rp=() rs=()
   for i in $(seq 0 "$ROUNDS"); do # round 0: warm-up
     l=$("$B/skfloop" "$B/libskf-ref1.so" "$dev" 12345678 "$SKF_CALLS") || {
       ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: skfloop failed | ≤ 1.05× | error |"; return; }
-    for call in pininfo sign; do
-      skf_run_us "$call" "$SKF_CALLS" && tn=$T_US && skf_run_us "$call" 1 && t1=$T_US || {
-        ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/skf.log")) | ≤ 1.05× | error |"; return; }
-      p=$(calc "($tn - $t1) / ($SKF_CALLS - 1)" 2)
-      [ "$call" = pininfo ] && a=$p || b=$p
-    done
+    a=$(skf_test_us pininfo) && b=$(skf_test_us sign) || {
+      ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/skf.log")) | ≤ 1.05× | error |"; return; }
     ((i == 0)) && continue
     p=$(sed -n 's/.*pininfo_mean_us=\([0-9.]*\).*/\1/p' <<<"$l") s=$(sed -n 's/.*sign_mean_us=\([0-9.]*\).*/\1/p' <<<"$l")
     pin+=("$a") sig+=("$b") lp+=("$p") ls+=("$s") rp+=("$(calc "$a / $p" 4)") rs+=("$(calc "$b / $s" 4)")
@@ -397,7 +397,7 @@ TABLE=$(
   for n in 1 2 3 4 5 6; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
   echo
   echo "Compared things run interleaved in the same run (order swapped every round); medians, and the median of the per-round ratios."
-  echo "Row 6: tokenrig's per-call time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig run\` with ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
+  echo "Row 6: tokenrig's per-call time is the duration of the run's one test (results.csv) over its N calls, ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
   echo "Row 2: tokenrig's per-APDU time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig script --quiet\` (start-up cancels out; line parsing, transmit and trace.csv row per APDU stay in); pcscloop's is its own mean over N transmits."
 )
 echo "$TABLE"
