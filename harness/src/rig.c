@@ -290,11 +290,6 @@ static int connect_when_present(tr_slot *s, bool fresh, unsigned timeout_ms, tr_
     }
 }
 
-static double ms_since(uint64_t t0)
-{
-    return (double)(tr_now_ns() - t0) / 1e6;
-}
-
 static void report_atr(tr_slot *s, tr_cycle_report *rep)
 {
     uint8_t atr[64];
@@ -309,29 +304,45 @@ static int cold_reset_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     if (tr_card_reset(s->card, true, e) < 0)
         return -1;
     rep->to_reader_ms = 0;
-    rep->to_atr_ms = ms_since(t0);
+    rep->to_atr_ms = tr_ms_since(t0);
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     report_atr(s, rep);
+    return 0;
+}
+
+/* The off period, the one deliberate wait of a cycle: what is left of
+ * off_ms since power-off began; then the off time as measured. */
+static void off_period(const tr_slot *s, uint64_t t_off, tr_cycle_report *rep)
+{
+    double gone = tr_ms_since(t_off);
+    if (gone < s->rig->off_ms)
+        tr_sleep_ms((unsigned)(s->rig->off_ms - gone));
+    rep->off_ms = tr_ms_since(t_off);
+}
+
+/* Power off through the slot's switch (virtual, command) until PC/SC no
+ * longer shows the token (still_there: the error's prefix if it does),
+ * then the off period. */
+static int off_until_gone(tr_slot *s, tr_cycle_report *rep, const char *still_there, tr_err *e)
+{
+    uint64_t t_off = tr_now_ns();
+    if (tr_slot_power(s, false, e) < 0)
+        return -1;
+    if (tr_pcsc_wait_card(s->pcsc, s->reader, false, s->rig->ready_timeout_ms, e) < 0) {
+        tr_err_prefix(e, "%s", still_there);
+        return -1;
+    }
+    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
+    tr_strlcpy(rep->power_level, "card-gone", sizeof rep->power_level);
+    off_period(s, t_off, rep);
     return 0;
 }
 
 static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 {
     unsigned timeout = s->rig->ready_timeout_ms;
-    uint64_t t_off = tr_now_ns();
-    if (tr_vrig_power(s->vrig, s->cfg->name, false, e) < 0)
+    if (off_until_gone(s, rep, "power-off not seen by PC/SC: the token is still present", e) < 0)
         return -1;
-    if (tr_pcsc_wait_card(s->pcsc, s->reader, false, timeout, e) < 0) {
-        tr_err_prefix(e, "power-off not seen by PC/SC: the token is still present");
-        return -1;
-    }
-    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
-    tr_strlcpy(rep->power_level, "card-gone", sizeof rep->power_level);
-    /* the off period itself is the one deliberate wait of a cycle */
-    double gone = ms_since(t_off);
-    if (gone < s->rig->off_ms)
-        tr_sleep_ms((unsigned)(s->rig->off_ms - gone));
-    rep->off_ms = ms_since(t_off);
     uint64_t t_on = tr_now_ns();
     if (tr_vrig_power(s->vrig, s->cfg->name, true, e) < 0)
         return -1;
@@ -339,7 +350,7 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
     if (connect_when_present(s, false, timeout, e) < 0)
         return -1;
-    rep->to_atr_ms = ms_since(t_on);
+    rep->to_atr_ms = tr_ms_since(t_on);
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     report_atr(s, rep);
     return 0;
@@ -354,30 +365,21 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 static int command_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 {
     unsigned timeout = s->rig->ready_timeout_ms;
-    uint64_t t_off = tr_now_ns();
-    if (command_power(s, false, e) < 0)
+    char still[TR_NAME_MAX + 64];
+    snprintf(still, sizeof still, "slot %s: power_off exited 0 but PC/SC still shows the token", s->cfg->name);
+    if (off_until_gone(s, rep, still, e) < 0)
         return -1; /* stage "none" */
-    if (tr_pcsc_wait_card(s->pcsc, s->reader, false, timeout, e) < 0) {
-        tr_err_prefix(e, "slot %s: power_off exited 0 but PC/SC still shows the token", s->cfg->name);
-        return -1;
-    }
-    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
-    tr_strlcpy(rep->power_level, "card-gone", sizeof rep->power_level);
-    double gone = ms_since(t_off);
-    if (gone < s->rig->off_ms)
-        tr_sleep_ms((unsigned)(s->rig->off_ms - gone));
-    rep->off_ms = ms_since(t_off);
     uint64_t t_on = tr_now_ns();
     if (command_power(s, true, e) < 0)
         return -1;
     tr_strlcpy(rep->stage, "device", sizeof rep->stage);
     if (tr_pcsc_wait_reader(s->pcsc, s->cfg->reader, true, timeout, s->reader, sizeof s->reader, e) < 0)
         return -1;
-    rep->to_reader_ms = ms_since(t_on);
+    rep->to_reader_ms = tr_ms_since(t_on);
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
     if (connect_when_present(s, true, timeout, e) < 0)
         return -1;
-    rep->to_atr_ms = ms_since(t_on);
+    rep->to_atr_ms = tr_ms_since(t_on);
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     report_atr(s, rep);
     return 0;
@@ -403,10 +405,7 @@ static int usb_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
         if (tr_pcsc_wait_reader(s->pcsc, s->reader, false, spec.settle_ms, gone, sizeof gone, &sub) == 0)
             tr_strlcpy(rep->power_level, tr_verify_level_name(TR_VERIFY_READER_GONE), sizeof rep->power_level);
     }
-    double gone_ms = (double)(tr_now_ns() - t_off) / 1e6;
-    if (gone_ms < s->rig->off_ms)
-        tr_sleep_ms((unsigned)(s->rig->off_ms - gone_ms));
-    rep->off_ms = (double)(tr_now_ns() - t_off) / 1e6;
+    off_period(s, t_off, rep);
     uint64_t t_on = tr_now_ns();
     if (tr_hubport_power(&spec, true, &chk, e) < 0)
         return -1;

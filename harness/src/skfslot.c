@@ -11,7 +11,7 @@
 #include "skfdata.h"
 #include "util.h"
 
-#define SKF_POLL_NS 50000000ull /* how often the device list is read while waiting */
+#define SKF_POLL_MS 50 /* how often the device list is read while waiting */
 
 struct tr_skfslot {
     const tr_rig_cfg *rig;
@@ -223,12 +223,6 @@ static int open_app_container(tr_skfslot *s, tr_err *e)
     return open_named(s, s->cfg->skf.container, "SKF_EnumContainer", "SKF_OpenContainer", &s->container_open, e);
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-    nanosleep(&ts, NULL);
-}
-
 /* Poll until the token is connected or the rig's ready timeout. */
 static int wait_connected(tr_skfslot *s, tr_err *e)
 {
@@ -244,7 +238,7 @@ static int wait_connected(tr_skfslot *s, tr_err *e)
                            serial ? " with serial " : "", serial ? serial : "", s->rig->ready_timeout_ms,
                            s->passed_over[0] ? "; passed over: " : "", s->passed_over);
         }
-        sleep_ns(SKF_POLL_NS);
+        tr_sleep_ms(SKF_POLL_MS);
     }
 }
 
@@ -290,11 +284,6 @@ void tr_skfslot_trace(tr_skfslot *s, void (*fn)(void *ud, const tr_skf_trace *ro
 
 /* ---- the power cycle ------------------------------------------------------------------ */
 
-static double ms_since(uint64_t t0)
-{
-    return (double)(tr_now_ns() - t0) / 1e6;
-}
-
 /* Whether our device is still listed (by name: it is what went away). */
 static int still_listed(tr_skfslot *s, tr_err *e)
 {
@@ -324,11 +313,11 @@ static int power_off_seen(tr_skfslot *s, tr_cycle_report *rep, tr_err *e)
         if (tr_now_ns() >= end)
             return tr_fail(e, TR_E_RIG, "slot %s: %s still listed by SKF_EnumDev(TRUE) %u ms after power-off",
                            s->cfg->name, s->device, s->rig->ready_timeout_ms);
-        sleep_ns(SKF_POLL_NS);
+        tr_sleep_ms(SKF_POLL_MS);
     }
     tr_strlcpy(rep->stage, "off", sizeof rep->stage);
-    sleep_ns((uint64_t)s->rig->off_ms * 1000000ull);
-    rep->off_ms = ms_since(t0);
+    tr_sleep_ms(s->rig->off_ms);
+    rep->off_ms = tr_ms_since(t0);
     return 0;
 }
 
@@ -346,14 +335,14 @@ static int skf_power_cycle(void *ctx, tr_cycle_report *rep, tr_err *e)
     uint64_t on = tr_now_ns();
     if (tr_slot_power(s->power, true, e) < 0)
         return -1;
-    rep->to_reader_ms = ms_since(on);
+    rep->to_reader_ms = tr_ms_since(on);
     tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
     if (wait_connected(s, e) < 0)
         return -1;
     tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
     if (open_app_container(s, e) < 0)
         return -1;
-    rep->to_atr_ms = ms_since(on);
+    rep->to_atr_ms = tr_ms_since(on);
     return 0;
 }
 

@@ -366,8 +366,7 @@ static LONG connect_exclusive(SCARDCONTEXT ctx, const char *reader, SCARDHANDLE 
         LONG rv = SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, h, proto);
         if (rv != SCARD_E_SHARING_VIOLATION || tr_now_ns() >= end)
             return rv;
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
+        tr_sleep_ms(20);
     }
 }
 

@@ -141,3 +141,8 @@ char *tr_trim(char *s)
         memmove(s, p, n + 1);
     return s;
 }
+
+double tr_ms_since(uint64_t t0_ns)
+{
+    return (double)(tr_now_ns() - t0_ns) / 1e6;
+}

@@ -34,6 +34,9 @@ void tr_wall_iso(char *out, size_t cap);
  * harness are event-driven). */
 void tr_sleep_ms(unsigned ms);
 
+/* Milliseconds since t0_ns (a tr_now_ns() reading). */
+double tr_ms_since(uint64_t t0_ns);
+
 /* snprintf-like bounded copy; returns false when truncated. */
 bool tr_strlcpy(char *dst, const char *src, size_t cap);
 
