@@ -257,7 +257,7 @@ const char *tr_slot_type_name(tr_slot_type t)
 
 const char *tr_slot_iface_name(tr_slot_iface i)
 {
-    return i == TR_IFACE_SKF ? "skf" : i == TR_IFACE_APDU ? "apdu" : "?";
+    return i == TR_IFACE_SKF ? "skf" : i == TR_IFACE_PKCS11 ? "pkcs11" : i == TR_IFACE_APDU ? "apdu" : "?";
 }
 
 static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *section)
@@ -317,6 +317,7 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
 #define SLOT_N (1u << TR_SLOT_NONE)
 #define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P | SLOT_C | SLOT_N)
 #define SKF_ONLY (1u << 8)    /* only slots with interface = skf take it */
+#define P11_ONLY (1u << 11)   /* only slots with interface = pkcs11 take it */
 #define RIG_DEFAULT (1u << 9) /* may be given in [rig] as every slot's default */
 #define SKF_ALSO (1u << 10)   /* also taken by every skf slot, whatever its type: an SKF token
                                  has no role object, so the rig says what it is */
@@ -395,9 +396,11 @@ static bool set_iface(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const c
         s->iface = TR_IFACE_APDU;
     else if (!strcmp(value, "skf"))
         s->iface = TR_IFACE_SKF;
+    else if (!strcmp(value, "pkcs11"))
+        s->iface = TR_IFACE_PKCS11;
     else
-        return ini_bad(c, "interface '%s': expected apdu (REF-1 APDUs over PC/SC) or skf (the vendor's "
-                          "GM/T 0016 library)", value);
+        return ini_bad(c, "interface '%s': expected apdu (REF-1 APDUs over PC/SC), skf (the vendor's "
+                          "GM/T 0016 library) or pkcs11 (a PKCS#11 module)", value);
     return true;
 }
 
@@ -577,7 +580,7 @@ static const char *const validities[] = {"valid", "renewal-due", "expired", "not
 
 static const slot_key_def slot_keys[] = {
     {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only | command | none"},
-    {"interface", SLOT_ANY | RIG_DEFAULT, set_iface, FIELD(iface), 0, 0, NULL, "apdu | skf"},
+    {"interface", SLOT_ANY | RIG_DEFAULT, set_iface, FIELD(iface), 0, 0, NULL, "apdu | skf | pkcs11"},
     {"profile", SLOT_ANY, set_text, FIELD(profile), 0, 0, NULL, "the slot's profile, name or path"},
     {"var.", SLOT_ANY, set_var, 0, 0, 0, 0, NULL, "a suite variable for this slot"},
     {"hub", SLOT_H, set_text, FIELD(hub), 0, 0, NULL, "the hub's location, bus-port.port..."},
@@ -589,6 +592,10 @@ static const slot_key_def slot_keys[] = {
     {"power_timeout_ms", SLOT_C | RIG_DEFAULT, set_uint, FIELD(power.timeout_ms), 1, 3600000, NULL,
      "a power command still running after it is killed"},
     {"skf_library", SKF_KEY, set_library, FIELD(skf.library), 0, 0, NULL, "the vendor's SKF library (.so)"},
+    {"pkcs11_module", SLOT_ANY | P11_ONLY | RIG_DEFAULT, set_library, FIELD(p11.module), 0, 0, NULL,
+     "the PKCS#11 module (.so, or a p11-kit module name)"},
+    {"pkcs11_token", SLOT_ANY | P11_ONLY | RIG_DEFAULT, set_text, FIELD(p11.token), 0, 0, NULL,
+     "fnmatch on the token's label or serial"},
     {"skf_device", SKF_KEY, set_text, FIELD(skf.device), 0, 0, NULL, "SKF device name pattern (fnmatch)"},
     {"skf_serial", SKF_KEY, set_text, FIELD(skf.serial), 0, 0, NULL, "the device's DEVINFO serial"},
     {"skf_app", SKF_KEY, set_text, FIELD(skf.app), 0, 0, NULL, "the SKF application's name"},
@@ -633,8 +640,9 @@ static const slot_key_def *find_slot_key(const char *name)
 /* Whether slot s (its type and interface as read so far) takes key k. */
 static bool key_applies(const slot_key_def *k, const tr_slot_cfg *s)
 {
-    bool skf = s->iface == TR_IFACE_SKF;
-    return ((k->types & (1u << s->type)) && (!(k->types & SKF_ONLY) || skf)) || ((k->types & SKF_ALSO) && skf);
+    bool skf = s->iface == TR_IFACE_SKF, p11 = s->iface == TR_IFACE_PKCS11;
+    bool by_iface = (!(k->types & SKF_ONLY) || skf) && (!(k->types & P11_ONLY) || p11);
+    return ((k->types & (1u << s->type)) && by_iface) || ((k->types & SKF_ALSO) && (skf || p11));
 }
 
 /* "type, profile, var.NAME, ..." : the keys slot s takes. */
@@ -810,7 +818,11 @@ static int slot_check_needs(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] is command: it needs power_on = <command> and power_off = <command> "
                           "(here or in [rig])", s->name);
-    if (!apdu && !s->skf.library[0])
+    if (s->iface == TR_IFACE_PKCS11 && !s->p11.module[0])
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] has interface = pkcs11: it needs pkcs11_module = <the module's .so, or its "
+                          "p11-kit name> (here or in [rig])", s->name);
+    if (s->iface == TR_IFACE_SKF && !s->skf.library[0])
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] has interface = skf: it needs skf_library = <the vendor's .so> (here or in "
                           "[rig])", s->name);

@@ -54,7 +54,7 @@ const char *tr_slot_type_name(tr_slot_type t);
 
 /* How a slot's token is reached, whatever powers it: APDUs over PC/SC, or
  * the vendor's GM/T 0016 (SKF) library. */
-typedef enum { TR_IFACE_APDU = 0, TR_IFACE_SKF } tr_slot_iface;
+typedef enum { TR_IFACE_APDU = 0, TR_IFACE_SKF, TR_IFACE_PKCS11 } tr_slot_iface;
 const char *tr_slot_iface_name(tr_slot_iface i);
 
 /* An skf slot: the library and which device, application and container of
@@ -71,6 +71,12 @@ typedef struct {
         unsigned devinfo_size; /* 286 | 294, 0 = not given (tr_skf_opts.devinfo_size) */
     } quirks;
 } tr_skf_cfg;
+
+/* A pkcs11 slot: the module and which of its tokens is the slot's. */
+typedef struct {
+    char module[TR_PATH_MAX];  /* a path (relative ones: to the rig file), or a p11-kit module name */
+    char token[256];           /* fnmatch pattern on the token's label or serial ("" = the slot's serial, else the only one) */
+} tr_p11_cfg;
 
 /* A command slot's switch: shell command lines (/bin/sh -c). */
 #define TR_POWER_TIMEOUT_MS 10000
@@ -116,6 +122,7 @@ typedef struct {
     char companion[64];
     tr_power_cmd_cfg power;      /* command */
     tr_skf_cfg skf;              /* interface = skf */
+    tr_p11_cfg p11;              /* interface = pkcs11 */
     /* virtual */
     tr_vtoken_cfg vt;
     tr_vars *vars;               /* var.NAME = value entries */

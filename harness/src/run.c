@@ -247,8 +247,8 @@ int tr_slot_profile_load(const tr_rig_cfg *rig, const tr_slot_cfg *slot, const c
         tr_strlcpy(name, slot->profile, sizeof name);
     else if (rig->profile[0])
         tr_strlcpy(name, rig->profile, sizeof name);
-    else if (slot->iface == TR_IFACE_SKF && slot->vt.alg[0])
-        snprintf(name, sizeof name, "skf-%s", slot->vt.alg);
+    else if (slot->iface != TR_IFACE_APDU && slot->vt.alg[0])
+        snprintf(name, sizeof name, "%s-%s", slot->iface == TR_IFACE_SKF ? "skf" : "p11", slot->vt.alg);
     else if (slot->type == TR_SLOT_VIRTUAL)
         snprintf(name, sizeof name, "ref1-%s", slot->vt.alg);
     else
@@ -324,7 +324,7 @@ static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, c
     const tr_slot_cfg *c = sr->cfg;
     /* a virtual token's identity is the rig's; an skf token's too (GM/T
      * 0016 has no role object: the rig or the manifest says what it is) */
-    bool virt = c->type == TR_SLOT_VIRTUAL, ident = virt || c->iface == TR_IFACE_SKF;
+    bool virt = c->type == TR_SLOT_VIRTUAL, ident = virt || c->iface != TR_IFACE_APDU;
     const char *kv[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
                         "POWER", tr_slot_type_name(c->type),
                         "EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
