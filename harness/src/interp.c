@@ -28,6 +28,7 @@
 #include "rig.h"   /* tr_cycle_classify only: the stage -> defect map is shared with `tokenrig cycle` */
 #include "seal.h"
 #include "skfdata.h"
+#include "libcall.h"
 #include "skfstmt.h"
 #include "stats.h"
 #include "trust.h"
@@ -122,7 +123,8 @@ typedef struct {
     bool journal_pending;      /* a journal record waits for its command */
     bool quiet;                /* replayed test or service lost: no rows */
     int call_depth;            /* `call` nesting (ops calling ops) */
-    int skf_line;              /* the line of the skf call being traced */
+    int lib_line;              /* the line of the library call being traced */
+    tr_libcall_tracer tracer;  /* the library's trace rows come to lib_trace */
     size_t test_index;
     ins_set secret_ins;        /* profile SECRET_INS: commands that change a secret */
     /* power cycles */
@@ -622,7 +624,7 @@ static int load_time_limits(interp *I)
         return -1;
     if (load_ins_set(I, "SIGN_INS", &I->sign_ins) < 0)
         return -1;
-    if (I->sign_max_ms >= 0 && I->sign_ins.n == 0 && !I->env->skf) /* over SKF: the private-key functions */
+    if (I->sign_max_ms >= 0 && I->sign_ins.n == 0 && !I->env->lib) /* over a library: its private-key functions */
         return tr_fail(I->e, TR_E_CONFIG, "SIGN_APDU_MAX_MS is given without SIGN_INS (the signing commands it "
                                           "applies to)");
     return 0;
@@ -783,9 +785,10 @@ static bool stmts_set(const interp *I, const tr_stmt *s, const char *name, int d
             if (!strncmp(name, "SEAL_", 5))
                 return true;
             break;
-        case TR_ST_SKF:
-            if (!strcmp(name, "SAR") || !strncmp(name, "SAR_", 4) || !strncmp(name, "SKF_", 4))
-                return true;
+        case TR_ST_LIBCALL:
+            for (const char *const *o = s->iface->outputs; *o; o++)
+                if (!strcmp(*o, name))
+                    return true;
             break;
         case TR_ST_CALL: {
             const tr_suite_op *op = find_op_in(I->suite, I->env->ops, s->name, NULL);
@@ -1934,14 +1937,15 @@ static int set_var_int(interp *I, const char *name, int64_t v)
     return set_var(I, name, b);
 }
 
-static bool unjournaled_skf_secret_change(const interp *I, const char *fn);
+static bool unjournaled_lib_secret_change(const interp *I, const char *fn);
 
-/* ---- skf: a call into the slot's SKF library (skf.h, skfstmt.h) ---------------------- */
+/* ---- a library call: `skf SKF_X(...)`, `p11 C_X(...)` (libcall.h) ---------------------- */
 
-/* The library's trace rows (one per vendor function it invoked) as rows of
+/* The library's trace rows (one per function it invoked) as rows of
  * trace.csv: command = the call with its arguments (PINs masked by the
- * layer, and scrubbed again here), response = its outputs, sw = the SAR. */
-static void skf_trace(void *ud, const tr_skf_trace *t)
+ * layer, and scrubbed again here), response = its outputs, sw = its
+ * return code's name (SAR_*, CKR_*). */
+static void lib_trace(void *ud, const tr_libcall_trace *t)
 {
     interp *I = ud;
     const tr_interp_hooks *h = I->env->hooks;
@@ -1954,7 +1958,7 @@ static void skf_trace(void *ud, const tr_skf_trace *t)
     scrub(I, rsp, sizeof rsp);
     tr_trace_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .file = I->suite->file,
-        .line = I->skf_line, .command = cmd, .response = rsp, .sw = t->sar, .latency_us = (uint64_t)t->us,
+        .line = I->lib_line, .command = cmd, .response = rsp, .sw = t->result, .latency_us = (uint64_t)t->us,
     };
     if (h && h->trace)
         h->trace(h->ud, &row);
@@ -1964,13 +1968,14 @@ static void skf_trace(void *ud, const tr_skf_trace *t)
         row_unwritten(I, &e);
 }
 
-/* Evaluate the call's arguments by the function's shape (skf.h: u number,
- * s string, p PIN, b bytes) into a. Strings and bytes live in scratch. */
-static int skf_args(interp *I, const tr_stmt *s, const tr_skf_fn_info *fi, tr_skf_args *a)
+/* Evaluate the call's arguments by the function's shape (libcall.h: u
+ * number, s string, p PIN, b bytes) into a. Strings and bytes live in
+ * scratch; the interface checks a number against its library's width. */
+static int lib_args(interp *I, const tr_stmt *s, const char *shape, tr_libcall_args *a)
 {
     const tr_expr *call = s->e[0];
     for (int k = 0; k < call->nargs; k++) {
-        char kind = fi->in[k];
+        char kind = shape[k];
         val v;
         if (eval(I, call->args[k], &v) < 0)
             return -1;
@@ -1978,10 +1983,10 @@ static int skf_args(interp *I, const tr_stmt *s, const tr_skf_fn_info *fi, tr_sk
             int64_t n;
             if (to_int(I, &v, call->args[k]->pos, s->name, &n) < 0)
                 return -1;
-            if (n < 0 || n > UINT32_MAX)
-                return rt_error(I, call->args[k]->pos, "expected a number from 0 to 4294967295 as argument %d of %s, "
-                                                       "found %" PRId64, k + 1, s->name, n);
-            a->u[a->nu++] = (uint32_t)n;
+            if (n < 0)
+                return rt_error(I, call->args[k]->pos, "expected a number from 0 as argument %d of %s, found %" PRId64,
+                                k + 1, s->name, n);
+            a->u[a->nu++] = (uint64_t)n;
         } else if (kind == 's' || kind == 'p') {
             if (v.is_int)
                 return rt_error(I, call->args[k]->pos, "expected a string as argument %d of %s, found the number %" PRId64,
@@ -2001,56 +2006,54 @@ static int skf_args(interp *I, const tr_stmt *s, const tr_skf_fn_info *fi, tr_sk
     return 0;
 }
 
-static int skf_set(void *ud, const char *name, const char *value)
+static int lib_set(void *ud, const char *name, const char *value)
 {
     return set_var(ud, name, value) == GO ? 0 : -1;
 }
 
-/* The private-key functions: their time limit is SIGN_APDU_MAX_MS. */
-static bool skf_private_key_op(const char *fn)
+/* The call's outcome, after the journal hook heard of it. */
+static int lib_outcome(interp *I, const tr_stmt *s, int rc, const tr_libcall_done *done, tr_err *e)
 {
-    return !strcmp(fn, "SKF_ECCSignData") || !strcmp(fn, "SKF_RSASignData") || !strcmp(fn, "SKF_Decrypt") ||
-           !strcmp(fn, "SKF_ImportSessionKey");
+    if (rc < 0)
+        return e->code == TR_E_CONFIG ? end_test(I, TR_ERROR, "config", s->pos.line, "%s", e->msg), STOP
+                                      : io_error(I, s->pos.line, e, s->name);
+    if (done->removed) { /* the token left: as a PC/SC removal, the slot's tests end */
+        tr_fail(e, TR_E_REMOVED, "%s answered that the token was removed", s->name);
+        return io_error(I, s->pos.line, e, s->name);
+    }
+    I->apdu_ns += (uint64_t)(done->us * 1000.0);
+    I->out->apdus++;
+    bool first = I->power_fresh;
+    const char *slow = check_time(I, s->pos.line, done->us / 1000.0, s->iface->private_key_op(s->name), s->name);
+    if (I->cycle_pending)
+        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(tr_now_ns() - I->cyc_back_ns) / 1e6 : -1,
+                    first ? slow : NULL, first && slow ? I->last_time_msg : NULL);
+    return GO;
 }
 
-static int exec_skf(interp *I, const tr_stmt *s)
+static int exec_libcall(interp *I, const tr_stmt *s)
 {
-    tr_skf *lib = I->env->skf;
-    if (!lib)
-        return rt_error(I, s->pos, "%s: this slot has no SKF library (its interface is apdu)", s->name), STOP;
-    const tr_skf_fn_info *fi = tr_skf_fn_lookup(s->name);
-    tr_skf_args a;
+    if (!I->env->lib || I->env->lib_iface != s->iface)
+        return rt_error(I, s->pos, "%s: this slot has no %s library (its interface is another)", s->name,
+                        s->iface->keyword), STOP;
+    tr_libcall_args a;
     memset(&a, 0, sizeof a);
-    if (!fi || skf_args(I, s, fi, &a) < 0 || stop_requested(I, s->pos.line))
+    if (lib_args(I, s, s->iface->shape(s->name), &a) < 0 || stop_requested(I, s->pos.line))
         return STOP;
-    if (unjournaled_skf_secret_change(I, s->name))
+    if (unjournaled_lib_secret_change(I, s->name))
         return rt_error(I, s->pos, "%s changes a secret of the token: a `journal` statement must come first",
                         s->name), STOP;
-    I->skf_line = s->pos.line;
-    tr_skf_reply r;
+    I->lib_line = s->pos.line;
+    tr_libcall_done done = {0, false};
     tr_err e;
     tr_err_clear(&e);
-    int rc = tr_skf_call(lib, s->name, &a, &r, &e);
+    int rc = s->iface->call(I->env->lib, s->name, &a, lib_set, I, &done, &e);
     if (I->journal_pending) {
         I->journal_pending = false;
         if (I->env->hooks->journaled_sent)
             I->env->hooks->journaled_sent(I->env->hooks->ud);
     }
-    if (rc < 0)
-        return e.code == TR_E_CONFIG ? end_test(I, TR_ERROR, "config", s->pos.line, "%s", e.msg), STOP
-                                     : io_error(I, s->pos.line, &e, s->name);
-    if (r.sar == TR_SAR_DEVICE_REMOVED) { /* the token left: as a PC/SC removal, the slot's tests end */
-        tr_fail(&e, TR_E_REMOVED, "%s answered SAR_DEVICE_REMOVED: the token left", s->name);
-        return io_error(I, s->pos.line, &e, s->name);
-    }
-    I->apdu_ns += (uint64_t)(r.us * 1000.0);
-    I->out->apdus++;
-    bool first = I->power_fresh;
-    const char *slow = check_time(I, s->pos.line, r.us / 1000.0, skf_private_key_op(s->name), s->name);
-    if (I->cycle_pending)
-        flush_cycle(I, I->cyc.to_atr_ms >= 0 ? I->cyc.to_atr_ms + (double)(tr_now_ns() - I->cyc_back_ns) / 1e6 : -1,
-                    first ? slow : NULL, first && slow ? I->last_time_msg : NULL);
-    return tr_skf_stmt_results(fi, &r, skf_set, I) < 0 ? STOP : GO;
+    return lib_outcome(I, s, rc, &done, &e);
 }
 
 /* ---- ops and the PIN model ----------------------------------------------------------- */
@@ -2186,10 +2189,10 @@ static bool unjournaled_secret_change(const interp *I)
 }
 
 /* The same rule for the SKF functions that change a PIN. */
-static bool unjournaled_skf_secret_change(const interp *I, const char *fn)
+static bool unjournaled_lib_secret_change(const interp *I, const char *fn)
 {
     const tr_interp_hooks *h = I->env->hooks;
-    return h && h->journal && !I->journal_pending && (!strcmp(fn, "SKF_ChangePIN") || !strcmp(fn, "SKF_UnblockPIN"));
+    return h && h->journal && !I->journal_pending && I->env->lib_iface->changes_secret(fn);
 }
 
 static int send_checked(interp *I, const tr_stmt *s)
@@ -2934,7 +2937,7 @@ static int (*const exec_by_kind[])(interp *I, const tr_stmt *s) = {
     [TR_ST_JOURNAL] = exec_journal,
     [TR_ST_CALL] = exec_call,
     [TR_ST_PIN_MODEL] = exec_pin_model,
-    [TR_ST_SKF] = exec_skf,
+    [TR_ST_LIBCALL] = exec_libcall,
     [TR_ST_METRIC] = exec_metric,
     [TR_ST_LOG] = exec_log,
     [TR_ST_MEASURE] = exec_measure,
@@ -3188,8 +3191,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         e = &scratch_err;
     tr_err_clear(e);
     memset(out, 0, sizeof *out);
-    if (!suite || !env || !env->card || (!env->card->transmit && !env->skf))
-        return tr_fail(e, TR_E_INTERNAL, "tr_interp_run: suite, env and card->transmit (or skf) are required");
+    if (!suite || !env || !env->card || (!env->card->transmit && !env->lib) || (env->lib && !env->lib_iface))
+        return tr_fail(e, TR_E_INTERNAL, "tr_interp_run: suite, env and card->transmit (or a library) are required");
     interp *I = calloc(1, sizeof *I);
     if (!I)
         return tr_fail(e, TR_E_NOMEM, "out of memory starting the interpreter");
@@ -3207,8 +3210,10 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
         goto done;
     }
     refresh_atr(I);
-    if (env->skf)
-        tr_skf_set_trace(env->skf, skf_trace, I);
+    if (env->lib) {
+        I->tracer = (tr_libcall_tracer){lib_trace, I};
+        env->lib_iface->set_trace(env->lib, &I->tracer);
+    }
     I->cur = NO_TEST;
     if (load_ins_set(I, "SECRET_INS", &I->secret_ins) < 0 || load_time_limits(I) < 0) {
         rc = -1;
@@ -3240,8 +3245,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
     if (I->fatal)
         rc = -1;
 done:
-    if (env->skf)
-        tr_skf_set_trace(env->skf, NULL, NULL);
+    if (env->lib)
+        env->lib_iface->set_trace(env->lib, NULL);
     out->duration_s = (double)(tr_now_ns() - t0) / 1e9;
     free_buffers(I);
     free(I);

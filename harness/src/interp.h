@@ -77,8 +77,10 @@ typedef struct {
                                    (an APDU is then a suite error); reset,
                                    power_cycle, atr may be NULL (then those
                                    statements error) */
-    struct tr_skf *skf;         /* the slot's SKF library session (skf.h) for
-                                   `skf` calls; NULL on an APDU slot */
+    void *lib;                  /* the slot's library session (skf.h's tr_skf,
+                                   p11.h's tr_p11) for its calls; NULL on an
+                                   APDU slot */
+    const struct tr_libcall_iface *lib_iface; /* its interface (libcall.h) */
     const tr_vars *vars;        /* profile + rig + -D layers; may be NULL. The
                                    suite's own variables go in a child layer
                                    freed at the end; this one is never written */

@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "interp.h"
 #include "rig.h"
+#include "libcall.h"
 #include "skfslot.h"
 #include "suitevars.h"
 #include "transport.h"
@@ -595,7 +596,7 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
 }
 
 /* The library session of an skf slot, NULL over apdu. */
-static tr_skf *slot_skf(slot_run *sr)
+static void *slot_skf(slot_run *sr)
 {
     return sr->skf ? tr_skfslot_lib(sr->skf) : NULL;
 }
@@ -635,7 +636,7 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     fill_hooks(&hooks, &hu, false);
     hooks.journal = NULL;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
-    tr_interp_env env = {.card = io, .skf = slot_skf(sr), .vars = v, .reports = rc->rep, .who = &sr->who,
+    tr_interp_env env = {.card = io, .lib = slot_skf(sr), .lib_iface = &tr_skf_calls, .vars = v, .reports = rc->rep, .who = &sr->who,
                          .allow_destructive = true,
                          .no_result_rows = !rows, .hooks = &hooks, .ops = sr->ops};
     if (!rows)
@@ -772,7 +773,7 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     fill_hooks(&hooks, &hu, rc->o->script);
     char no_power[TR_NAME_MAX + 64];
     snprintf(no_power, sizeof no_power, "slot %s has no power switch (type none)", sr->cfg->name);
-    tr_interp_env env = {.card = io, .skf = slot_skf(sr), .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
+    tr_interp_env env = {.card = io, .lib = slot_skf(sr), .lib_iface = &tr_skf_calls, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
                          .no_power = sr->cfg->type == TR_SLOT_NONE ? no_power : NULL,
                          .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks,
                          .ops = sr->ops};
@@ -1294,7 +1295,7 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
         goto out;
     log_sink ls = {out, cap, 0};
     tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
-    tr_interp_env env = {.card = &io, .skf = slot_skf(&sr), .vars = sr.vars, .hooks = &hooks, .ops = ops};
+    tr_interp_env env = {.card = &io, .lib = slot_skf(&sr), .lib_iface = &tr_skf_calls, .vars = sr.vars, .hooks = &hooks, .ops = ops};
     tr_suite_outcome res;
     if (tr_interp_run(suite, &env, &res, e) == 0) {
         status = 0;

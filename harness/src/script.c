@@ -18,6 +18,7 @@
 
 #include "arena.h"
 #include "cardio.h"
+#include "libcall.h"
 #include "skfstmt.h"
 #include "util.h"
 
@@ -1744,18 +1745,22 @@ static void skf_constant_arg(tr_expr *x)
     }
 }
 
-/* skf SKF_Function(ARG, ...): the function must be one tokenrig calls
- * (skf.h's table) and get as many arguments as its shape says. */
-static int kw_skf(parser *p, kw_ctx *c)
+/* skf SKF_Function(ARG, ...) / p11 C_Function(ARG, ...): the function must
+ * be one the keyword's library interface calls (libcall.h) and get as many
+ * arguments as its shape says. */
+static int kw_libcall(parser *p, kw_ctx *c)
 {
-    tr_stmt *s = new_stmt(p, TR_ST_SKF, c->at);
+    tr_stmt *s = new_stmt(p, TR_ST_LIBCALL, c->at);
+    if (!s)
+        return -1;
+    s->iface = tr_libcall_by_keyword(c->kw);
     skip_ws(p);
     size_t at = p->i;
-    if (!s || !(s->name = parse_code(p, "an SKF function (SKF_VerifyPIN, ...)")))
-        return -1;
-    const tr_skf_fn_info *fi = tr_skf_fn_lookup(s->name);
-    if (!fi)
-        return perr(p, at, "expected an SKF function of GM/T 0016 that tokenrig calls, found '%s'", s->name);
+    if (!s->iface || !(s->name = parse_code(p, "the function to call")))
+        return s->iface ? -1 : perr(p, c->at, "internal: no library interface for '%s'", c->kw);
+    const char *shape = s->iface->shape(s->name);
+    if (!shape)
+        return perr(p, at, "expected %s, found '%s'", s->iface->what, s->name);
     tr_expr *call = s->e[0] = new_expr(p, TR_EX_CALL, at);
     if (!call || !accept_char(p, '('))
         return call ? perr(p, p->i, "expected '(' after %s, found %s", s->name, FOUND(p, p->i)) : -1;
@@ -1766,10 +1771,10 @@ static int kw_skf(parser *p, kw_ctx *c)
             return call->nargs == TR_SCRIPT_MAX_ARGS ? perr(p, p->i, "expected at most %d arguments", TR_SCRIPT_MAX_ARGS) : -1;
         skf_constant_arg(call->args[call->nargs++]);
     }
-    if ((size_t)call->nargs != strlen(fi->in))
-        return perr(p, at, "expected %zu argument%s for %s, found %d", strlen(fi->in),
-                    strlen(fi->in) == 1 ? "" : "s", s->name, call->nargs);
-    if (expect_eol(p, "the SKF call") < 0)
+    if ((size_t)call->nargs != strlen(shape))
+        return perr(p, at, "expected %zu argument%s for %s, found %d", strlen(shape), strlen(shape) == 1 ? "" : "s",
+                    s->name, call->nargs);
+    if (expect_eol(p, "the call") < 0)
         return -1;
     return made(c, s);
 }
@@ -1881,7 +1886,7 @@ static const struct kw_row {
     {"skip", kw_skip, false},           {"log", kw_log, false},
     {"classify", kw_classify, false},   {"journal", kw_journal, false},
     {"op", kw_op, true},                {"call", kw_call, false},
-    {"pin-model", kw_pin_model, false}, {"skf", kw_skf, false},
+    {"pin-model", kw_pin_model, false}, {"skf", kw_libcall, false},
     {"metric", kw_metric, false},
     {"measure", kw_measure, false},     {"read-binary", kw_read_binary, false},
     {"cert-info", kw_cert_info, false}, {"seal-info", kw_seal_info, false},

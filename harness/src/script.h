@@ -156,7 +156,7 @@ typedef enum {
     TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
     TR_ST_CALL,        /* name: an `op` of the suite */
     TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
-    TR_ST_SKF,         /* name (an SKF function, skf.h) e[0] (TR_EX_CALL: its arguments) */
+    TR_ST_LIBCALL,     /* iface, name (a function of its library) e[0] (TR_EX_CALL: its arguments) */
     TR_ST_SUITE,       /* header: name (top level only, consumed by the parser) */
     TR_ST_DESTRUCTIVE, /* attribute (consumed by the parser) */
     TR_ST_REQUIRES,    /* attribute e[0] (consumed by the parser) */
@@ -187,6 +187,7 @@ typedef struct tr_stmt {
     const char *classify;       /* assert/fail/expect/classify code; NULL = none */
     const char *unit;           /* metric unit; NULL = none */
     tr_expr *threshold[TR_TH_COUNT];
+    const struct tr_libcall_iface *iface; /* libcall: the library interface (libcall.h) */
     struct tr_stmt *body, *else_body;
 } tr_stmt;
 

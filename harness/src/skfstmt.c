@@ -8,6 +8,7 @@
 
 #include "skf_abi.h"
 #include "skfdata.h"
+#include "libcall.h"
 #include "util.h"
 
 static const struct {
@@ -139,3 +140,68 @@ int tr_skf_stmt_results(const tr_skf_fn_info *fi, const tr_skf_reply *r, tr_skf_
     free(hex);
     return rc < 0 ? -1 : kind_results(fi, r->out, n, set, ud);
 }
+
+/* ---- the skf statement's interface (libcall.h) ------------------------------------------ */
+
+static const char *skf_shape(const char *fn)
+{
+    const tr_skf_fn_info *fi = tr_skf_fn_lookup(fn);
+    return fi ? fi->in : NULL;
+}
+
+static int skf_call(void *lib, const char *fn, const tr_libcall_args *a, tr_libcall_setter set, void *ud,
+                    tr_libcall_done *done, tr_err *e)
+{
+    const tr_skf_fn_info *fi = tr_skf_fn_lookup(fn);
+    if (!fi)
+        return tr_fail(e, TR_E_CONFIG, "%s is not an SKF function tokenrig calls", fn);
+    tr_skf_args sa;
+    memset(&sa, 0, sizeof sa);
+    for (size_t k = 0; k < a->nu && k < TR_SKF_MAX_ARGS; k++) {
+        if (a->u[k] > UINT32_MAX)
+            return tr_fail(e, TR_E_CONFIG, "%s: argument %zu is %llu, over an SKF ULONG (4294967295)", fn, k + 1,
+                           (unsigned long long)a->u[k]);
+        sa.u[sa.nu++] = (uint32_t)a->u[k];
+    }
+    for (size_t k = 0; k < a->ns && k < TR_SKF_MAX_ARGS; k++)
+        sa.s[sa.ns++] = a->s[k];
+    for (size_t k = 0; k < a->nb && k < TR_SKF_MAX_ARGS; k++, sa.nb++)
+        sa.b[sa.nb] = a->b[k], sa.blen[sa.nb] = a->blen[k];
+    tr_skf_reply r;
+    if (tr_skf_call(lib, fn, &sa, &r, e) < 0)
+        return -1;
+    done->us = r.us;
+    done->removed = r.sar == SAR_DEVICE_REMOVED;
+    return tr_skf_stmt_results(fi, &r, set, ud) < 0 ? tr_fail(e, TR_E_NOMEM, "out of memory setting %s's results", fn)
+                                                    : 0;
+}
+
+/* The layer's rows, in the libcall form (skf.h's trace has the same fields). */
+static void skf_thunk(void *ud, const tr_skf_trace *t)
+{
+    tr_libcall_tracer *tr = ud;
+    tr_libcall_trace row = {t->function, t->args, t->sar, t->outputs, t->us};
+    tr->fn(tr->ud, &row);
+}
+
+static void skf_set_trace(void *lib, tr_libcall_tracer *t)
+{
+    tr_skf_set_trace(lib, t ? skf_thunk : NULL, t);
+}
+
+static bool skf_private_key_op(const char *fn)
+{
+    return !strcmp(fn, "SKF_ECCSignData") || !strcmp(fn, "SKF_RSASignData") || !strcmp(fn, "SKF_Decrypt") ||
+           !strcmp(fn, "SKF_ImportSessionKey");
+}
+
+static bool skf_changes_secret(const char *fn)
+{
+    return !strcmp(fn, "SKF_ChangePIN") || !strcmp(fn, "SKF_UnblockPIN");
+}
+
+const tr_libcall_iface tr_skf_calls = {
+    .keyword = "skf", .what = "an SKF function of GM/T 0016 that tokenrig calls", .shape = skf_shape,
+    .call = skf_call, .set_trace = skf_set_trace, .private_key_op = skf_private_key_op,
+    .changes_secret = skf_changes_secret, .outputs = TR_SKF_STMT_OUTPUTS,
+};

@@ -6,7 +6,7 @@
  */
 #include "suitevars.h"
 
-#include "skfstmt.h"
+#include "libcall.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,10 +133,10 @@ static void walk_stmts(tr_suite_vars *sv, const tr_stmt *s)
         /* s->name is the variable a statement sets (let, capture, for,
          * read-binary, and whatever statement comes next), except where it
          * names a metric */
-        if (s->kind != TR_ST_METRIC && s->kind != TR_ST_MEASURE && s->kind != TR_ST_CALL && s->kind != TR_ST_SKF)
+        if (s->kind != TR_ST_METRIC && s->kind != TR_ST_MEASURE && s->kind != TR_ST_CALL && s->kind != TR_ST_LIBCALL)
             add(sv, SETS, s->name, s->pos);
-        if (s->kind == TR_ST_SKF)
-            add_outputs(sv, TR_SKF_STMT_OUTPUTS, s->pos);
+        if (s->kind == TR_ST_LIBCALL)
+            add_outputs(sv, s->iface->outputs, s->pos);
         if (s->kind == TR_ST_CALL)
             add(sv, CALLS, s->name, s->pos);
         if (s->kind == TR_ST_PIN_MODEL) {

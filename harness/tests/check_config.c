@@ -214,7 +214,9 @@ START_TEST(skf_slot_refusals)
     refused_at(load("interface = skf\nskf_app = X"), 3, "[slot A1] has interface = skf: it needs skf_library");
     refused_at(load("interface = skf\nskf_library = l.so\nskf_device = a*\nskf_serial = 1"), 7,
                "[slot A1] gives both skf_device and skf_serial");
-    refused_at(load("interface = pkcs11"), 4, "interface 'pkcs11': expected apdu");
+    refused_at(load("interface = ccid"), 4, "interface 'ccid': expected apdu");
+    refused_at(load("interface = pkcs11"), 3, "[slot A1] has interface = pkcs11: it needs pkcs11_module");
+    refused_at(load("pkcs11_token = T*"), 4, "key 'pkcs11_token' does not apply to [slot A1]");
     refused_at(load("interface = skf\nskf_library ="), 5, "skf_library is empty");
     static const char *const bad_quirks[][2] = {
         {"skf_quirks = out_width=5", "out_width takes 4 or 8, not '5'"},

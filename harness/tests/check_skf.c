@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "interp.h"
+#include "libcall.h"
 #include "script.h"
 #include "skf.h"
 #include "skf_abi.h"
@@ -364,7 +365,7 @@ START_TEST(test_statement)
     ck_assert_msg(tr_suite_parse(SKF_SUITE, sizeof SKF_SUITE - 1, "skf.tsuite", &suite, &e) == 0, "%s", e.msg);
     tr_cardio io = {.ctx = s};
     tr_interp_hooks hooks = {.ud = &tr, .trace = stmt_trace};
-    tr_interp_env env = {.card = &io, .skf = s, .hooks = &hooks};
+    tr_interp_env env = {.card = &io, .lib = s, .lib_iface = &tr_skf_calls, .hooks = &hooks};
     tr_suite_outcome out;
     ck_assert_int_eq(tr_interp_run(suite, &env, &out, &e), 0);
     ck_assert_uint_eq(out.counts[TR_PASS], 1);
