@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const tr_libcall_iface *const interfaces[] = {&tr_skf_calls};
+static const tr_libcall_iface *const interfaces[] = {&tr_skf_calls, &tr_p11_calls};
 
 const tr_libcall_iface *tr_libcall_by_keyword(const char *kw)
 {

@@ -68,7 +68,7 @@ typedef struct tr_libcall_iface {
     const char *const *outputs;           /* every variable a call may set (NULL-terminated) */
 } tr_libcall_iface;
 
-extern const tr_libcall_iface tr_skf_calls;
+extern const tr_libcall_iface tr_skf_calls, tr_p11_calls;
 
 /* The interface of a statement keyword, NULL when none. */
 const tr_libcall_iface *tr_libcall_by_keyword(const char *kw);

@@ -1887,6 +1887,7 @@ static const struct kw_row {
     {"classify", kw_classify, false},   {"journal", kw_journal, false},
     {"op", kw_op, true},                {"call", kw_call, false},
     {"pin-model", kw_pin_model, false}, {"skf", kw_libcall, false},
+    {"p11", kw_libcall, false},
     {"metric", kw_metric, false},
     {"measure", kw_measure, false},     {"read-binary", kw_read_binary, false},
     {"cert-info", kw_cert_info, false}, {"seal-info", kw_seal_info, false},
