@@ -15,6 +15,7 @@
 #include "interp.h"
 #include "rig.h"
 #include "libcall.h"
+#include "p11slot.h"
 #include "skfslot.h"
 #include "suitevars.h"
 #include "transport.h"
@@ -267,6 +268,7 @@ typedef struct {
     const tr_slot_cfg *cfg;
     tr_slot *slot;            /* its power (and, over apdu, its reader and card) */
     tr_skfslot *skf;          /* interface skf: the vendor library's session */
+    tr_p11slot *p11;          /* interface pkcs11: the module's session */
     tr_profile profile;
     tr_vars *vars;            /* slot layer over the profile */
     const tr_suite *ops;      /* its interface's token operations (run_ctx owns it) */
@@ -365,6 +367,8 @@ static void slot_free(slot_run *sr)
 {
     tr_skfslot_close(sr->skf);
     sr->skf = NULL;
+    tr_p11slot_close(sr->p11);
+    sr->p11 = NULL;
     tr_slot_close(sr->slot);
     sr->slot = NULL;
     tr_vars_free(sr->vars);
@@ -578,6 +582,15 @@ static void connect_trace(void *ud, const tr_skf_trace *t)
  * will use the slot. */
 static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
 {
+    if (sr->cfg->iface == TR_IFACE_PKCS11) {
+        if (!sr->p11 && tr_p11slot_open(sr->rig, sr->cfg, sr->slot, &sr->p11, e) < 0)
+            return -1;
+        if (tr_p11slot_connect(sr->p11, e) < 0)
+            return -1;
+        tr_p11slot_cardio(sr->p11, io);
+        snprintf(sr->reader, sizeof sr->reader, "PKCS#11 \"%s\" (%s)", tr_p11slot_label(sr->p11), sr->cfg->p11.module);
+        return 0;
+    }
     if (sr->cfg->iface != TR_IFACE_SKF) {
         if (tr_slot_connect(sr->slot, e) < 0)
             return -1;
@@ -595,10 +608,16 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
     return 0;
 }
 
-/* The library session of an skf slot, NULL over apdu. */
-static void *slot_skf(slot_run *sr)
+/* The library session of an skf or pkcs11 slot and its interface; NULL
+ * over apdu. */
+static void *slot_lib(slot_run *sr)
 {
-    return sr->skf ? tr_skfslot_lib(sr->skf) : NULL;
+    return sr->skf ? (void *)tr_skfslot_lib(sr->skf) : sr->p11 ? (void *)tr_p11slot_lib(sr->p11) : NULL;
+}
+
+static const tr_libcall_iface *slot_lib_iface(slot_run *sr)
+{
+    return sr->p11 ? &tr_p11_calls : &tr_skf_calls;
 }
 
 /* ---- recovery from the journal ---------------------------------------------------------------------- */
@@ -636,7 +655,7 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     fill_hooks(&hooks, &hu, false);
     hooks.journal = NULL;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
-    tr_interp_env env = {.card = io, .lib = slot_skf(sr), .lib_iface = &tr_skf_calls, .vars = v, .reports = rc->rep, .who = &sr->who,
+    tr_interp_env env = {.card = io, .lib = slot_lib(sr), .lib_iface = slot_lib_iface(sr), .vars = v, .reports = rc->rep, .who = &sr->who,
                          .allow_destructive = true,
                          .no_result_rows = !rows, .hooks = &hooks, .ops = sr->ops};
     if (!rows)
@@ -773,7 +792,7 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     fill_hooks(&hooks, &hu, rc->o->script);
     char no_power[TR_NAME_MAX + 64];
     snprintf(no_power, sizeof no_power, "slot %s has no power switch (type none)", sr->cfg->name);
-    tr_interp_env env = {.card = io, .lib = slot_skf(sr), .lib_iface = &tr_skf_calls, .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
+    tr_interp_env env = {.card = io, .lib = slot_lib(sr), .lib_iface = slot_lib_iface(sr), .vars = sr->vars, .reports = rc->rep, .who = &sr->who,
                          .no_power = sr->cfg->type == TR_SLOT_NONE ? no_power : NULL,
                          .allow_destructive = rc->o->allow_destructive, .cancel = &w->cancel, .hooks = &hooks,
                          .ops = sr->ops};
@@ -1295,7 +1314,7 @@ int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *c, char *out, size_t
         goto out;
     log_sink ls = {out, cap, 0};
     tr_interp_hooks hooks = {.ud = &ls, .log = identify_log};
-    tr_interp_env env = {.card = &io, .lib = slot_skf(&sr), .lib_iface = &tr_skf_calls, .vars = sr.vars, .hooks = &hooks, .ops = ops};
+    tr_interp_env env = {.card = &io, .lib = slot_lib(&sr), .lib_iface = slot_lib_iface(&sr), .vars = sr.vars, .hooks = &hooks, .ops = ops};
     tr_suite_outcome res;
     if (tr_interp_run(suite, &env, &res, e) == 0) {
         status = 0;
