@@ -7,7 +7,8 @@
 #   - the signing key pair (CKO_PRIVATE_KEY + CKO_PUBLIC_KEY) and its
 #     certificate (CKO_CERTIFICATE), all three with CKA_ID 01 and
 #     CKA_LABEL "sign";
-#   - on a main key only, the seal: a public CKO_DATA object labelled
+#   - on a main key only, the seal: a private CKO_DATA object (CKA_PRIVATE:
+#     listed and read only after a user login, as REF-1 guards it) labelled
 #     "seal" whose CKA_VALUE is the DER seal mkpki made for the certificate;
 #   - user PIN DEFAULT_PIN (12345678) and SO PIN SO_PIN (88888888).
 set -euo pipefail
@@ -73,7 +74,7 @@ p11_store() {
   fi
   p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.crt.der" --type cert "${obj[@]}"
   if [ "$role" = main ]; then
-    p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.seal.der" --type data --label "$P11_SEAL_LABEL"
+    p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.seal.der" --type data --label "$P11_SEAL_LABEL" --private
   fi
 }
 

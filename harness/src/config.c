@@ -251,6 +251,7 @@ const char *tr_slot_type_name(tr_slot_type t)
     case TR_SLOT_PCSC_ONLY: return "pcsc-only";
     case TR_SLOT_COMMAND: return "command";
     case TR_SLOT_NONE: return "none";
+    case TR_SLOT_RELOAD: return "reload";
     }
     return "?";
 }
@@ -315,7 +316,8 @@ static tr_slot_cfg *rig_slot_for_section(ini_ctx *c, tr_rig_cfg *r, const char *
 #define SLOT_P (1u << TR_SLOT_PCSC_ONLY)
 #define SLOT_C (1u << TR_SLOT_COMMAND)
 #define SLOT_N (1u << TR_SLOT_NONE)
-#define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P | SLOT_C | SLOT_N)
+#define SLOT_R (1u << TR_SLOT_RELOAD)
+#define SLOT_ANY (SLOT_V | SLOT_H | SLOT_P | SLOT_C | SLOT_N | SLOT_R)
 #define SKF_ONLY (1u << 8)    /* only slots with interface = skf take it */
 #define P11_ONLY (1u << 11)   /* only slots with interface = pkcs11 take it */
 #define RIG_DEFAULT (1u << 9) /* may be given in [rig] as every slot's default */
@@ -386,7 +388,7 @@ static bool set_type(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const ch
         }
     }
     (void)k;
-    return ini_bad(c, "slot type '%s': expected virtual, usb-hub, pcsc-only, command or none", value);
+    return ini_bad(c, "slot type '%s': expected virtual, usb-hub, pcsc-only, command, none or reload", value);
 }
 
 static bool set_iface(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
@@ -488,8 +490,9 @@ static bool set_port(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const ch
 
 static bool set_serial(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
 {
-    if (strlen(value) != 16)
-        return ini_bad(c, "serial '%s' must be exactly 16 characters (REF-1 serials are 16 ASCII)", value);
+    /* a virtual slot's (a REF-1 token's) is 16 characters: slot_check_needs */
+    if (!value[0] || strlen(value) > 32)
+        return ini_bad(c, "serial '%s' must be 1 to 32 characters (as the token reports it)", value);
     for (const char *p = value; *p; p++)
         if (!isgraph((unsigned char)*p))
             return ini_bad(c, "serial '%s' must be printable ASCII without spaces", value);
@@ -579,7 +582,7 @@ static const char *const validities[] = {"valid", "renewal-due", "expired", "not
 #define SKF_KEY (SLOT_ANY | SKF_ONLY | RIG_DEFAULT)
 
 static const slot_key_def slot_keys[] = {
-    {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only | command | none"},
+    {"type", SLOT_ANY, set_type, 0, 0, 0, 0, NULL, "virtual | usb-hub | pcsc-only | command | none | reload"},
     {"interface", SLOT_ANY | RIG_DEFAULT, set_iface, FIELD(iface), 0, 0, NULL, "apdu | skf | pkcs11"},
     {"profile", SLOT_ANY, set_text, FIELD(profile), 0, 0, NULL, "the slot's profile, name or path"},
     {"var.", SLOT_ANY, set_var, 0, 0, 0, 0, NULL, "a suite variable for this slot"},
@@ -601,7 +604,7 @@ static const slot_key_def slot_keys[] = {
     {"skf_app", SKF_KEY, set_text, FIELD(skf.app), 0, 0, NULL, "the SKF application's name"},
     {"skf_container", SKF_KEY, set_text, FIELD(skf.container), 0, 0, NULL, "the container (default: the only one)"},
     {"skf_quirks", SKF_KEY, set_quirks, FIELD(skf.quirks), 0, 0, NULL, "out_width=4|8, devinfo=286|294"},
-    {"serial", SLOT_V | SKF_ALSO, set_serial, FIELD(vt.serial), 0, 0, NULL, "16 ASCII characters"},
+    {"serial", SLOT_V | SKF_ALSO, set_serial, FIELD(vt.serial), 0, 0, NULL, "the token's serial (virtual: 16 ASCII characters)"},
     {"role", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.role), 0, 0, roles, "main keys carry the seal"},
     {"alg", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
     {"algorithm", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
@@ -806,6 +809,10 @@ static int slot_check_needs(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e
 {
     const char *type = tr_slot_type_name(s->type);
     bool apdu = s->iface == TR_IFACE_APDU;
+    if (s->type == TR_SLOT_VIRTUAL && s->vt.serial[0] && strlen(s->vt.serial) != 16)
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] serial '%s' must be exactly 16 characters (a virtual slot makes a REF-1 "
+                          "token: its serials are 16 ASCII)", s->name, s->vt.serial);
     if (s->type == TR_SLOT_USB_HUB && (!s->hub[0] || s->port == 0))
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] is usb-hub: it needs hub = <bus-port.port...> and port = N", s->name);
@@ -818,6 +825,10 @@ static int slot_check_needs(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] is command: it needs power_on = <command> and power_off = <command> "
                           "(here or in [rig])", s->name);
+    if (s->type == TR_SLOT_RELOAD && s->iface != TR_IFACE_PKCS11)
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
+                          "[slot %s] is reload (the module restarted, a software token's power cycle): only a "
+                          "slot with interface = pkcs11 has a module to restart", s->name);
     if (s->iface == TR_IFACE_PKCS11 && !s->p11.module[0])
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] has interface = pkcs11: it needs pkcs11_module = <the module's .so, or its "

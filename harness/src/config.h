@@ -41,15 +41,18 @@ void tr_profile_free(tr_profile *p);
 
 /* How a slot's token is powered. command: the rig's own shell commands
  * switch it (power_on / power_off); none: no switch at all (tests that
- * power-cycle are not run). */
+ * power-cycle are not run); reload (pkcs11 slots): the power cycle of a
+ * software token, whose state lives in files: the module unloaded and
+ * loaded again in a new process (p11slot.h). */
 typedef enum {
     TR_SLOT_VIRTUAL = 0,
     TR_SLOT_USB_HUB,
     TR_SLOT_PCSC_ONLY,
     TR_SLOT_COMMAND,
-    TR_SLOT_NONE
+    TR_SLOT_NONE,
+    TR_SLOT_RELOAD
 } tr_slot_type;
-#define TR_SLOT_NTYPES 5
+#define TR_SLOT_NTYPES 6
 const char *tr_slot_type_name(tr_slot_type t);
 
 /* How a slot's token is reached, whatever powers it: APDUs over PC/SC, or
@@ -87,7 +90,7 @@ typedef struct {
 
 /* A virtual slot's token (what vtoken and mkpki are started with). */
 typedef struct {
-    char serial[17];
+    char serial[33];     /* virtual: 16 (REF-1); skf, pkcs11: as the token reports it */
     char role[16];       /* main | secondary */
     char alg[16];        /* sm2 | ecdsa | rsa */
     char org[128];

@@ -1675,6 +1675,29 @@ static int fn_skf_blob(interp *I, const tr_expr *x, fn_arg *a, val *out)
     return 0;
 }
 
+/* may_be(COUNT, N): 1 when the count an op reported (a number, LO..HI, or
+ * n/a: util.h, tr_count) admits N; at_most(COUNT): its highest value (a
+ * number: itself), an error for n/a. */
+static int fn_count(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    tr_count c;
+    const char *name = tr_fn_name((tr_fn)x->op);
+    char text[48] = "";
+    if (a[0].n < sizeof text)
+        memcpy(text, a[0].s, a[0].n);
+    if (a[0].n >= sizeof text || !tr_count_parse(text, &c))
+        return rt_error(I, x->args[0]->pos, "%s(): '%.*s' is not a count (a number, LO..HI or n/a)", name,
+                        (int)(a[0].n < 40 ? a[0].n : 40), a[0].s);
+    if (x->op == TR_FN_MAY_BE) {
+        *out = vint(tr_count_may_be(&c, a[1].i));
+        return 0;
+    }
+    if (!c.known)
+        return rt_error(I, x->args[0]->pos, "at_most(): the count is n/a (the interface tells none)");
+    *out = vint(c.hi);
+    return 0;
+}
+
 static const fn_row fn_rows[] = {
     [TR_FN_BYTE] = {{A_BYTES, A_INT}, {"byte()", "the index"}, fn_byte, false},
     [TR_FN_SUB] = {{A_BYTES, A_INT, A_INT}, {"sub()", "the offset", "the length"}, fn_sub, false},
@@ -1703,6 +1726,8 @@ static const fn_row fn_rows[] = {
     [TR_FN_SEAL_LIKE] = {{A_BYTES}, {"seal_like()"}, fn_seal_like, false},
     [TR_FN_SKF_PUBKEY] = {{A_BYTES}, {"the certificate"}, fn_skf_blob, false},
     [TR_FN_SKF_ECC_SIG] = {{A_BYTES}, {"the signature blob"}, fn_skf_blob, false},
+    [TR_FN_MAY_BE] = {{A_TEXT, A_INT}, {NULL, "the number"}, fn_count, false},
+    [TR_FN_AT_MOST] = {{A_TEXT}, {NULL}, fn_count, false},
 };
 #define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])
 

@@ -159,11 +159,28 @@ static int check_opts(const tr_p11_opts *o, tr_err *e)
     return 0;
 }
 
-int tr_p11_open(const tr_p11_opts *o, tr_p11 **out, tr_err *e)
+/* The child started, the module loaded and initialized (s->h.library
+ * names it). */
+static int load_module(tr_p11 *s, tr_err *e)
 {
     char host[TR_PATH_MAX];
+    if (tr_libhost_find(HOST_NAME, "TOKENRIG_P11_HOST", TR_LIBEXEC_DIR, host, sizeof host, e) < 0)
+        return -1;
+    s->h.timeout_ms = s->device_timeout_ms;
+    char *argv[] = {host, s->h.library, NULL};
+    if (tr_libhost_start(&s->h, host, argv, e) < 0 || await_hello(s, e) < 0) {
+        /* a later call says the module is not loaded, not what killed an old child */
+        s->h.dead = true, s->h.signal = 0;
+        s->h.death = *e;
+        return -1;
+    }
+    return 0;
+}
+
+int tr_p11_open(const tr_p11_opts *o, tr_p11 **out, tr_err *e)
+{
     *out = NULL;
-    if (check_opts(o, e) < 0 || tr_libhost_find(HOST_NAME, "TOKENRIG_P11_HOST", TR_LIBEXEC_DIR, host, sizeof host, e) < 0)
+    if (check_opts(o, e) < 0)
         return -1;
     tr_p11 *s = calloc(1, sizeof *s);
     if (!s)
@@ -172,10 +189,8 @@ int tr_p11_open(const tr_p11_opts *o, tr_p11 **out, tr_err *e)
     tr_strlcpy(s->h.library, o->module, sizeof s->h.library);
     s->call_timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 10000;
     s->device_timeout_ms = o->device_timeout_ms > s->call_timeout_ms ? o->device_timeout_ms : s->call_timeout_ms;
-    s->h.timeout_ms = s->device_timeout_ms;
     s->trace = o->trace, s->trace_ud = o->trace_ud;
-    char *argv[] = {host, s->h.library, NULL};
-    if (tr_libhost_start(&s->h, host, argv, e) < 0 || await_hello(s, e) < 0) {
+    if (load_module(s, e) < 0) {
         free(s);
         return -1;
     }
@@ -183,16 +198,34 @@ int tr_p11_open(const tr_p11_opts *o, tr_p11 **out, tr_err *e)
     return 0;
 }
 
-void tr_p11_close(tr_p11 *s)
+void tr_p11_unload(tr_p11 *s)
 {
-    if (!s)
-        return;
     if (s->initialized && !s->h.dead) {
         tr_p11_reply r;
         tr_err e;
         tr_p11_call(s, "C_Finalize", NULL, &r, &e);
     }
     tr_libhost_stop(&s->h, &quit, sizeof quit);
+    s->initialized = false;
+    if (!s->h.dead) {
+        s->h.dead = true, s->h.signal = 0;
+        tr_err_clear(&s->h.death);
+        tr_fail(&s->h.death, TR_E_LIBRARY, "the PKCS#11 module %s is unloaded", s->path);
+    }
+}
+
+int tr_p11_load(tr_p11 *s, tr_err *e)
+{
+    if (!s->h.dead || s->h.pid > 0)
+        return tr_fail(e, TR_E_INTERNAL, "the PKCS#11 module %s is still loaded", s->path);
+    return load_module(s, e);
+}
+
+void tr_p11_close(tr_p11 *s)
+{
+    if (!s)
+        return;
+    tr_p11_unload(s);
     free(s->out);
     free(s);
 }

@@ -137,6 +137,14 @@ int tr_p11_open(const tr_p11_opts *o, tr_p11 **out, tr_err *e);
  * polite request, SIGKILL after 1 s), reaped. NULL is a no-op. */
 void tr_p11_close(tr_p11 *s);
 
+/* A module restart, the power cycle of a software token (its state lives in
+ * files) and what a module that sees no hot plug needs after one: unload
+ * (C_Finalize, the child ended; every call then fails TR_E_LIBRARY "is
+ * unloaded") and load again in a new child (C_Initialize), the session's
+ * options and trace kept. */
+void tr_p11_unload(tr_p11 *s);
+int tr_p11_load(tr_p11 *s, tr_err *e);
+
 void tr_p11_set_trace(tr_p11 *s, void (*fn)(void *ud, const tr_p11_trace *row), void *ud);
 
 /* The module's path as loaded (a name resolved). */

@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-#define P11_POLL_NS 50000000ull
+#define P11_POLL_MS 50
 #define CKF_RW_SESSION_BIT 0x2u /* pkcs11.h's CKF_RW_SESSION */
 
 struct tr_p11slot {
@@ -92,12 +92,6 @@ static int find_token(tr_p11slot *s, tr_err *e)
     return 0;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-    nanosleep(&ts, NULL);
-}
-
 static int open_session(tr_p11slot *s, tr_err *e)
 {
     tr_p11_args a;
@@ -126,7 +120,7 @@ int tr_p11slot_connect(tr_p11slot *s, tr_err *e)
             return tr_fail(e, TR_E_TIMEOUT, "slot %s: no token%s%s listed by C_GetSlotList(CK_TRUE) within %u ms",
                            s->cfg->name, s->cfg->p11.token[0] ? " matching " : "", s->cfg->p11.token,
                            s->rig->ready_timeout_ms);
-        sleep_ns(P11_POLL_NS);
+        tr_sleep_ms(P11_POLL_MS);
     }
 }
 
@@ -166,13 +160,60 @@ const char *tr_p11slot_serial(const tr_p11slot *s)
     return s->serial;
 }
 
+/* ---- the power cycle ------------------------------------------------------------------ */
+
+/* The module unloaded (C_Finalize ends every session and login; a module
+ * that sees no hot plug needs it anyway), the switch off when the slot has
+ * one, kept off for off_ms (stage "off"). */
+static int p11_power_off(tr_p11slot *s, bool sw, tr_cycle_report *rep, tr_err *e)
+{
+    uint64_t t0 = tr_now_ns();
+    s->session = false;
+    tr_p11_unload(s->lib);
+    if (sw && tr_slot_power(s->power, false, e) < 0)
+        return -1;
+    tr_strlcpy(rep->stage, "off", sizeof rep->stage);
+    tr_sleep_ms(s->rig->off_ms);
+    rep->off_ms = tr_ms_since(t0);
+    return 0;
+}
+
+/* The power cycle as PKCS#11 sees it, in cycles.csv's stages as over APDUs
+ * and SKF: off (above); on and the module loaded again ("reader": a token
+ * never listed again by C_GetSlotList(CK_TRUE) is enum.no-card); the same
+ * token (serial) listed and a session open ("atr"). type reload has no
+ * switch: the restart alone is the cycle. */
+static int p11_power_cycle(void *ctx, tr_cycle_report *rep, tr_err *e)
+{
+    tr_p11slot *s = ctx;
+    bool sw = s->cfg->type != TR_SLOT_RELOAD;
+    char serial[sizeof s->serial];
+    tr_strlcpy(serial, s->serial, sizeof serial);
+    tr_strlcpy(rep->stage, "none", sizeof rep->stage);
+    if (p11_power_off(s, sw, rep, e) < 0)
+        return -1;
+    uint64_t on = tr_now_ns();
+    if (sw && tr_slot_power(s->power, true, e) < 0)
+        return -1;
+    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+    if (tr_p11_load(s->lib, e) < 0)
+        return -1;
+    rep->to_reader_ms = tr_ms_since(on);
+    if (tr_p11slot_connect(s, e) < 0)
+        return -1;
+    if (strcmp(serial, s->serial))
+        return tr_fail(e, TR_E_REMOVED, "slot %s: after the power cycle the token found is serial %s, not %s",
+                       s->cfg->name, s->serial, serial);
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
+    rep->to_atr_ms = tr_ms_since(on);
+    return 0;
+}
+
 void tr_p11slot_cardio(tr_p11slot *s, tr_cardio *io)
 {
     memset(io, 0, sizeof *io);
     io->ctx = s;
     io->reset = p11_reset;
-    /* the power cycle through PKCS#11 (off, the token gone from
-     * C_GetSlotList(CK_TRUE), on, listed, a session) is not written yet:
-     * a power-cycle statement on a pkcs11 slot is a suite error until then */
-    io->power_cycle = NULL;
+    io->power_cycle = s->cfg->type == TR_SLOT_RELOAD || (s->power && s->cfg->type != TR_SLOT_NONE) ? p11_power_cycle
+                                                                                                     : NULL;
 }

@@ -7,13 +7,13 @@
  * serial; neither: the slot's serial, else the only token), one read-write
  * session on it; a reset (all sessions closed and one opened again: PKCS#11
  * ends a login with the last session, so unlike SKF a reset is expressible)
- * and the power cycle as PKCS#11 sees it (off through the slot's switch,
- * the token gone from C_GetSlotList(CK_TRUE), on, listed again, a session
- * open). It fills the tr_cardio the interpreter uses.
+ * and the power cycle as PKCS#11 sees it: the module unloaded (C_Finalize,
+ * its child ended), off through the slot's switch when it has one (type
+ * reload: none, the restart is a software token's power cycle), on, the
+ * module loaded again, the same token listed by C_GetSlotList(CK_TRUE), a
+ * session open. It fills the tr_cardio the interpreter uses.
  * Must not: decide verdicts or parse suites; call the module in this
  * process.
- * Status: work in progress (issue 13): the interpreter's `p11` statement
- * and the run engine's use of it are not written yet.
  */
 #ifndef TR_P11SLOT_H
 #define TR_P11SLOT_H

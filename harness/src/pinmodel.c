@@ -24,6 +24,7 @@ typedef struct {
     const char *pin[2];            /* DEFAULT_PIN, NEW_PIN */
     const char *wrong, *so, *wrong_so;
     bool can_sign, can_seal;
+    bool unblock_ends_login;       /* OPS_UNBLOCK_ENDS_LOGIN: PKCS#11's SO cannot log in beside the user */
     bool off[16];                  /* transitions the interface cannot do (OPS_NA) */
 } pm_cfg;
 
@@ -125,7 +126,8 @@ static void ap_unblock_right(pm_state *s, const pm_cfg *c, pm_expect *x)
 }
 static void ap_unblock_wrong(pm_state *s, const pm_cfg *c, pm_expect *x)
 {
-    (void)c;
+    if (c->unblock_ends_login)
+        s->verified = 0;
     s->so_left--;
     x->result = "wrong";
     x->left = s->so_left;
@@ -303,6 +305,14 @@ static long var_num(const pm_walk *w, const char *name, long dflt)
     return v && tr_parse_u64(v, &n) && n < 1000000 ? (long)n : dflt;
 }
 
+/* Whether the count an op reported in name (a number, LO..HI or n/a:
+ * util.h) admits n; a variable unset or not a count admits nothing. */
+static bool var_may_be(const pm_walk *w, const char *name, long n)
+{
+    tr_count c;
+    return tr_count_parse(w->io->get(w->io->ud, name), &c) && tr_count_may_be(&c, n);
+}
+
 static tr_pm_outcome deviate(pm_walk *w, const char *cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static tr_pm_outcome deviate(pm_walk *w, const char *cls, const char *fmt, ...)
 {
@@ -325,7 +335,6 @@ static void describe(const pm_state *s, const pm_cfg *c, char *out, size_t cap)
 static tr_pm_outcome check_result(pm_walk *w, const pm_trans *t, const pm_expect *x, const char *where)
 {
     const char *got = var_or(w, "RESULT", "(not set)"), *text = var_or(w, "RESULT_TEXT", "");
-    long left = var_num(w, "RESULT_LEFT", -1);
     if (strcmp(got, x->result)) {
         const char *cls = t->result_class;
         if (t - TRANS == T_RIGHT && w->changed_since_power)
@@ -334,9 +343,9 @@ static tr_pm_outcome check_result(pm_walk *w, const pm_trans *t, const pm_expect
             cls = t->counter_class; /* blocked before its tries were spent */
         return deviate(w, cls, "%s: answered %s (%s), the model says %s", where, got, text, x->result);
     }
-    if (!strcmp(x->result, "wrong") && left != x->left)
-        return deviate(w, t->counter_class, "%s: answered %s with %ld tries left, the model says %d", where, text,
-                       left, x->left);
+    if (!strcmp(x->result, "wrong") && !var_may_be(w, "RESULT_LEFT", x->left))
+        return deviate(w, t->counter_class, "%s: answered %s with %s tries left, the model says %d", where, text,
+                       var_or(w, "RESULT_LEFT", "(not set)"), x->left);
     return TR_PM_PASS;
 }
 
@@ -347,25 +356,25 @@ static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const char *w
     if (strcmp(var_or(w, "RESULT", "(not set)"), "ok"))
         return deviate(w, "pin.no-pin-info", "%s: PIN info answered %s", where, var_or(w, "RESULT_TEXT", ""));
     const pm_state *s = &w->s;
-    long max = var_num(w, "PIN_MAX", -1), left = var_num(w, "PIN_LEFT", -1);
-    long flag = var_num(w, "PIN_FLAG", -1), so = var_num(w, "SO_LEFT", -1);
+    const char *max = var_or(w, "PIN_MAX", "(not set)"), *left = var_or(w, "PIN_LEFT", "(not set)");
+    const char *flag = var_or(w, "PIN_FLAG", "(not set)"), *so = var_or(w, "SO_LEFT", "(not set)");
     bool power = t - TRANS == T_POWER;
-    if (max != w->c->max)
-        return deviate(w, "pin.wrong-max-tries", "%s: PIN info says %ld tries at most, the profile %d", where, max,
+    if (!var_may_be(w, "PIN_MAX", w->c->max))
+        return deviate(w, "pin.wrong-max-tries", "%s: PIN info says %s tries at most, the profile %d", where, max,
                        w->c->max);
-    if (left != s->left)
-        return deviate(w, t->counter_class, "%s: PIN info says %ld tries left, the model says %d", where, left,
+    if (!var_may_be(w, "PIN_LEFT", s->left))
+        return deviate(w, t->counter_class, "%s: PIN info says %s tries left, the model says %d", where, left,
                        s->left);
-    if (flag != (s->value == 0))
+    if (!var_may_be(w, "PIN_FLAG", s->value == 0))
         return deviate(w, power && w->changed_since_power ? "pin.change-not-persistent" : "pin.default-flag-wrong",
-                       "%s: the default-PIN flag is %ld, the model says %d (%s)", where, flag, s->value == 0,
+                       "%s: the default-PIN flag is %s, the model says %d (%s)", where, flag, s->value == 0,
                        s->value ? "NEW_PIN is set" : "the factory PIN is set");
-    if (so != s->so_left) {
+    if (!var_may_be(w, "SO_LEFT", s->so_left)) {
         const char *cls = power ? "pin.counter-reset-by-power"
                           : !strcmp(t->op, "unblock") ? t->counter_class : "pin.so-counter-wrong";
         if (!strcmp(t->op, "unblock") && !strcmp(t->result_class, "pin.unblock-failed"))
             cls = "pin.so-counter-not-restored";
-        return deviate(w, cls, "%s: PIN info says %ld SO tries left, the model says %d", where, so, s->so_left);
+        return deviate(w, cls, "%s: PIN info says %s SO tries left, the model says %d", where, so, s->so_left);
     }
     return TR_PM_PASS;
 }
@@ -395,9 +404,9 @@ static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, int was_verif
         return deviate(w, cls, "%s: the PIN reads as %s (%s), the model says %s", where,
                        !strcmp(got, "ok") ? "verified" : got, text, s->verified ? "verified" : want);
     }
-    if (!strcmp(want, "wrong") && var_num(w, "RESULT_LEFT", -1) != s->left)
-        return deviate(w, t->counter_class, "%s: the counter query says %ld tries left (%s), the model says %d",
-                       where, var_num(w, "RESULT_LEFT", -1), text, s->left);
+    if (!strcmp(want, "wrong") && !var_may_be(w, "RESULT_LEFT", s->left))
+        return deviate(w, t->counter_class, "%s: the counter query says %s tries left (%s), the model says %d",
+                       where, var_or(w, "RESULT_LEFT", "(not set)"), text, s->left);
     static const struct {
         const char *op, *what, *open_cls, *closed_cls;
     } probes[] = {{"sign_probe", "signing", "sign.no-pin-required", "sign.refused-after-verify"},
@@ -587,12 +596,13 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
     ops_na(&w, &c);
     c.can_sign = var_num(&w, "MODEL_CAN_SIGN", 0) == 1;
     c.can_seal = var_num(&w, "MODEL_CAN_SEAL", 0) == 1;
+    c.unblock_ends_login = var_num(&w, "OPS_UNBLOCK_ENDS_LOGIN", 0) == 1;
     /* a token that is not in factory state is not touched */
-    if (var_num(&w, "PIN_MAX", -1) != c.max || var_num(&w, "PIN_LEFT", -1) != c.max ||
-        var_num(&w, "PIN_FLAG", -1) != 1 || var_num(&w, "SO_LEFT", -1) != c.so_max) {
-        snprintf(res->msg, sizeof res->msg, "not in factory state (%ld/%ld tries, flag %ld, SO %ld): no PIN is tried",
-                 var_num(&w, "PIN_LEFT", -1), var_num(&w, "PIN_MAX", -1), var_num(&w, "PIN_FLAG", -1),
-                 var_num(&w, "SO_LEFT", -1));
+    if (!var_may_be(&w, "PIN_MAX", c.max) || !var_may_be(&w, "PIN_LEFT", c.max) || !var_may_be(&w, "PIN_FLAG", 1) ||
+        !var_may_be(&w, "SO_LEFT", c.so_max)) {
+        snprintf(res->msg, sizeof res->msg, "not in factory state (%s/%s tries, flag %s, SO %s): no PIN is tried",
+                 var_or(&w, "PIN_LEFT", "?"), var_or(&w, "PIN_MAX", "?"), var_or(&w, "PIN_FLAG", "?"),
+                 var_or(&w, "SO_LEFT", "?"));
         return res->outcome = TR_PM_NOT_FACTORY;
     }
     w.s = (pm_state){0, c.max, 0, c.so_max};

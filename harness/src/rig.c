@@ -187,6 +187,7 @@ void tr_slot_power_desc(const tr_slot *s, char *out, size_t cap)
         snprintf(out, cap, "commands: off `%.120s`, on `%.120s`", s->cfg->power.off, s->cfg->power.on);
         break;
     case TR_SLOT_NONE: snprintf(out, cap, "no power switch (type none)"); break;
+    case TR_SLOT_RELOAD: snprintf(out, cap, "the PKCS#11 module reloaded (type reload)"); break;
     }
 }
 
@@ -235,6 +236,9 @@ int tr_slot_power_detail(tr_slot *s, bool on, char *detail, size_t cap, tr_err *
                        s->cfg->name);
     case TR_SLOT_NONE:
         return no_power(s, e);
+    case TR_SLOT_RELOAD:
+        return tr_fail(e, TR_E_NOPOWER, "slot %s is reload: it has no switch (its power cycle is the module's "
+                       "restart)", s->cfg->name);
     case TR_SLOT_COMMAND:
         if (command_power(s, on, e) < 0)
             return -1;
@@ -434,8 +438,8 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     memset(rep, 0, sizeof *rep);
     rep->off_ms = rep->to_device_ms = rep->to_reader_ms = rep->to_atr_ms = rep->to_first_apdu_ms = -1;
     tr_strlcpy(rep->stage, "none", sizeof rep->stage);
-    if (s->cfg->type == TR_SLOT_NONE)
-        return no_power(s, e);
+    if (s->cfg->type == TR_SLOT_NONE || s->cfg->type == TR_SLOT_RELOAD)
+        return tr_slot_power(s, false, e);
     if (!s->pcsc)
         return tr_fail(e, TR_E_RIG, "slot %s is not prepared", s->cfg->name);
     switch (s->cfg->type) {
@@ -450,7 +454,8 @@ int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     case TR_SLOT_PCSC_ONLY: return cold_reset_cycle(s, rep, e);
     case TR_SLOT_USB_HUB: return usb_cycle(s, rep, e);
     case TR_SLOT_COMMAND: return command_cycle(s, rep, e);
-    case TR_SLOT_NONE: break;
+    case TR_SLOT_NONE:
+    case TR_SLOT_RELOAD: break;
     }
     return tr_fail(e, TR_E_INTERNAL, "unknown slot type");
 }

@@ -116,6 +116,38 @@ bool tr_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* One signed decimal; *end at what follows it. */
+static bool parse_ll(const char *s, long long *v, const char **end)
+{
+    if (!s || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
+        return false;
+    char *e;
+    errno = 0;
+    *v = strtoll(s, &e, 10);
+    *end = e;
+    return errno == 0;
+}
+
+bool tr_count_parse(const char *s, tr_count *c)
+{
+    const char *end;
+    memset(c, 0, sizeof *c);
+    if (s && !strcmp(s, "n/a"))
+        return true;
+    if (!parse_ll(s, &c->lo, &end))
+        return false;
+    c->known = true;
+    c->hi = c->lo;
+    if (!*end)
+        return true;
+    return end[0] == '.' && end[1] == '.' && parse_ll(end + 2, &c->hi, &end) && !*end && c->lo <= c->hi;
+}
+
+bool tr_count_may_be(const tr_count *c, long long n)
+{
+    return !c->known || (c->lo <= n && n <= c->hi);
+}
+
 bool tr_parse_double(const char *s, double *out)
 {
     if (!s || !*s || isspace((unsigned char)*s))

@@ -44,6 +44,19 @@ bool tr_strlcpy(char *dst, const char *src, size_t cap);
 bool tr_parse_u64(const char *s, uint64_t *out);
 bool tr_parse_double(const char *s, double *out);
 
+/* A count as a token operation reports it (suites/README.md, "Token
+ * operations"): a whole number (negative ones too: -1 is "not given"); a
+ * range "LO..HI" where the interface tells no more (PKCS#11's
+ * CKF_USER_PIN_COUNT_LOW: somewhere between); or "n/a" (it tells nothing).
+ * tr_count_parse: true when s is one (known false for n/a; lo = hi for a
+ * number). tr_count_may_be: whether the count admits n (n/a admits all). */
+typedef struct {
+    bool known;
+    long long lo, hi;
+} tr_count;
+bool tr_count_parse(const char *s, tr_count *c);
+bool tr_count_may_be(const tr_count *c, long long n);
+
 /* Trim leading/trailing whitespace in place; returns s. */
 char *tr_trim(char *s);
 
