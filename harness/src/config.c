@@ -809,10 +809,11 @@ static int slot_check_needs(const tr_rig_cfg *r, const tr_slot_cfg *s, tr_err *e
 {
     const char *type = tr_slot_type_name(s->type);
     bool apdu = s->iface == TR_IFACE_APDU;
+    const slot_key_def *serial = find_slot_key("serial");
     if (s->type == TR_SLOT_VIRTUAL && s->vt.serial[0] && strlen(s->vt.serial) != 16)
-        return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
-                          "[slot %s] serial '%s' must be exactly 16 characters (a virtual slot makes a REF-1 "
-                          "token: its serials are 16 ASCII)", s->name, s->vt.serial);
+        return tr_fail_at(e, TR_E_CONFIG, r->path, s->key_line[serial - slot_keys], 0,
+                          "serial '%s' must be exactly 16 characters ([slot %s] is virtual: it makes a REF-1 "
+                          "token, whose serials are 16 ASCII)", s->vt.serial, s->name);
     if (s->type == TR_SLOT_USB_HUB && (!s->hub[0] || s->port == 0))
         return tr_fail_at(e, TR_E_CONFIG, r->path, s->line, 0,
                           "[slot %s] is usb-hub: it needs hub = <bus-port.port...> and port = N", s->name);

@@ -217,6 +217,11 @@ START_TEST(skf_slot_refusals)
     refused_at(load("interface = ccid"), 4, "interface 'ccid': expected apdu");
     refused_at(load("interface = pkcs11"), 3, "[slot A1] has interface = pkcs11: it needs pkcs11_module");
     refused_at(load("pkcs11_token = T*"), 4, "key 'pkcs11_token' does not apply to [slot A1]");
+    refused_at(load("type = reload\ninterface = skf\nskf_library = l.so"), 3,
+               "[slot A1] is reload (the module restarted, a software token's power cycle): only a slot with "
+               "interface = pkcs11");
+    ck_assert_int_eq(load("type = reload\ninterface = pkcs11\npkcs11_module = m.so\nserial = 123"), 0);
+    refused_at(load("serial = 123"), 4, "serial '123' must be exactly 16 characters ([slot A1] is virtual");
     refused_at(load("interface = skf\nskf_library ="), 5, "skf_library is empty");
     static const char *const bad_quirks[][2] = {
         {"skf_quirks = out_width=5", "out_width takes 4 or 8, not '5'"},
@@ -268,7 +273,7 @@ START_TEST(command_and_none_slots)
     refused_at(load("type = none"), 3, "[slot A1] is none: it needs reader");
     refused_at(load("type = none\nreader = r\npower_on = x"), 6, "'power_on' does not apply to [slot A1], a none slot");
     refused_at(load("type = none\nreader = r\nport = 2"), 6, "'port' does not apply");
-    refused_at(load("type = relay"), 4, "slot type 'relay': expected virtual, usb-hub, pcsc-only, command or none");
+    refused_at(load("type = relay"), 4, "slot type 'relay': expected virtual, usb-hub, pcsc-only, command, none or reload");
 }
 END_TEST
 

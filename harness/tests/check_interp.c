@@ -895,7 +895,12 @@ START_TEST(builtins_and_functions)
         "assert len(C) == 32 && sub(C, 0, 16) == \"681EDF34D206965E86B3E94F536E4246\" \"sm4_encrypt\"\n"
         "assert sm4_decrypt(K, IV, C) == K \"sm4_decrypt\"\n"
         "assert sm4_decrypt(K, IV, sm4_encrypt(K, IV, \"\")) == \"\" \"an empty file\"\n"
-        "assert sm4_decrypt(\"1123456789ABCDEFFEDCBA9876543210\", IV, C) != K \"a wrong key\"\n";
+        "assert sm4_decrypt(\"1123456789ABCDEFFEDCBA9876543210\", IV, C) != K \"a wrong key\"\n"
+        /* counts as ops report them: a number, LO..HI, n/a */
+        "assert may_be(3, 3) && !may_be(3, 2) && may_be(\"-1\", -1) \"may_be a number\"\n"
+        "assert may_be(\"2..9\", 2) && may_be(\"2..9\", 9) && !may_be(\"2..9\", 1) && !may_be(\"2..9\", 10) \"may_be a range\"\n"
+        "assert may_be(\"n/a\", 0) && may_be(\"n/a\", 7) \"n/a admits all\"\n"
+        "assert at_most(\"2..9\") == 9 && at_most(4) == 4 \"at_most\"\n";
     rec r;
     tr_suite_outcome o;
     run_fake(src, &f, NULL, NULL, &r, &o);
@@ -967,6 +972,9 @@ START_TEST(runtime_errors)
         {"let X = sign_input(\"sm2\", \"00\", 1)\n", "column 33: expected hex data for the message"},
         /* the algorithm is checked before the signature is evaluated */
         {"let X = sig_ok(\"nope\", \"00\", \"00\", 1)\n", "column 16: sig_ok(): unknown algorithm 'nope'"},
+        {"let X = may_be(\"9..2\", 1)\n", "may_be(): '9..2' is not a count"},
+        {"let X = may_be(\"lots\", 1)\n", "may_be(): 'lots' is not a count"},
+        {"let X = at_most(\"n/a\")\n", "at_most(): the count is n/a"},
         {"let X = sig_ok(\"sm2\", \"00\", \"00\", 1)\n", "column 35: expected hex data for the signature"},
         /* envelope(ALG, CERT, KEY), sm4_encrypt / sm4_decrypt(KEY, IV, DATA) */
         {"let X = envelope(\"nope\", \"00\", \"00\")\n", "column 18: envelope(): unknown algorithm 'nope'"},

@@ -445,6 +445,25 @@ START_TEST(test_softhsm2)
     ck_assert_str_eq(tr_p11_rv_name(r.rv), "CKR_OK");
     ck_assert_int_eq(tr_p11_call(s, "C_GetSessionInfo", NULL, &r, &e), 0);
     ck_assert_uint_eq(r.u[1], CKS_RW_PUBLIC_SESSION);
+    /* a module restart (p11slot's power cycle): unloaded, every call is an
+     * error saying so; loaded again in a new child, the login is gone and
+     * what the token keeps in files is there */
+    ck_assert_int_eq(login(s, CKU_USER, "12345678", &r, &e), 0);
+    ck_assert_uint_eq(r.rv, CKR_OK);
+    tr_p11_unload(s);
+    ck_assert_int_eq(call_u(s, "C_GetSlotList", CK_TRUE, &r, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_LIBRARY);
+    ck_assert_ptr_nonnull(strstr(e.msg, "is unloaded"));
+    ck_assert_int_eq(tr_p11_load(s, &e), 0);
+    ck_assert_int_eq(tr_p11_load(s, &e), -1); /* loaded already */
+    ck_assert_int_eq(call_u(s, "C_GetSlotList", CK_TRUE, &r, &e), 0);
+    ck_assert_uint_eq(r.nids, 2);
+    ck_assert_int_eq(call_uu(s, "C_OpenSession", slot, CKF_RW_SESSION, &r, &e), 0);
+    ck_assert_uint_eq(r.rv, CKR_OK);
+    ck_assert_int_eq(tr_p11_call(s, "C_GetSessionInfo", NULL, &r, &e), 0);
+    ck_assert_uint_eq(r.u[1], CKS_RW_PUBLIC_SESSION);
+    ck_assert_int_eq(call_u(s, "C_GetTokenInfo", slot, &r, &e), 0);
+    ck_assert_str_eq(r.text[0], "T");
     for (size_t i = 0; i < tr.n; i++) {
         ck_assert_ptr_null(strstr(tr.args[i], "12345678"));
         ck_assert_ptr_null(strstr(tr.args[i], "00000000"));
