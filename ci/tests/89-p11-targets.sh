@@ -54,9 +54,12 @@ check_token() {
   check_eq "$label: serial in CK_TOKEN_INFO" \
     "$(tool "$runner" -L 2>/dev/null | grep -A6 "token label *: $label\$" | sed -n 's/.*serial num *: *//p')" "$serial"
   if [ "$role" = main ]; then
-    check_eq "$label (main): one data object labelled seal, readable without login" \
-      "$(tool "$runner" "${tok[@]}" -O --type data 2>&1 | grep -c "label: *'seal'")" 1
-    tool "$runner" "${tok[@]}" --read-object --type data --label seal --output-file "$w/seal.der" >/dev/null 2>&1
+    check_eq "$label (main): no data object listed without a login (the seal is private)" \
+      "$(tool "$runner" "${tok[@]}" -O --type data 2>&1 | grep -c "label: *'seal'")" 0
+    check_eq "$label (main): one data object labelled seal after a login" \
+      "$(tool "$runner" "${tok[@]}" --login --pin 12345678 -O --type data 2>&1 | grep -c "label: *'seal'")" 1
+    tool "$runner" "${tok[@]}" --login --pin 12345678 --read-object --type data --label seal \
+      --output-file "$w/seal.der" >/dev/null 2>&1
     check "$label (main): the seal's CKA_VALUE is mkpki's seal" cmp -s "$w/seal.der" "$seal"
   else
     check_eq "$label (secondary): no seal" "$(grep -c "label: *'seal'" <<<"$objs")" 0
