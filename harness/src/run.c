@@ -589,6 +589,8 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
             return -1;
         tr_p11slot_cardio(sr->p11, io);
         snprintf(sr->reader, sizeof sr->reader, "PKCS#11 \"%s\" (%s)", tr_p11slot_label(sr->p11), sr->cfg->p11.module);
+        if (!sr->serial[0]) /* no serial expected: the reports and the journal name the one found */
+            tr_strlcpy(sr->serial, tr_p11slot_serial(sr->p11), sizeof sr->serial);
         return 0;
     }
     if (sr->cfg->iface != TR_IFACE_SKF) {
@@ -605,6 +607,8 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
         return -1;
     tr_skfslot_cardio(sr->skf, io);
     snprintf(sr->reader, sizeof sr->reader, "SKF %s (%s)", tr_skfslot_device(sr->skf), sr->cfg->skf.library);
+    if (!sr->serial[0])
+        tr_strlcpy(sr->serial, tr_skfslot_serial(sr->skf), sizeof sr->serial);
     return 0;
 }
 
