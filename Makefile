@@ -102,7 +102,7 @@ P11_TESTMODS := $(BUILD)/libp11test-crash.so $(BUILD)/libp11test-hang.so
 # SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
 SKF_TESTLIBS := $(BUILD)/libskftest-crash.so $(BUILD)/libskftest-hang.so $(BUILD)/libskftest-missing.so
 
-BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/skfloop $(BUILD)/apdu \
+BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUILD)/pcscloop $(BUILD)/skfloop $(BUILD)/p11loop $(BUILD)/apdu \
         $(SKF_LIB) $(BUILD)/skfcheck $(SKF_HOST) $(SKF_TESTLIBS) $(P11_HOST) $(P11_TESTMODS)
 
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
@@ -167,6 +167,10 @@ $(BUILD)/pcscloop: $(BUILD)/obj/ci/bench/pcscloop.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 # the bare SKF loop of make bench (row 6)
 $(BUILD)/skfloop: $(BUILD)/obj/ci/bench/skfloop.o $(LIB)
+	@$(if $(Q),echo '  LD      $@',true)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
+# the bare PKCS#11 loop of make bench (row 7)
+$(BUILD)/p11loop: $(BUILD)/obj/ci/bench/p11loop.o $(LIB)
 	@$(if $(Q),echo '  LD      $@',true)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -ldl
 # drives an SKF library through dlopen for the integration tests

@@ -11,8 +11,8 @@
 # swapped every round (A B, B A, ...). A row reports the median of each side
 # and the median of the per-round ratios (with their range).
 #
-# Hermetic: private virtual rigs (ci/bench/*.ini, a private pcscd each) in
-# /tmp/trb-$$; on exit every process started here is stopped by PID — our
+# Hermetic: private virtual rigs (ci/bench/*.ini, a private pcscd each) and
+# row 7's private SoftHSM2 token (ci/p11/softhsm.sh) in /tmp/trb-$$; on exit every process started here is stopped by PID — our
 # own children by `kill PID`, the rigs by `tokenrig rig down`, which stops
 # pcscd and the vtokens by the PIDs it recorded — and /tmp/trb-$$ is removed.
 #
@@ -24,7 +24,8 @@
 #   BENCH_BATCH_ROUNDS=3  rounds of row 4; BENCH_SIGN_COUNT=50 (-D SIGN_COUNT)
 #   BENCH_CYCLES=200      power cycles of row 5
 #   BENCH_SKF_CALLS=1000  SKF calls per run in row 6
-#   BENCH_ROWS="1 2 3 4 5 6"  which rows to measure
+#   BENCH_P11_SIGNS=1000  signatures per run in row 7
+#   BENCH_ROWS="1 2 3 4 5 6 7"  which rows to measure
 set -u -o pipefail
 
 B=$(cd "${1:-build}" && pwd) || { echo "usage: ci/bench.sh BUILD_DIR" >&2; exit 2; }
@@ -39,10 +40,12 @@ BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-3}
 SIGN_COUNT=${BENCH_SIGN_COUNT:-50}
 CYCLES=${BENCH_CYCLES:-200}
 SKF_CALLS=${BENCH_SKF_CALLS:-1000}
-ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6} "
+P11_SIGNS=${BENCH_P11_SIGNS:-1000}
+ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7} "
 RIG2=ci/bench/bench-2.ini
 RIG16=ci/bench/bench-16.ini
 RIGSKF=ci/bench/bench-skf.ini
+RIGP11=ci/bench/bench-p11.ini
 # SELECT of the REF-1 application: 9000 from vtoken whatever its state, and
 # 9000 (+ its own bytes) from the echo card.
 SELECT="00 A4 04 00 08 F0 54 4F 4B 52 49 47 01 00"
@@ -327,20 +330,25 @@ bench_batch() {
 # start-up is not (finding the token polls SKF_EnumDev every 50 ms: a
 # wall-time difference would carry that jitter). skfloop's figure is its own
 # mean over N calls of the library in one process, no isolation.
-skf_test_us() { # skf_test_us SUITE: µs per call of the run's one test, or fails
-  rm -rf "$W/skf"
-  run_timed "$W/skf.log" "$TR" run --rig "$RIGSKF" --quiet --out "$W/skf" -D "COUNT=$SKF_CALLS" "ci/bench/skf-$1.tsuite" ||
-    return 1
-  awk -F, -v n="$SKF_CALLS" 'NR > 1 && $11 == "pass" && $14 == "" { printf "%.2f", $13 * 1e6 / n; found = 1 } END { exit !found }' \
-    "$W/skf/results.csv"
+
+# test_us RIG SUITE N: µs per call of the run's one test (-D COUNT=N; its
+# duration_s in results.csv over N), or fails. The run's reports stay in
+# $W/run until the next call.
+test_us() {
+  rm -rf "$W/run"
+  run_timed "$W/run.log" "$TR" run --rig "$1" --quiet --out "$W/run" -D "COUNT=$3" "$2" || return 1
+  awk -F, -v n="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["verdict"] == "pass" && $c["metric"] == "" { printf "%.2f", $c["duration_s"] * 1e6 / n; found = 1 }
+    END { exit !found }' "$W/run/results.csv"
 }
+skf_test_us() { test_us "$RIGSKF" "ci/bench/skf-$1.tsuite" "$SKF_CALLS"; }
 bench_skf() {
   local dev=REF1-TRBS000000000001 i l a b p s pin=() sig=() lp=() ls=() rp=() rs=()
   for i in $(seq 0 "$ROUNDS"); do # round 0: warm-up
     l=$("$B/skfloop" "$B/libskf-ref1.so" "$dev" 12345678 "$SKF_CALLS") || {
       ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: skfloop failed | ≤ 1.05× | error |"; return; }
     a=$(skf_test_us pininfo) && b=$(skf_test_us sign) || {
-      ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/skf.log")) | ≤ 1.05× | error |"; return; }
+      ROW[6]="| 6 | tokenrig SKF layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/run.log")) | ≤ 1.05× | error |"; return; }
     ((i == 0)) && continue
     p=$(sed -n 's/.*pininfo_mean_us=\([0-9.]*\).*/\1/p' <<<"$l") s=$(sed -n 's/.*sign_mean_us=\([0-9.]*\).*/\1/p' <<<"$l")
     pin+=("$a") sig+=("$b") lp+=("$p") ls+=("$s") rp+=("$(calc "$a / $p" 4)") rs+=("$(calc "$b / $s" 4)")
@@ -351,9 +359,44 @@ bench_skf() {
   ROW[6]="| 6 | tokenrig's SKF layer (library in a child process, trace row per call) vs a bare loop calling the same REF-1 SKF library, one vtoken, $SKF_CALLS calls × $ROUNDS rounds | SKF_GetPINInfo: tokenrig $(calc "$(median "${pin[@]}")" 1) µs, loop $(calc "$(median "${lp[@]}")" 1) µs, ratio **$(calc "$r1")×** (rounds $(spread "${rp[@]}")); SKF_ECCSignData: tokenrig $(calc "$(median "${sig[@]}")" 1) µs, loop $(calc "$(median "${ls[@]}")" 1) µs, ratio **$(calc "$r2")×** (rounds $(spread "${rs[@]}")) | ≤ 1.05× | GetPINInfo $(met "$r1" 1.05), ECCSignData $(met "$r2" 1.05) |"
 }
 
+# ---- 7. tokenrig's PKCS#11 layer vs a bare loop calling the same module ---------------
+
+# As row 6: tokenrig's time per signature is the duration of the one test
+# of ci/bench/p11-sign.tsuite (N × C_SignInit + C_Sign) over N; p11loop's
+# is its own mean over N signatures of the module in one process. The
+# module's own share of tokenrig's figure is the trace.csv latency_us of
+# those calls (timed in the child around each module call) over N: what
+# is left is tokenrig's (the round trip to the child per call, the
+# interpreter, the trace rows).
+p11_module_us() { # µs per signature spent inside the module, from the last run's trace.csv
+  awk -v n="$P11_SIGNS" '/[,"]C_Sign(Init)?\(/ { t += $NF } END { printf "%.2f", t / n }' FS=, "$W/run/trace.csv"
+}
+bench_p11() {
+  local mod tok i l a m step t=() lp=() mm=() r=()
+  mod=$(ini_key "$RIGP11" "slot P1" pkcs11_module) tok=$(ini_key "$RIGP11" "slot P1" pkcs11_token)
+  for i in $(seq 0 "$ROUNDS"); do # round 0: warm-up
+    l="" a=""
+    for step in $( ((i % 2)) && echo "loop tokenrig" || echo "tokenrig loop"); do
+      case $step in
+      loop) l=$("$B/p11loop" "$mod" "$tok" 12345678 sign "$P11_SIGNS" 2>"$W/p11loop.log") || {
+        ROW[7]="| 7 | tokenrig PKCS#11 layer vs bare loop | not measured: p11loop failed ($(tail -n 1 "$W/p11loop.log")) | ≤ 1.05× | error |"; return; } ;;
+      tokenrig) a=$(test_us "$RIGP11" ci/bench/p11-sign.tsuite "$P11_SIGNS") && m=$(p11_module_us) || {
+        ROW[7]="| 7 | tokenrig PKCS#11 layer vs bare loop | not measured: a run failed ($(tail -n 1 "$W/run.log")) | ≤ 1.05× | error |"; return; } ;;
+      esac
+    done
+    ((i == 0)) && continue
+    l=$(sed -n 's/.*sign_mean_us=\([0-9.]*\).*/\1/p' <<<"$l")
+    t+=("$a") lp+=("$l") mm+=("$m") r+=("$(calc "$a / $l" 4)")
+    say "7. round $i: C_SignInit + C_Sign tokenrig $a µs (in the module $m µs), loop $l µs"
+  done
+  local ratio
+  ratio=$(median "${r[@]}")
+  ROW[7]="| 7 | tokenrig's PKCS#11 layer (module in a child process, trace row per call) vs a bare loop calling the same SoftHSM2 module ($mod), one token, $P11_SIGNS signatures × $ROUNDS rounds | C_SignInit(CKM_ECDSA) + C_Sign per signature: tokenrig $(calc "$(median "${t[@]}")" 1) µs (of which in the module $(calc "$(median "${mm[@]}")" 1) µs, trace.csv), loop $(calc "$(median "${lp[@]}")" 1) µs; ratio **$(calc "$ratio")×** (rounds $(spread "${r[@]}")) | ≤ 1.05× | $(met "$ratio" 1.05) |"
+}
+
 # ---- the run ------------------------------------------------------------------------------
 
-for bin in tokenrig vtoken mkpki echocard pcscloop skfloop libskf-ref1.so; do
+for bin in tokenrig vtoken mkpki echocard pcscloop skfloop p11loop libskf-ref1.so; do
   [ -x "$B/$bin" ] || { echo "ci/bench.sh: $B/$bin missing (make BUILD=$B all)" >&2; exit 2; }
 done
 [ -x /usr/bin/time ] || { echo "ci/bench.sh: /usr/bin/time missing (apt-get install time; ci/deps.sh)" >&2; exit 2; }
@@ -382,6 +425,18 @@ if want 6; then
   bench_skf
   rig_down "$RIGSKF"
 fi
+if want 7; then
+  say "SoftHSM2 token up (ci/p11/softhsm.sh)"
+  if ! out=$(B=$B bash ci/p11/softhsm.sh up "$W/hsm" --slots 1 --role main --alg ecdsa 2>&1); then
+    echo "ci/bench.sh: cannot bring up the SoftHSM2 token: $out" >&2
+    exit 2
+  fi
+  SOFTHSM2_CONF=$(sed -n 's/^SOFTHSM2_CONF=//p' <<<"$out")
+  export SOFTHSM2_CONF
+  bench_p11
+  bash ci/p11/softhsm.sh down "$W/hsm"
+  unset SOFTHSM2_CONF
+fi
 
 # ---- the table ----------------------------------------------------------------------------
 
@@ -394,10 +449,11 @@ TABLE=$(
   echo
   echo "| # | benchmark | measured | target | verdict |"
   echo "|---|---|---|---|---|"
-  for n in 1 2 3 4 5 6; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
+  for n in 1 2 3 4 5 6 7; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
   echo
   echo "Compared things run interleaved in the same run (order swapped every round); medians, and the median of the per-round ratios."
   echo "Row 6: tokenrig's per-call time is the duration of the run's one test (results.csv) over its N calls, ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
+  echo "Row 7: the same for N signatures of ci/bench/p11-sign.tsuite (C_SignInit + C_Sign, the module in its child process) against p11loop's own mean; 'in the module' is trace.csv's latency_us of those calls (timed in the child) over N."
   echo "Row 2: tokenrig's per-APDU time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig script --quiet\` (start-up cancels out; line parsing, transmit and trace.csv row per APDU stay in); pcscloop's is its own mean over N transmits."
 )
 echo "$TABLE"
