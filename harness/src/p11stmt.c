@@ -10,8 +10,9 @@
  *                   by "," (list_item / list_len)
  *   P11_OUT, P11_OUTLEN  a byte output (an attribute's value, a signature)
  *                   in hex
- * Status: work in progress (issue 13): the parser knows `p11`; the run
- * engine does not give a pkcs11 slot's session to the interpreter yet.
+ * CKR_DEVICE_REMOVED / CKR_TOKEN_NOT_PRESENT end the slot's tests as
+ * io.removed; C_Sign counts as a private-key call (SIGN_APDU_MAX_MS);
+ * C_SetPIN and C_InitPIN must follow a `journal` statement in a run.
  */
 #include "libcall.h"
 
