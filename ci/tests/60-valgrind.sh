@@ -29,4 +29,19 @@ sed -n '1,/^; ---- one defect/p' "$ROOT/rigs/virtual-skf.ini" | grep -v '^; ----
 check_eq "valgrind: certification through the SKF library (S1 sm2 main, S4 rsa secondary), no memory error, PASS" "$rc" 0
 [ "$rc" = 0 ] || tail -20 "$T/skf.err"
 "$TR" rig down --rig "$T/skf.ini" >/dev/null 2>&1
+
+# Through a PKCS#11 module (SoftHSM2, ci/p11): the parent side of the
+# PKCS#11 layer, the module restarted as the power cycle, under valgrind.
+if out=$(B=$B "$ROOT/ci/p11/softhsm.sh" up "$T/hsm" --slots 1 --role main --alg ecdsa 2>&1); then
+  eval "$(grep -E '^(SOFTHSM2_CONF|TOKENRIG_P11_MODULE|TOKENRIG_P11_CA_ROOT|TOKENRIG_P11_SEAL_MAKER_ROOT)=' <<<"$out")"
+  { p11_rig_head vg-p11 "$TOKENRIG_P11_MODULE"; p11_slot_section H1 "$(grep '^# token ' <<<"$out")"; } > "$T/p11.ini"
+  SOFTHSM2_CONF=$SOFTHSM2_CONF "${VG[@]}" "$TR" run --rig "$T/p11.ini" --allow-destructive -D SIGN_MIN_RATE=1 \
+    -D SIGN_COUNT=20 --out "$T/p11" --quiet > "$T/p11.out" 2> "$T/p11.err"; rc=$?
+  check_eq "valgrind: certification through SoftHSM2's PKCS#11 module, no memory error, FAIL (it never locks)" "$rc" 1
+  check_eq "... pin.no-lockout alone" "$(awk -F, 'NR > 1 {print $6 "|" $7}' "$T/p11/summary.csv")" "FAIL|pin.no-lockout"
+  [ "$rc" = 1 ] || tail -20 "$T/p11.err"
+  "$ROOT/ci/p11/softhsm.sh" down "$T/hsm" >/dev/null
+else
+  bad "softhsm up: $out"
+fi
 finish

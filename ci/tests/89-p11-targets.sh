@@ -31,9 +31,6 @@ before=$(host_state)
 # tool RUNNER... -- ARGS: pkcs11-tool ARGS through RUNNER (an array name).
 tool() { local -n run=$1; shift; "${run[@]}" pkcs11-tool --module "$MODULE" "$@"; }
 
-# field NAME LINE: the value of NAME=... in a "# token" line.
-field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-
 # check_token RUNNER_ARRAY "# token ..." LINE: the token's objects, seal and a
 # verified signature. SIGN_MECH: how this implementation signs (see README).
 check_token() {

@@ -18,24 +18,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# field NAME LINE: the value of NAME=... in a "# token" line of up's output.
-field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-
-# slot_section NAME "# token ..." [VAR=VALUE...]: a [slot] of type reload for
-# the token of that line, its CA and seal-maker roots from the target's PKI.
-slot_section() {
-  local name=$1 line=$2 v
-  shift 2
-  printf '\n[slot %s]\ntype = reload\npkcs11_token = %s\nserial = %s\nrole = %s\nalg = %s\n' \
-    "$name" "$(field label "$line")" "$(field serial "$line")" "$(field role "$line")" "$(field alg "$line")"
-  printf 'var.CA_ROOT = %s\nvar.SEAL_MAKER_ROOT = %s\n' "$TOKENRIG_P11_CA_ROOT" "$TOKENRIG_P11_SEAL_MAKER_ROOT"
-  for v in "$@"; do printf 'var.%s\n' "$v"; done
-}
-
-rig_head() {
-  printf '[rig]\nname = %s\ninterface = pkcs11\npkcs11_module = %s\nready_timeout_ms = 10000\noff_ms = 100\n' "$1" "$2"
-}
-
 # row CSV SLOT SUITE TEST: "verdict|classification" of that test.
 row() {
   python3 - "$@" <<'PY'
@@ -101,9 +83,9 @@ if out=$("$P11/softhsm.sh" up "$T/softhsm" --slots 2 --role main,secondary --alg
   ok "softhsm: up (main ecdsa, secondary rsa)"
   eval "$(grep -E '^(SOFTHSM2_CONF|TOKENRIG_P11_MODULE|TOKENRIG_P11_CA_ROOT|TOKENRIG_P11_SEAL_MAKER_ROOT)=' <<<"$out")"
   export SOFTHSM2_CONF
-  { rig_head p11-softhsm "$TOKENRIG_P11_MODULE"
-    slot_section H1 "$(grep '^# token label=softhsm-0 ' <<<"$out")"
-    slot_section H2 "$(grep '^# token label=softhsm-1 ' <<<"$out")"; } >"$T/softhsm.ini"
+  { p11_rig_head p11-softhsm "$TOKENRIG_P11_MODULE"
+    p11_slot_section H1 "$(grep '^# token label=softhsm-0 ' <<<"$out")"
+    p11_slot_section H2 "$(grep '^# token label=softhsm-1 ' <<<"$out")"; } >"$T/softhsm.ini"
   "$TR" run --rig "$T/softhsm.ini" --allow-destructive --out "$T/rep-h" >"$T/h.out" 2>"$T/h.err"
   check_eq "softhsm: exit 1 (tokens failed)" "$?" 1
   R=$T/rep-h
@@ -139,8 +121,8 @@ if [ "$(id -u)" -ne 0 ]; then
 elif out=$("$P11/opencryptoki.sh" up "$T/ock" --role main --alg rsa 2>&1); then
   ok "opencryptoki: up (main rsa)"
   eval "$(grep -E '^(TOKENRIG_P11_MODULE|TOKENRIG_P11_CA_ROOT|TOKENRIG_P11_SEAL_MAKER_ROOT)=' <<<"$out")"
-  { rig_head p11-opencryptoki "$TOKENRIG_P11_MODULE"
-    slot_section O1 "$(grep '^# token label=ock-sw ' <<<"$out")" PIN_MAX_TRIES=3 SO_MAX_TRIES=3 \
+  { p11_rig_head p11-opencryptoki "$TOKENRIG_P11_MODULE"
+    p11_slot_section O1 "$(grep '^# token label=ock-sw ' <<<"$out")" PIN_MAX_TRIES=3 SO_MAX_TRIES=3 \
       P11_SIGN_MECH=0x1 P11_SIGN_INPUT=hash; } >"$T/ock.ini"
   "$P11/opencryptoki.sh" exec "$T/ock" -- "$TR" run --rig "$T/ock.ini" --allow-destructive --out "$T/rep-o" \
     >"$T/o.out" 2>"$T/o.err"

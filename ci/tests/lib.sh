@@ -54,3 +54,25 @@ for r in csv.DictReader(open(sys.argv[1], newline='')):
 print('\n'.join(sorted(rows)))
 PY
 }
+
+# PKCS#11 targets (ci/p11): field NAME LINE is the value of NAME=... in a
+# "# token" line of up's output; p11_rig_head NAME MODULE and
+# p11_slot_section SLOT LINE [VAR=VALUE...] write a rig of reload slots
+# (the module restarted as the power cycle), with the target's PKI roots
+# (TOKENRIG_P11_CA_ROOT, TOKENRIG_P11_SEAL_MAKER_ROOT from up's output).
+field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+# p11_slot_section NAME "# token ..." [VAR=VALUE...]: a [slot] of type reload for
+# the token of that line, its CA and seal-maker roots from the target's PKI.
+p11_slot_section() {
+  local name=$1 line=$2 v
+  shift 2
+  printf '\n[slot %s]\ntype = reload\npkcs11_token = %s\nserial = %s\nrole = %s\nalg = %s\n' \
+    "$name" "$(field label "$line")" "$(field serial "$line")" "$(field role "$line")" "$(field alg "$line")"
+  printf 'var.CA_ROOT = %s\nvar.SEAL_MAKER_ROOT = %s\n' "$TOKENRIG_P11_CA_ROOT" "$TOKENRIG_P11_SEAL_MAKER_ROOT"
+  for v in "$@"; do printf 'var.%s\n' "$v"; done
+}
+
+p11_rig_head() {
+  printf '[rig]\nname = %s\ninterface = pkcs11\npkcs11_module = %s\nready_timeout_ms = 10000\noff_ms = 100\n' "$1" "$2"
+}
