@@ -146,6 +146,21 @@ elif out=$("$P11/opencryptoki.sh" up "$T/ock" --role main --alg rsa 2>&1); then
     check_eq "opencryptoki O1 (main): seal / $t" "$(row "$R/results.csv" O1 seal "$t")" "pass|-"
   done
   check_trace "$R" opencryptoki
+  # a crash while the PIN is blocked (SIGKILL right after the last wrong
+  # C_Login was answered): the next run unblocks it from the journal with
+  # the SO PIN, then passes pin-lockout from factory state
+  { p11_rig_head p11-ock-crash "$TOKENRIG_P11_MODULE" "$T/ock-journal"; grep -v '^\[rig\]\|^name = \|^interface = \|^pkcs11_module = \|^ready_timeout_ms = \|^off_ms = ' "$T/ock.ini"; } > "$T/ock-crash.ini"
+  TOKENRIG_CRASH_AT=4:after "$P11/opencryptoki.sh" exec "$T/ock" -- "$TR" run --rig "$T/ock-crash.ini" \
+    --allow-destructive pin-lockout --out "$T/rep-ok" >/dev/null 2>&1
+  check_eq "opencryptoki: killed at the last wrong try (SIGKILL)" "$?" 137
+  flags=$(grep -a 'C_GetTokenInfo(0),"flags=' "$T/rep-ok/trace.csv" | tail -1 | sed 's/.*"flags=\(0x[0-9A-Fa-f]*\).*/\1/')
+  check_eq "... with the PIN locked (CKF_USER_PIN_LOCKED in the last token info, flags $flags)" \
+    "$(( ${flags:-0} & 0x40000 ))" $((0x40000))
+  "$P11/opencryptoki.sh" exec "$T/ock" -- "$TR" run --rig "$T/ock-crash.ini" --allow-destructive pin-lockout \
+    --out "$T/rep-on" >/dev/null 2>&1
+  check_eq "opencryptoki: the next run passes pin-lockout" "$?" 0
+  check_eq "... after restoring the journaled PINs" "$(row "$T/rep-on/results.csv" O1 recovery "journaled PINs restored")" "pass|-"
+  check "... through SO login and C_InitPIN" grep -q 'C_InitPIN(<pin>),,CKR_OK' "$T/rep-on/trace.csv"
   "$P11/opencryptoki.sh" down "$T/ock"
 else
   bad "opencryptoki: up: $out"

@@ -56,7 +56,7 @@ PY
 }
 
 # PKCS#11 targets (ci/p11): field NAME LINE is the value of NAME=... in a
-# "# token" line of up's output; p11_rig_head NAME MODULE and
+# "# token" line of up's output; p11_rig_head NAME MODULE [JOURNAL] and
 # p11_slot_section SLOT LINE [VAR=VALUE...] write a rig of reload slots
 # (the module restarted as the power cycle), with the target's PKI roots
 # (TOKENRIG_P11_CA_ROOT, TOKENRIG_P11_SEAL_MAKER_ROOT from up's output).
@@ -75,4 +75,5 @@ p11_slot_section() {
 
 p11_rig_head() {
   printf '[rig]\nname = %s\ninterface = pkcs11\npkcs11_module = %s\nready_timeout_ms = 10000\noff_ms = 100\n' "$1" "$2"
+  [ -z "${3:-}" ] || printf 'journal = %s\n' "$3"
 }
