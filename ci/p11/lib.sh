@@ -10,6 +10,9 @@
 #   - on a main key only, the seal: a private CKO_DATA object (CKA_PRIVATE:
 #     listed and read only after a user login, as REF-1 guards it) labelled
 #     "seal" whose CKA_VALUE is the DER seal mkpki made for the certificate;
+#   - on an rsa token, the encryption pair of bid opening (mkpki enc: the
+#     same subject and dates): private key, public key and certificate with
+#     CKA_ID 02 and CKA_LABEL "enc";
 #   - user PIN DEFAULT_PIN (12345678) and SO PIN SO_PIN (88888888).
 set -euo pipefail
 P11_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -18,6 +21,8 @@ P11_SO_PIN=88888888
 P11_KEY_ID=01
 P11_KEY_LABEL=sign
 P11_SEAL_LABEL=seal
+P11_ENC_ID=02
+P11_ENC_LABEL=enc
 
 p11_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -46,6 +51,12 @@ p11_issue() {
     p11_die "mkpki token ($name) failed: see $dir/mkpki.log"
   openssl pkey -in "$dir/$name.key.pem" -pubout -out "$dir/$name.pub.pem" 2>>"$dir/mkpki.log" ||
     p11_die "openssl could not read $dir/$name.key.pem"
+  if [ "$alg" = rsa ]; then # the encryption pair of bid opening (an ECDSA token has none)
+    "$m" enc --ca "$dir/pki" --cert "$dir/$name.crt.der" --key-out "$dir/$name.enc.key.pem" \
+      --cert-out "$dir/$name.enc.crt.der" >>"$dir/mkpki.log" 2>&1 || p11_die "mkpki enc ($name) failed: see $dir/mkpki.log"
+    openssl pkey -in "$dir/$name.enc.key.pem" -pubout -out "$dir/$name.enc.pub.pem" 2>>"$dir/mkpki.log" ||
+      p11_die "openssl could not read $dir/$name.enc.key.pem"
+  fi
   if [ "$role" = main ]; then
     "$m" seal --ca "$dir/pki" --cert "$dir/$name.crt.der" --version 4 --org "$org" \
       --out "$dir/$name.seal.der" >>"$dir/mkpki.log" 2>&1 || p11_die "mkpki seal ($name) failed: see $dir/mkpki.log"
@@ -73,6 +84,14 @@ p11_store() {
     p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.pub.pem" --type pubkey "${obj[@]}" --usage-sign
   fi
   p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.crt.der" --type cert "${obj[@]}"
+  if [ -f "$dir/$name.enc.crt.der" ]; then
+    local enc=(--id "$P11_ENC_ID" --label "$P11_ENC_LABEL")
+    if [ "$key_by" = pkcs11-tool ]; then
+      p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.enc.key.pem" --type privkey "${enc[@]}" --usage-decrypt
+      p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.enc.pub.pem" --type pubkey "${enc[@]}" --usage-decrypt
+    fi
+    p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.enc.crt.der" --type cert "${enc[@]}"
+  fi
   if [ "$role" = main ]; then
     p11_write "$runner" "$module" "$token" "$log" --write-object "$dir/$name.seal.der" --type data --label "$P11_SEAL_LABEL" --private
   fi
@@ -100,6 +119,8 @@ p11_check_list() {
 p11_describe() {
   local dir=$1 name=$2 label=$3 serial=$4 role=$5 alg=$6 seal=-
   [ "$role" = main ] && seal=$dir/$name.seal.der
-  printf '# token label=%s serial=%s role=%s alg=%s key_id=%s key_label=%s cert=%s seal=%s\n' \
-    "$label" "$serial" "$role" "$alg" "$P11_KEY_ID" "$P11_KEY_LABEL" "$dir/$name.crt.der" "$seal"
+  local enc=-
+  [ -f "$dir/$name.enc.crt.der" ] && enc=$dir/$name.enc.crt.der
+  printf '# token label=%s serial=%s role=%s alg=%s key_id=%s key_label=%s cert=%s seal=%s enc_cert=%s\n' \
+    "$label" "$serial" "$role" "$alg" "$P11_KEY_ID" "$P11_KEY_LABEL" "$dir/$name.crt.der" "$seal" "$enc"
 }

@@ -41,6 +41,11 @@ provision() {
   SOFTHSM2_CONF=$DIR/softhsm2.conf softhsm2-util --import "$DIR/tok$k.key.pem" --token "$label" \
     --label "$P11_KEY_LABEL" --id "$P11_KEY_ID" --pin "$P11_USER_PIN" >>"$DIR/provision.log" 2>&1 ||
     p11_die "softhsm2-util --import into $label failed: see $DIR/provision.log"
+  if [ -f "$DIR/tok$k.enc.key.pem" ]; then
+    SOFTHSM2_CONF=$DIR/softhsm2.conf softhsm2-util --import "$DIR/tok$k.enc.key.pem" --token "$label" \
+      --label "$P11_ENC_LABEL" --id "$P11_ENC_ID" --pin "$P11_USER_PIN" >>"$DIR/provision.log" 2>&1 ||
+      p11_die "softhsm2-util --import of the encryption key into $label failed: see $DIR/provision.log"
+  fi
   SOFTHSM2_CONF=$DIR/softhsm2.conf p11_store "" "$MODULE" "$label" "$DIR" "tok$k" "$role" done
   p11_describe "$DIR" "tok$k" "$label" "$serial" "$role" "$alg" >>"$DIR/env"
 }

@@ -66,6 +66,22 @@ common_passes() {
   done
 }
 
+# Bid opening on an rsa token: every test of decrypt passes (C_Decrypt
+# with CKM_RSA_PKCS, the file SM4-decrypted on the host), at a rate.
+check_decrypt() {
+  local rep=$1 slot=$2 what=$3 t
+  for t in "encryption certificate readable" "encryption certificate parses" "encryption certificate valid today" \
+    "encryption certificate: the signing holder, another key" "decryption refused before VERIFY" \
+    "every envelope opens, its file byte for byte" "an envelope made to the signing certificate does not open"; do
+    check_eq "$what $slot: decrypt / $t" "$(row "$rep/results.csv" "$slot" decrypt "$t")" "pass|-"
+  done
+  local rate
+  rate=$(python3 -c 'import csv,sys; print(*[r["value"] for r in csv.DictReader(open(sys.argv[1]))
+    if r["slot"] == sys.argv[2] and r["metric"] == "decrypt.rate"])' "$rep/results.csv" "$slot")
+  echo "# $what $slot: decrypt.rate $rate/s"
+  check "$what $slot: a decryption rate measured" test -n "$rate"
+}
+
 # Trace rows: every PKCS#11 call with its CKR name and time, PINs masked.
 check_trace() {
   local rep=$1 what=$2
@@ -107,8 +123,9 @@ if out=$("$P11/softhsm.sh" up "$T/softhsm" --slots 2 --role main,secondary --alg
   done
   check_eq "softhsm H2 (secondary): seal / secondary key: no seal" \
     "$(row "$R/results.csv" H2 seal "secondary key: no seal")" "pass|-"
-  check_eq "softhsm: decrypt is not run over PKCS#11 (issue 15)" \
+  check_eq "softhsm H1 (ecdsa): decrypt skipped (no encryption pair)" \
     "$(row "$R/results.csv" H1 decrypt "every envelope opens, its file byte for byte")" "skip|-"
+  check_decrypt "$R" H2 softhsm
   check_trace "$R" softhsm
   "$P11/softhsm.sh" down "$T/softhsm" >/dev/null
 else
@@ -145,6 +162,7 @@ elif out=$("$P11/opencryptoki.sh" up "$T/ock" --role main --alg rsa 2>&1); then
   for t in "main key: seal file present" "main key: seal reads after VERIFY" "main key: seal signature"; do
     check_eq "opencryptoki O1 (main): seal / $t" "$(row "$R/results.csv" O1 seal "$t")" "pass|-"
   done
+  check_decrypt "$R" O1 opencryptoki
   check_trace "$R" opencryptoki
   # a crash while the PIN is blocked (SIGKILL right after the last wrong
   # C_Login was answered): the next run unblocks it from the journal with

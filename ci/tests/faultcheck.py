@@ -70,10 +70,6 @@ SKF_NOT = {
     'short-read-9000': 'a protocol defect the library handles below its API',
     'slow-start': 'through a library power-on to the first answer is dominated by the library listing the '
                   'device again (FIRST_APDU_MAX_MS 5000 in the SKF profiles)',
-    'decrypt-without-pin': 'decryption over SKF (SKF_ImportSessionKey) is not written yet (issue 15)',
-    'decrypt-with-sign-key': 'decryption over SKF (SKF_ImportSessionKey) is not written yet (issue 15)',
-    'no-enc-key': 'decryption over SKF (SKF_ImportSessionKey) is not written yet (issue 15)',
-    'enc-cert-other-key': 'decryption over SKF (SKF_ImportSessionKey) is not written yet (issue 15)',
 }
 if iface == 'skf':
     FAULT_CLASS = {f: c for f, c in FAULT_CLASS.items() if f not in SKF_NOT}
@@ -208,8 +204,9 @@ for d in sorted(detections, key=lambda d: order.index(d[0].split('=')[0])):
 say('info', '')
 RATES = (('sign.rate', 'Signing rate (healthy tokens, sign-throughput', ('sm2', 'ecdsa', 'rsa')),
          ('decrypt.rate', 'Decryption rate (healthy tokens, decrypt', ('sm2', 'rsa')))
-if iface == 'skf': # SM2 and RSA, the SKF algorithms; no decryption over SKF yet
-    RATES = (('sign.rate', 'Signing rate through SKF (healthy tokens, sign-throughput', ('sm2', 'rsa')),)
+if iface == 'skf': # SM2 and RSA, the SKF algorithms
+    RATES = (('sign.rate', 'Signing rate through SKF (healthy tokens, sign-throughput', ('sm2', 'rsa')),
+             ('decrypt.rate', 'Decryption rate through SKF (healthy tokens, decrypt', ('sm2', 'rsa')))
 for metric, what, algs in RATES:
     say('info', f'{what} metric {metric})')
     for alg in algs:

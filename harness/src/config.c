@@ -661,11 +661,14 @@ static void list_slot_keys(const tr_slot_cfg *s, char *out, size_t cap)
     }
 }
 
-/* "a usb-hub slot", "an skf command slot" */
+/* "a usb-hub slot", "an skf command slot", "a pkcs11 reload slot" (the
+ * interface as known so far: a [rig] default is applied once the file is
+ * read) */
 static void slot_kind(const tr_slot_cfg *s, char *out, size_t cap)
 {
-    bool skf = s->iface == TR_IFACE_SKF;
-    snprintf(out, cap, "%s %s%s slot", skf ? "an" : "a", skf ? "skf " : "", tr_slot_type_name(s->type));
+    bool skf = s->iface == TR_IFACE_SKF, p11 = s->iface == TR_IFACE_PKCS11;
+    snprintf(out, cap, "%s %s%s slot", skf ? "an" : "a", skf ? "skf " : p11 ? "pkcs11 " : "",
+             tr_slot_type_name(s->type));
 }
 
 static int slot_key(ini_ctx *c, tr_slot_cfg *s, const char *name, const char *value)

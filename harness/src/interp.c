@@ -1675,6 +1675,22 @@ static int fn_skf_blob(interp *I, const tr_expr *x, fn_arg *a, val *out)
     return 0;
 }
 
+/* skf_cipher_blob(CRYPTOGRAM): an SM2 envelope's key (GM/T 0009 DER, as
+ * envelope() makes it) as the ECCCIPHERBLOB SKF_ImportSessionKey takes. */
+static int fn_skf_cipher_blob(interp *I, const tr_expr *x, fn_arg *a, val *out)
+{
+    uint8_t *blob;
+    size_t n;
+    tr_err e;
+    tr_err_clear(&e);
+    if (tr_skf_ecc_cipher_blob(a[0].b, a[0].n, &blob, &n, &e) < 0)
+        return e.code == TR_E_USAGE ? rt_error(I, x->args[0]->pos, "skf_cipher_blob(): %s", e.msg)
+                                    : crypto_error(I, x->pos, "skf_cipher_blob", &e);
+    *out = hex_val(I, blob, n);
+    free(blob);
+    return 0;
+}
+
 /* may_be(COUNT, N): 1 when the count an op reported (a number, LO..HI, or
  * n/a: util.h, tr_count) admits N; at_most(COUNT): its highest value (a
  * number: itself), an error for n/a. */
@@ -1727,6 +1743,7 @@ static const fn_row fn_rows[] = {
     [TR_FN_SKF_PUBKEY] = {{A_BYTES}, {"the certificate"}, fn_skf_blob, false},
     [TR_FN_SKF_ECC_SIG] = {{A_BYTES}, {"the signature blob"}, fn_skf_blob, false},
     [TR_FN_MAY_BE] = {{A_TEXT, A_INT}, {NULL, "the number"}, fn_count, false},
+    [TR_FN_SKF_CIPHER_BLOB] = {{A_BYTES}, {"the cryptogram"}, fn_skf_cipher_blob, false},
     [TR_FN_AT_MOST] = {{A_TEXT}, {NULL}, fn_count, false},
 };
 #define N_FN_ROWS (sizeof fn_rows / sizeof fn_rows[0])

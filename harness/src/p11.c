@@ -48,6 +48,8 @@ static const tr_p11_fn_info fn_info[TR_P11_NFN] = {
     F(C_GetAttributeValue, "uu", "", "", "data"),
     F(C_SignInit, "uub", "", "", ""),
     F(C_Sign, "b", "", "", "data"),
+    F(C_DecryptInit, "uub", "", "", ""),
+    F(C_Decrypt, "b", "", "", "data"),
     F(C_WaitForSlotEvent, "u", "slot", "", ""),
     F(C_Finalize, "", "", "", ""),
 };
@@ -60,7 +62,8 @@ static const char *const fn_usym[TR_P11_NFN] = {
     [TR_P11_FN_C_GetSlotList] = "B",       [TR_P11_FN_C_GetSlotInfo] = "S",      [TR_P11_FN_C_GetTokenInfo] = "S",
     [TR_P11_FN_C_GetMechanismList] = "S",  [TR_P11_FN_C_GetMechanismInfo] = "SM", [TR_P11_FN_C_OpenSession] = "SF",
     [TR_P11_FN_C_CloseAllSessions] = "S",  [TR_P11_FN_C_Login] = "U",            [TR_P11_FN_find] = "C",
-    [TR_P11_FN_C_GetAttributeValue] = "HA", [TR_P11_FN_C_SignInit] = "MH",        [TR_P11_FN_C_WaitForSlotEvent] = "W",
+    [TR_P11_FN_C_GetAttributeValue] = "HA", [TR_P11_FN_C_SignInit] = "MH",
+    [TR_P11_FN_C_DecryptInit] = "MH",        [TR_P11_FN_C_WaitForSlotEvent] = "W",
 };
 
 /* The calls that reach every slot or wait on the module: the device timeout. */

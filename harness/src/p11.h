@@ -68,7 +68,8 @@ typedef struct {
  * label "" or id empty: left out), C_FindObjects until it has no more (at
  * most TR_P11_FIND_MAX handles), C_FindObjectsFinal — three or more trace
  * rows; C_GetAttributeValue(handle, type): the size, then the value;
- * C_SignInit(mech, key, parameter); C_Sign(data): the size, then the
+ * C_SignInit(mech, key, parameter); C_DecryptInit(mech, key, parameter);
+ * C_Decrypt(data): the size, then the plaintext; C_Sign(data): the size, then the
  * signature; C_WaitForSlotEvent(flags) → slot (blocking: the device
  * timeout); C_Finalize() (tr_p11_close calls it; later calls get the
  * module's CKR_CRYPTOKI_NOT_INITIALIZED). */

@@ -19,7 +19,7 @@
     X(C_GetInfo) X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList)                    \
     X(C_GetMechanismInfo) X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo)        \
     X(C_Login) X(C_Logout) X(C_SetPIN) X(C_InitPIN) X(find) X(C_GetAttributeValue) X(C_SignInit) X(C_Sign)    \
-    X(C_WaitForSlotEvent) X(C_Finalize)
+    X(C_DecryptInit) X(C_Decrypt) X(C_WaitForSlotEvent) X(C_Finalize)
 
 #define TR_P11_ENUM(name) TR_P11_FN_##name,
 enum { TR_P11_CALLS(TR_P11_ENUM) TR_P11_NFN };

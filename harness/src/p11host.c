@@ -96,6 +96,7 @@ static CK_RV a_C_Logout(host *h, uint8_t *out, CK_ULONG *len) { UNUSED_OUT; retu
 static CK_RV a_C_SetPIN(host *h, uint8_t *out, CK_ULONG *len) { UNUSED_OUT; return CALL(SELF, h->f->C_SetPIN(h->session, PIN(0), PIN(1))); }
 static CK_RV a_C_InitPIN(host *h, uint8_t *out, CK_ULONG *len) { UNUSED_OUT; return CALL(SELF, h->f->C_InitPIN(h->session, PIN(0))); }
 static CK_RV a_C_Sign(host *h, uint8_t *out, CK_ULONG *len) { return CALL(SELF, h->f->C_Sign(h->session, (CK_BYTE_PTR)h->b[0], h->blen[0], out, len)); }
+static CK_RV a_C_Decrypt(host *h, uint8_t *out, CK_ULONG *len) { return CALL(SELF, h->f->C_Decrypt(h->session, (CK_BYTE_PTR)h->b[0], h->blen[0], out, len)); }
 static CK_RV a_C_WaitForSlotEvent(host *h, uint8_t *out, CK_ULONG *len) { UNUSED_OUT; return CALL(SELF, h->f->C_WaitForSlotEvent(h->u[0], &h->w[0], NULL)); }
 static CK_RV a_C_Finalize(host *h, uint8_t *out, CK_ULONG *len) { UNUSED_OUT; return CALL(SELF, h->f->C_Finalize(NULL)); }
 
@@ -132,13 +133,28 @@ static CK_RV a_C_GetAttributeValue(host *h, uint8_t *out, CK_ULONG *len)
     return rv;
 }
 
+/* (mechanism, key, parameter): the mechanism of C_SignInit and C_DecryptInit */
+static CK_MECHANISM mechanism_of(const host *h)
+{
+    return (CK_MECHANISM){.mechanism = h->u[0], .pParameter = h->blen[0] ? (void *)h->b[0] : NULL,
+                          .ulParameterLen = h->blen[0]};
+}
+
 static CK_RV a_C_SignInit(host *h, uint8_t *out, CK_ULONG *len)
 {
     UNUSED_OUT;
-    CK_MECHANISM m = {.mechanism = h->u[0], .pParameter = h->blen[0] ? (void *)h->b[0] : NULL,
-                      .ulParameterLen = h->blen[0]};
+    CK_MECHANISM m = mechanism_of(h);
     return CALL(SELF, h->f->C_SignInit(h->session, &m, h->u[1]));
 }
+
+static CK_RV a_C_DecryptInit(host *h, uint8_t *out, CK_ULONG *len)
+{
+    UNUSED_OUT;
+    CK_MECHANISM m = mechanism_of(h);
+    return CALL(SELF, h->f->C_DecryptInit(h->session, &m, h->u[1]));
+}
+
+
 
 /* C_FindObjectsInit with the template of what was given, C_FindObjects
  * in batches until it gives none (or TR_P11_FIND_MAX handles, or the
@@ -203,6 +219,8 @@ static const adapter adapters[TR_P11_NFN] = {
     A(C_GetAttributeValue, O_BYTES, E_NONE, 0),
     A(C_SignInit, O_NONE, E_NONE, 0),
     A(C_Sign, O_BYTES, E_NONE, 0),
+    A(C_DecryptInit, O_NONE, E_NONE, 0),
+    A(C_Decrypt, O_BYTES, E_NONE, 0),
     A(C_WaitForSlotEvent, O_NONE, E_NONE, 0),
     A(C_Finalize, O_NONE, E_CLR_SESSION, 0),
 };

@@ -11,7 +11,8 @@
  *   P11_OUT, P11_OUTLEN  a byte output (an attribute's value, a signature)
  *                   in hex
  * CKR_DEVICE_REMOVED / CKR_TOKEN_NOT_PRESENT end the slot's tests as
- * io.removed; C_Sign counts as a private-key call (SIGN_APDU_MAX_MS);
+ * io.removed; C_Sign and C_Decrypt count as private-key calls
+ * (SIGN_APDU_MAX_MS);
  * C_SetPIN and C_InitPIN must follow a `journal` statement in a run.
  */
 #include "libcall.h"
@@ -138,7 +139,7 @@ static void p11_set_trace(void *lib, tr_libcall_tracer *t)
 
 static bool p11_private_key_op(const char *fn)
 {
-    return !strcmp(fn, "C_Sign");
+    return !strcmp(fn, "C_Sign") || !strcmp(fn, "C_Decrypt");
 }
 
 static bool p11_changes_secret(const char *fn)

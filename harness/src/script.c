@@ -756,6 +756,7 @@ static const struct {
     {"seal_like", TR_FN_SEAL_LIKE, 1, 1},   {"skf_pubkey", TR_FN_SKF_PUBKEY, 1, 1},
     {"skf_ecc_sig", TR_FN_SKF_ECC_SIG, 1, 1},
     {"may_be", TR_FN_MAY_BE, 2, 2},         {"at_most", TR_FN_AT_MOST, 1, 1},
+    {"skf_cipher_blob", TR_FN_SKF_CIPHER_BLOB, 1, 1},
 };
 #define N_FNS (sizeof fn_table / sizeof fn_table[0])
 

@@ -3,8 +3,11 @@
 #include "skfdata.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -209,6 +212,55 @@ int tr_skf_ecc_sig_raw(const uint8_t *blob, size_t n, uint8_t rs[64], tr_err *e)
     memcpy(rs, blob + 32, 32);
     memcpy(rs + 32, blob + 96, 32);
     return 0;
+}
+
+/* Item k of a GM/T 0009 SM2 ciphertext: an INTEGER right-aligned into a
+ * 64-byte coordinate, or an OCTET STRING's bytes. */
+static int cipher_coordinate(const ASN1_TYPE *t, uint8_t out[64])
+{
+    if (!t || t->type != V_ASN1_INTEGER)
+        return -1;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(t->value.integer, NULL);
+    int ok = bn && !BN_is_negative(bn) && BN_num_bytes(bn) <= 32 && BN_bn2binpad(bn, out + 32, 32) == 32;
+    BN_free(bn);
+    memset(out, 0, 32);
+    return ok ? 0 : -1;
+}
+
+static const ASN1_OCTET_STRING *cipher_octets(const ASN1_TYPE *t)
+{
+    return t && t->type == V_ASN1_OCTET_STRING ? t->value.octet_string : NULL;
+}
+
+int tr_skf_ecc_cipher_blob(const uint8_t *der, size_t n, uint8_t **blob, size_t *blen, tr_err *e)
+{
+    *blob = NULL, *blen = 0;
+    const unsigned char *p = der;
+    ASN1_SEQUENCE_ANY *seq = n <= TR_SKF_ECC_CIPHER_MAX + 256 ? d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)n) : NULL;
+    ECCCIPHERBLOB head;
+    memset(&head, 0, sizeof head);
+    const ASN1_OCTET_STRING *hash = seq && sk_ASN1_TYPE_num(seq) == 4 ? cipher_octets(sk_ASN1_TYPE_value(seq, 2)) : NULL;
+    const ASN1_OCTET_STRING *c2 = hash ? cipher_octets(sk_ASN1_TYPE_value(seq, 3)) : NULL;
+    int bad = !c2 || p != der + n || ASN1_STRING_length(hash) != 32 || ASN1_STRING_length(c2) < 1 ||
+              ASN1_STRING_length(c2) > TR_SKF_ECC_CIPHER_MAX ||
+              cipher_coordinate(sk_ASN1_TYPE_value(seq, 0), head.XCoordinate) < 0 ||
+              cipher_coordinate(sk_ASN1_TYPE_value(seq, 1), head.YCoordinate) < 0;
+    if (!bad) {
+        size_t clen = (size_t)ASN1_STRING_length(c2);
+        memcpy(head.HASH, ASN1_STRING_get0_data(hash), 32);
+        head.CipherLen = (ULONG)clen;
+        *blob = malloc(ECCCIPHERBLOB_SIZE(clen));
+        if (*blob) {
+            memcpy(*blob, &head, ECCCIPHERBLOB_HEADER_SIZE);
+            memcpy(*blob + ECCCIPHERBLOB_HEADER_SIZE, ASN1_STRING_get0_data(c2), clen);
+            *blen = ECCCIPHERBLOB_SIZE(clen);
+        }
+    }
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    if (bad)
+        return tr_fail(e, TR_E_USAGE, "not a GM/T 0009 SM2 ciphertext (SEQUENCE { x, y, 32-byte hash, 1..%d bytes })",
+                       TR_SKF_ECC_CIPHER_MAX);
+    return *blob ? 0 : tr_fail(e, TR_E_NOMEM, "out of memory");
 }
 
 int tr_skf_ecc_pub_point(const uint8_t *blob, size_t n, uint8_t point[65], tr_err *e)

@@ -82,6 +82,12 @@ const char *tr_skf_rights_text(uint32_t rights, char *buf, size_t cap);
  * curve to r||s (64 bytes): the left 32 bytes of each must be zero. */
 int tr_skf_ecc_sig_raw(const uint8_t *blob, size_t n, uint8_t rs[64], tr_err *e);
 
+/* A GM/T 0009 DER SM2 ciphertext (what envelope() makes) as the
+ * ECCCIPHERBLOB SKF_ImportSessionKey takes (*blob malloc'd, the caller
+ * frees it); C2 of at most TR_SKF_ECC_CIPHER_MAX bytes. */
+#define TR_SKF_ECC_CIPHER_MAX 1024
+int tr_skf_ecc_cipher_blob(const uint8_t *der, size_t n, uint8_t **blob, size_t *blen, tr_err *e);
+
 /* ECCPUBLICKEYBLOB (132 bytes, BitLen 256) to 04||X||Y and back. */
 int tr_skf_ecc_pub_point(const uint8_t *blob, size_t n, uint8_t point[65], tr_err *e);
 int tr_skf_ecc_pub_blob(const uint8_t *point, size_t n, uint8_t blob[132], tr_err *e);

@@ -72,7 +72,7 @@ START_TEST(test_shape_table)
 {
     size_t n;
     const tr_p11_fn_info *t = tr_p11_fn_table(&n);
-    ck_assert_uint_eq(n, 20);
+    ck_assert_uint_eq(n, 22);
     for (size_t i = 0; i < n; i++) {
         ck_assert_ptr_eq(tr_p11_fn_lookup(t[i].name), &t[i]);
         ck_assert_uint_eq(strspn(t[i].in, "uspb"), strlen(t[i].in));
@@ -90,6 +90,8 @@ START_TEST(test_shape_table)
     ck_assert_str_eq(tr_p11_fn_lookup("C_InitPIN")->in, "p");
     ck_assert_str_eq(tr_p11_fn_lookup("find")->in, "usb");
     ck_assert_str_eq(tr_p11_fn_lookup("C_SignInit")->in, "uub");
+    ck_assert_str_eq(tr_p11_fn_lookup("C_DecryptInit")->in, "uub");
+    ck_assert_str_eq(tr_p11_fn_lookup("C_Decrypt")->out, "data");
     ck_assert_str_eq(tr_p11_fn_lookup("C_GetSlotList")->out, "ids");
     ck_assert_str_eq(tr_p11_fn_lookup("C_WaitForSlotEvent")->outs, "slot");
     const tr_p11_fn_info *ti = tr_p11_fn_lookup("C_GetTokenInfo");

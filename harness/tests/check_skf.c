@@ -580,6 +580,54 @@ START_TEST(test_ecc_pub_blob_from_cert)
 }
 END_TEST
 
+/* GM/T 0009 DER -> ECCCIPHERBLOB: x and y right-aligned (a leading 00 of
+ * a positive INTEGER dropped), the hash, CipherLen and C2; anything else
+ * refused */
+START_TEST(test_ecc_cipher_blob)
+{
+    uint8_t der[2 + 2 + 33 + 2 + 31 + 2 + 32 + 2 + 16], *p = der;
+    *p++ = 0x30, *p++ = sizeof der - 2;
+    *p++ = 0x02, *p++ = 33, *p++ = 0x00;
+    for (int i = 0; i < 32; i++)
+        *p++ = (uint8_t)(0x80 + i); /* x: high bit set, hence the 00 */
+    *p++ = 0x02, *p++ = 31;
+    for (int i = 0; i < 31; i++)
+        *p++ = (uint8_t)(1 + i); /* y: 31 bytes, one leading zero byte implied */
+    *p++ = 0x04, *p++ = 32;
+    memset(p, 0xAA, 32), p += 32;
+    *p++ = 0x04, *p++ = 16;
+    memset(p, 0xC2, 16), p += 16;
+    ck_assert_uint_eq((size_t)(p - der), sizeof der);
+    uint8_t *blob;
+    size_t n;
+    tr_err e;
+    ck_assert_int_eq(tr_skf_ecc_cipher_blob(der, sizeof der, &blob, &n, &e), 0);
+    ck_assert_uint_eq(n, ECCCIPHERBLOB_SIZE(16));
+    ECCCIPHERBLOB c;
+    memcpy(&c, blob, ECCCIPHERBLOB_HEADER_SIZE);
+    for (int i = 0; i < 32; i++) {
+        ck_assert_uint_eq(c.XCoordinate[i], 0);
+        ck_assert_uint_eq(c.XCoordinate[32 + i], 0x80 + i);
+        ck_assert_uint_eq(c.YCoordinate[33 + (i < 31 ? i : 30)], 1 + (i < 31 ? i : 30));
+        ck_assert_uint_eq(c.HASH[i], 0xAA);
+    }
+    ck_assert_uint_eq(c.YCoordinate[32], 0);
+    ck_assert_uint_eq(c.CipherLen, 16);
+    ck_assert_uint_eq(blob[ECCCIPHERBLOB_HEADER_SIZE + 15], 0xC2);
+    free(blob);
+    /* a 31-byte hash, trailing bytes, a truncated DER: refused */
+    uint8_t bad[sizeof der + 1];
+    memcpy(bad, der, sizeof der);
+    bad[sizeof der] = 0;
+    ck_assert_int_eq(tr_skf_ecc_cipher_blob(bad, sizeof bad, &blob, &n, &e), -1);
+    ck_assert_int_eq(e.code, TR_E_USAGE);
+    ck_assert_ptr_null(blob);
+    ck_assert_int_eq(tr_skf_ecc_cipher_blob(der, sizeof der - 1, &blob, &n, &e), -1);
+    der[2 + 2 + 33 + 2 + 31 + 1] = 31;
+    ck_assert_int_eq(tr_skf_ecc_cipher_blob(der, sizeof der, &blob, &n, &e), -1);
+}
+END_TEST
+
 static Suite *skf_suite(void)
 {
     Suite *s = suite_create("skf");
@@ -602,6 +650,7 @@ static Suite *skf_suite(void)
     tcase_add_test(data, test_text);
     tcase_add_test(data, test_structures);
     tcase_add_test(data, test_ecc_pub_blob_from_cert);
+    tcase_add_test(data, test_ecc_cipher_blob);
     suite_add_tcase(s, data);
     return s;
 }
