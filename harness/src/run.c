@@ -269,6 +269,7 @@ typedef struct {
     tr_slot *slot;            /* its power (and, over apdu, its reader and card) */
     tr_skfslot *skf;          /* interface skf: the vendor library's session */
     tr_p11slot *p11;          /* interface pkcs11: the module's session */
+    tr_libcall_tracer connect_tracer; /* its calls outside a suite: trace rows of "(connect)" */
     tr_profile profile;
     tr_vars *vars;            /* slot layer over the profile */
     const tr_suite *ops;      /* its interface's token operations (run_ctx owns it) */
@@ -558,10 +559,10 @@ static void record_slot_props(slot_run *sr)
 
 /* ---- reaching the token -------------------------------------------------------------------------------- */
 
-/* The SKF calls the slot makes outside a suite (finding and connecting the
- * token; the interpreter takes the trace over during a suite) as trace
- * rows of suite "(connect)": every SKF call is a trace row. */
-static void connect_trace(void *ud, const tr_skf_trace *t)
+/* The library calls (SKF, PKCS#11) the slot makes outside a suite (finding
+ * and connecting the token; the interpreter takes the trace over during a
+ * suite) as trace rows of suite "(connect)": every call is a trace row. */
+static void connect_trace(void *ud, const tr_libcall_trace *t)
 {
     slot_run *sr = ud;
     if (!sr->rc || !sr->rc->rep)
@@ -569,10 +570,29 @@ static void connect_trace(void *ud, const tr_skf_trace *t)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "%s(%s)", t->function, t->args);
     tr_trace_row row = {.who = &sr->who, .suite = "(connect)", .test = "", .file = "", .line = 0, .command = cmd,
-                        .response = t->outputs, .sw = t->sar, .latency_us = (uint64_t)t->us};
+                        .response = t->outputs, .sw = t->result, .latency_us = (uint64_t)t->us};
     tr_err e;
     if (tr_reports_trace(sr->rc->rep, &row, &e) < 0)
         say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
+/* The library session of an skf or pkcs11 slot and its interface; NULL
+ * over apdu. */
+static void *slot_lib(slot_run *sr)
+{
+    return sr->skf ? (void *)tr_skfslot_lib(sr->skf) : sr->p11 ? (void *)tr_p11slot_lib(sr->p11) : NULL;
+}
+
+static const tr_libcall_iface *slot_lib_iface(slot_run *sr)
+{
+    return sr->p11 ? &tr_p11_calls : &tr_skf_calls;
+}
+
+/* The slot's library calls outside a suite go to trace.csv (connect_trace). */
+static void trace_connect(slot_run *sr)
+{
+    sr->connect_tracer = (tr_libcall_tracer){connect_trace, sr};
+    slot_lib_iface(sr)->set_trace(slot_lib(sr), &sr->connect_tracer);
 }
 
 /* Connect the slot's token through its interface and fill the callbacks
@@ -585,6 +605,7 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
     if (sr->cfg->iface == TR_IFACE_PKCS11) {
         if (!sr->p11 && tr_p11slot_open(sr->rig, sr->cfg, sr->slot, &sr->p11, e) < 0)
             return -1;
+        trace_connect(sr);
         if (tr_p11slot_connect(sr->p11, e) < 0)
             return -1;
         tr_p11slot_cardio(sr->p11, io);
@@ -602,7 +623,7 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
     }
     if (!sr->skf && tr_skfslot_open(sr->rig, sr->cfg, sr->slot, &sr->skf, e) < 0)
         return -1;
-    tr_skfslot_trace(sr->skf, connect_trace, sr);
+    trace_connect(sr);
     if (tr_skfslot_connect(sr->skf, e) < 0)
         return -1;
     tr_skfslot_cardio(sr->skf, io);
@@ -610,18 +631,6 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
     if (!sr->serial[0])
         tr_strlcpy(sr->serial, tr_skfslot_serial(sr->skf), sizeof sr->serial);
     return 0;
-}
-
-/* The library session of an skf or pkcs11 slot and its interface; NULL
- * over apdu. */
-static void *slot_lib(slot_run *sr)
-{
-    return sr->skf ? (void *)tr_skfslot_lib(sr->skf) : sr->p11 ? (void *)tr_p11slot_lib(sr->p11) : NULL;
-}
-
-static const tr_libcall_iface *slot_lib_iface(slot_run *sr)
-{
-    return sr->p11 ? &tr_p11_calls : &tr_skf_calls;
 }
 
 /* ---- recovery from the journal ---------------------------------------------------------------------- */

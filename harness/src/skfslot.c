@@ -277,11 +277,6 @@ const char *tr_skfslot_serial(const tr_skfslot *s)
     return s->serial;
 }
 
-void tr_skfslot_trace(tr_skfslot *s, void (*fn)(void *ud, const tr_skf_trace *row), void *ud)
-{
-    tr_skf_set_trace(s->lib, fn, ud);
-}
-
 /* ---- the power cycle ------------------------------------------------------------------ */
 
 /* Whether our device is still listed (by name: it is what went away). */

@@ -47,10 +47,6 @@ const char *tr_skfslot_device(const tr_skfslot *s);
 /* The device's serial from DEVINFO ("" before connect). */
 const char *tr_skfslot_serial(const tr_skfslot *s);
 
-/* Trace rows of the calls the slot makes itself (connect, power cycle)
- * outside a suite; the interpreter takes the trace over during a suite. */
-void tr_skfslot_trace(tr_skfslot *s, void (*fn)(void *ud, const tr_skf_trace *row), void *ud);
-
 /* The interpreter's callbacks: power_cycle (NULL when the slot has no
  * switch), no transmit, no reset, no ATR. */
 void tr_skfslot_cardio(tr_skfslot *s, tr_cardio *io);
