@@ -86,6 +86,8 @@ check_decrypt() {
 check_trace() {
   local rep=$1 what=$2
   check "$what: C_Login traced with the PIN masked" grep -q 'C_Login(CKU_USER, <pin>)' "$rep/trace.csv"
+  check "$what: finding the token and its session traced too (suite (connect))" \
+    grep -q ',(connect),.*C_OpenSession(' "$rep/trace.csv"
   check "$what: CKR_PIN_INCORRECT traced" grep -q ',CKR_PIN_INCORRECT,' "$rep/trace.csv"
   check "$what: the power cycle's C_Finalize / C_Initialize traced" \
     bash -c "grep -q 'C_Finalize()' '$rep/trace.csv' && grep -q 'C_Initialize(CKF_OS_LOCKING_OK)' '$rep/trace.csv'"
