@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "htmlreport.h"
 #include "interp.h"
 #include "rig.h"
 #include "libcall.h"
@@ -1145,10 +1146,30 @@ static int close_run_files(run_ctx *rc)
     return 0;
 }
 
+/* report.html from the files just written (htmlreport.h). A page that
+ * cannot be written is a report file that could not be written: said on
+ * stderr, the run exits 2. */
+static bool write_html(run_ctx *rc)
+{
+    tr_err he;
+    tr_html_report_opts ho = {.written_by = "tokenrig run"};
+    if (tr_html_report_write(tr_reports_dir(rc->rep), NULL, &ho, &he) == 0)
+        return true;
+    fflush(stdout);
+    fprintf(stderr, "tokenrig: report files incomplete: report.html: %s\n", he.msg);
+    return false;
+}
+
 static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
     res->write_failed = close_run_files(rc) < 0;
+    if (!rc->o->script && !res->write_failed) {
+        res->html = write_html(rc);
+        res->write_failed = !res->html;
+    } else if (!rc->o->script) { /* a page of incomplete files would not say what is missing */
+        fprintf(stderr, "tokenrig: report.html not written: the report files are incomplete\n");
+    }
     size_t incomplete = 0;
     res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
     if (incomplete)
