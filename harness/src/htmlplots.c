@@ -17,7 +17,7 @@
 #include "htmlreport_int.h"
 #include "svgplot.h"
 
-#define CYCLES_AS_POINTS 30 /* more cycles than this: distributions */
+#define CYCLES_AS_POINTS 20 /* more cycles than this: distributions */
 #define MAX_METRIC_PLOTS 16
 
 typedef char href_t[32];
