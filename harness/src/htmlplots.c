@@ -184,7 +184,10 @@ static void first_apdu_plot(tr_html *h, const rd_run *run)
     tr_html_raw(h, "</p>\n");
     for (size_t i = 0; vals && i < n; i++)
         free(vals[i]);
-    free(vals), free(d), free(href), free(lim);
+    free(vals);
+    free(d);
+    free(href);
+    free(lim);
 }
 
 void hr_plots_batch(tr_html *h, const rd_run *run)

@@ -57,7 +57,8 @@ static const char CSS[] =
     ".fail{border-left:4px solid #cf222e;padding:2px 0 2px 10px;margin:12px 0}.msg{white-space:pre-wrap;margin:4px 0}\n"
     ".hint{background:#fff8c5;border:1px solid #d4a72c;border-radius:4px;padding:4px 8px;margin:4px 0}\n"
     ".meta,.caption,.where{color:#57606a;font-size:12.5px}\n"
-    "table.trace td{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}table.trace tr.hit td{background:#ffebe9}\n"
+    "table.trace td{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}"
+    "table.trace td:nth-child(-n+3),table.trace td.n{white-space:nowrap;word-break:normal}table.trace tr.hit td{background:#ffebe9}\n"
     "table.trace tr.gap td{text-align:center;color:#57606a;font-style:italic}\n"
     "svg.plot{max-width:100%;height:auto;display:block;margin:10px 0 2px}svg text{font:11px system-ui,sans-serif;fill:#1f2328}\n"
     "svg .pt{font-weight:600;font-size:12.5px}svg .grid{stroke:#eaeef2}svg .axis{stroke:#57606a}svg .tick,svg .cat{fill:#57606a}\n"
@@ -163,19 +164,37 @@ static void batch_header(tr_html *h, const page *pg)
 
 /* ---- the token table --------------------------------------------------------------------------------- */
 
+/* The next code of a ";"-separated list into code; false at its end. */
+static bool next_code(const char **p, char *code, size_t cap)
+{
+    if (!**p)
+        return false;
+    size_t n = strcspn(*p, ";");
+    snprintf(code, cap, "%.*s", (int)(n < cap ? n : cap - 1), *p);
+    *p += n + ((*p)[n] == ';');
+    return true;
+}
+
 static void classes(tr_html *h, const char *list)
 {
     const char *p = nz(list);
-    while (*p) {
-        size_t n = strcspn(p, ";");
-        char code[128];
-        snprintf(code, sizeof code, "%.*s", (int)(n < sizeof code ? n : sizeof code - 1), p);
+    char code[128];
+    while (next_code(&p, code, sizeof code)) {
         tr_html_raw(h, "<span class=\"cls\"");
         tr_html_attr(h, "title", tr_remedy_hint(code, NULL));
         tr_html_raw(h, ">");
         tr_html_text(h, code);
         tr_html_raw(h, "</span>");
-        p += n + (p[n] == ';');
+    }
+}
+
+/* <td>text</td> for each of n texts. */
+static void text_cells(tr_html *h, const char *const *texts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tr_html_raw(h, "<td>");
+        tr_html_text_max(h, texts[i], 4096);
+        tr_html_raw(h, "</td>");
     }
 }
 
@@ -197,13 +216,9 @@ static void token_row(tr_html *h, const rd_token *t, size_t i)
     tr_html_attr(h, "data-verdict", t->verdict);
     tr_html_fmt(h, "><td><a href=\"#token-%zu\">", i);
     tr_html_text(h, t->slot);
-    tr_html_raw(h, "</a></td><td>");
-    tr_html_text(h, t->serial);
-    tr_html_raw(h, "</td><td>");
-    tr_html_text(h, t->role);
-    tr_html_raw(h, "</td><td>");
-    tr_html_text(h, t->profile);
-    tr_html_fmt(h, "</td><td data-k=\"%d\">", rd_verdict_rank(t->verdict));
+    tr_html_raw(h, "</a></td>");
+    text_cells(h, (const char *const[]){t->serial, t->role, t->profile}, 3);
+    tr_html_fmt(h, "<td data-k=\"%d\">", rd_verdict_rank(t->verdict));
     if (is_failing(t))
         tr_html_fmt(h, "<a class=\"details\" href=\"#token-%zu\">", i);
     tr_html_raw(h, "<span class=\"v-");
@@ -245,22 +260,28 @@ static void token_table(tr_html *h, const rd_run *run)
 
 /* ---- details: failed tests, hints, trace excerpts --------------------------------------------------- */
 
+/* "12:00:00.123" of an ISO 8601 time (the date is the run's), else all of it. */
+static const char *time_of_day(const char *iso)
+{
+    const char *t = strchr(nz(iso), 'T');
+    return t && strlen(t) > 8 ? t + 1 : nz(iso);
+}
+
 static void trace_row(tr_html *h, const rd_trace *x, size_t no, const rd_fail *f)
 {
     const char *base = strrchr(nz(f->file), '/');
     bool hit = x->line == f->line && f->line > 0 && strstr(nz(x->file), base ? base + 1 : nz(f->file));
-    tr_html_fmt(h, "<tr%s><td class=\"n\">%zu</td><td>", hit ? " class=\"hit\"" : "", no);
-    tr_html_text(h, x->time);
+    tr_html_fmt(h, "<tr%s><td class=\"n\">%zu</td><td", hit ? " class=\"hit\"" : "", no);
+    tr_html_attr(h, "title", x->time);
+    tr_html_raw(h, ">");
+    tr_html_text(h, time_of_day(x->time));
     tr_html_raw(h, "</td><td>");
     const char *xb = strrchr(nz(x->file), '/');
     tr_html_text(h, xb ? xb + 1 : x->file);
-    tr_html_fmt(h, ":%d</td><td>", x->line);
-    tr_html_text(h, x->command);
-    tr_html_raw(h, "</td><td>");
-    tr_html_text(h, x->response);
-    tr_html_raw(h, "</td><td>");
-    tr_html_text(h, x->sw);
+    if (x->line > 0)
+        tr_html_fmt(h, ":%d", x->line);
     tr_html_raw(h, "</td>");
+    text_cells(h, (const char *const[]){x->command, x->response, x->sw}, 3);
     if (x->latency_us >= 0)
         num_cell(h, x->latency_us, 0);
     else
@@ -279,7 +300,7 @@ static void trace_excerpt(tr_html *h, const rd_fail *f, bool open)
     if (shown < f->ntrace)
         tr_html_fmt(h, ", the first %zu and the last %zu shown", f->nhead, f->ntail);
     tr_html_raw(h, " (PINs appear as &lt;pin&gt;; the failing line's rows are marked)</summary>\n<table class=\"trace\">"
-                   "<tr><th>#</th><th>time</th><th>suite line</th><th>command</th><th>response</th><th>SW</th>"
+                   "<tr><th>#</th><th>time (UTC)</th><th>suite line</th><th>command</th><th>response</th><th>SW</th>"
                    "<th>&micro;s</th></tr>\n");
     for (size_t k = 0; k < f->nhead; k++)
         trace_row(h, &f->head[k], k + 1, f);
@@ -339,16 +360,13 @@ static void hints_table(tr_html *h, const rd_token *t)
         return;
     tr_html_raw(h, "<table class=\"hints\"><tr><th>class</th><th>what to do next</th></tr>\n");
     const char *p = t->classifications;
-    while (*p) {
-        size_t n = strcspn(p, ";");
-        char code[128];
-        snprintf(code, sizeof code, "%.*s", (int)(n < sizeof code ? n : sizeof code - 1), p);
+    char code[128];
+    while (next_code(&p, code, sizeof code)) {
         tr_html_raw(h, "<tr><td><span class=\"cls\">");
         tr_html_text(h, code);
         tr_html_raw(h, "</span></td><td>");
         tr_html_text(h, tr_remedy_hint(code, NULL));
         tr_html_raw(h, "</td></tr>\n");
-        p += n + (p[n] == ';');
     }
     tr_html_raw(h, "</table>\n");
 }
@@ -367,9 +385,9 @@ static void metrics_table(tr_html *h, const rd_token *t)
         tr_html_text(h, m->suite);
         tr_html_raw(h, " / ");
         tr_html_text(h, m->test);
-        tr_html_raw(h, "</td><td>");
-        tr_html_text(h, m->metric);
-        tr_html_raw(h, "</td><td class=\"n\">");
+        tr_html_raw(h, "</td>");
+        text_cells(h, (const char *const[]){m->metric}, 1);
+        tr_html_raw(h, "<td class=\"n\">");
         tr_html_num(h, m->value, 3);
         tr_html_raw(h, " ");
         tr_html_text(h, m->unit);
@@ -378,9 +396,9 @@ static void metrics_table(tr_html *h, const rd_token *t)
             tr_html_num(h, m->limit, 3);
         else
             tr_html_raw(h, "not recorded");
-        tr_html_raw(h, "</td><td>");
-        tr_html_text(h, m->message);
-        tr_html_raw(h, "</td></tr>\n");
+        tr_html_raw(h, "</td>");
+        text_cells(h, (const char *const[]){m->message}, 1);
+        tr_html_raw(h, "</tr>\n");
     }
     if (shown)
         tr_html_raw(h, "</table>\n");
@@ -509,11 +527,7 @@ static void provenance_table(tr_html *h, const rd_run *run)
     tr_html_raw(h, "</tr>\n");
     for (size_t i = 0; i < run->nprov_rows; i++) {
         tr_html_raw(h, "<tr>");
-        for (size_t c = 0; c < run->nprov_cols; c++) {
-            tr_html_raw(h, "<td>");
-            tr_html_text_max(h, run->prov_rows[i][c], 2048);
-            tr_html_raw(h, "</td>");
-        }
+        text_cells(h, (const char *const *)run->prov_rows[i], run->nprov_cols);
         tr_html_raw(h, "</tr>\n");
     }
     tr_html_raw(h, "</table></details>\n");
@@ -528,13 +542,9 @@ static void junit_table(tr_html *h, const rd_run *run)
     tr_html_fmt(h, "<details id=\"junit-properties\"><summary>junit.xml properties: %zu</summary>\n<table><tr>"
                    "<th>testsuite</th><th>name</th><th>value</th></tr>\n", run->njunit);
     for (size_t i = 0; i < run->njunit; i++) {
-        tr_html_raw(h, "<tr><td>");
-        tr_html_text(h, run->junit[i].group);
-        tr_html_raw(h, "</td><td>");
-        tr_html_text(h, run->junit[i].name);
-        tr_html_raw(h, "</td><td>");
-        tr_html_text_max(h, run->junit[i].value, 2048);
-        tr_html_raw(h, "</td></tr>\n");
+        tr_html_raw(h, "<tr>");
+        text_cells(h, (const char *const[]){run->junit[i].group, run->junit[i].name, run->junit[i].value}, 3);
+        tr_html_raw(h, "</tr>\n");
     }
     tr_html_raw(h, "</table></details>\n");
 }

@@ -90,11 +90,9 @@ static rd_token *token_for(rd_loader *L, const char *slot, const char *serial, b
         if (token_is(&r->tokens[i], slot, serial))
             t = &r->tokens[i];
     if (!t && create && r->ntokens < RD_MAX_TOKENS) {
-        rd_token *nt = realloc(r->tokens, (r->ntokens + 1) * sizeof *nt);
-        if (!nt) {
-            L->oom = true;
+        rd_token *nt = rd_grow(L, r->tokens, r->ntokens, sizeof *nt);
+        if (!nt)
             return NULL;
-        }
         r->tokens = nt;
         t = &nt[r->ntokens++];
         memset(t, 0, sizeof *t);
@@ -158,11 +156,9 @@ static void add_metric(rd_loader *L, rd_token *t, const tr_csv_row *row, double 
 {
     if (t->nmetrics >= MAX_METRICS)
         return;
-    rd_metric *nm = realloc(t->metrics, (t->nmetrics + 1) * sizeof *nm);
-    if (!nm) {
-        L->oom = true;
+    rd_metric *nm = rd_grow(L, t->metrics, t->nmetrics, sizeof *nm);
+    if (!nm)
         return;
-    }
     t->metrics = nm;
     nm += t->nmetrics++;
     nm->suite = rd_dup_masked(L, tr_csv_get(row, "suite"));
@@ -199,11 +195,9 @@ static void add_fail(rd_loader *L, rd_token *t, const tr_csv_row *row)
         t->more_fails++;
         return;
     }
-    rd_fail *nf = realloc(t->fails, (t->nfails + 1) * sizeof *nf);
-    if (!nf) {
-        L->oom = true;
+    rd_fail *nf = rd_grow(L, t->fails, t->nfails, sizeof *nf);
+    if (!nf)
         return;
-    }
     t->fails = nf;
     nf += t->nfails++;
     memset(nf, 0, sizeof *nf);
@@ -328,11 +322,9 @@ static rd_series *series_of(rd_loader *L, rd_token *t, const char *metric, const
             return &t->series[i];
     if (t->nseries >= MAX_SERIES)
         return NULL;
-    rd_series *ns = realloc(t->series, (t->nseries + 1) * sizeof *ns);
-    if (!ns) {
-        L->oom = true;
+    rd_series *ns = rd_grow(L, t->series, t->nseries, sizeof *ns);
+    if (!ns)
         return NULL;
-    }
     t->series = ns;
     ns += t->nseries++;
     memset(ns, 0, sizeof *ns);
@@ -358,7 +350,7 @@ static int sample_row(void *ud, const tr_csv_row *row, tr_err *e)
         size_t cap = s->cap ? s->cap * 2 : 256;
         double *nv = realloc(s->v, cap * sizeof *nv);
         if (!nv)
-            return L->oom = true, -1;
+            return rd_oom(L);
         s->v = nv;
         s->cap = cap;
     }
@@ -398,8 +390,10 @@ static char *cycle_tip(rd_loader *L, const tr_csv_row *row)
     size_t n = strlen(suite) + strlen(test) + strlen(msg) + 96;
     if (n > 4096)
         n = 4096;
-    if (!(tip = malloc(n)))
-        return L->oom = true, NULL;
+    if (!(tip = malloc(n))) {
+        L->oom = true;
+        return NULL;
+    }
     snprintf(tip, n, "%s%s%s%scycle %s: %s%s%s", suite, *suite ? " / " : "", test, *suite || *test ? ", " : "",
              tr_csv_get(row, "cycle"), tr_csv_get(row, "verdict"), *msg ? ": " : "", msg);
     char *m = rd_dup_masked(L, tip);
@@ -432,9 +426,9 @@ static int cycle_row(void *ud, const tr_csv_row *row, tr_err *e)
     t->cycles_total++;
     if (t->ncycles >= RD_MAX_CYCLES)
         return 0;
-    rd_cycle *nc = realloc(t->cycles, (t->ncycles + 1) * sizeof *nc);
+    rd_cycle *nc = rd_grow(L, t->cycles, t->ncycles, sizeof *nc);
     if (!nc)
-        return L->oom = true, -1;
+        return -1;
     t->cycles = nc;
     nc += t->ncycles++;
     for (size_t k = 0; k < RD_MAX_STAGES; k++)
@@ -543,9 +537,16 @@ int rd_load(const char *dir, rd_run *run, tr_err *e)
 
 /* ---- freeing ---------------------------------------------------------------------------------- */
 
+#define FREE_ALL(...)                                                    \
+    do {                                                                 \
+        void *ptrs_[] = {__VA_ARGS__};                                   \
+        for (size_t k_ = 0; k_ < sizeof ptrs_ / sizeof ptrs_[0]; k_++) \
+            free(ptrs_[k_]);                                             \
+    } while (0)
+
 static void free_fail(rd_fail *f)
 {
-    free(f->suite), free(f->test), free(f->verdict), free(f->cls), free(f->message), free(f->file);
+    FREE_ALL(f->suite, f->test, f->verdict, f->cls, f->message, f->file);
     for (size_t k = 0; k < f->nhead; k++)
         free_trace(&f->head[k]);
     for (size_t k = 0; k < f->ntail; k++)
@@ -554,29 +555,25 @@ static void free_fail(rd_fail *f)
 
 static void free_token(rd_token *t)
 {
-    free(t->slot), free(t->serial), free(t->role), free(t->profile), free(t->reader), free(t->rig);
-    free(t->verdict), free(t->classifications), free(t->not_run_why), free(t->first_apdu_limit_from);
+    FREE_ALL(t->slot, t->serial, t->role, t->profile, t->reader, t->rig, t->verdict, t->classifications,
+             t->not_run_why, t->first_apdu_limit_from);
     for (size_t i = 0; i < t->nfails; i++)
         free_fail(&t->fails[i]);
-    free(t->fails);
     for (size_t i = 0; i < t->nmetrics; i++) {
         rd_metric *m = &t->metrics[i];
-        free(m->suite), free(m->test), free(m->metric), free(m->unit), free(m->message);
+        FREE_ALL(m->suite, m->test, m->metric, m->unit, m->message);
     }
-    free(t->metrics);
     for (size_t i = 0; i < t->nseries; i++)
-        free(t->series[i].metric), free(t->series[i].unit), free(t->series[i].v);
-    free(t->series);
+        FREE_ALL(t->series[i].metric, t->series[i].unit, t->series[i].v);
     for (size_t i = 0; i < t->ncycles; i++)
         free(t->cycles[i].tip);
-    free(t->cycles);
+    FREE_ALL(t->fails, t->metrics, t->series, t->cycles);
 }
 
 void rd_free(rd_run *run)
 {
     for (size_t i = 0; i < run->ntokens; i++)
         free_token(&run->tokens[i]);
-    free(run->tokens);
     for (size_t i = 0; i < run->nstages; i++)
         free(run->stages[i]);
     for (size_t i = 0; i < run->nprov_rows; i++) {
@@ -584,13 +581,11 @@ void rd_free(rd_run *run)
             free(run->prov_rows[i][c]);
         free(run->prov_rows[i]);
     }
-    free(run->prov_rows);
     for (size_t c = 0; c < run->nprov_cols; c++)
         free(run->prov_cols[c]);
-    free(run->prov_cols);
     for (size_t i = 0; i < run->njunit; i++)
-        free(run->junit[i].group), free(run->junit[i].name), free(run->junit[i].value), free(run->junit[i].source);
-    free(run->junit);
-    free(run->dir), free(run->run_id), free(run->rig), free(run->first_time), free(run->last_time);
+        FREE_ALL(run->junit[i].group, run->junit[i].name, run->junit[i].value, run->junit[i].source);
+    FREE_ALL(run->tokens, run->prov_rows, run->prov_cols, run->junit, run->dir, run->run_id, run->rig,
+             run->first_time, run->last_time);
     memset(run, 0, sizeof *run);
 }

@@ -20,6 +20,12 @@ typedef struct {
     char first_time[32], last_time[32];
 } rd_loader;
 
+/* arr (n elements of size) with room for one more: grown by doubling,
+ * its capacity the power of two n reached (none kept). NULL with L->oom
+ * set on no memory (arr unchanged). */
+void *rd_grow(rd_loader *L, void *arr, size_t n, size_t size);
+/* Out of memory: L->oom set, -1. */
+int rd_oom(rd_loader *L);
 /* A copy of s (NULL as ""); NULL with L->oom set on no memory. */
 char *rd_dup(rd_loader *L, const char *s);
 /* A copy of s with every PIN masked: the secrets (as text, hex and spaced

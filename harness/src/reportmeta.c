@@ -37,6 +37,23 @@ bool rd_name_is_pin(const char *name)
     return n >= 3 && !strcasecmp(name + n - 3, "PIN");
 }
 
+void *rd_grow(rd_loader *L, void *arr, size_t n, size_t size)
+{
+    if (n & (n - 1))
+        return arr; /* not a power of two: below the capacity */
+    size_t cap = n ? 2 * n : 1;
+    void *p = cap <= SIZE_MAX / size ? realloc(arr, cap * size) : NULL;
+    if (!p)
+        L->oom = true;
+    return p;
+}
+
+int rd_oom(rd_loader *L)
+{
+    L->oom = true;
+    return -1;
+}
+
 char *rd_dup(rd_loader *L, const char *s)
 {
     char *p = strdup(s ? s : "");
@@ -45,11 +62,14 @@ char *rd_dup(rd_loader *L, const char *s)
     return p;
 }
 
-/* s with every needle (any case) replaced by MASK; s is freed. */
-static char *replace_ci(rd_loader *L, char *s, const char *needle)
+/* s with MASK for every needle in it (any case) — or, value_only, for the
+ * value after each (up to a blank, comma, semicolon, quote or bracket);
+ * s is freed. */
+static char *mask_each(rd_loader *L, char *s, const char *needle, bool value_only)
 {
+    char *(*find)(const char *, const char *) = value_only ? strstr : strcasestr;
     size_t nl = strlen(needle), count = 0;
-    for (const char *p = s; (p = strcasestr(p, needle)); p += nl)
+    for (const char *p = s; (p = find(p, needle)); p += nl)
         count++;
     char *out = malloc(strlen(s) + count * sizeof MASK + 1);
     if (!out) {
@@ -59,36 +79,11 @@ static char *replace_ci(rd_loader *L, char *s, const char *needle)
     }
     char *o = out;
     const char *p = s, *hit;
-    while ((hit = strcasestr(p, needle))) {
-        memcpy(o, p, (size_t)(hit - p));
-        o += hit - p;
-        memcpy(o, MASK, sizeof MASK - 1);
-        o += sizeof MASK - 1;
-        p = hit + nl;
-    }
-    strcpy(o, p);
-    free(s);
-    return out;
-}
-
-/* The value of every ...PIN=VALUE in s replaced by MASK; s is freed. */
-static char *mask_assignments(rd_loader *L, char *s)
-{
-    size_t count = 0;
-    for (const char *p = s; (p = strstr(p, "PIN=")); p += 4)
-        count++;
-    char *out = malloc(strlen(s) + count * sizeof MASK + 1);
-    if (!out) {
-        free(s);
-        L->oom = true;
-        return NULL;
-    }
-    char *o = out;
-    const char *p = s, *hit;
-    while ((hit = strstr(p, "PIN="))) {
-        memcpy(o, p, (size_t)(hit - p) + 4);
-        o += hit - p + 4;
-        p = hit + 4 + strcspn(hit + 4, " \t\r\n,;'\")");
+    while ((hit = find(p, needle))) {
+        size_t keep = (size_t)(hit - p) + (value_only ? nl : 0);
+        memcpy(o, p, keep);
+        o += keep;
+        p = hit + nl + (value_only ? strcspn(hit + nl, " \t\r\n,;'\")") : 0);
         memcpy(o, MASK, sizeof MASK - 1);
         o += sizeof MASK - 1;
     }
@@ -109,10 +104,10 @@ char *rd_dup_masked(rd_loader *L, const char *s)
         const char *forms[] = {v, hex, spaced};
         for (size_t f = 0; out && f < sizeof forms / sizeof forms[0]; f++)
             if (strcasestr(out, forms[f]))
-                out = replace_ci(L, out, forms[f]);
+                out = mask_each(L, out, forms[f], false);
     }
     if (out && strstr(out, "PIN="))
-        out = mask_assignments(L, out);
+        out = mask_each(L, out, "PIN=", true);
     return out;
 }
 
@@ -140,7 +135,7 @@ static int take_prov_header(rd_loader *L, const tr_csv_row *row)
     size_t n = tr_csv_ncols(row) < PROV_COLS_MAX ? tr_csv_ncols(row) : PROV_COLS_MAX;
     r->prov_cols = calloc(n ? n : 1, sizeof *r->prov_cols);
     if (!r->prov_cols)
-        return L->oom = true, -1;
+        return rd_oom(L);
     for (size_t c = 0; c < n; c++)
         r->prov_cols[c] = rd_dup(L, tr_csv_colname(row, c));
     r->nprov_cols = n;
@@ -156,19 +151,19 @@ static int prov_row(void *ud, const tr_csv_row *row, tr_err *e)
         return -1;
     if (r->nprov_rows >= RD_MAX_PROPS)
         return 1;
-    char ***nr = realloc(r->prov_rows, (r->nprov_rows + 1) * sizeof *nr);
+    char ***nr = rd_grow(L, r->prov_rows, r->nprov_rows, sizeof *nr);
     if (!nr)
-        return L->oom = true, -1;
+        return -1;
     r->prov_rows = nr;
     char **cells = calloc(r->nprov_cols ? r->nprov_cols : 1, sizeof *cells);
     if (!cells)
-        return L->oom = true, -1;
+        return rd_oom(L);
     nr[r->nprov_rows++] = cells;
     for (size_t c = 0; c < r->nprov_cols; c++) {
         const char *v = tr_csv_cell(row, (int)c);
         cells[c] = strndup(v, META_CELL_MAX); /* masked once every PIN is known */
         if (!cells[c])
-            return L->oom = true, -1;
+            return rd_oom(L);
     }
     return 0;
 }
@@ -321,7 +316,7 @@ static void add_junit_prop(rd_loader *L, const char *group, const char *line)
 {
     rd_run *r = L->run;
     char *name = attr_of(line, "name"), *value = attr_of(line, "value");
-    rd_prop *np = r->njunit < RD_MAX_PROPS && name && value ? realloc(r->junit, (r->njunit + 1) * sizeof *np) : NULL;
+    rd_prop *np = r->njunit < RD_MAX_PROPS && name && value ? rd_grow(L, r->junit, r->njunit, sizeof *np) : NULL;
     if (np) {
         r->junit = np;
         np += r->njunit++;
@@ -329,8 +324,6 @@ static void add_junit_prop(rd_loader *L, const char *group, const char *line)
         np->name = rd_dup_masked(L, name);
         np->value = rd_name_is_pin(name) ? rd_dup(L, MASK) : rd_dup_masked(L, value);
         np->source = NULL;
-    } else if (r->njunit < RD_MAX_PROPS && name && value) {
-        L->oom = true;
     }
     free(name);
     free(value);

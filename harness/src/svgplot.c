@@ -119,15 +119,22 @@ static void attr_num(tr_html *h, const char *name, double v)
     tr_html_raw(h, "\"");
 }
 
+/* <tag name0="v0" ...  class= fill=/>: every shape of the plots. */
+static void shape(tr_html *h, const char *tag, const char *const *names, const double *v, size_t n, const char *cls,
+                  const char *fill)
+{
+    tr_html_fmt(h, "<%s", tag);
+    for (size_t i = 0; i < n; i++)
+        attr_num(h, names[i], v[i]);
+    tr_html_attr(h, "class", cls);
+    tr_html_attr(h, "fill", fill);
+    tr_html_raw(h, "/>");
+}
+
 static void line(tr_html *h, double x1, double y1, double x2, double y2, const char *cls)
 {
-    tr_html_raw(h, "<line");
-    attr_num(h, "x1", x1);
-    attr_num(h, "y1", y1);
-    attr_num(h, "x2", x2);
-    attr_num(h, "y2", y2);
-    tr_html_attr(h, "class", cls);
-    tr_html_raw(h, "/>");
+    static const char *const names[] = {"x1", "y1", "x2", "y2"};
+    shape(h, "line", names, (const double[]){x1, y1, x2, y2}, 4, cls, NULL);
 }
 
 /* <text> at x, y; anchor "start" "middle" "end"; rotate degrees (0 none). */
@@ -279,25 +286,14 @@ static void box_title(tr_html *h, const tr_svg_dist *d, const double *s, size_t 
 
 static void rect(tr_html *h, double x, double y, double w, double ht, const char *cls, const char *fill)
 {
-    tr_html_raw(h, "<rect");
-    attr_num(h, "x", x);
-    attr_num(h, "y", y);
-    attr_num(h, "width", w < 0 ? 0 : w);
-    attr_num(h, "height", ht < 0 ? 0 : ht);
-    tr_html_attr(h, "class", cls);
-    tr_html_attr(h, "fill", fill);
-    tr_html_raw(h, "/>");
+    static const char *const names[] = {"x", "y", "width", "height"};
+    shape(h, "rect", names, (const double[]){x, y, w < 0 ? 0 : w, ht < 0 ? 0 : ht}, 4, cls, fill);
 }
 
 static void circle(tr_html *h, double x, double y, double r, const char *fill, const char *cls)
 {
-    tr_html_raw(h, "<circle");
-    attr_num(h, "cx", x);
-    attr_num(h, "cy", y);
-    attr_num(h, "r", r);
-    tr_html_attr(h, "fill", fill);
-    tr_html_attr(h, "class", cls);
-    tr_html_raw(h, "/>");
+    static const char *const names[] = {"cx", "cy", "r"};
+    shape(h, "circle", names, (const double[]){x, y, r}, 3, cls, fill);
 }
 
 /* Box, whiskers, median and the strip of one category at x (width bw). */

@@ -33,7 +33,8 @@ typedef struct {
 typedef struct {
     char parent[PATH_MAX];
     char current[256]; /* the current run's directory name */
-    bool loaded;
+    bool loaded, load_failed;
+    tr_err load_err;
     yrun *runs;
     size_t nruns;
 } dirs_ctx;
@@ -152,22 +153,42 @@ static void free_runs(dirs_ctx *c)
     c->nruns = 0;
 }
 
+/* The directories could not be read: kept for every later question. */
+static int load_fail(dirs_ctx *c, const tr_err *why, tr_err *e)
+{
+    c->load_failed = true;
+    c->load_err = *why;
+    *e = *why;
+    return -1;
+}
+
+/* Every listed run read (at most TR_YIELD_SCAN_MAX and the current one); a
+ * sibling that cannot be read (permissions, a file that is not CSV) is left
+ * out of the history, the current run's failure is an error. Read once:
+ * a failure is kept and given to every question. */
 static int load_all(dirs_ctx *c, tr_err *e)
 {
-    if (list_dirs(c, e) < 0)
-        return -1;
+    c->loaded = true;
+    tr_err le;
+    if (list_dirs(c, &le) < 0)
+        return load_fail(c, &le, e);
     size_t keep = 0;
     for (size_t i = 0; i < c->nruns; i++) {
-        if (keep >= TR_YIELD_SCAN_MAX && !c->runs[i].current) {
-            free(c->runs[i].tokens);
+        yrun r = c->runs[i];
+        c->runs[i].tokens = NULL; /* r owns them now */
+        c->runs[i].ntokens = 0;
+        bool wanted = keep < TR_YIELD_SCAN_MAX || r.current;
+        tr_err re;
+        tr_err_clear(&re);
+        if (!wanted || load_run(c, &r, &re) < 0) {
+            free(r.tokens);
+            if (wanted && (r.current || re.code == TR_E_NOMEM))
+                return load_fail(c, &re, e);
             continue;
         }
-        if (load_run(c, &c->runs[i], e) < 0)
-            return -1;
-        c->runs[keep++] = c->runs[i];
+        c->runs[keep++] = r;
     }
     c->nruns = keep;
-    c->loaded = true;
     return 0;
 }
 
@@ -208,6 +229,10 @@ static int dirs_gather(tr_yield_source *src, const char *profile, tr_yield_point
 {
     dirs_ctx *c = src->ctx;
     *n = 0;
+    if (c->load_failed) {
+        *e = c->load_err;
+        return -1;
+    }
     if (!c->loaded && load_all(c, e) < 0)
         return -1;
     const char *now = current_time(c);

@@ -28,6 +28,7 @@
 #include "remedy.h"
 #include "reportdir.h"
 #include "svgplot.h"
+#include "testfs.h"
 #include "yieldhist.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -68,45 +69,6 @@ static const char *srcdir(void)
 {
     const char *d = getenv("TR_SRCDIR");
     return d && *d ? d : ".";
-}
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/check_htmlreport.XXXXXX";
-    char *d = mkdtemp(tmpl);
-    ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
 }
 
 /* ---- the HTML writer ------------------------------------------------------------------------- */
@@ -303,7 +265,7 @@ START_TEST(every_class_has_a_hint)
     /* README's fault table: | fault | caught by | `class` | through SKF | */
     char path[1024];
     snprintf(path, sizeof path, "%s/README.md", srcdir());
-    char *readme = slurp(path);
+    char *readme = testfs_slurp(path);
     size_t seen = 0;
     for (char *l = strstr(readme, "\n| `"); l; l = strstr(l + 1, "\n| `")) {
         char *end = strchr(l + 1, '\n'), *col = l + 1;
@@ -353,7 +315,7 @@ END_TEST
  * failing test with 30 trace rows, 3 cycles, no summary.csv. */
 static void hostile_run(const char *dir)
 {
-    write_file(dir, "results.csv",
+    testfs_write(dir, "results.csv",
                RESULTS_HEAD
                "r1,2026-01-01T00:00:00.000Z,rig,A1,rd,\"<img src=x onerror=alert(1)>\",main,ref1-sm2,s,t1,pass,,0.1,,,,,s.tsuite,1\n"
                "r1,2026-01-01T00:00:01.000Z,rig,A1,rd,\"<img src=x onerror=alert(1)>\",main,ref1-sm2,s,t2,fail,pin.no-lockout,0.2,,,,"
@@ -371,18 +333,18 @@ static void hostile_run(const char *dir)
         fprintf(f, "2026-01-01T00:00:01.000Z,A1,\"<img src=x onerror=alert(1)>\",s,t2,s.tsuite,%d,00 20 00 81 08 "
                    "31 32 33 34 35 36 37 38,ROW%02d,63C9,%d\n", i == 30 ? 9 : 5, i, 100 + i);
     fclose(f);
-    write_file(dir, "cycles.csv",
+    testfs_write(dir, "cycles.csv",
                "time,slot,serial,cycle,off_ms,to_device_ms,to_reader_ms,to_atr_ms,to_first_apdu_ms,atr,stage,power_level,verdict,message\n"
                "t,A2,B2,1,300,,0.0,400,2200,3B,apdu,card-gone,time.slow-start,over FIRST_APDU_MAX_MS 1500 ms\n"
                "t,A2,B2,2,300,,0.0,400,401,3B,apdu,card-gone,pass,\n"
                "t,A2,B2,1,300,,0.0,,,,reader,card-gone,enum.no-card,no card\n");
-    write_file(dir, "provenance.csv", "slot,name,value,source\nA1,DEFAULT_PIN,12345678,profile\n"
+    testfs_write(dir, "provenance.csv", "slot,name,value,source\nA1,DEFAULT_PIN,12345678,profile\n"
                                       ",command_line,tokenrig run -D SO_PIN=87654321,argv\n");
 }
 
 START_TEST(reader_escapes_masks_and_excerpts)
 {
-    char *dir = make_tmpdir();
+    char *dir = testfs_tmpdir("check_htmlreport");
     hostile_run(dir);
     rd_run run;
     tr_err e;
@@ -410,20 +372,20 @@ START_TEST(reader_escapes_masks_and_excerpts)
     ck_assert_str_eq(run.stages[0], "off");
     ck_assert_str_eq(run.stages[4], "to_first_apdu");
     rd_free(&run);
-    rm_rf(dir);
+    testfs_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(page_escapes_everything_from_files)
 {
-    char *dir = make_tmpdir();
+    char *dir = testfs_tmpdir("check_htmlreport");
     hostile_run(dir);
     tr_err e;
     ck_assert_msg(tr_html_report_write(dir, NULL, NULL, &e) == 0, "%s", e.msg);
     char path[1024];
     snprintf(path, sizeof path, "%s/report.html", dir);
-    char *page = slurp(path);
+    char *page = testfs_slurp(path);
     ck_assert_uint_eq(count(page, "<script"), 1);
     ck_assert_uint_eq(count(page, "</script>"), 1);
     ck_assert_ptr_null(strstr(page, "<img"));
@@ -442,21 +404,21 @@ START_TEST(page_escapes_everything_from_files)
     /* the hint beside the failure */
     ck_assert_ptr_nonnull(strstr(page, "Next step (pin.no-lockout)"));
     free(page);
-    rm_rf(dir);
+    testfs_rm_rf(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(not_a_report_directory)
 {
-    char *dir = make_tmpdir();
+    char *dir = testfs_tmpdir("check_htmlreport");
     tr_err e;
     ck_assert_int_eq(tr_html_report_write(dir, NULL, NULL, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.msg, "not a report directory"));
     char path[1024];
     snprintf(path, sizeof path, "%s/report.html", dir);
     ck_assert_int_ne(access(path, F_OK), 0);
-    rm_rf(dir);
+    testfs_rm_rf(dir);
     free(dir);
 }
 END_TEST
@@ -471,17 +433,17 @@ static void run_dir(const char *parent, const char *name, const char *time, cons
     size_t o = (size_t)snprintf(buf, sizeof buf, "run_id,rig,slot,serial,role,verdict,classifications,tests\n");
     for (int i = 0; i < n; i++)
         o += (size_t)snprintf(buf + o, sizeof buf - o, "%s,r,A%d,S%d,main,%s,,1\n", name, i, i, i < passed ? "PASS" : "FAIL");
-    write_file(dir, "summary.csv", buf);
+    testfs_write(dir, "summary.csv", buf);
     o = (size_t)snprintf(buf, sizeof buf, RESULTS_HEAD);
     for (int i = 0; i < n; i++)
         o += (size_t)snprintf(buf + o, sizeof buf - o, "%s,%s,r,A%d,rd,S%d,main,%s,s,t,pass,,0,,,,,f,1\n", name, time, i, i,
                               profile);
-    write_file(dir, "results.csv", buf);
+    testfs_write(dir, "results.csv", buf);
 }
 
 START_TEST(history_from_sibling_directories)
 {
-    char *parent = make_tmpdir();
+    char *parent = testfs_tmpdir("check_htmlreport");
     for (int k = 0; k < 25; k++) { /* 25 earlier runs of sm2 */
         char name[32], time[40];
         snprintf(name, sizeof name, "old%02d", k);
@@ -515,7 +477,7 @@ START_TEST(history_from_sibling_directories)
     ck_assert_msg(src.gather(&src, "nothing", pts, 20, &n, &e) == 0, "%s", e.msg);
     ck_assert_uint_eq(n, 0);
     src.close(&src);
-    rm_rf(parent);
+    testfs_rm_rf(parent);
     free(parent);
 }
 END_TEST
