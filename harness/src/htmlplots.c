@@ -179,7 +179,7 @@ static void first_apdu_plot(tr_html *h, const rd_run *run)
     if (!h->err)
         tr_svg_distributions(h, &fr, d, n);
     caption_open(h, "caption-first-apdu");
-    tr_html_fmt(h, "Every power cycle of every token (%zu tokens). The dashed line: each token's FIRST_APDU_MAX_MS where "
+    tr_html_fmt(h, "Every power cycle of every token (%zu token(s)). The dashed line: each token's FIRST_APDU_MAX_MS where "
                    "the run recorded it; the token details say where it came from.", n);
     tr_html_raw(h, "</p>\n");
     for (size_t i = 0; vals && i < n; i++)

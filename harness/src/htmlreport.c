@@ -155,7 +155,10 @@ static void batch_header(tr_html *h, const page *pg)
         if (c[k])
             tr_html_fmt(h, " &middot; <span class=\"v-%s\">%s %u</span>", names[k], names[k], c[k]);
     tr_html_raw(h, "</p>\n");
-    if (!run->has_summary)
+    if (run->cycles_only)
+        tr_html_raw(h, "<p class=\"hint\" id=\"cycles-only\">Power cycles only (a <code>tokenrig cycle</code> "
+                       "directory): a token fails when one of its cycles failed; its counts are cycles.</p>\n");
+    else if (!run->has_summary)
         tr_html_raw(h, "<p class=\"hint\" id=\"no-summary\">summary.csv was not written (the run did not finish): the "
                        "verdicts here are made from results.csv's rows by the rule of summary.csv.</p>\n");
     tr_html_raw(h, "<nav><a href=\"#tokens\">Tokens</a><a href=\"#plots\">Plots</a><a href=\"#details\">Details</a>"

@@ -235,17 +235,25 @@ static void verdict_row(rd_loader *L, rd_token *t, const tr_csv_row *row)
     t->duration_s += num_of(tr_csv_get(row, "duration_s"), 0);
 }
 
+/* The row's time into the run's first and last. */
+static void note_time(rd_loader *L, const tr_csv_row *row)
+{
+    const char *time = tr_csv_get(row, "time");
+    if (!*time)
+        return;
+    if (!L->first_time[0] || strcmp(time, L->first_time) < 0)
+        tr_strlcpy(L->first_time, time, sizeof L->first_time);
+    if (strcmp(time, L->last_time) > 0)
+        tr_strlcpy(L->last_time, time, sizeof L->last_time);
+}
+
 static int results_row(void *ud, const tr_csv_row *row, tr_err *e)
 {
     (void)e;
     rd_loader *L = ud;
     rd_run *r = L->run;
     r->result_rows++;
-    const char *time = tr_csv_get(row, "time");
-    if (!L->first_time[0])
-        tr_strlcpy(L->first_time, time, sizeof L->first_time);
-    if (strcmp(time, L->last_time) > 0)
-        tr_strlcpy(L->last_time, time, sizeof L->last_time);
+    note_time(L, row);
     set_if_empty(L, &r->run_id, tr_csv_get(row, "run_id"));
     set_if_empty(L, &r->rig, tr_csv_get(row, "rig"));
     rd_token *t = token_for(L, tr_csv_get(row, "slot"), tr_csv_get(row, "serial"), !r->has_summary);
@@ -419,11 +427,22 @@ static int cycle_row(void *ud, const tr_csv_row *row, tr_err *e)
     r->cycle_rows++;
     if (!L->stages_known)
         find_stages(L, row);
+    note_time(L, row);
+    set_if_empty(L, &r->run_id, tr_csv_get(row, "run_id")); /* when cycles.csv has the column */
     rd_token *t = token_for(L, tr_csv_get(row, "slot"), tr_csv_get(row, "serial"), !r->has_summary);
     if (!t)
         return L->oom ? -1 : 0;
     cycle_limit(L, t, tr_csv_get(row, "message"));
     t->cycles_total++;
+    const char *v = tr_csv_get(row, "verdict");
+    bool failed = *v && strcmp(v, "pass") != 0;
+    if (!r->has_summary && !r->result_rows) { /* `tokenrig cycle`: the cycles are the token's record */
+        t->tests++;
+        t->passed += !failed;
+        t->failed += failed;
+        if (failed)
+            add_code(L, &t->classifications, v);
+    }
     if (t->ncycles >= RD_MAX_CYCLES)
         return 0;
     rd_cycle *nc = rd_grow(L, t->cycles, t->ncycles, sizeof *nc);
@@ -433,8 +452,7 @@ static int cycle_row(void *ud, const tr_csv_row *row, tr_err *e)
     nc += t->ncycles++;
     for (size_t k = 0; k < RD_MAX_STAGES; k++)
         nc->stage[k] = k < r->nstages ? num_of(tr_csv_cell(row, L->stage_col[k]), -1) : -1;
-    const char *v = tr_csv_get(row, "verdict");
-    nc->failed = *v && strcmp(v, "pass") != 0;
+    nc->failed = failed;
     nc->tip = cycle_tip(L, row);
     return L->oom ? -1 : 0;
 }
@@ -518,6 +536,7 @@ int rd_load(const char *dir, rd_run *run, tr_err *e)
     if (rc == 0 && !run->has_summary && !run->has_results && !run->has_cycles)
         rc = tr_fail(e, TR_E_USAGE, "%s: not a report directory (no summary.csv, results.csv or cycles.csv)", dir);
     if (rc == 0) {
+        run->cycles_only = !run->has_summary && !run->result_rows && run->cycle_rows;
         if (!run->has_summary)
             verdicts_from_rows(&L);
         rd_apply_provenance_limits(&L);

@@ -15,7 +15,9 @@
  * the messages are masked when written), and masks the values of variables
  * named *PIN in provenance.csv, and any text equal to one of them, again;
  * write anything; decide verdicts (summary.csv's are taken; without one,
- * reports.h's rule over results.csv is applied and the page says so).
+ * reports.h's rule over results.csv is applied, and in a directory of
+ * `tokenrig cycle` — cycles.csv alone — its rule: a failed cycle fails the
+ * token; the page says which).
  */
 #ifndef TR_REPORTDIR_H
 #define TR_REPORTDIR_H
@@ -92,6 +94,8 @@ typedef struct {
     char *dir;
     char *run_id, *rig, *first_time, *last_time;
     bool has_summary, has_results, has_trace, has_samples, has_cycles, has_junit, has_provenance;
+    bool cycles_only;            /* a `tokenrig cycle` directory: a token's
+                                    counts are its cycles, FAIL when one failed */
     rd_token *tokens;            /* sorted: failing first, then by slot */
     size_t ntokens;
     char *stages[RD_MAX_STAGES]; /* cycles.csv's stage columns, in order */

@@ -409,6 +409,36 @@ START_TEST(page_escapes_everything_from_files)
 }
 END_TEST
 
+/* A `tokenrig cycle` directory: results.csv has its header only. */
+START_TEST(cycle_directory_verdicts)
+{
+    char *dir = testfs_tmpdir("check_htmlreport");
+    testfs_write(dir, "results.csv", RESULTS_HEAD);
+    testfs_write(dir, "cycles.csv",
+                 "time,slot,serial,cycle,off_ms,to_reader_ms,to_atr_ms,to_first_apdu_ms,verdict,message\n"
+                 "2026-01-01T00:00:02.000Z,A1,S1,1,100,0,400,401,pass,\n"
+                 "2026-01-01T00:00:01.000Z,A1,S1,2,100,0,,,enum.no-card,gone\n"
+                 "2026-01-01T00:00:03.000Z,A2,S2,1,100,0,400,401,pass,\n");
+    rd_run run;
+    tr_err e;
+    ck_assert_msg(rd_load(dir, &run, &e) == 0, "%s", e.msg);
+    ck_assert(run.cycles_only);
+    ck_assert_uint_eq(run.ntokens, 2);
+    ck_assert_str_eq(run.tokens[0].slot, "A1");
+    ck_assert_str_eq(run.tokens[0].verdict, "FAIL");
+    ck_assert_str_eq(run.tokens[0].classifications, "enum.no-card");
+    ck_assert_uint_eq(run.tokens[0].tests, 2);
+    ck_assert_uint_eq(run.tokens[0].failed, 1);
+    ck_assert_str_eq(run.tokens[1].verdict, "PASS");
+    ck_assert_uint_eq(run.nstages, 4);
+    ck_assert_str_eq(run.first_time, "2026-01-01T00:00:01.000Z");
+    ck_assert_str_eq(run.last_time, "2026-01-01T00:00:03.000Z");
+    rd_free(&run);
+    testfs_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(not_a_report_directory)
 {
     char *dir = testfs_tmpdir("check_htmlreport");
@@ -504,6 +534,7 @@ static Suite *htmlreport_suite(void)
     TCase *d = tcase_create("directory");
     tcase_add_test(d, reader_escapes_masks_and_excerpts);
     tcase_add_test(d, page_escapes_everything_from_files);
+    tcase_add_test(d, cycle_directory_verdicts);
     tcase_add_test(d, not_a_report_directory);
     tcase_add_test(d, history_from_sibling_directories);
     suite_add_tcase(s, d);
