@@ -40,7 +40,8 @@ static double series_limit(const rd_token *t, const char *metric)
     size_t n = strlen(metric);
     for (size_t i = 0; i < t->nmetrics; i++) {
         const rd_metric *m = &t->metrics[i];
-        if (m->limit > 0 && !strncmp(m->metric, metric, n) && !strcmp(m->metric + n, ".max"))
+        if (m->limit > 0 && !strcmp(m->limit_kind, "max") && !strncmp(m->metric, metric, n) &&
+            !strcmp(m->metric + n, ".max"))
             return m->limit;
     }
     return -1;
@@ -63,6 +64,52 @@ static double common_limit(const tr_svg_dist *d, size_t n)
         if (d[i].limit != d[0].limit)
             return -1;
     return d[0].limit;
+}
+
+static const rd_metric *metric_row_of(const rd_token *t, const char *base, const char *suffix)
+{
+    size_t n = strlen(base);
+    for (size_t i = 0; i < t->nmetrics; i++)
+        if (!strncmp(t->metrics[i].metric, base, n) && t->metrics[i].metric[n] == '.' &&
+            !strcmp(t->metrics[i].metric + n + 1, suffix))
+            return &t->metrics[i];
+    return NULL;
+}
+
+/* The measure's metric rows per token (results.csv: <metric>.n, .p50 ...),
+ * each with its limit beside it where the run recorded one. */
+static void latency_table(tr_html *h, const rd_run *run, const char *metric, size_t k)
+{
+    static const char *const cols[] = {"n", "mean", "p50", "p95", "p99", "max", "rate"};
+    tr_html_fmt(h, "<table class=\"metrics\" id=\"latency-table-%zu\"><tr><th>token</th>", k);
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+        tr_html_fmt(h, "<th>%s</th>", cols[c]);
+    tr_html_raw(h, "</tr>\n");
+    for (size_t i = 0; i < run->ntokens; i++) {
+        const rd_token *t = &run->tokens[i];
+        if (!series_named(t, metric))
+            continue;
+        tr_html_fmt(h, "<tr><td><a href=\"#token-%zu\">", i);
+        tr_html_text(h, t->slot);
+        tr_html_raw(h, "</a></td>");
+        for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+            const rd_metric *m = metric_row_of(t, metric, cols[c]);
+            tr_html_raw(h, m && m->failed ? "<td class=\"n v-fail\">" : "<td class=\"n\">");
+            if (m) {
+                tr_html_num(h, m->value, c == 0 ? 0 : 3);
+                tr_html_raw(h, " ");
+                tr_html_text(h, m->unit);
+            }
+            if (m && m->limit >= 0) {
+                tr_html_raw(h, !strcmp(m->limit_kind, "min") ? " (&ge; " : " (&le; ");
+                tr_html_num(h, m->limit, m->limit == floor(m->limit) ? 0 : 3);
+                tr_html_raw(h, ")");
+            }
+            tr_html_raw(h, "</td>");
+        }
+        tr_html_raw(h, "</tr>\n");
+    }
+    tr_html_raw(h, "</table>\n");
 }
 
 static void latency_plot(tr_html *h, const rd_run *run, const char *metric, size_t k)
@@ -105,7 +152,8 @@ static void latency_plot(tr_html *h, const rd_run *run, const char *metric, size
                    "(at most %d per token, spread over the sorted values). ",
                 n, samples, total > samples ? " (more in samples.csv than kept)" : "", TR_SVG_STRIP_MAX);
     tr_html_raw(h, common > 0 || n == 0 ? "" : "A per-sample limit (max_ms) is drawn where results.csv records it. ");
-    tr_html_raw(h, "</p>\n");
+    tr_html_raw(h, "Below: the measure's metric rows of results.csv, each limit beside its value.</p>\n");
+    latency_table(h, run, metric, k);
 out:
     free(d);
     free(href);

@@ -379,7 +379,7 @@ static void metrics_table(tr_html *h, const rd_token *t)
     size_t shown = 0;
     for (size_t i = 0; i < t->nmetrics; i++) {
         const rd_metric *m = &t->metrics[i];
-        if (!*nz(m->message)) /* kept for its limit only: it passed */
+        if (!m->failed)
             continue;
         if (!shown++)
             tr_html_raw(h, "<h4>Metrics over their limit</h4>\n<table class=\"metrics\"><tr><th>suite / test</th>"
@@ -395,9 +395,11 @@ static void metrics_table(tr_html *h, const rd_token *t)
         tr_html_raw(h, " ");
         tr_html_text(h, m->unit);
         tr_html_raw(h, "</td><td class=\"n\">");
-        if (m->limit > 0)
+        if (m->limit >= 0) {
+            tr_html_text(h, m->limit_kind);
+            tr_html_raw(h, " ");
             tr_html_num(h, m->limit, 3);
-        else
+        } else
             tr_html_raw(h, "not recorded");
         tr_html_raw(h, "</td>");
         text_cells(h, (const char *const[]){m->message}, 1);

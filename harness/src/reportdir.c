@@ -15,7 +15,6 @@
 #include "util.h"
 
 #define CELL_KEEP 2048 /* bytes of a trace cell kept (an APDU of 1000 bytes in hex) */
-#define MAX_METRICS 256
 #define MAX_SERIES 32
 
 static const char *nz(const char *s)
@@ -152,9 +151,10 @@ static int summary_row(void *ud, const tr_csv_row *row, tr_err *e)
 
 /* ---- results.csv ------------------------------------------------------------------------- */
 
-static void add_metric(rd_loader *L, rd_token *t, const tr_csv_row *row, double limit)
+static void add_metric(rd_loader *L, rd_token *t, const tr_csv_row *row, double limit, const char *kind)
 {
-    if (t->nmetrics >= MAX_METRICS)
+    bool failed = !strcmp(tr_csv_get(row, "verdict"), "fail");
+    if (t->nmetrics >= RD_MAX_METRICS || (t->nmetrics >= RD_MAX_METRICS / 2 && !failed))
         return;
     rd_metric *nm = rd_grow(L, t->metrics, t->nmetrics, sizeof *nm);
     if (!nm)
@@ -168,14 +168,18 @@ static void add_metric(rd_loader *L, rd_token *t, const tr_csv_row *row, double 
     nm->message = rd_dup_masked(L, tr_csv_get(row, "message"));
     nm->value = num_of(tr_csv_get(row, "value"), NAN);
     nm->limit = limit;
+    tr_strlcpy(nm->limit_kind, limit >= 0 ? kind : "", sizeof nm->limit_kind);
+    nm->failed = failed;
 }
 
-/* A metric row: its limit (a limit column when the run wrote one, else the
- * limit a broken-limit message names); kept when it failed or has a limit. */
+/* A metric row, with its limit: results.csv's limit and limit_kind
+ * columns when the run wrote them, else the limit a broken-limit message
+ * names (FIRST_APDU_MAX_MS of first_apdu_ms, max_ms of a measure's .max). */
 static void metric_row(rd_loader *L, rd_token *t, const tr_csv_row *row)
 {
     const char *name = tr_csv_get(row, "metric"), *msg = tr_csv_get(row, "message");
     double limit = num_of(tr_csv_get(row, "limit"), -1);
+    const char *kind = *tr_csv_get(row, "limit_kind") ? tr_csv_get(row, "limit_kind") : "max";
     if (limit < 0 && !strcmp(name, "first_apdu_ms"))
         limit = rd_limit_in_text(msg, "FIRST_APDU_MAX_MS");
     if (limit < 0 && strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".max"))
@@ -185,8 +189,7 @@ static void metric_row(rd_loader *L, rd_token *t, const tr_csv_row *row)
         free(t->first_apdu_limit_from);
         t->first_apdu_limit_from = rd_dup(L, "results.csv (a first_apdu_ms row)");
     }
-    if (!strcmp(tr_csv_get(row, "verdict"), "fail") || limit >= 0)
-        add_metric(L, t, row, limit);
+    add_metric(L, t, row, limit, kind);
 }
 
 static void add_fail(rd_loader *L, rd_token *t, const tr_csv_row *row)
@@ -409,13 +412,16 @@ static char *cycle_tip(rd_loader *L, const tr_csv_row *row)
     return m;
 }
 
-static void cycle_limit(rd_loader *L, rd_token *t, const char *msg)
+/* The limit the cycle was judged by: its first_apdu_limit_ms column
+ * (over what results.csv said), else the limit its message names. */
+static void cycle_limit(rd_loader *L, rd_token *t, const tr_csv_row *row)
 {
-    double lim = rd_limit_in_text(msg, "FIRST_APDU_MAX_MS");
-    if (lim > 0 && t->first_apdu_limit < 0) {
+    double col = num_of(tr_csv_get(row, "first_apdu_limit_ms"), -1);
+    double lim = col > 0 ? col : rd_limit_in_text(tr_csv_get(row, "message"), "FIRST_APDU_MAX_MS");
+    if (lim > 0 && (t->first_apdu_limit < 0 || col > 0)) {
         t->first_apdu_limit = lim;
         free(t->first_apdu_limit_from);
-        t->first_apdu_limit_from = rd_dup(L, "cycles.csv (a cycle's message)");
+        t->first_apdu_limit_from = rd_dup(L, col > 0 ? "cycles.csv (first_apdu_limit_ms)" : "cycles.csv (a cycle's message)");
     }
 }
 
@@ -432,7 +438,7 @@ static int cycle_row(void *ud, const tr_csv_row *row, tr_err *e)
     rd_token *t = token_for(L, tr_csv_get(row, "slot"), tr_csv_get(row, "serial"), !r->has_summary);
     if (!t)
         return L->oom ? -1 : 0;
-    cycle_limit(L, t, tr_csv_get(row, "message"));
+    cycle_limit(L, t, row);
     t->cycles_total++;
     const char *v = tr_csv_get(row, "verdict");
     bool failed = *v && strcmp(v, "pass") != 0;

@@ -35,6 +35,7 @@
 #define RD_MAX_CYCLES 100000 /* cycles kept per token */
 #define RD_MAX_STAGES 8      /* stage columns of cycles.csv */
 #define RD_MAX_PROPS 20000   /* provenance rows, JUnit properties */
+#define RD_MAX_METRICS 256   /* metric rows kept per token */
 
 typedef struct {
     char *time, *file, *command, *response, *sw;
@@ -55,6 +56,8 @@ typedef struct {
 typedef struct {
     char *suite, *test, *metric, *unit, *message;
     double value, limit;     /* limit < 0: not recorded */
+    char limit_kind[8];      /* "max" (value must not exceed it), "min", "" */
+    bool failed;
 } rd_metric;
 
 typedef struct {
@@ -75,13 +78,15 @@ typedef struct {
     double duration_s;
     rd_fail *fails;
     size_t nfails, more_fails; /* more_fails: beyond RD_MAX_FAILS */
-    rd_metric *metrics;      /* failed metric rows */
+    rd_metric *metrics;      /* metric rows (past RD_MAX_METRICS / 2: failed ones only) */
     size_t nmetrics;
     rd_series *series;       /* samples.csv, one per metric */
     size_t nseries;
     rd_cycle *cycles;
     size_t ncycles, cycles_total;
-    double first_apdu_limit; /* FIRST_APDU_MAX_MS in ms; < 0 not recorded */
+    double first_apdu_limit; /* FIRST_APDU_MAX_MS in ms; < 0 not recorded (from, in
+                                order: provenance.csv, cycles.csv's first_apdu_limit_ms,
+                                results.csv's limit, a message naming it) */
     char *first_apdu_limit_from;
 } rd_token;
 

@@ -213,8 +213,9 @@ int rd_read_provenance(rd_loader *L)
     return L->oom ? tr_fail(L->e, TR_E_NOMEM, "%s: out of memory", path) : 0;
 }
 
-/* FIRST_APDU_MAX_MS rows: a run-wide one (slot empty) first, then the
- * slot's own, over what messages said (provenance is what the run used). */
+/* FIRST_APDU_MAX_MS rows (var.FIRST_APDU_MAX_MS as provenance.c names the
+ * effective variables): a run-wide one (slot empty) first, then the slot's
+ * own, over what the other files said (provenance is what the run used). */
 void rd_apply_provenance_limits(rd_loader *L)
 {
     rd_run *r = L->run;
@@ -226,7 +227,8 @@ void rd_apply_provenance_limits(rd_loader *L)
             char **cells = r->prov_rows[i];
             const char *slot = si >= 0 ? cells[si] : "";
             double v;
-            if (strcmp(cells[ni], "FIRST_APDU_MAX_MS") || (pass == 0) != !*slot || !tr_parse_double(cells[vi], &v) ||
+            const char *name = !strncmp(cells[ni], "var.", 4) ? cells[ni] + 4 : cells[ni];
+            if (strcmp(name, "FIRST_APDU_MAX_MS") || (pass == 0) != !*slot || !tr_parse_double(cells[vi], &v) ||
                 v <= 0)
                 continue;
             for (size_t k = 0; k < r->ntokens; k++) {

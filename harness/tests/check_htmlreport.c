@@ -409,6 +409,52 @@ START_TEST(page_escapes_everything_from_files)
 }
 END_TEST
 
+/* The columns runs write since issue 14 (results.csv limit and limit_kind,
+ * cycles.csv first_apdu_limit_ms, provenance.csv var.NAME): limits beside
+ * values, and which source wins. */
+START_TEST(limits_from_newer_columns)
+{
+    char *dir = testfs_tmpdir("check_htmlreport");
+    testfs_write(dir, "results.csv",
+                 "run_id,time,slot,serial,profile,suite,test,verdict,classification,metric,value,unit,message,limit,limit_kind\n"
+                 "r,t,A1,S1,p,sign-throughput,t,pass,,sign.rate,40,1/s,rate 40 < min_rate 50,50,min\n"
+                 "r,t,A1,S1,p,sign-throughput,t,pass,,sign.max,3,ms,,4,max\n"
+                 "r,t,A1,S1,p,sign-throughput,t,fail,sign.too-slow,,,,slow,,\n"
+                 "r,t,A2,S2,p,recognition,t,pass,,first_apdu_ms,1400,ms,,1450,max\n"
+                 "r,t,A3,S3,p,recognition,t,pass,,first_apdu_ms,1400,ms,,1450,max\n");
+    testfs_write(dir, "cycles.csv",
+                 "time,slot,serial,cycle,off_ms,to_atr_ms,to_first_apdu_ms,verdict,message,run_id,suite,test,first_apdu_limit_ms\n"
+                 "t,A2,S2,1,100,400,1400,pass,,r,recognition,t,1500\n"
+                 "t,A3,S3,1,100,400,1400,pass,,r,recognition,t,1500\n");
+    testfs_write(dir, "provenance.csv", "slot,name,value,source\nA3,var.FIRST_APDU_MAX_MS,1600,profile x.ini\n");
+    testfs_write(dir, "samples.csv", "time,slot,serial,suite,test,metric,index,value,unit\nt,A1,S1,s,t,sign,0,3,ms\n");
+    rd_run run;
+    tr_err e;
+    ck_assert_msg(rd_load(dir, &run, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(run.ntokens, 3);
+    const rd_token *a1 = &run.tokens[0], *a2 = &run.tokens[1], *a3 = &run.tokens[2];
+    ck_assert_str_eq(a1->slot, "A1");
+    ck_assert_uint_eq(a1->nmetrics, 2);
+    ck_assert(a1->metrics[0].limit == 50 && !strcmp(a1->metrics[0].limit_kind, "min"));
+    ck_assert(a1->metrics[1].limit == 4 && !strcmp(a1->metrics[1].limit_kind, "max"));
+    ck_assert(a2->first_apdu_limit == 1500); /* cycles.csv's column over results.csv's 1450 */
+    ck_assert_ptr_nonnull(strstr(a2->first_apdu_limit_from, "first_apdu_limit_ms"));
+    ck_assert(a3->first_apdu_limit == 1600); /* provenance.csv over both */
+    ck_assert_ptr_nonnull(strstr(a3->first_apdu_limit_from, "provenance.csv (source: profile x.ini)"));
+    ck_assert_str_eq(run.run_id, "r");
+    rd_free(&run);
+    ck_assert_msg(tr_html_report_write(dir, NULL, NULL, &e) == 0, "%s", e.msg);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *page = testfs_slurp(path);
+    ck_assert_ptr_nonnull(strstr(page, "40.000 1/s (&ge; 50)"));
+    ck_assert_ptr_nonnull(strstr(page, "3.000 ms (&le; 4)"));
+    free(page);
+    testfs_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* A `tokenrig cycle` directory: results.csv has its header only. */
 START_TEST(cycle_directory_verdicts)
 {
@@ -534,6 +580,7 @@ static Suite *htmlreport_suite(void)
     TCase *d = tcase_create("directory");
     tcase_add_test(d, reader_escapes_masks_and_excerpts);
     tcase_add_test(d, page_escapes_everything_from_files);
+    tcase_add_test(d, limits_from_newer_columns);
     tcase_add_test(d, cycle_directory_verdicts);
     tcase_add_test(d, not_a_report_directory);
     tcase_add_test(d, history_from_sibling_directories);
