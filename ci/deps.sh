@@ -4,10 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       libpcsclite-dev pcscd libssl-dev openssl check libusb-1.0-0-dev libcsv-dev libinih-dev
-      vsmartcard-vpcd gnuplot-nox umockdev libumockdev-dev libxml2-utils
+      vsmartcard-vpcd gnuplot-nox umockdev libumockdev-dev libxml2-utils chromium-headless-shell
       pcsc-tools opensc python3 valgrind util-linux procps iproute2 time xxd bc pmccabe
-      softhsm2 opencryptoki libp11-kit-dev
-      chromium-headless-shell)  # opens report.html in ci/tests/93-report.sh
+      softhsm2 opencryptoki libp11-kit-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

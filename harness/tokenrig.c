@@ -27,6 +27,7 @@ static void usage_main(FILE *f)
         "commands:\n"
         "  list    [--rig FILE]                      readers, slots, tokens (ATR)\n"
         "  run     [--rig FILE] [SUITE...] [...]     certify every slot's token\n"
+        "  report  [--run ID | --dir DIR] [-o FILE]  one self-contained HTML page about a run\n"
         "  script  FILE [--reader NAME]              run a scriptor-style script\n"
         "  power   on|off|cycle|status --rig FILE --slot NAME\n"
         "  cycle   --rig FILE --slot NAME --count N [--stop-on-fail]\n"
@@ -36,7 +37,6 @@ static void usage_main(FILE *f)
         "                                            their factory PINs back (the journal)\n"
         "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
         "  p11     list --module M                   what a PKCS#11 module sees (read-only)\n"
-        "  report  [--run ID | --dir DIR] [-o FILE]  one self-contained HTML page about a run\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
@@ -58,11 +58,11 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
+        {"report", tr_cmd_report},
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
         {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover}, {"skf", tr_cmd_skf},
         {"p11", tr_cmd_p11},
-        {"report", tr_cmd_report},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

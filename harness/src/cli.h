@@ -22,13 +22,12 @@ int tr_cmd_run(int argc, char **argv);
 int tr_cmd_script(int argc, char **argv);
 int tr_cmd_power(int argc, char **argv);
 int tr_cmd_cycle(int argc, char **argv);
+int tr_cmd_report(int argc, char **argv); /* report.html of a run (cli_report.c) */
 int tr_cmd_hubs(int argc, char **argv);
 int tr_cmd_rig(int argc, char **argv);
 int tr_cmd_recover(int argc, char **argv);
 int tr_cmd_skf(int argc, char **argv);
 int tr_cmd_p11(int argc, char **argv);
-/* tokenrig report: report.html of a run (cli_report.c) */
-int tr_cmd_report(int argc, char **argv);
 
 /* Before getopt_long: every "--name" in argv must be a long option of
  * longopts spelled out in full (getopt_long would take a unique prefix:

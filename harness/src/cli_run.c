@@ -244,11 +244,11 @@ static int do_run(cmd_ctx *rc, tr_rig_session *rs, tr_err *e)
                     res.dir);
     } else {
         printf("reports: %s\n", res.dir);
-        if (res.html)
-            printf("report:  %s/report.html\n", res.dir);
     }
     if (o->plots && run_plots(res.dir) == 0)
         printf("plots:   %s/*.png\n", res.dir);
+    if (res.html)
+        printf("report:  %s/report.html\n", res.dir);
     if (fflush(stdout) != 0)
         fprintf(stderr, "tokenrig: writing to stdout: %s\n", strerror(errno));
     return res.status;

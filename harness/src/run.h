@@ -74,9 +74,9 @@ typedef struct {
     int status;                 /* 0 pass, 1 a token failed, 2 errors only */
     bool interrupted;           /* a signal stopped the run */
     bool write_failed;          /* a report file could not be written */
-    bool html;                  /* dir/report.html written (run only, not script) */
     size_t not_factory;         /* tokens left with an open journal sequence */
     unsigned long apdus;        /* script: the first slot's totals */
+    bool html;                  /* dir/report.html written (run only, not script) */
     unsigned counts[4];
     char dir[TR_PATH_MAX];
 } tr_run_result;
