@@ -208,8 +208,10 @@ def cmd_history(dom, expected, *absent):
 def cmd_provenance(dom, *limits):
     root = parse(dom)
     body_checks(root)
-    table = root.one('details', id='provenance-table')
-    report(table is not None and len(table.all('tr')) >= 4, 'provenance.csv shown as a table')
+    table = root.one(id='provenance-table')
+    groups = table.all('details') if table else []
+    report(len(groups) >= 2 and len(table.all('tr')) >= 4,
+           'provenance.csv shown as tables, the run\'s and one per slot (%d)' % len(groups))
     cells = ' '.join(td.text() for td in table.all('td')) if table else ''
     report('<pin>' in cells, 'PIN variables shown as <pin>')
     for item in limits:

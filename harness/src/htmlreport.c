@@ -514,6 +514,44 @@ static void history_section(tr_html *h, const page *pg)
 
 /* ---- provenance ---------------------------------------------------------------------------------------- */
 
+/* One table of provenance.csv: the rows of one slot ("" the run's own),
+ * the slot column left out (the summary says it); si < 0: every row. */
+static void provenance_group(tr_html *h, const rd_run *run, int si, const char *slot, bool open)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < run->nprov_rows; i++)
+        n += si < 0 || !strcmp(run->prov_rows[i][si], slot);
+    tr_html_fmt(h, "<details class=\"prov\"%s><summary>", open ? " open" : "");
+    if (si < 0)
+        tr_html_raw(h, "provenance.csv");
+    else if (*slot) {
+        tr_html_raw(h, "slot ");
+        tr_html_text(h, slot);
+    } else
+        tr_html_raw(h, "the run");
+    tr_html_fmt(h, ": %zu row(s)</summary>\n<table><tr>", n);
+    for (size_t c = 0; c < run->nprov_cols; c++) {
+        if ((int)c == si)
+            continue;
+        tr_html_raw(h, "<th>");
+        tr_html_text(h, run->prov_cols[c]);
+        tr_html_raw(h, "</th>");
+    }
+    tr_html_raw(h, "</tr>\n");
+    for (size_t i = 0; i < run->nprov_rows; i++) {
+        if (si >= 0 && strcmp(run->prov_rows[i][si], slot))
+            continue;
+        tr_html_raw(h, "<tr>");
+        for (size_t c = 0; c < run->nprov_cols; c++)
+            if ((int)c != si)
+                text_cells(h, (const char *const *)&run->prov_rows[i][c], 1);
+        tr_html_raw(h, "</tr>\n");
+    }
+    tr_html_raw(h, "</table></details>\n");
+}
+
+/* provenance.csv: the run's rows open, each slot's (its variables: many)
+ * folded, in the order the file has them. */
 static void provenance_table(tr_html *h, const rd_run *run)
 {
     if (!run->has_provenance) {
@@ -522,20 +560,24 @@ static void provenance_table(tr_html *h, const rd_run *run)
                        "hashes, destructive tests, firmware).</p>\n");
         return;
     }
-    tr_html_fmt(h, "<details id=\"provenance-table\" open><summary>provenance.csv: %zu row(s)</summary>\n<table><tr>",
-                run->nprov_rows);
-    for (size_t c = 0; c < run->nprov_cols; c++) {
-        tr_html_raw(h, "<th>");
-        tr_html_text(h, run->prov_cols[c]);
-        tr_html_raw(h, "</th>");
+    int si = -1;
+    for (size_t c = 0; c < run->nprov_cols; c++)
+        if (!strcmp(run->prov_cols[c], "slot"))
+            si = (int)c;
+    tr_html_raw(h, "<div id=\"provenance-table\">\n");
+    if (si < 0)
+        provenance_group(h, run, si, "", true);
+    for (size_t i = 0; si >= 0 && i < run->nprov_rows; i++) {
+        const char *slot = run->prov_rows[i][si];
+        if (i && !strcmp(run->prov_rows[i - 1][si], slot))
+            continue; /* rows come grouped: the common case */
+        size_t k = 0;
+        while (k < i && strcmp(run->prov_rows[k][si], slot))
+            k++;
+        if (k == i) /* the slot's first row */
+            provenance_group(h, run, si, slot, !*slot);
     }
-    tr_html_raw(h, "</tr>\n");
-    for (size_t i = 0; i < run->nprov_rows; i++) {
-        tr_html_raw(h, "<tr>");
-        text_cells(h, (const char *const *)run->prov_rows[i], run->nprov_cols);
-        tr_html_raw(h, "</tr>\n");
-    }
-    tr_html_raw(h, "</table></details>\n");
+    tr_html_raw(h, "</div>\n");
 }
 
 static void junit_table(tr_html *h, const rd_run *run)
