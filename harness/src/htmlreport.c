@@ -409,7 +409,23 @@ static void metrics_table(tr_html *h, const rd_token *t)
         tr_html_raw(h, "</table>\n");
 }
 
-static void token_meta(tr_html *h, const rd_token *t)
+/* The value of provenance.csv's row (slot, name), or NULL. */
+static const char *prov_value(const rd_run *run, const char *slot, const char *name)
+{
+    int si = -1, ni = -1, vi = -1;
+    for (size_t c = 0; c < run->nprov_cols; c++) {
+        const char *col = run->prov_cols[c];
+        si = !strcmp(col, "slot") ? (int)c : si;
+        ni = !strcmp(col, "name") ? (int)c : ni;
+        vi = !strcmp(col, "value") ? (int)c : vi;
+    }
+    for (size_t i = 0; si >= 0 && ni >= 0 && vi >= 0 && i < run->nprov_rows; i++)
+        if (!strcmp(run->prov_rows[i][si], nz(slot)) && !strcmp(run->prov_rows[i][ni], name))
+            return run->prov_rows[i][vi];
+    return NULL;
+}
+
+static void token_meta(tr_html *h, const rd_run *run, const rd_token *t)
 {
     tr_html_raw(h, "<p class=\"meta\">role ");
     tr_html_text(h, *nz(t->role) ? t->role : "?");
@@ -417,6 +433,11 @@ static void token_meta(tr_html *h, const rd_token *t)
     tr_html_text(h, *nz(t->profile) ? t->profile : "?");
     tr_html_raw(h, " &middot; reader ");
     tr_html_text(h, *nz(t->reader) ? t->reader : "?");
+    const char *fw = prov_value(run, t->slot, "firmware");
+    if (fw) {
+        tr_html_raw(h, " &middot; firmware ");
+        tr_html_text(h, fw);
+    }
     tr_html_fmt(h, " &middot; %u tests: %u passed, %u failed, %u errored, %u skipped (%u not run) &middot; ", t->tests,
                 t->passed, t->failed, t->errored, t->skipped, t->not_run);
     tr_html_num(h, t->duration_s, 1);
@@ -437,7 +458,7 @@ static void token_section(tr_html *h, const rd_run *run, const rd_token *t, size
     tr_html_raw(h, "\">");
     tr_html_text(h, t->verdict);
     tr_html_raw(h, "</span></h3>\n");
-    token_meta(h, t);
+    token_meta(h, run, t);
     hints_table(h, t);
     if (t->nfails)
         tr_html_raw(h, "<h4>Failed and errored tests</h4>\n");

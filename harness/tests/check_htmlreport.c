@@ -426,7 +426,8 @@ START_TEST(limits_from_newer_columns)
                  "time,slot,serial,cycle,off_ms,to_atr_ms,to_first_apdu_ms,verdict,message,run_id,suite,test,first_apdu_limit_ms\n"
                  "t,A2,S2,1,100,400,1400,pass,,r,recognition,t,1500\n"
                  "t,A3,S3,1,100,400,1400,pass,,r,recognition,t,1500\n");
-    testfs_write(dir, "provenance.csv", "slot,name,value,source\nA3,var.FIRST_APDU_MAX_MS,1600,profile x.ini\n");
+    testfs_write(dir, "provenance.csv",
+                 "slot,name,value,source\nA3,var.FIRST_APDU_MAX_MS,1600,profile x.ini\nA3,firmware,0100,read_info\n");
     testfs_write(dir, "samples.csv", "time,slot,serial,suite,test,metric,index,value,unit\nt,A1,S1,s,t,sign,0,3,ms\n");
     rd_run run;
     tr_err e;
@@ -449,6 +450,7 @@ START_TEST(limits_from_newer_columns)
     char *page = testfs_slurp(path);
     ck_assert_ptr_nonnull(strstr(page, "40.000 1/s (&ge; 50)"));
     ck_assert_ptr_nonnull(strstr(page, "3.000 ms (&le; 4)"));
+    ck_assert_ptr_nonnull(strstr(page, "&middot; firmware 0100"));
     free(page);
     testfs_rm_rf(dir);
     free(dir);
