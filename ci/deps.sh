@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       libpcsclite-dev pcscd libssl-dev openssl check libusb-1.0-0-dev libcsv-dev libinih-dev
-      vsmartcard-vpcd gnuplot-nox umockdev libumockdev-dev libxml2-utils
+      vsmartcard-vpcd gnuplot-nox umockdev libumockdev-dev libxml2-utils chromium-headless-shell
       pcsc-tools opensc python3 valgrind util-linux procps iproute2 time xxd bc pmccabe
       softhsm2 opencryptoki libp11-kit-dev)
 missing=()

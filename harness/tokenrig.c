@@ -27,6 +27,7 @@ static void usage_main(FILE *f)
         "commands:\n"
         "  list    [--rig FILE]                      readers, slots, tokens (ATR)\n"
         "  run     [--rig FILE] [SUITE...] [...]     certify every slot's token\n"
+        "  report  [--run ID | --dir DIR] [-o FILE]  one self-contained HTML page about a run\n"
         "  script  FILE [--reader NAME]              run a scriptor-style script\n"
         "  power   on|off|cycle|status --rig FILE --slot NAME\n"
         "  cycle   --rig FILE --slot NAME --count N [--stop-on-fail]\n"
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
+        {"report", tr_cmd_report},
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
         {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover}, {"skf", tr_cmd_skf},

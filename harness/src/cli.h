@@ -22,6 +22,7 @@ int tr_cmd_run(int argc, char **argv);
 int tr_cmd_script(int argc, char **argv);
 int tr_cmd_power(int argc, char **argv);
 int tr_cmd_cycle(int argc, char **argv);
+int tr_cmd_report(int argc, char **argv); /* report.html of a run (cli_report.c) */
 int tr_cmd_hubs(int argc, char **argv);
 int tr_cmd_rig(int argc, char **argv);
 int tr_cmd_recover(int argc, char **argv);

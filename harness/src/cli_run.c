@@ -106,7 +106,7 @@ static void usage_run(FILE *f)
         "Run the suites (default: suites/DEFAULT, the certification in order) on\n"
         "every slot of the rig at once, one worker per slot. Writes\n"
         "reports/<run-id>/ (results.csv trace.csv samples.csv cycles.csv junit.xml\n"
-        "summary.csv) and points reports/latest at it; prints one progress line per\n"
+        "summary.csv report.html) and points reports/latest at it; prints one progress line per\n"
         "slot per test on stderr and the batch verdicts on stdout.\n"
         "  --rig FILE            rig file or name under rigs/ (default: virtual)\n"
         "  --profile FILE        profile for every slot (default: the slot's / rig's)\n"
@@ -247,6 +247,8 @@ static int do_run(cmd_ctx *rc, tr_rig_session *rs, tr_err *e)
     }
     if (o->plots && run_plots(res.dir) == 0)
         printf("plots:   %s/*.png\n", res.dir);
+    if (res.html)
+        printf("report:  %s/report.html\n", res.dir);
     if (fflush(stdout) != 0)
         fprintf(stderr, "tokenrig: writing to stdout: %s\n", strerror(errno));
     return res.status;

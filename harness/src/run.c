@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "interp.h"
+#include "htmlreport.h"
 #include "rig.h"
 #include "libcall.h"
 #include "p11slot.h"
@@ -1133,6 +1134,20 @@ static size_t report_not_factory(run_ctx *rc, FILE *out)
     return n;
 }
 
+/* report.html from the files just written (htmlreport.h). A page that
+ * cannot be written is a report file that could not be written: said on
+ * stderr, the run exits 2. */
+static bool write_html(run_ctx *rc)
+{
+    tr_err he;
+    tr_html_report_opts ho = {.written_by = "tokenrig run"};
+    if (tr_html_report_write(tr_reports_dir(rc->rep), NULL, &ho, &he) == 0)
+        return true;
+    fflush(stdout);
+    fprintf(stderr, "tokenrig: report files incomplete: report.html: %s\n", he.msg);
+    return false;
+}
+
 /* junit.xml, summary.csv and the CSVs synced to disk, then the verdict
  * table and yield on stdout (not for script) whatever happened to the
  * files, then the run's first write failure on stderr. Returns 0 when
@@ -1158,6 +1173,12 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
     res->write_failed = close_run_files(rc) < 0;
+    if (!rc->o->script && !res->write_failed) {
+        res->html = write_html(rc);
+        res->write_failed = !res->html;
+    } else if (!rc->o->script) { /* a page of incomplete files would not say what is missing */
+        fprintf(stderr, "tokenrig: report.html not written: the report files are incomplete\n");
+    }
     size_t incomplete = 0;
     res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
     if (incomplete)

@@ -76,6 +76,7 @@ typedef struct {
     bool write_failed;          /* a report file could not be written */
     size_t not_factory;         /* tokens left with an open journal sequence */
     unsigned long apdus;        /* script: the first slot's totals */
+    bool html;                  /* dir/report.html written (run only, not script) */
     unsigned counts[4];
     char dir[TR_PATH_MAX];
 } tr_run_result;
