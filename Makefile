@@ -22,7 +22,8 @@ SAN     ?= 0
 TSAN    ?= 0
 OPT     ?= -O2 -g
 
-PKGS    := libpcsclite openssl libusb-1.0 inih
+# sqlite3, libpq: the results database (harness/src/db_sqlite.c, db_pg.c)
+PKGS    := libpcsclite openssl libusb-1.0 inih sqlite3 libpq
 # -Wno-format-truncation: gcc guesses at snprintf truncation into bounded
 # buffers, which we do on purpose; paths are length-checked where they are made.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
