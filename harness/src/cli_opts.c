@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "db.h"
@@ -140,18 +141,39 @@ static size_t shell_word(const char *a, char *out)
     return n + 1;
 }
 
+/* -D NAME=VALUE of a PIN variable (NAME ends in PIN, any case: DEFAULT_PIN,
+ * SO_PIN): the record says NAME=<pin>. def is "NAME=VALUE" (or the "-D"
+ * cluster's tail); masked gets the text to record. */
+static const char *mask_pin_def(const char *def, char *masked, size_t cap)
+{
+    const char *eq = strchr(def, '=');
+    if (!eq || eq - def < 3 || strncasecmp(eq - 3, "PIN", 3) != 0)
+        return def;
+    snprintf(masked, cap, "%.*s=<pin>", (int)(eq - def), def);
+    return masked;
+}
+
+/* Argument i as the record shows it. */
+static const char *recorded(char **argv, int i, char *masked, size_t cap)
+{
+    if ((i > 0 && !strcmp(argv[i - 1], "-D")) || (!strncmp(argv[i], "-D", 2) && argv[i][2]))
+        return mask_pin_def(argv[i], masked, cap); /* "-DNAME=..." keeps its "-D" */
+    return argv[i];
+}
+
 char *tr_cli_command_line(int argc, char **argv)
 {
+    char masked[256];
     size_t len = strlen("tokenrig") + 1;
     for (int i = 0; i < argc; i++)
-        len += 1 + shell_word(argv[i], NULL);
+        len += 1 + shell_word(recorded(argv, i, masked, sizeof masked), NULL);
     char *out = malloc(len);
     if (!out)
         return NULL;
     size_t n = (size_t)snprintf(out, len, "tokenrig");
     for (int i = 0; i < argc; i++) {
         out[n++] = ' ';
-        n += shell_word(argv[i], out + n);
+        n += shell_word(recorded(argv, i, masked, sizeof masked), out + n);
     }
     out[n] = '\0';
     return out;

@@ -184,7 +184,7 @@ static int exec0(tr_db *db, const char *sql, tr_err *e)
 static const char *const MIGRATION_1[] = {
     "CREATE TABLE runs (run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, batch TEXT NOT NULL, host TEXT NOT NULL, "
     "rig TEXT NOT NULL, started TEXT NOT NULL, ended TEXT, tool_version TEXT NOT NULL, command_line TEXT NOT NULL, "
-    "destructive INTEGER NOT NULL, profile TEXT NOT NULL, exit_status INTEGER, source TEXT NOT NULL)",
+    "destructive INTEGER, profile TEXT NOT NULL, exit_status INTEGER, source TEXT NOT NULL)",
     "CREATE INDEX runs_by_batch ON runs (batch, started)",
     "CREATE TABLE run_slots (run_id TEXT NOT NULL REFERENCES runs (run_id), slot TEXT NOT NULL, "
     "serial TEXT NOT NULL, role TEXT NOT NULL, profile TEXT NOT NULL, firmware TEXT NOT NULL, verdict TEXT NOT NULL, "
@@ -355,7 +355,10 @@ int tr_db_run_claim(tr_db *db, const tr_db_run *r, tr_err *e)
                           r->command_line};
     for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
         a_text(&a, text[i]);
-    a_int(&a, r->destructive);
+    if (r->destructive >= 0)
+        a_int(&a, r->destructive);
+    else
+        a_push(&a, (tr_dbv){.t = TR_DBV_NULL});
     a_text(&a, r->profile);
     a_text(&a, r->source);
     int inserted = 0;
@@ -373,7 +376,10 @@ int tr_db_run_end(tr_db *db, const char *run_id, const char *ended, int exit_sta
     args a = {0};
     a_text(&a, run_id);
     a_text(&a, ended);
-    a_int(&a, exit_status);
+    if (exit_status >= 0)
+        a_int(&a, exit_status);
+    else
+        a_push(&a, (tr_dbv){.t = TR_DBV_NULL});
     return run_exec(db, "UPDATE runs SET ended = $2, exit_status = $3 WHERE run_id = $1", &a, e);
 }
 

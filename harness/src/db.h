@@ -16,8 +16,8 @@
  *   schema_version (version, applied)
  *   runs       (run_id unique, kind run|cycle, batch, host, rig, started,
  *               ended — NULL while running and for a run that was killed —,
- *               tool_version, command_line, destructive, profile,
- *               exit_status, source live|import)
+ *               tool_version, command_line, destructive (NULL: not
+ *               known), profile, exit_status, source live|import)
  *   run_slots  (run_id, slot, serial, role, profile, firmware, verdict,
  *               classifications, counts, duration_s, updated): one per
  *               token of a run, rewritten with each finished test
@@ -92,13 +92,13 @@ void tr_db_rollback(tr_db *db);
 typedef struct {
     const char *run_id, *kind, *batch, *host, *rig, *started, *tool_version, *command_line, *profile;
     const char *source; /* "live", or "import" */
-    bool destructive;
+    int destructive;    /* 1 destructive tests allowed, 0 not, -1 not known (an import) */
 } tr_db_run;
 
 /* Insert the run's row unless its run id is there: 1 inserted, 0 the id
  * was already taken (nothing written), -1 error. */
 int tr_db_run_claim(tr_db *db, const tr_db_run *run, tr_err *e);
-/* The run ended (ended: ISO time) with this exit status. */
+/* The run ended (ended: ISO time) with this exit status (-1: not known). */
 int tr_db_run_end(tr_db *db, const char *run_id, const char *ended, int exit_status, tr_err *e);
 
 /* One results.csv row: seq orders the rows of a run; time as in the CSV. */

@@ -47,8 +47,7 @@ typedef struct {
     char firmware[64];
     pending *rows;
     size_t n, cap;
-    unsigned cycles, cycles_failed, cycles_rig; /* tokenrig cycle's tally */
-    char cycle_classes[512];
+    tr_dbrun_cycles cycles; /* tokenrig cycle's tally */
 } token_state;
 
 struct tr_dbrun {
@@ -184,15 +183,14 @@ static int write_pending(tr_dbrun *w, const pending *p, tr_err *e)
     return tr_db_result(w->db, p->seq, p->time, &r, e);
 }
 
-/* tokenrig cycle's token: every cycle counts as a test. */
-static void cycle_tally_slot(const token_state *t, tr_db_slot *s)
+void tr_dbrun_cycles_slot(const tr_dbrun_cycles *c, tr_db_slot *s)
 {
-    s->verdict = tr_token_verdict_name(t->cycles_rig ? TR_ERROR : t->cycles_failed ? TR_FAIL : TR_PASS);
-    s->classifications = t->cycle_classes;
-    s->tests = t->cycles;
-    s->failed = t->cycles_failed;
-    s->errored = t->cycles_rig;
-    s->passed = t->cycles - t->cycles_failed - t->cycles_rig;
+    s->verdict = tr_token_verdict_name(c->rig ? TR_ERROR : c->failed ? TR_FAIL : TR_PASS);
+    s->classifications = c->classes;
+    s->tests = c->cycles;
+    s->failed = c->failed;
+    s->errored = c->rig;
+    s->passed = c->cycles - c->failed - c->rig;
 }
 
 /* The token's run_slots row: the reports' summary of it (a run), or its
@@ -204,7 +202,7 @@ static int write_token(tr_dbrun *w, const token_state *t, tr_err *e)
     tr_db_slot s = {.run_id = w->run_id, .slot = t->slot, .serial = t->serial, .profile = t->profile,
                     .firmware = t->firmware, .updated = now, .role = ""};
     if (w->cycle_kind) {
-        cycle_tally_slot(t, &s);
+        tr_dbrun_cycles_slot(&t->cycles, &s);
         return tr_db_slot_put(w->db, &s, e);
     }
     tr_slot_id who = {.slot = t->slot, .serial = t->serial};
@@ -287,24 +285,22 @@ static void on_result(void *ud, const tr_result_row *row)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Count a cycle of tokenrig cycle: a "rig" verdict is the rig's error,
- * anything else but pass the token's failure (its class listed once). */
-static void cycle_tally(token_state *t, const char *verdict)
+void tr_dbrun_cycles_add(tr_dbrun_cycles *c, const char *verdict)
 {
-    t->cycles++;
+    c->cycles++;
     if (!strcmp(verdict, "pass"))
         return;
     if (!strcmp(verdict, "rig")) {
-        t->cycles_rig++;
+        c->rig++;
         return;
     }
-    t->cycles_failed++;
-    size_t n = strlen(verdict), have = strlen(t->cycle_classes);
-    for (const char *p = t->cycle_classes; (p = strstr(p, verdict)); p += n)
-        if ((p == t->cycle_classes || p[-1] == ';') && (p[n] == ';' || p[n] == '\0'))
+    c->failed++;
+    size_t n = strlen(verdict), have = strlen(c->classes);
+    for (const char *p = c->classes; (p = strstr(p, verdict)); p += n)
+        if ((p == c->classes || p[-1] == ';') && (p[n] == ';' || p[n] == '\0'))
             return;
-    if (have + n + 2 <= sizeof t->cycle_classes)
-        snprintf(t->cycle_classes + have, sizeof t->cycle_classes - have, "%s%s", have ? ";" : "", verdict);
+    if (have + n + 2 <= sizeof c->classes)
+        snprintf(c->classes + have, sizeof c->classes - have, "%s%s", have ? ";" : "", verdict);
 }
 
 static void on_cycle(void *ud, const tr_cycle_row *row)
@@ -325,7 +321,7 @@ static void on_cycle(void *ud, const tr_cycle_row *row)
         p->cycle = row->cycle;
         memcpy(p->ms, ms, sizeof p->ms);
         if (w->cycle_kind) { /* each cycle is finished work: it goes in now */
-            cycle_tally(t, nz(row->verdict));
+            tr_dbrun_cycles_add(&t->cycles, nz(row->verdict));
             flush_token(w, t);
         }
     } else if (!w->ended) {
@@ -421,7 +417,7 @@ static int open_checked(tr_dbrun *w, const tr_dbrun_opts *o, tr_err *e)
     tr_wall_iso(now, sizeof now);
     tr_db_run run = {.kind = o->kind, .host = w->host, .rig = nz(o->rig), .started = now, .tool_version = TR_VERSION,
                      .command_line = nz(o->command_line), .profile = w->profile, .source = "live",
-                     .destructive = o->destructive};
+                     .destructive = o->destructive ? 1 : 0};
     if (claim(w, o, &run, e) < 0)
         return -1;
     tr_strlcpy(w->batch, run.batch, sizeof w->batch);

@@ -72,4 +72,16 @@ int tr_dbrun_end(tr_dbrun *w, int exit_status, tr_err *e);
  * once no worker can call it). */
 void tr_dbrun_free(tr_dbrun *w);
 
+/* tokenrig cycle's token in run_slots: every cycle counts as a test; a
+ * "rig" verdict is the rig's error, any other but pass the token's
+ * failure (its class listed once in classes). Also for an imported
+ * cycles.csv. */
+typedef struct {
+    unsigned cycles, failed, rig;
+    char classes[512];
+} tr_dbrun_cycles;
+void tr_dbrun_cycles_add(tr_dbrun_cycles *c, const char *verdict);
+/* Its verdict, classifications and counts into s. */
+void tr_dbrun_cycles_slot(const tr_dbrun_cycles *c, tr_db_slot *s);
+
 #endif
