@@ -176,7 +176,7 @@ static int run_exec(tr_db *db, const char *sql, args *a, tr_err *e)
 
 static int exec0(tr_db *db, const char *sql, tr_err *e)
 {
-    return db->ops->exec(db->conn, sql, NULL, 0, e);
+    return db->ops->query(db->conn, sql, NULL, 0, NULL, NULL, e);
 }
 
 /* ---- schema ------------------------------------------------------------------------------------- */
@@ -530,11 +530,17 @@ static char *table_take(table *t, size_t row, size_t col)
     return v;
 }
 
+/* The rows of a query into t; on failure t is freed. */
 static int select_table(tr_db *db, const char *sql, args *a, table *t, tr_err *e)
 {
-    if (run_query(db, sql, a, table_add, t, e) < 0)
-        return -1;
-    return t->oom ? tr_fail(e, TR_E_NOMEM, "database %s: no memory for the rows of a query", db->label) : 0;
+    int rc = run_query(db, sql, a, table_add, t, e);
+    if (rc == 0 && t->oom)
+        rc = tr_fail(e, TR_E_NOMEM, "database %s: no memory for the rows of a query", db->label);
+    if (rc < 0) {
+        table_free(t);
+        *t = (table){.ncols = t->ncols};
+    }
+    return rc;
 }
 
 /* ---- history --------------------------------------------------------------------------------------------------- */
@@ -649,10 +655,8 @@ int tr_db_history(tr_db *db, const char *serial, tr_db_history_row **rows, size_
                      "SELECT r.started, COALESCE(r.ended, ''), r.host, r.rig, s.slot, r.run_id, r.batch, r.kind, "
                      "s.profile, s.firmware, s.verdict, s.classifications, r.exit_status, s.serial FROM run_slots s "
                      "JOIN runs r ON r.run_id = s.run_id WHERE s.serial = $1 ORDER BY r.started DESC, r.run_id DESC",
-                     &a, &t, e) < 0) {
-        table_free(&t);
+                     &a, &t, e) < 0)
         return -1;
-    }
     tr_db_history_row *h = calloc(t.nrows ? t.nrows : 1, sizeof *h);
     int rc = h ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for a token's history");
     for (size_t i = 0; rc == 0 && i < t.nrows; i++) {
@@ -754,17 +758,16 @@ int tr_db_batch(tr_db *db, const char *batch, tr_db_batch_token **toks, size_t *
     *toks = NULL;
     *n = 0;
     table t = {.ncols = B_COLS};
+    if (batch_runs(db, batch, runs, e) < 0)
+        return -1;
     args a = {0};
     a_text(&a, batch);
-    if (batch_runs(db, batch, runs, e) < 0 ||
-        select_table(db,
+    if (select_table(db,
                      "SELECT s.serial, s.slot, r.host, r.rig, r.run_id, r.started, s.verdict, s.classifications, "
                      "CASE WHEN r.ended IS NULL THEN 1 ELSE 0 END FROM run_slots s JOIN runs r ON r.run_id = s.run_id "
                      "WHERE r.batch = $1 ORDER BY s.serial, r.host, r.rig, s.slot",
-                     &a, &t, e) < 0) {
-        table_free(&t);
+                     &a, &t, e) < 0)
         return -1;
-    }
     tr_db_batch_token *out = calloc(t.nrows ? t.nrows : 1, sizeof *out);
     if (!out) {
         table_free(&t);

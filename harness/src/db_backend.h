@@ -46,10 +46,9 @@ typedef struct {
      * the user mistyped a path). */
     int (*open)(const char *where, const char *label, bool create, void **conn, tr_err *e);
     void (*close)(void *conn);
-    /* A statement without result rows (rows it returns are ignored). */
-    int (*exec)(void *conn, const char *sql, const tr_dbv *args, size_t n, tr_err *e);
-    /* A statement whose rows go to fn one by one as text (NULL for SQL NULL);
-     * fn returning non-zero stops early (not an error). */
+    /* A statement; its rows go to fn one by one as text (NULL for SQL
+     * NULL), fn returning non-zero stops early (not an error). fn NULL:
+     * rows are ignored. */
     int (*query)(void *conn, const char *sql, const tr_dbv *args, size_t n, tr_db_row_fn fn, void *ud,
                  tr_err *e);
 } tr_db_ops;

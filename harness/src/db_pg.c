@@ -145,11 +145,6 @@ static int pg_query(void *conn, const char *sql, const tr_dbv *args, size_t n, t
     return 0;
 }
 
-static int pg_exec(void *conn, const char *sql, const tr_dbv *args, size_t n, tr_err *e)
-{
-    return pg_query(conn, sql, args, n, NULL, NULL, e);
-}
-
 const tr_db_ops tr_db_pg_ops = {
     .name = "postgresql",
     .begin = "BEGIN",
@@ -157,6 +152,5 @@ const tr_db_ops tr_db_pg_ops = {
     .schema_lock = "SELECT pg_advisory_xact_lock(1953198695)",
     .open = pg_open,
     .close = pg_close,
-    .exec = pg_exec,
     .query = pg_query,
 };

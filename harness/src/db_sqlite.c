@@ -203,17 +203,11 @@ static int lite_query(void *conn, const char *sql, const tr_dbv *args, size_t n,
     return rc;
 }
 
-static int lite_exec(void *conn, const char *sql, const tr_dbv *args, size_t n, tr_err *e)
-{
-    return lite_query(conn, sql, args, n, NULL, NULL, e);
-}
-
 const tr_db_ops tr_db_sqlite_ops = {
     .name = "sqlite",
     .begin = "BEGIN IMMEDIATE",
     .schema_lock = NULL,
     .open = lite_open,
     .close = lite_close,
-    .exec = lite_exec,
     .query = lite_query,
 };
