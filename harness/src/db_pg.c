@@ -43,6 +43,14 @@ static int pg_fail(pg *P, const char *what, const char *msg, tr_err *e)
     return tr_fail(e, TR_E_IO, "database %s: %s: %s", P->label, what, one_line(m));
 }
 
+/* The server's notices ("relation ... already exists, skipping") are not
+ * for the bench engineer; errors come back with their statement. */
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int pg_open(const char *where, const char *label, bool create, void **conn, tr_err *e)
 {
     (void)create; /* a server's database is made by its administrator */
@@ -60,6 +68,7 @@ static int pg_open(const char *where, const char *label, bool create, void **con
         free(P);
         return -1;
     }
+    PQsetNoticeProcessor(P->c, pg_quiet, NULL);
     P->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     *conn = P;
     return 0;
