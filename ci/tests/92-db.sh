@@ -7,8 +7,9 @@
 #     status, yield; a token certified again: its latest run counts, both
 #     runs in its history), tokenrig cycle's recognition statistics, import
 #     of a directory made with --no-db (twice: nothing added the second
-#     time), a run SIGKILLed mid-suite leaving whole tests only and a
-#     database the next run writes at once.
+#     time), a database that refuses rows (the run goes on, exits 2), a run
+#     SIGKILLed mid-suite leaving whole tests only and a database the next
+#     run writes at once.
 # (b) PostgreSQL 15, a throwaway server started here: initdb and pg_ctl in
 #     a temporary directory as an unprivileged user, listening only on a
 #     private Unix socket directory (no TCP), stopped by pg_ctl stop -D (or
@@ -143,6 +144,15 @@ out=$("$TR" import "$T/offline" 2>&1); rc=$?
 check "import again: nothing added, and says so ($out)" grep -q "is already in reports/tokenrig.db: nothing added" <<<"$out"
 check_eq "import again: exit 0, the same rows" "$rc $(sq "SELECT (SELECT COUNT(*) FROM runs) || ' ' || (SELECT COUNT(*) FROM results) || ' ' || (SELECT COUNT(*) FROM run_slots)")" "0 $counts"
 check "import: the imported token's history" grep -q "PASS" <("$TR" history DBB0000000000001)
+
+# --- a database that refuses rows (a full disk, a server gone): the run goes on, exits 2 ---
+"$TR" import "$T/offline" --db "$T/fire.db" > /dev/null 2>&1 # the schema, and a run in it
+sqlite3 "$T/fire.db" "CREATE TRIGGER fire BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+trun db-b --slots B1 --db "$T/fire.db" "$SUITE" > "$T/fire.out" 2> "$T/fire.err"; rc=$?
+check_eq "a database that refuses rows: exit 2" "$rc" 2
+check "  the first failure is said at once" grep -q "disk on fire .*(the run goes on; the CSV files have every row)" "$T/fire.err"
+check "  and again at the end, with the count" grep -q "database incomplete: .*disk on fire .*(and [0-9]* more failed writes)" "$T/fire.err"
+check "  the verdicts are still printed" grep -q "batch yield: 1/1 tokens passed" "$T/fire.out"
 
 # --- SIGKILL mid-suite: whole tests only, and the next run is not blocked ------------------
 # killed DBQUERY LABEL DBARGS...: a long run on db-b's B1 killed with SIGKILL once

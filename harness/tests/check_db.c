@@ -92,6 +92,21 @@ static char *scalar(const char *name, const char *sql)
     return v ? v : strdup("(no row)");
 }
 
+/* A count while another process may still be making the file: -1 when it
+ * cannot be read yet. */
+static long try_count(const char *name, const char *sql)
+{
+    sqlite3 *s;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(in_tmp(name), &s, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(s, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(s);
+    return n;
+}
+
 static void assert_scalar(const char *name, const char *sql, const char *want)
 {
     char *v = scalar(name, sql);
@@ -439,6 +454,34 @@ START_TEST(writer_threads)
 }
 END_TEST
 
+/* A database that refuses rows (here a trigger; a full disk, a server
+ * gone): the run goes on, the first failure is kept with the count. */
+START_TEST(writer_failure_reported)
+{
+    live_run l;
+    live_open(&l, "f.db", "run-f", true);
+    sqlite3 *s;
+    ck_assert_int_eq(sqlite3_open(in_tmp("f.db"), &s), SQLITE_OK);
+    sqlite3_busy_timeout(s, 10000);
+    ck_assert_int_eq(sqlite3_exec(s, "CREATE TRIGGER fire BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, "
+                                     "'disk on fire'); END", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+    tr_slot_id who = {.run_id = "run-f", .slot = "A1", .serial = "SERF"};
+    live_test(&l, &who, "one", TR_PASS, false);
+    live_test(&l, &who, "two", TR_PASS, false);
+    tr_err e;
+    ck_assert(tr_dbrun_failed(l.w, &e));
+    ck_assert_msg(strstr(e.msg, "disk on fire (SQLite error 1811) (and 1 more failed writes)"), "%s", e.msg);
+    ck_assert_int_eq(tr_dbrun_end(l.w, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "disk on fire"), "%s", e.msg);
+    tr_dbrun_free(l.w);
+    tr_reports_close(l.rep);
+    /* a failed test's transaction left nothing; the end still says what the
+     * run summarised (the run exits 2: rows are missing) */
+    assert_scalar("f.db", "SELECT (SELECT COUNT(*) FROM results) || ' ' || tests FROM run_slots", "0 2");
+}
+END_TEST
+
 /* A writer killed with SIGKILL at any moment: whole tests only, the run
  * has no end, and the next run writes at once. */
 START_TEST(writer_killed)
@@ -455,14 +498,8 @@ START_TEST(writer_killed)
             live_test(&l, &who, test, TR_PASS, false);
         }
     }
-    for (int i = 0; i < 400; i++) { /* until some tests are in */
-        char *n = access(in_tmp("k.db"), F_OK) == 0 ? scalar("k.db", "SELECT COUNT(*) FROM run_slots") : strdup("0");
-        bool some = atoi(n) > 0;
-        free(n);
-        if (some)
-            break;
-        usleep(10000);
-    }
+    for (int i = 0; i < 400 && try_count("k.db", "SELECT COUNT(*) FROM run_slots") <= 0; i++)
+        usleep(10000); /* until some tests are in */
     usleep(150000);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -569,6 +606,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, writer_per_finished_test);
     tcase_add_test(tc, writer_made_run_id_made_unique);
     tcase_add_test(tc, writer_threads);
+    tcase_add_test(tc, writer_failure_reported);
     tcase_add_test(tc, writer_killed);
     tcase_add_test(tc, import_idempotent);
     tcase_add_test(tc, import_bad_row_adds_nothing);
