@@ -18,6 +18,7 @@
 #     opening the fresh database (the schema made once); then `tokenrig
 #     verdict --batch` over both, history, import, and a SIGKILLed run.
 . "$(dirname "$0")/lib.sh"
+unset TOKENRIG_DB # the default place is under test
 T=$(mktemp -d /tmp/tr-db.XXXXXX)
 chmod 711 "$T" # the PostgreSQL user reaches $T/pg, lists nothing
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}

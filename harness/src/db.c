@@ -236,10 +236,16 @@ static int apply_migration(tr_db *db, int version, tr_err *e)
 }
 
 /* Every migration the database lacks, in one transaction that only one
- * process at a time runs (the others then find nothing to do). */
+ * process at a time runs (the others then find nothing to do). A database
+ * already at this version is only read: a query never waits for a
+ * running writer's lock. */
 static int migrate(tr_db *db, tr_err *e)
 {
     long long v = 0;
+    tr_err ignored; /* no schema_version table yet: a new database */
+    if (current_version(db, &v, &ignored) == 0 && v == TR_DB_SCHEMA_VERSION)
+        return 0;
+    v = 0;
     if (tr_db_begin(db, e) < 0)
         return -1;
     int rc = (db->ops->schema_lock ? exec0(db, db->ops->schema_lock, e) : 0) |
