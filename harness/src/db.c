@@ -143,6 +143,19 @@ static void a_int(args *a, long long i)
     a_push(a, (tr_dbv){.t = TR_DBV_INT, .i = i});
 }
 
+/* An integer that may be "not known" (NULL). */
+static void a_int_if(args *a, bool known, long long i)
+{
+    a_push(a, known ? (tr_dbv){.t = TR_DBV_INT, .i = i} : (tr_dbv){.t = TR_DBV_NULL});
+}
+
+/* n text columns in a row, NULL as "". */
+static void a_texts(args *a, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a_text(a, v[i]);
+}
+
 /* Non-finite numbers are NULL ("none"), as they are empty CSV cells. */
 static void a_real(args *a, double d)
 {
@@ -359,12 +372,8 @@ int tr_db_run_claim(tr_db *db, const tr_db_run *r, tr_err *e)
     args a = {0};
     const char *text[] = {r->run_id, r->kind, r->batch, r->host, r->rig, r->started, r->tool_version,
                           r->command_line};
-    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
-        a_text(&a, text[i]);
-    if (r->destructive >= 0)
-        a_int(&a, r->destructive);
-    else
-        a_push(&a, (tr_dbv){.t = TR_DBV_NULL});
+    a_texts(&a, text, sizeof text / sizeof text[0]);
+    a_int_if(&a, r->destructive >= 0, r->destructive);
     a_text(&a, r->profile);
     a_text(&a, r->source);
     int inserted = 0;
@@ -382,24 +391,28 @@ int tr_db_run_end(tr_db *db, const char *run_id, const char *ended, int exit_sta
     args a = {0};
     a_text(&a, run_id);
     a_text(&a, ended);
-    if (exit_status >= 0)
-        a_int(&a, exit_status);
-    else
-        a_push(&a, (tr_dbv){.t = TR_DBV_NULL});
+    a_int_if(&a, exit_status >= 0, exit_status);
     return run_exec(db, "UPDATE runs SET ended = $2, exit_status = $3 WHERE run_id = $1", &a, e);
 }
 
 static const tr_slot_id NO_ONE;
 
+/* What every results and cycles row starts with: run id, seq, time, slot,
+ * serial. */
+static void a_row_head(args *a, const tr_slot_id *who, long long seq, const char *time)
+{
+    const tr_slot_id *w = who ? who : &NO_ONE;
+    a_text(a, w->run_id);
+    a_int(a, seq);
+    a_text(a, time);
+    a_text(a, w->slot);
+    a_text(a, w->serial);
+}
+
 int tr_db_result(tr_db *db, long long seq, const char *time, const tr_result_row *row, tr_err *e)
 {
-    const tr_slot_id *w = row->who ? row->who : &NO_ONE;
     args a = {0};
-    a_text(&a, w->run_id);
-    a_int(&a, seq);
-    a_text(&a, time);
-    a_text(&a, w->slot);
-    a_text(&a, w->serial);
+    a_row_head(&a, row->who, seq, time);
     a_text(&a, row->suite);
     a_text(&a, row->test);
     a_text(&a, tr_verdict_name(row->verdict));
@@ -410,10 +423,7 @@ int tr_db_result(tr_db *db, long long seq, const char *time, const tr_result_row
     a_textn(&a, row->unit);
     a_textn(&a, row->message);
     a_textn(&a, row->file);
-    if (row->line > 0)
-        a_int(&a, row->line);
-    else
-        a_push(&a, (tr_dbv){.t = TR_DBV_NULL});
+    a_int_if(&a, row->line > 0, row->line);
     return run_exec(db,
                     "INSERT INTO results (run_id, seq, time_utc, slot, serial, suite, test, verdict, classification, "
                     "duration_s, metric, value, unit, message, file, line) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
@@ -424,13 +434,8 @@ int tr_db_result(tr_db *db, long long seq, const char *time, const tr_result_row
 int tr_db_cycle(tr_db *db, long long seq, const char *time, const tr_cycle_row *row, const char *suite,
                 const char *test, tr_err *e)
 {
-    const tr_slot_id *w = row->who ? row->who : &NO_ONE;
     args a = {0};
-    a_text(&a, w->run_id);
-    a_int(&a, seq);
-    a_text(&a, time);
-    a_text(&a, w->slot);
-    a_text(&a, w->serial);
+    a_row_head(&a, row->who, seq, time);
     a_textn(&a, suite);
     a_textn(&a, test);
     a_int(&a, row->cycle);
@@ -454,8 +459,7 @@ int tr_db_slot_put(tr_db *db, const tr_db_slot *s, tr_err *e)
     args a = {0};
     const char *text[] = {s->run_id, s->slot, s->serial, s->role, s->profile, s->firmware, s->verdict,
                           s->classifications};
-    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
-        a_text(&a, text[i]);
+    a_texts(&a, text, sizeof text / sizeof text[0]);
     const unsigned counts[] = {s->tests, s->passed, s->failed, s->errored, s->skipped, s->not_run};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         a_int(&a, counts[i]);
@@ -477,11 +481,8 @@ int tr_db_provenance(tr_db *db, const char *run_id, const char *slot, const char
                      const char *source, tr_err *e)
 {
     args a = {0};
-    a_text(&a, run_id);
-    a_text(&a, slot);
-    a_text(&a, name);
-    a_text(&a, value);
-    a_text(&a, source);
+    const char *text[] = {run_id, slot, name, value, source};
+    a_texts(&a, text, sizeof text / sizeof text[0]);
     return run_exec(db,
                     "INSERT INTO provenance (run_id, slot, name, value, source) VALUES ($1, $2, $3, $4, $5) "
                     "ON CONFLICT (run_id, slot, name) DO UPDATE SET value = excluded.value, source = excluded.source",
@@ -547,6 +548,14 @@ static int select_table(tr_db *db, const char *sql, args *a, table *t, tr_err *e
         *t = (table){.ncols = t->ncols};
     }
     return rc;
+}
+
+/* The rows of a query of one text parameter ($1 = v) into t. */
+static int select_by(tr_db *db, const char *sql, const char *v, table *t, tr_err *e)
+{
+    args a = {0};
+    a_text(&a, v);
+    return select_table(db, sql, &a, t, e);
 }
 
 /* ---- history --------------------------------------------------------------------------------------------------- */
@@ -655,13 +664,11 @@ int tr_db_history(tr_db *db, const char *serial, tr_db_history_row **rows, size_
     *rows = NULL;
     *n = 0;
     table t = {.ncols = H_COLS};
-    args a = {0};
-    a_text(&a, serial);
-    if (select_table(db,
-                     "SELECT r.started, COALESCE(r.ended, ''), r.host, r.rig, s.slot, r.run_id, r.batch, r.kind, "
-                     "s.profile, s.firmware, s.verdict, s.classifications, r.exit_status, s.serial FROM run_slots s "
-                     "JOIN runs r ON r.run_id = s.run_id WHERE s.serial = $1 ORDER BY r.started DESC, r.run_id DESC",
-                     &a, &t, e) < 0)
+    if (select_by(db,
+                  "SELECT r.started, COALESCE(r.ended, ''), r.host, r.rig, s.slot, r.run_id, r.batch, r.kind, "
+                  "s.profile, s.firmware, s.verdict, s.classifications, r.exit_status, s.serial FROM run_slots s "
+                  "JOIN runs r ON r.run_id = s.run_id WHERE s.serial = $1 ORDER BY r.started DESC, r.run_id DESC",
+                  serial, &t, e) < 0)
         return -1;
     tr_db_history_row *h = calloc(t.nrows ? t.nrows : 1, sizeof *h);
     int rc = h ? 0 : tr_fail(e, TR_E_NOMEM, "no memory for a token's history");
@@ -766,13 +773,11 @@ int tr_db_batch(tr_db *db, const char *batch, tr_db_batch_token **toks, size_t *
     table t = {.ncols = B_COLS};
     if (batch_runs(db, batch, runs, e) < 0)
         return -1;
-    args a = {0};
-    a_text(&a, batch);
-    if (select_table(db,
-                     "SELECT s.serial, s.slot, r.host, r.rig, r.run_id, r.started, s.verdict, s.classifications, "
-                     "CASE WHEN r.ended IS NULL THEN 1 ELSE 0 END FROM run_slots s JOIN runs r ON r.run_id = s.run_id "
-                     "WHERE r.batch = $1 ORDER BY s.serial, r.host, r.rig, s.slot",
-                     &a, &t, e) < 0)
+    if (select_by(db,
+                  "SELECT s.serial, s.slot, r.host, r.rig, r.run_id, r.started, s.verdict, s.classifications, "
+                  "CASE WHEN r.ended IS NULL THEN 1 ELSE 0 END FROM run_slots s JOIN runs r ON r.run_id = s.run_id "
+                  "WHERE r.batch = $1 ORDER BY s.serial, r.host, r.rig, s.slot",
+                  batch, &t, e) < 0)
         return -1;
     tr_db_batch_token *out = calloc(t.nrows ? t.nrows : 1, sizeof *out);
     if (!out) {
