@@ -216,6 +216,14 @@ check "postgresql: no TCP listener (postmaster $pgpid)" test -z "$(ss -Hltnp 2>/
 URL="postgresql://tokenrig@/tokenrig?host=$PGD/sock"
 pq() { "$PGBIN/psql" -X -A -t -q -h "$PGD/sock" -U tokenrig -d tokenrig -c "$1"; }
 
+# --- the database API of check_db against the server --------------------------------------------
+checks() { sed -n 's/^100%: Checks: \([0-9]*\), Failures: 0, Errors: 0$/\1/p' <<<"$1"; }
+alone=$(checks "$("$B/tests/check_db" 2>&1)")
+out=$(TR_TEST_PG_URL=$URL "$B/tests/check_db" 2>&1)
+with=$(checks "$out")
+check "postgresql: check_db's tests of the API pass on the server too (${alone:-?} alone, ${with:-failed: $(grep -m 2 ':F:\|:E:' <<<"$out")} with it)" \
+  test "${with:-0}" -gt "${alone:-0}"
+
 # --- two rigs, one batch, at once --------------------------------------------------------------
 TOKENRIG_HOST=bench-a trun db-a --db "$URL" -D LOOPS=3000 "$LONG" "$SUITE" --batch lot-pg > "$T/pa.out" 2> "$T/pa.err" &
 pa=$!

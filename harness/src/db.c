@@ -810,3 +810,45 @@ int tr_db_batch_list(tr_db *db, const char *profile, tr_db_row_fn fn, void *ud, 
                      "WHERE s.profile = $1 GROUP BY r.batch ORDER BY first DESC",
                      &a, fn, ud, e);
 }
+
+typedef struct {
+    tr_db_yield_point *out;
+    size_t max, n;
+} yield_acc;
+
+static int yield_add(void *ud, size_t ncols, const char *const *vals)
+{
+    yield_acc *y = ud;
+    if (ncols < 4 || y->n == y->max)
+        return 1;
+    tr_db_yield_point *p = &y->out[y->n++];
+    tr_strlcpy(p->run_id, vals[0] ? vals[0] : "", sizeof p->run_id);
+    tr_strlcpy(p->started, vals[1] ? vals[1] : "", sizeof p->started);
+    p->tokens = vals[2] ? (unsigned)strtoul(vals[2], NULL, 10) : 0;
+    p->passed = vals[3] ? (unsigned)strtoul(vals[3], NULL, 10) : 0;
+    return 0;
+}
+
+int tr_db_profile_yield(tr_db *db, const char *profile, const char *upto, tr_db_yield_point *out, size_t max,
+                        size_t *n, tr_err *e)
+{
+    yield_acc y = {out, max, 0};
+    args a = {0};
+    a_text(&a, profile);
+    a_text(&a, upto ? upto : "");
+    a_int(&a, (long long)max);
+    int rc = run_query(db,
+                       "SELECT r.run_id, r.started, COUNT(*), SUM(CASE WHEN s.verdict = 'PASS' THEN 1 ELSE 0 END) "
+                       "FROM run_slots s JOIN runs r ON r.run_id = s.run_id WHERE s.profile = $1 AND "
+                       "s.slot <> '(manifest)' AND r.started <= COALESCE((SELECT u.started FROM runs u WHERE "
+                       "u.run_id = $2), '9999') GROUP BY r.run_id, r.started ORDER BY r.started DESC, r.run_id DESC "
+                       "LIMIT $3",
+                       &a, yield_add, &y, e);
+    *n = rc == 0 ? y.n : 0;
+    for (size_t i = 0; rc == 0 && i < y.n / 2; i++) { /* oldest first */
+        tr_db_yield_point t = out[i];
+        out[i] = out[y.n - 1 - i];
+        out[y.n - 1 - i] = t;
+    }
+    return rc;
+}

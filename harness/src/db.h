@@ -156,4 +156,17 @@ void tr_db_batch_free(tr_db_batch_token *toks, size_t n);
  * (batch, first start) per batch. */
 int tr_db_batch_list(tr_db *db, const char *profile, tr_db_row_fn fn, void *ud, tr_err *e);
 
+/* The yield of earlier runs of a profile (what report.html's yield history
+ * asks, yieldhist.h): the newest max runs that certified tokens of profile
+ * and started no later than run upto (NULL: any), oldest first; per run its
+ * tokens of the profile (manifest rows not counted) and how many of them
+ * passed. */
+typedef struct {
+    char run_id[TR_DB_ID_MAX];
+    char started[40];
+    unsigned tokens, passed;
+} tr_db_yield_point;
+int tr_db_profile_yield(tr_db *db, const char *profile, const char *upto, tr_db_yield_point *out, size_t max,
+                        size_t *n, tr_err *e);
+
 #endif

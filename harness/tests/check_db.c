@@ -330,6 +330,18 @@ START_TEST(batch_latest_run_counts)
     OK(tr_db_batch(db, "no-such-lot", &t, &n, &nruns, &e_));
     ck_assert_uint_eq(nruns + n, 0);
     tr_db_batch_free(t, n);
+    /* the yield of the profile's runs up to r2, oldest first (no manifest rows) */
+    tr_db_yield_point y[4];
+    OK(tr_db_profile_yield(db, "ref1-sm2", "r2", y, 4, &n, &e_));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(y[0].run_id, "r1");
+    ck_assert_uint_eq(y[0].tokens * 10 + y[0].passed, 21);
+    ck_assert_str_eq(y[1].run_id, "r2");
+    ck_assert_uint_eq(y[1].tokens * 10 + y[1].passed, 11);
+    OK(tr_db_profile_yield(db, "ref1-sm2", NULL, y, 2, &n, &e_)); /* the newest 2 */
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(y[0].run_id, "r3");
+    ck_assert_str_eq(y[1].run_id, "x1");
     tr_db_close(db);
 }
 END_TEST
@@ -590,6 +602,94 @@ START_TEST(import_bad_row_adds_nothing)
 }
 END_TEST
 
+/* ---- the same API on PostgreSQL (ci/tests/92-db.sh gives a server) -------------------------------------- */
+
+/* Names unique to this test process: the server keeps earlier tests' rows. */
+static const char *uniq(const char *what)
+{
+    static char buf[8][96];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s-%ld", what, (long)getpid());
+    return buf[k];
+}
+
+START_TEST(pg_writes_and_queries)
+{
+    const char *url = getenv("TR_TEST_PG_URL");
+    tr_db *db;
+    tr_err e;
+    ck_assert_msg(tr_db_open(url, false, &db, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(tr_db_backend(db), "postgresql");
+    ck_assert_int_eq(tr_db_schema_version(db, &e), TR_DB_SCHEMA_VERSION);
+    const char *serial = uniq("PGSER"), *batch = uniq("pglot"), *profile = uniq("pgprof");
+    const char *ids[] = {uniq("pg-r1"), uniq("pg-r2")};
+    for (int i = 0; i < 2; i++) {
+        tr_db_run r = run_row(ids[i], batch, i ? "2026-02-02T00:00:00.000Z" : "2026-02-01T00:00:00.000Z");
+        r.profile = profile;
+        ck_assert_int_eq(tr_db_run_claim(db, &r, &e), 1);
+        ck_assert_int_eq(tr_db_run_claim(db, &r, &e), 0);
+        tr_db_slot s = {.run_id = ids[i], .slot = "A1", .serial = serial, .role = "main", .profile = profile,
+                        .firmware = "0100", .verdict = i ? "PASS" : "FAIL", .classifications = "", .updated = "x"};
+        OK(tr_db_slot_put(db, &s, &e_));
+        tr_slot_id who = {.run_id = ids[i], .slot = "A1", .serial = serial};
+        tr_result_row v = {.who = &who, .suite = "s", .test = "t", .verdict = i ? TR_PASS : TR_FAIL,
+                           .classification = i ? NULL : "x.y", .duration_s = 0.25, .message = "\xc3\xa9 \xff"};
+        OK(tr_db_result(db, 1, "t", &v, &e_));
+        tr_cycle_row c = {.who = &who, .cycle = 1, .off_ms = 1, .to_device_ms = -1, .to_reader_ms = -1,
+                          .to_atr_ms = 2, .to_first_apdu_ms = 412.5, .verdict = "pass"};
+        OK(tr_db_cycle(db, 2, "t", &c, NULL, NULL, &e_));
+        OK(tr_db_run_end(db, ids[i], "2026-02-03T00:00:00.000Z", i ? 0 : 1, &e_));
+    }
+    tr_db_history_row *h;
+    size_t n;
+    OK(tr_db_history(db, serial, &h, &n, &e_));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(h[0].run_id, ids[1]);
+    ck_assert_str_eq(h[1].failed, "s / t: x.y");
+    ck_assert(h[0].cycles == 1 && fabs(h[0].ready.p50 - 412.5) < 1e-9);
+    tr_db_history_free(h, n);
+    tr_db_batch_token *t;
+    size_t runs;
+    OK(tr_db_batch(db, batch, &t, &n, &runs, &e_));
+    ck_assert(n == 1 && runs == 2 && t[0].runs == 2 && !strcmp(t[0].verdict, "PASS"));
+    tr_db_batch_free(t, n);
+    tr_db_yield_point y[4];
+    OK(tr_db_profile_yield(db, profile, ids[0], y, 4, &n, &e_));
+    ck_assert(n == 1 && y[0].tokens == 1 && y[0].passed == 0);
+    tr_db_close(db);
+}
+END_TEST
+
+START_TEST(pg_writer_and_import)
+{
+    const char *url = getenv("TR_TEST_PG_URL"), *id = uniq("pg-live");
+    tr_err e;
+    tr_dbrun_opts o = {.where = url, .run_id = id, .run_id_given = true, .kind = "run", .batch = uniq("pglive")};
+    live_run l;
+    ck_assert_msg(tr_dbrun_open(&o, &l.w, &e) == 0, "%s", e.msg);
+    l.rep = tr_reports_open(in_tmp("pgrep"), &e);
+    ck_assert_ptr_nonnull(l.rep);
+    tr_dbrun_attach(l.w, l.rep);
+    tr_slot_id who = {.run_id = id, .slot = "A1", .serial = uniq("PGLIVE")};
+    live_test(&l, &who, "one", TR_PASS, false);
+    live_test(&l, &who, "two", TR_FAIL, false);
+    ck_assert_int_eq(tr_reports_write_summary(l.rep, &e), 0);
+    live_close(&l, 1);
+    tr_db *db;
+    ck_assert_int_eq(tr_db_open(url, false, &db, &e), 0);
+    tr_db_history_row *h;
+    size_t n;
+    OK(tr_db_history(db, who.serial, &h, &n, &e_));
+    ck_assert(n == 1 && !strcmp(h[0].verdict, "FAIL") && h[0].exit_status == 1);
+    ck_assert_str_eq(h[0].failed, "s / two: x.broken");
+    tr_db_history_free(h, n);
+    tr_import_result r; /* the same run's directory: already there */
+    ck_assert_int_eq(tr_db_import(db, in_tmp("pgrep"), NULL, &r, &e), 0);
+    tr_db_close(db);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("db");
@@ -611,6 +711,15 @@ static Suite *db_suite(void)
     tcase_add_test(tc, import_idempotent);
     tcase_add_test(tc, import_bad_row_adds_nothing);
     suite_add_tcase(s, tc);
+    /* with a PostgreSQL server only (ci/tests/92-db.sh starts one) */
+    if (getenv("TR_TEST_PG_URL") && *getenv("TR_TEST_PG_URL")) {
+        TCase *tp = tcase_create("postgresql");
+        tcase_add_checked_fixture(tp, setup, teardown);
+        tcase_set_timeout(tp, 60);
+        tcase_add_test(tp, pg_writes_and_queries);
+        tcase_add_test(tp, pg_writer_and_import);
+        suite_add_tcase(s, tp);
+    }
     return s;
 }
 
