@@ -98,15 +98,9 @@ $(BUILD)/obj/harness/src/skf.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
 P11_HOST   := $(BUILD)/tokenrig-p11host
 $(BUILD)/obj/harness/src/p11.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
 $(BUILD)/obj/harness/src/p11host.o: CFLAGS_ALL += -DTR_P11_MODULE_DIR='"$(P11_MODULE_DIR)"'
-# The tool version a run records in the results database (runs.tool_version);
-# dbrun.o is rebuilt when it changes (the stamp is rewritten only then)
+# The tool version a run records in the results database (runs.tool_version)
 TR_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILD)/obj/harness/src/dbrun.o: CFLAGS_ALL += -DTR_VERSION='"$(TR_VERSION)"'
-$(BUILD)/obj/harness/src/dbrun.o: $(BUILD)/tr_version.stamp
-$(BUILD)/tr_version.stamp: FORCE
-	@mkdir -p $(dir $@)
-	@echo '$(TR_VERSION)' | cmp -s - $@ || echo '$(TR_VERSION)' > $@
-.PHONY: FORCE
 # PKCS#11 modules that crash or hang, for the layer's tests (fixtures/p11/testmods)
 P11_TESTMODS := $(BUILD)/libp11test-crash.so $(BUILD)/libp11test-hang.so
 # SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
@@ -125,6 +119,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<',true)
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+# dbrun.o is rebuilt when the tool version changes (the stamp is rewritten
+# only then)
+$(BUILD)/obj/harness/src/dbrun.o: $(BUILD)/tr_version.stamp
+$(BUILD)/tr_version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(TR_VERSION)' | cmp -s - $@ || echo '$(TR_VERSION)' > $@
+.PHONY: FORCE
 
 $(BUILD)/obj-pic/%.o: %.c
 	@mkdir -p $(dir $@)
