@@ -499,19 +499,28 @@ bench_history() {
 # (SQLite, the default kind: a transaction per finished test) and once with
 # --no-db, alternating (the order swapped every round). The cost is the
 # median of the per-round ratios.
+# a run of row 9 ended non-zero: count it; keep the first one's token row
+# (or error line) and whether it ran with the database
+db_cost_failed() {
+  bad=$((bad + 1))
+  [ -n "$why" ] && return
+  why_step=$1
+  why=$(grep -m 1 -E '^[A-Z][A-Za-z0-9]* +[^ ]+ +[^ ]+ +(FAIL|ERROR|INCOMPLETE|SKIP) |^tokenrig: ' "$W/dbcost.log" | tr -s ' |' ' /' | cut -c1-160)
+}
+
 bench_db_cost() {
   batch_suites
   local args=(run --rig "$RIG16" "${SUITES[@]}" --allow-destructive -D "SIGN_COUNT=$SIGN_COUNT" -D SIGN_MIN_RATE=15
     --quiet --out "$W/dbcost")
-  local db=$W/cost.db with=() without=() r=() i step a b bad=0 rows
+  local db=$W/cost.db with=() without=() r=() i step a b bad=0 rows why= why_step=
   for i in $(seq 0 "$DB_ROUNDS"); do # round 0: warm-up
     for step in $( ((i % 2)) && echo "db nodb" || echo "nodb db"); do
       rm -rf "$W/dbcost"
       if [ "$step" = db ]; then
-        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --db "$db" || bad=$((bad + 1))
+        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --db "$db" || db_cost_failed "$step"
         a=$T_US
       else
-        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --no-db || bad=$((bad + 1))
+        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --no-db || db_cost_failed "$step"
         b=$T_US
       fi
     done
@@ -522,7 +531,7 @@ bench_db_cost() {
   rows=$(sqlite3 "$db" "SELECT COUNT(*) / COUNT(DISTINCT run_id) FROM results")
   local ratio note=""
   ratio=$(median "${r[@]}")
-  ((bad)) && note="; $bad runs exit non-zero"
+  ((bad)) && note="; $bad of $((DB_ROUNDS * 2 + 2)) runs exit non-zero, the first $([ "$why_step" = db ] && echo with || echo without) the database: \`${why:-?}\`"
   ROW[9]="| 9 | writing the results database (SQLite, a transaction per finished test): row 4's run on 16 virtual tokens with \`--db\` vs \`--no-db\`, alternating, $DB_ROUNDS rounds | with $(calc "$(median "${with[@]}")" 2) s, without $(calc "$(median "${without[@]}")" 2) s ($rows result rows per run); ratio **$(calc "$ratio" 3)×** (rounds $(spread "${r[@]}")), i.e. $(calc "($ratio - 1) * 100" 1)%$note | ≤ 5% (≤ 1.05×) | $(met "$ratio" 1.05) |"
 }
 
