@@ -22,7 +22,8 @@ SAN     ?= 0
 TSAN    ?= 0
 OPT     ?= -O2 -g
 
-PKGS    := libpcsclite openssl libusb-1.0 inih
+# sqlite3, libpq: the results database (harness/src/db_sqlite.c, db_pg.c)
+PKGS    := libpcsclite openssl libusb-1.0 inih sqlite3 libpq
 # -Wno-format-truncation: gcc guesses at snprintf truncation into bounded
 # buffers, which we do on purpose; paths are length-checked where they are made.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -97,6 +98,9 @@ $(BUILD)/obj/harness/src/skf.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
 P11_HOST   := $(BUILD)/tokenrig-p11host
 $(BUILD)/obj/harness/src/p11.o: CFLAGS_ALL += -DTR_LIBEXEC_DIR='"$(LIBEXEC)"'
 $(BUILD)/obj/harness/src/p11host.o: CFLAGS_ALL += -DTR_P11_MODULE_DIR='"$(P11_MODULE_DIR)"'
+# The tool version a run records in the results database (runs.tool_version)
+TR_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/obj/harness/src/dbrun.o: CFLAGS_ALL += -DTR_VERSION='"$(TR_VERSION)"'
 # PKCS#11 modules that crash or hang, for the layer's tests (fixtures/p11/testmods)
 P11_TESTMODS := $(BUILD)/libp11test-crash.so $(BUILD)/libp11test-hang.so
 # SKF libraries that misbehave, for the SKF layer's tests (fixtures/skf/testlibs)
@@ -115,6 +119,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  CC      $<',true)
 	$(Q)$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+# dbrun.o is rebuilt when the tool version changes (the stamp is rewritten
+# only then)
+$(BUILD)/obj/harness/src/dbrun.o: $(BUILD)/tr_version.stamp
+$(BUILD)/tr_version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(TR_VERSION)' | cmp -s - $@ || echo '$(TR_VERSION)' > $@
+.PHONY: FORCE
 
 $(BUILD)/obj-pic/%.o: %.c
 	@mkdir -p $(dir $@)

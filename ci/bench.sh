@@ -12,7 +12,9 @@
 # and the median of the per-round ratios (with their range).
 #
 # Hermetic: private virtual rigs (ci/bench/*.ini, a private pcscd each) and
-# row 7's private SoftHSM2 token (ci/p11/softhsm.sh) in /tmp/trb-$$; on exit every process started here is stopped by PID — our
+# row 7's private SoftHSM2 token (ci/p11/softhsm.sh) in /tmp/trb-$$, the
+# runs' results database there too ($TOKENRIG_DB: never the user's
+# reports/tokenrig.db); on exit every process started here is stopped by PID — our
 # own children by `kill PID`, the rigs by `tokenrig rig down`, which stops
 # pcscd and the vtokens by the PIDs it recorded — and /tmp/trb-$$ is removed.
 #
@@ -25,7 +27,9 @@
 #   BENCH_CYCLES=200      power cycles of row 5
 #   BENCH_SKF_CALLS=1000  SKF calls per run in row 6
 #   BENCH_P11_SIGNS=1000  signatures per run in row 7
-#   BENCH_ROWS="1 2 3 4 5 6 7"  which rows to measure
+#   BENCH_HIST_ROWS=10000000 result rows of row 8's database; BENCH_HIST_ROUNDS=9
+#   BENCH_DB_ROUNDS=5     rounds of row 9 (a run with the database, one without)
+#   BENCH_ROWS="1 2 3 4 5 6 7 8 9"  which rows to measure
 set -u -o pipefail
 
 B=$(cd "${1:-build}" && pwd) || { echo "usage: ci/bench.sh BUILD_DIR" >&2; exit 2; }
@@ -41,7 +45,10 @@ SIGN_COUNT=${BENCH_SIGN_COUNT:-50}
 CYCLES=${BENCH_CYCLES:-200}
 SKF_CALLS=${BENCH_SKF_CALLS:-1000}
 P11_SIGNS=${BENCH_P11_SIGNS:-1000}
-ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7} "
+HIST_ROWS=${BENCH_HIST_ROWS:-10000000}
+HIST_ROUNDS=${BENCH_HIST_ROUNDS:-9}
+DB_ROUNDS=${BENCH_DB_ROUNDS:-5}
+ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7 8 9} "
 RIG2=ci/bench/bench-2.ini
 RIG16=ci/bench/bench-16.ini
 RIGSKF=ci/bench/bench-skf.ini
@@ -70,6 +77,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$W"
+export TOKENRIG_DB=$W/runs.db
 
 say() { echo "bench: $*" >&2; }
 
@@ -394,11 +402,145 @@ bench_p11() {
   ROW[7]="| 7 | tokenrig's PKCS#11 layer (module in a child process, trace row per call) vs a bare loop calling the same SoftHSM2 module ($mod), one token, $P11_SIGNS signatures × $ROUNDS rounds | C_SignInit(CKM_ECDSA) + C_Sign per signature: tokenrig $(calc "$(median "${t[@]}")" 1) µs (of which in the module $(calc "$(median "${mm[@]}")" 1) µs, trace.csv), loop $(calc "$(median "${lp[@]}")" 1) µs; ratio **$(calc "$ratio")×** (rounds $(spread "${r[@]}")) | ≤ 1.05× | $(met "$ratio" 1.05) |"
 }
 
+# ---- 8. tokenrig history over 10 million result rows ---------------------------------
+
+# The database is made as tokenrig makes it (its schema by `tokenrig import`
+# of a one-row report directory: the SQL stays in db.c), then filled with SQL
+# in one transaction: runs of 16 tokens, 1,000 result rows each (a quarter
+# of them metric rows, a fail now and then), HIST_ROWS rows in all; the
+# token asked for (BENCHHIST0000001) is in 5 of the runs, spread over the
+# history, with 200 recognition cycles each. Timed: the whole
+# `tokenrig history SERIAL` command as a user runs it (process start, open,
+# schema check, the queries, the table), warm cache, HIST_ROUNDS times.
+hist_fill() { # hist_fill DB RUNS: the rows, one transaction
+  local every=$(($2 / 5))
+  sqlite3 "$1" <<SQL
+PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF; PRAGMA cache_size = -400000;
+BEGIN;
+WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < $2 - 1)
+INSERT INTO runs (run_id, kind, batch, host, rig, started, ended, tool_version, command_line, destructive, profile,
+                  exit_status, source)
+SELECT printf('run-%07d', i), 'run', 'lot-' || (i / 50), 'bench-' || (i % 5), 'bench-16',
+       strftime('%Y-%m-%dT%H:%M:%fZ', '2020-01-01', '+' || i || ' minutes'),
+       strftime('%Y-%m-%dT%H:%M:%fZ', '2020-01-01', '+' || (i + 1) || ' minutes'), 'bench', 'tokenrig run', 1,
+       'ref1-sm2', i % 13 = 0, 'live' FROM r;
+WITH RECURSIVE x(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM x WHERE i < $2 * 16 - 1)
+INSERT INTO run_slots (run_id, slot, serial, role, profile, firmware, verdict, classifications, tests, passed, failed,
+                       errored, skipped, not_run, duration_s, updated)
+SELECT printf('run-%07d', i / 16), 'A' || (i % 16 + 1),
+       CASE WHEN i % 16 = 2 AND (i / 16) % $every = 0 THEN 'BENCHHIST0000001' ELSE printf('B%015d', i) END,
+       'main', 'ref1-sm2', '0100', CASE WHEN i % 13 = 2 THEN 'FAIL' ELSE 'PASS' END,
+       CASE WHEN i % 13 = 2 THEN 'pin.no-lockout' ELSE '' END, 62, 61, 1, 0, 0, 0, 12.5, '2020' FROM x;
+WITH RECURSIVE x(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM x WHERE i < $HIST_ROWS - 1)
+INSERT INTO results (run_id, seq, time_utc, slot, serial, suite, test, verdict, classification, duration_s, metric,
+                     value, unit, message, file, line)
+SELECT printf('run-%07d', i / 1000), i % 1000, '2020-01-01T00:00:00.000Z', 'A' || (i % 16 + 1),
+       CASE WHEN i % 16 = 2 AND (i / 1000) % $every = 0 THEN 'BENCHHIST0000001'
+            ELSE printf('B%015d', (i / 1000) * 16 + i % 16) END,
+       'suite-' || (i % 1000 / 160), 'test ' || (i % 1000 / 16),
+       CASE WHEN i % 1000 % 97 = 2 THEN 'fail' ELSE 'pass' END,
+       CASE WHEN i % 1000 % 97 = 2 THEN 'pin.no-lockout' END, 0.05,
+       CASE WHEN i % 4 = 1 THEN 'latency' END, CASE WHEN i % 4 = 1 THEN 12.5 END, CASE WHEN i % 4 = 1 THEN 'ms' END,
+       CASE WHEN i % 1000 % 97 = 2 THEN 'the PIN still verifies after 10 wrong ones' END, 'suites/x.tsuite', 42 FROM x;
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 999)
+INSERT INTO cycles (run_id, seq, time_utc, slot, serial, suite, test, cycle, off_ms, to_atr_ms, to_first_apdu_ms, stage,
+                    verdict)
+SELECT printf('run-%07d', (i / 200) * $every), 1000000 + i, '2020', 'A3', 'BENCHHIST0000001', 'recognition',
+       'cycles', i % 200 + 1, 100, 380 + i % 17, 400 + i % 23, 'apdu', 'pass' FROM c;
+COMMIT;
+PRAGMA journal_mode = WAL;
+SQL
+}
+
+bench_history() {
+  local db=$W/hist.db dir=$W/hist-seed runs=$((HIST_ROWS / 1000)) t0 made n out t=() i
+  mkdir -p "$dir"
+  printf 'run_id,time,rig,slot,reader,serial,role,profile,suite,test,verdict,classification,duration_s,metric,value,unit,message,file,line\nrun-seed,2019-12-31T00:00:00.000Z,bench,A1,,SEED000000000001,main,ref1-sm2,s,t,pass,,0.001,,,,,,\n' >"$dir/results.csv"
+  printf 'run_id,rig,slot,serial,role,verdict,classifications,tests,passed,failed,errored,skipped,duration_s,not_run\nrun-seed,bench,A1,SEED000000000001,main,PASS,,1,1,0,0,0,0.001,0\n' >"$dir/summary.csv"
+  if ! "$TR" import "$dir" --db "$db" >"$W/hist.log" 2>&1; then
+    ROW[8]="| 8 | tokenrig history | not measured: the schema could not be made ($(tail -n 1 "$W/hist.log")) | ≤ 50 ms | error |"
+    return
+  fi
+  say "8. filling $db: $runs runs, $HIST_ROWS result rows ..."
+  t0=$(now_us)
+  hist_fill "$db" "$runs" >"$W/hist.log" 2>&1
+  made=$(calc "($(now_us) - $t0) / 1e6" 0)
+  n=$(sqlite3 "$db" "SELECT COUNT(*) FROM results")
+  out=$("$TR" history BENCHHIST0000001 --db "$db" 2>&1) # warm-up, and what it answers
+  if [ "$n" -lt "$HIST_ROWS" ] || ! grep -q '^token BENCHHIST0000001: 5 runs$' <<<"$out"; then
+    ROW[8]="| 8 | tokenrig history | not measured: $n result rows; history said: $(head -n 1 <<<"$out") | ≤ 50 ms | error |"
+    return
+  fi
+  # side by side with the same command on a database of one row: what the
+  # 10 million rows cost beyond starting tokenrig on a loaded machine
+  "$TR" import "$dir" --db "$W/one.db" >/dev/null 2>&1
+  local small=() step
+  for i in $(seq "$HIST_ROUNDS"); do
+    for step in $( ((i % 2)) && echo "big one" || echo "one big"); do
+      if [ "$step" = big ]; then
+        run_timed "$W/hist.out" "$TR" history BENCHHIST0000001 --db "$db" || { ROW[8]="| 8 | tokenrig history | not measured: it failed | ≤ 50 ms | error |"; return; }
+        t+=("$(calc "$T_US / 1000" 2)")
+      else
+        run_timed "$W/hist.out" "$TR" history SEED000000000001 --db "$W/one.db"
+        small+=("$(calc "$T_US / 1000" 2)")
+      fi
+    done
+    say "8. round $i: ${t[-1]} ms ($HIST_ROWS rows), ${small[-1]} ms (1 row)"
+  done
+  local med
+  med=$(median "${t[@]}")
+  ROW[8]="| 8 | \`tokenrig history SERIAL\` over a SQLite database of $n result rows ($runs runs × 16 tokens, $(du -m "$db" | cut -f1) MB, filled in $made s), the token in 5 runs with 200 cycles each; the whole command, warm cache, $HIST_ROUNDS rounds | **$(calc "$med" 1) ms** (rounds $(spread "${t[@]}") ms); the same command on a one-row database, side by side: $(calc "$(median "${small[@]}")" 1) ms | ≤ 50 ms | $(met "$med" 50) |"
+  rm -f "$db" "$db-wal" "$db-shm"
+}
+
+# ---- 9. writing the database: the same run with and without it -----------------------
+
+# Row 4's certification on the 16-slot rig, once with the results database
+# (SQLite, the default kind: a transaction per finished test) and once with
+# --no-db, alternating (the order swapped every round). The cost is the
+# median of the per-round ratios.
+# a run of row 9 ended non-zero: count it; keep the first one's token row
+# (or error line) and whether it ran with the database
+db_cost_failed() {
+  bad=$((bad + 1))
+  [ -n "$why" ] && return
+  why_step=$1
+  why=$(grep -m 1 -E '^[A-Z][A-Za-z0-9]* +[^ ]+ +[^ ]+ +(FAIL|ERROR|INCOMPLETE|SKIP) |^tokenrig: ' "$W/dbcost.log" | tr -s ' |' ' /' | cut -c1-160)
+}
+
+bench_db_cost() {
+  batch_suites
+  local args=(run --rig "$RIG16" "${SUITES[@]}" --allow-destructive -D "SIGN_COUNT=$SIGN_COUNT" -D SIGN_MIN_RATE=15
+    --quiet --out "$W/dbcost")
+  local db=$W/cost.db with=() without=() r=() i step a b bad=0 rows why= why_step=
+  for i in $(seq 0 "$DB_ROUNDS"); do # round 0: warm-up
+    for step in $( ((i % 2)) && echo "db nodb" || echo "nodb db"); do
+      rm -rf "$W/dbcost"
+      if [ "$step" = db ]; then
+        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --db "$db" || db_cost_failed "$step"
+        a=$T_US
+      else
+        run_timed "$W/dbcost.log" "$TR" "${args[@]}" --no-db || db_cost_failed "$step"
+        b=$T_US
+      fi
+    done
+    ((i == 0)) && continue
+    with+=("$(calc "$a / 1e6" 3)") without+=("$(calc "$b / 1e6" 3)") r+=("$(calc "$a / $b" 4)")
+    say "9. round $i: with the database $(calc "$a / 1e6" 2) s, without $(calc "$b / 1e6" 2) s"
+  done
+  rows=$(sqlite3 "$db" "SELECT COUNT(*) / COUNT(DISTINCT run_id) FROM results")
+  local ratio note=""
+  ratio=$(median "${r[@]}")
+  ((bad)) && note="; $bad of $((DB_ROUNDS * 2 + 2)) runs exit non-zero, the first $([ "$why_step" = db ] && echo with || echo without) the database: \`${why:-?}\`"
+  ROW[9]="| 9 | writing the results database (SQLite, a transaction per finished test): row 4's run on 16 virtual tokens with \`--db\` vs \`--no-db\`, alternating, $DB_ROUNDS rounds | with $(calc "$(median "${with[@]}")" 2) s, without $(calc "$(median "${without[@]}")" 2) s ($rows result rows per run); ratio **$(calc "$ratio" 3)×** (rounds $(spread "${r[@]}")), i.e. $(calc "($ratio - 1) * 100" 1)%$note | ≤ 5% (≤ 1.05×) | $(met "$ratio" 1.05) |"
+}
+
 # ---- the run ------------------------------------------------------------------------------
 
 for bin in tokenrig vtoken mkpki echocard pcscloop skfloop p11loop libskf-ref1.so; do
   [ -x "$B/$bin" ] || { echo "ci/bench.sh: $B/$bin missing (make BUILD=$B all)" >&2; exit 2; }
 done
+command -v sqlite3 >/dev/null || { echo "ci/bench.sh: sqlite3 missing (apt-get install sqlite3; ci/deps.sh)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "ci/bench.sh: /usr/bin/time missing (apt-get install time; ci/deps.sh)" >&2; exit 2; }
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
@@ -413,12 +555,14 @@ if want 1 || want 2 || want 3 || want 5; then
   want 3 && bench_rss "$VT"
   rig_down "$RIG2"
 fi
-if want 4; then
+if want 4 || want 9; then
   say "virtual rig $RIG16 up"
   rig_up "$RIG16" r16
-  bench_batch
+  want 4 && bench_batch
+  want 9 && bench_db_cost
   rig_down "$RIG16"
 fi
+want 8 && bench_history
 if want 6; then
   say "virtual rig $RIGSKF up"
   rig_up "$RIGSKF" rskf
@@ -449,11 +593,12 @@ TABLE=$(
   echo
   echo "| # | benchmark | measured | target | verdict |"
   echo "|---|---|---|---|---|"
-  for n in 1 2 3 4 5 6 7; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
+  for n in 1 2 3 4 5 6 7 8 9; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
   echo
   echo "Compared things run interleaved in the same run (order swapped every round); medians, and the median of the per-round ratios."
   echo "Row 6: tokenrig's per-call time is the duration of the run's one test (results.csv) over its N calls, ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
   echo "Row 7: the same for N signatures of ci/bench/p11-sign.tsuite (C_SignInit + C_Sign, the module in its child process) against p11loop's own mean; 'in the module' is trace.csv's latency_us of those calls (timed in the child) over N."
+  echo "Row 8: the whole \`tokenrig history\` command's wall time; row 9: the wall time of the same run with and without the database."
   echo "Row 2: tokenrig's per-APDU time is (wall(N) − wall(1)) / (N − 1) of \`tokenrig script --quiet\` (start-up cancels out; line parsing, transmit and trace.csv row per APDU stay in); pcscloop's is its own mean over N transmits."
 )
 echo "$TABLE"

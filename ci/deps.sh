@@ -6,7 +6,8 @@ PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       libpcsclite-dev pcscd libssl-dev openssl check libusb-1.0-0-dev libcsv-dev libinih-dev
       vsmartcard-vpcd gnuplot-nox umockdev libumockdev-dev libxml2-utils chromium-headless-shell
       pcsc-tools opensc python3 valgrind util-linux procps iproute2 time xxd bc pmccabe
-      softhsm2 opencryptoki libp11-kit-dev)
+      softhsm2 opencryptoki libp11-kit-dev
+      libsqlite3-dev sqlite3 libpq-dev postgresql-15)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -34,3 +35,6 @@ getent group pkcs11 >/dev/null || { echo "tokenrig: groupadd -r pkcs11" >&2; gro
 # uses it (ci/p11/opencryptoki.sh runs a private one) and never stops it.
 # pcscd's package may start a system daemon through its own hooks: we never
 # use it (our rig runs a private pcscd) and never stop it either.
+# postgresql-15's package makes a system cluster and may start it: the CI
+# never uses it (ci/tests/92-db.sh starts a throwaway server of its own on
+# a private socket) and never stops it.

@@ -37,6 +37,9 @@ static void usage_main(FILE *f)
         "                                            their factory PINs back (the journal)\n"
         "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
         "  p11     list --module M                   what a PKCS#11 module sees (read-only)\n"
+        "  history SERIAL [--db D] [--csv]           every run of a token in the results database\n"
+        "  import  DIR... [--db D]                   report directories into the database\n"
+        "  verdict --batch ID [--db D]               a batch's verdict over every rig and host\n"
         "\n"
         "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
@@ -62,7 +65,8 @@ int main(int argc, char **argv)
         {"list", tr_cmd_list},   {"run", tr_cmd_run},     {"script", tr_cmd_script},
         {"power", tr_cmd_power}, {"cycle", tr_cmd_cycle}, {"hubs", tr_cmd_hubs},
         {"rig", tr_cmd_rig},     {"recover", tr_cmd_recover}, {"skf", tr_cmd_skf},
-        {"p11", tr_cmd_p11},
+        {"p11", tr_cmd_p11},     {"history", tr_cmd_history}, {"import", tr_cmd_import},
+        {"verdict", tr_cmd_verdict},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

@@ -12,6 +12,11 @@ bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$3', got '$2'"; fi; }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 finish() { echo "$(basename "$0"): $pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+# The results database the tests' runs write (tokenrig run and cycle write
+# one by default): one throwaway SQLite file, never the developer's
+# reports/tokenrig.db nor a $TOKENRIG_DB of theirs (ci/tests/92-db.sh, the
+# test of the database, chooses its own).
+export TOKENRIG_DB=/tmp/tr-it-tokenrig-$(id -u).db
 
 # A rig of our own for this test file, torn down on exit whatever happens.
 rig_up() {

@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "dbrun.h"
 #include "reports.h"
 #include "rig.h"
 #include "stats.h"
@@ -21,6 +22,7 @@ static void usage_cycle(FILE *f)
     fprintf(f,
         "usage: tokenrig cycle --slot NAME --count N [--rig FILE] [--profile FILE]\n"
         "                      [--stop-on-fail] [--out DIR] [--plots]\n"
+        "                      [--db URL|FILE | --no-db] [--batch ID]\n"
         "\n"
         "The recognition loop: power-cycle one token N times and time every stage\n"
         "(power off seen, USB device, PC/SC reader, card with ATR, first APDU).\n"
@@ -30,8 +32,11 @@ static void usage_cycle(FILE *f)
         "answer over the profile's FIRST_APDU_MAX_MS). --stop-on-fail stops at the first\n"
         "failing cycle and leaves the token as it is, for the bench engineer.\n"
         "The ATR and the first APDU come from the profile (ATR, FIRST_APDU,\n"
-        "FIRST_APDU_SW). Exit status: 0 every cycle passed, 1 a cycle failed,\n"
-        "2 usage/config/rig error.\n");
+        "FIRST_APDU_SW). Each cycle also goes into the results database as it ends\n"
+        "(--db, as tokenrig run; --no-db for none; `tokenrig history SERIAL` shows\n"
+        "the cycles' count and power-on -> first APDU p50/p95).\n"
+        "Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage/config/rig\n"
+        "error or a row the database did not take.\n");
 }
 
 typedef struct {
@@ -118,6 +123,8 @@ typedef struct {
     const char *rig_arg, *slot_arg, *profile_arg, *out_arg;
     unsigned long count;
     bool stop_on_fail, plots;
+    tr_cli_db_opts db;
+    const char *command_line;
 } cycle_opts;
 
 /* Find the slot and read ATR, FIRST_APDU and FIRST_APDU_SW from its profile.
@@ -143,18 +150,58 @@ static int cycle_target_load(const cycle_opts *o, tr_rig_session *rs, cycle_targ
     return 0;
 }
 
-/* The run id (cycle-YYYYmmdd-HHMMSS, UTC) and the reports directory:
- * --out, or reports/<run id>-<pid>. */
+/* The run id (cycle-YYYYmmdd-HHMMSS-<pid>, UTC: unique on the host, as
+ * the database wants it) and the reports directory: --out, or
+ * reports/<run id>. */
 static void cycle_names(const cycle_opts *o, char *run_id, size_t idcap, char *dir, size_t dircap)
 {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(run_id, idcap, "cycle-%Y%m%d-%H%M%S", &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(run_id, idcap, "cycle-%s-%d", stamp, (int)getpid());
     if (o->out_arg)
         snprintf(dir, dircap, "%s", o->out_arg);
     else
-        snprintf(dir, dircap, "reports/%s-%d", run_id, (int)getpid());
+        snprintf(dir, dircap, "reports/%s", run_id);
+}
+
+/* The database of the loop (none for --no-db): the run's row goes in
+ * before the first cycle; a made run id another host took is made unique
+ * (run_id gets the one claimed). */
+static int cycle_db_open(const cycle_opts *o, tr_rig_session *rs, const cycle_target *tg, char *run_id, size_t cap,
+                         tr_dbrun **w, tr_err *e)
+{
+    const char *where;
+    *w = NULL;
+    if (tr_cli_db_where(&o->db, rs->cfg.db, &where, e) < 0)
+        return -1;
+    if (!where)
+        return 0;
+    tr_dbrun_opts d = {.where = where, .run_id = run_id, .kind = "cycle", .batch = o->db.batch_arg,
+                       .rig = rs->cfg.name, .profile = tg->prof.name, .command_line = o->command_line};
+    if (tr_dbrun_open(&d, w, e) < 0)
+        return -1;
+    tr_strlcpy(run_id, tr_dbrun_run_id(*w), cap);
+    return 0;
+}
+
+/* The loop's end into the database: the exit status it gets, 2 when a row
+ * could not be written. */
+static int cycle_db_close(tr_dbrun *w, int status)
+{
+    if (!w)
+        return status;
+    tr_err de;
+    if (tr_dbrun_end(w, tr_dbrun_failed(w, NULL) ? 2 : status, &de) < 0) {
+        fprintf(stderr, "tokenrig: database incomplete: %s\n", de.msg);
+        status = 2;
+    } else {
+        printf("database: %s (run %s, batch %s)\n", tr_dbrun_label(w), tr_dbrun_run_id(w), tr_dbrun_batch(w));
+    }
+    tr_dbrun_free(w);
+    return status;
 }
 
 static int cycle_slot_open(tr_rig_session *rs, const tr_slot_cfg *sc, tr_slot **s, tr_err *e)
@@ -292,16 +339,19 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
     cycle_target tg;
     if (cycle_target_load(o, rs, &tg, e) < 0)
         return 2;
-    char run_id[64], dir[TR_PATH_MAX];
+    char run_id[128], dir[TR_PATH_MAX];
     cycle_names(o, run_id, sizeof run_id, dir, sizeof dir);
-    tr_reports *rep = tr_reports_open(dir, e);
+    tr_dbrun *w = NULL;
+    tr_reports *rep = cycle_db_open(o, rs, &tg, run_id, sizeof run_id, &w, e) == 0 ? tr_reports_open(dir, e) : NULL;
     tr_slot *s = NULL;
     cycle_tally ty;
     int status = 2;
+    if (rep && w)
+        tr_dbrun_attach(w, rep);
     if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0 && tally_init(&ty, o->count, e) == 0) {
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
-                          .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
+                          .serial = sc->vt.serial, .profile = tg.prof.name};
         if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
             print_cycle_summary(sc, &ty, rep);
             if (o->plots)
@@ -311,6 +361,7 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
         }
         tally_free(&ty);
     }
+    status = cycle_db_close(w, status);
     tr_slot_close(s);
     tr_reports_close(rep);
     tr_profile_free(&tg.prof);
@@ -324,7 +375,8 @@ int tr_cmd_cycle(int argc, char **argv)
         {"count", required_argument, 0, 'n'}, {"profile", required_argument, 0, 'p'},
         {"out", required_argument, 0, 'o'},   {"stop-on-fail", no_argument, 0, 'S'},
         {"plots", no_argument, 0, 'P'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"db", required_argument, 0, TR_OPT_DB}, {"no-db", no_argument, 0, TR_OPT_NO_DB},
+        {"batch", required_argument, 0, TR_OPT_BATCH}, {0, 0, 0, 0}};
     cycle_opts o = {.count = 0};
     if (tr_cli_spelled_out("tokenrig cycle", argc, argv, "r:s:n:p:o:SPh", opts) < 0)
         return 2;
@@ -346,7 +398,11 @@ int tr_cmd_cycle(int argc, char **argv)
             o.count = (unsigned long)v;
             break;
         case 'h': usage_cycle(stdout); return 0;
-        default: usage_cycle(stderr); return 2;
+        default:
+            if (!tr_cli_db_option(c, optarg, &o.db)) {
+                usage_cycle(stderr);
+                return 2;
+            }
         }
     }
     if (optind != argc || !o.slot_arg || !o.count) {
@@ -355,11 +411,21 @@ int tr_cmd_cycle(int argc, char **argv)
     }
     tr_err e;
     tr_err_clear(&e);
-    tr_rig_session rs;
-    if (tr_rig_session_open(o.rig_arg, &rs, &e) < 0)
+    const char *db_where; /* checked before the rig is touched */
+    if (tr_cli_db_where(&o.db, NULL, &db_where, &e) < 0)
         return tr_cli_report_error(&e);
+    char *cmdline = tr_cli_command_line(argc, argv);
+    tr_rig_session rs;
+    if (!cmdline)
+        tr_fail(&e, TR_E_NOMEM, "out of memory");
+    if (!cmdline || tr_rig_session_open(o.rig_arg, &rs, &e) < 0) {
+        free(cmdline);
+        return tr_cli_report_error(&e);
+    }
+    o.command_line = cmdline;
     int status = cycle_loop(&o, &rs, &e);
     tr_rig_session_close(&rs);
+    free(cmdline);
     if (e.code != TR_OK)
         tr_cli_report_error(&e);
     return status;

@@ -1,6 +1,8 @@
-/* cli_opts.c — options are spelled out.
+/* cli_opts.c — options are spelled out; what several commands share.
  *
- * Owns: refusing abbreviated long options before getopt_long sees them.
+ * Owns: refusing abbreviated long options before getopt_long sees them;
+ * the command line as a run records it; the results database's options
+ * (--db, --no-db, --batch) and which database they choose.
  * getopt_long takes any unique prefix ("--allow" for --allow-destructive),
  * so a typo or a half-remembered option can switch on the destructive tests
  * or change what a run does without anyone having written the option's name.
@@ -9,9 +11,12 @@
  * Must not: parse option values (the commands do).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
+#include "db.h"
 
 /* Does optstring give short option c an argument? */
 static bool short_takes_arg(const char *shortopts, char c)
@@ -101,5 +106,105 @@ int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/* An argument as the shell takes it back: bare when it only has safe
+ * characters, else in single quotes ('\'' for a quote). */
+static size_t shell_word(const char *a, char *out)
+{
+    bool bare = *a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@%+=:,./_-") ==
+                          strlen(a);
+    size_t n = 0;
+    if (bare) {
+        n = strlen(a);
+        if (out)
+            memcpy(out, a, n);
+        return n;
+    }
+    if (out)
+        out[n] = '\'';
+    n++;
+    for (const char *p = a; *p; p++) {
+        if (*p == '\'') {
+            if (out)
+                memcpy(out + n, "'\\''", 4);
+            n += 4;
+        } else {
+            if (out)
+                out[n] = *p;
+            n++;
+        }
+    }
+    if (out)
+        out[n] = '\'';
+    return n + 1;
+}
+
+/* -D NAME=VALUE of a PIN variable (NAME ends in PIN, any case: DEFAULT_PIN,
+ * SO_PIN): the record says NAME=<pin>. def is "NAME=VALUE" (or the "-D"
+ * cluster's tail); masked gets the text to record. */
+static const char *mask_pin_def(const char *def, char *masked, size_t cap)
+{
+    const char *eq = strchr(def, '=');
+    if (!eq || eq - def < 3 || strncasecmp(eq - 3, "PIN", 3) != 0)
+        return def;
+    snprintf(masked, cap, "%.*s=<pin>", (int)(eq - def), def);
+    return masked;
+}
+
+/* Argument i as the record shows it. */
+static const char *recorded(char **argv, int i, char *masked, size_t cap)
+{
+    if ((i > 0 && !strcmp(argv[i - 1], "-D")) || (!strncmp(argv[i], "-D", 2) && argv[i][2]))
+        return mask_pin_def(argv[i], masked, cap); /* "-DNAME=..." keeps its "-D" */
+    return argv[i];
+}
+
+char *tr_cli_command_line(int argc, char **argv)
+{
+    char masked[256];
+    size_t len = strlen("tokenrig") + 1;
+    for (int i = 0; i < argc; i++)
+        len += 1 + shell_word(recorded(argv, i, masked, sizeof masked), NULL);
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    size_t n = (size_t)snprintf(out, len, "tokenrig");
+    for (int i = 0; i < argc; i++) {
+        out[n++] = ' ';
+        n += shell_word(recorded(argv, i, masked, sizeof masked), out + n);
+    }
+    out[n] = '\0';
+    return out;
+}
+
+bool tr_cli_db_option(int c, const char *arg, tr_cli_db_opts *o)
+{
+    switch (c) {
+    case TR_OPT_DB: o->db_arg = arg; return true;
+    case TR_OPT_NO_DB: o->no_db = true; return true;
+    case TR_OPT_BATCH: o->batch_arg = arg; return true;
+    default: return false;
+    }
+}
+
+int tr_cli_db_where(const tr_cli_db_opts *o, const char *rig_db, const char **where, tr_err *e)
+{
+    *where = NULL;
+    if (o->batch_arg && tr_db_check_name("--batch", o->batch_arg, e) < 0)
+        return -1;
+    if (o->no_db && o->db_arg)
+        return tr_fail(e, TR_E_USAGE, "--db and --no-db: give one");
+    if (o->no_db)
+        return 0;
+    const char *env = getenv("TOKENRIG_DB");
+    *where = tr_db_choose(o->db_arg, rig_db);
+    if (tr_db_check_where(*where, e) == 0)
+        return 0;
+    /* tr_db_choose gives back the pointer it chose: which one says where from */
+    e->code = TR_E_USAGE;
+    tr_err_prefix(e, "%s", *where == o->db_arg ? "--db" : *where == env ? "$TOKENRIG_DB" : "db");
+    *where = NULL;
     return -1;
 }

@@ -32,6 +32,8 @@ typedef struct {
     bool allow_destructive, plots, quiet;
     bool script; /* tokenrig script: print commands and answers, no verdict table */
     unsigned slot_timeout_s;
+    tr_cli_db_opts db;        /* run: --db, --no-db, --batch */
+    char *command_line;       /* allocated */
 } run_opts;
 
 /* What a suite-running command holds while it runs. */
@@ -102,6 +104,7 @@ static void usage_run(FILE *f)
         "usage: tokenrig run [--rig FILE] [--profile FILE] [SUITE...] [--slots A1,A2]\n"
         "                    [--out DIR] [--allow-destructive] [--manifest CSV]\n"
         "                    [-D VAR=VALUE]... [--timeout SECONDS] [--plots] [--quiet]\n"
+        "                    [--db URL|FILE | --no-db] [--batch ID]\n"
         "\n"
         "Run the suites (default: suites/DEFAULT, the certification in order) on\n"
         "every slot of the rig at once, one worker per slot. Writes\n"
@@ -120,11 +123,18 @@ static void usage_run(FILE *f)
         "  -D VAR=VALUE          set a suite variable (overrides profile and rig)\n"
         "  --timeout SECONDS     per slot; past it the slot ends with an error\n"
         "  --plots               make the PNG plots (needs gnuplot)\n"
+        "  --db URL|FILE         results database: postgresql://... or a SQLite file\n"
+        "                        (default: $TOKENRIG_DB, the rig's db =, else\n"
+        "                        reports/tokenrig.db); rows go in per finished test\n"
+        "  --no-db               write no database (the CSV files only)\n"
+        "  --batch ID            the batch the run belongs to (default: the manifest's\n"
+        "                        batch column, else its file name, else the run id)\n"
         "Options are spelled out (no abbreviations). Every variable the suites read\n"
         "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
         "error, only rig errors, a token INCOMPLETE (tests it was asked for not\n"
-        "run: not-run.* in results.csv), or a report file that could not be written.\n");
+        "run: not-run.* in results.csv), or a report file or database row that could\n"
+        "not be written.\n");
 }
 
 /* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID
@@ -139,7 +149,9 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
         {"manifest", required_argument, 0, 'm'}, {"allow-destructive", no_argument, 0, 'A'},
         {"timeout", required_argument, 0, 't'}, {"plots", no_argument, 0, 'P'},
         {"quiet", no_argument, 0, 'q'},         {"reader", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"db", required_argument, 0, TR_OPT_DB}, {"no-db", no_argument, 0, TR_OPT_NO_DB},
+        {"batch", required_argument, 0, TR_OPT_BATCH}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     static const char shortopts[] = "r:p:s:o:m:At:PqR:D:h";
     if (tr_cli_spelled_out(script_mode ? "tokenrig script" : "tokenrig run", argc, argv, shortopts, opts) < 0)
         return OPTS_SAID;
@@ -171,7 +183,9 @@ static int parse_run_opts(int argc, char **argv, run_opts *o, bool script_mode)
             o->defs[o->ndefs++] = optarg;
             break;
         case 'h': return -1;
-        default: return 2;
+        default:
+            if (script_mode || !tr_cli_db_option(c, optarg, &o->db))
+                return 2;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -233,7 +247,11 @@ static int do_run(cmd_ctx *rc, tr_rig_session *rs, tr_err *e)
                       .run_id = o->run_id_arg, .defs = rc->defs,
                       .manifest = rc->have_manifest ? &rc->manifest : NULL, .suites = rc->suites,
                       .nsuites = rc->nsuites, .allow_destructive = o->allow_destructive, .quiet = o->quiet,
-                      .script = o->script, .slot_timeout_s = o->slot_timeout_s};
+                      .script = o->script, .slot_timeout_s = o->slot_timeout_s, .batch = o->db.batch_arg,
+                      .command_line = o->command_line};
+    /* tokenrig script tries things out: no database */
+    if (!o->script && tr_cli_db_where(&o->db, rs->cfg.db, &ro.db, e) < 0)
+        return -1;
     tr_run_result res;
     if (tr_run_suites(rs, &ro, &res, e) < 0)
         return -1;
@@ -244,6 +262,8 @@ static int do_run(cmd_ctx *rc, tr_rig_session *rs, tr_err *e)
                     res.dir);
     } else {
         printf("reports: %s\n", res.dir);
+        if (res.db[0])
+            printf("database: %s (run %s, batch %s)\n", res.db, res.run_id, res.batch);
     }
     if (o->plots && run_plots(res.dir) == 0)
         printf("plots:   %s/*.png\n", res.dir);
@@ -279,11 +299,20 @@ int tr_cmd_run(int argc, char **argv)
     cmd_ctx rc;
     tr_rig_session rs;
     int status = -1;
+    const char *db_where; /* checked before the rig is touched; chosen with the rig's db = in do_run */
+    if (tr_cli_db_where(&o.db, NULL, &db_where, &e) < 0)
+        return tr_cli_report_error(&e);
+    o.command_line = tr_cli_command_line(argc, argv);
+    if (!o.command_line) {
+        tr_fail(&e, TR_E_NOMEM, "out of memory");
+        return tr_cli_report_error(&e);
+    }
     if (init_ctx(&rc, &o, &e) == 0 && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
         status = do_run(&rc, &rs, &e);
         tr_rig_session_close(&rs);
     }
     free_ctx(&rc);
+    free(o.command_line);
     return finish(status, &e);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "atr.h"
+#include "db.h"
 #include "util.h"
 
 /* ---- reading INI with line numbers -----------------------------------------
@@ -767,6 +768,16 @@ static int copy_rig_path(ini_ctx *c, const tr_rig_cfg *r, const char *name, cons
     return copy_value(c, name, joined, out, cap);
 }
 
+/* db = a postgresql:// URL, or a SQLite file (relative: to the rig file). */
+static int set_rig_db(ini_ctx *c, tr_rig_cfg *r, const char *value)
+{
+    tr_err de;
+    if (tr_db_check_where(value, &de) < 0)
+        return ini_bad(c, "db = %s: %s", value, de.msg);
+    return tr_db_is_url(value) ? copy_value(c, "db", value, r->db, sizeof r->db)
+                               : copy_rig_path(c, r, "db", value, r->db, sizeof r->db);
+}
+
 static int rig_key(void *user, const char *section, const char *name, const char *value)
 {
     ini_ctx *c = user;
@@ -790,13 +801,15 @@ static int rig_key(void *user, const char *section, const char *name, const char
             return copy_rig_path(c, r, name, value, r->journal, sizeof r->journal);
         if (!strcmp(name, "pcscd_restart"))
             return copy_value(c, name, value, r->pcscd_restart, sizeof r->pcscd_restart);
+        if (!strcmp(name, "db"))
+            return set_rig_db(c, r, value);
         if (!strcmp(name, "description"))
             return 1;
         int d = rig_default_key(c, r, name, value);
         if (d >= 0)
             return d;
         return ini_bad(c, "unknown key '%s' in [rig] (known: name, profile, apdu_timeout_ms, "
-                          "ready_timeout_ms, off_ms, nv_dir, journal, pcscd_restart, description; and as "
+                          "ready_timeout_ms, off_ms, nv_dir, journal, pcscd_restart, db, description; and as "
                           "the slots' defaults: interface, power_on, power_off, power_timeout_ms, skf_library, "
                           "skf_device, skf_serial, skf_app, skf_container, skf_quirks)", name);
     }

@@ -144,6 +144,8 @@ typedef struct {
     char nv_dir[TR_PATH_MAX];    /* virtual tokens' NV memory across rig down/up ("" = fresh tokens) */
     char journal[TR_PATH_MAX];   /* journal of destructive steps ("" = the default place) */
     char pcscd_restart[512];     /* command that restarts a system pcscd ("" = none) */
+    char db[TR_PATH_MAX];        /* results database: a postgresql:// URL or a SQLite file
+                                    (relative: to the rig file); "" = the default (db.h) */
     /* interface, skf_* and power_* given in [rig]: each slot that does not
      * give the key and takes it gets it (key_line says which were given) */
     tr_slot_cfg defaults;

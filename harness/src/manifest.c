@@ -8,10 +8,11 @@
 
 #include "util.h"
 
-enum { COL_SERIAL, COL_ROLE, COL_ORG, COL_NOT_AFTER, COL_SLOT, NCOLS };
-static const char *const col_names[NCOLS] = {"serial", "role", "org", "not_after", "slot"};
+enum { COL_SERIAL, COL_ROLE, COL_ORG, COL_NOT_AFTER, COL_SLOT, COL_BATCH, NCOLS };
+static const char *const col_names[NCOLS] = {"serial", "role", "org", "not_after", "slot", "batch"};
 /* Every row says all of these: a blank one would quietly skip the test
- * that compares it (the token would pass unchecked). slot is optional. */
+ * that compares it (the token would pass unchecked). slot and batch are
+ * optional. */
 #define REQUIRED_COLS ((1u << COL_SERIAL) | (1u << COL_ROLE) | (1u << COL_ORG) | (1u << COL_NOT_AFTER))
 
 typedef struct {
@@ -64,7 +65,7 @@ static void header_field(mparse *p, int f, const char *v)
             p->col_of_field[f] = c;
     int c = p->col_of_field[f];
     if (c < 0)
-        bad(p, "unknown column '%s' in the header (expected serial, role, org, not_after, slot)", v);
+        bad(p, "unknown column '%s' in the header (expected serial, role, org, not_after, slot, batch)", v);
     else if (p->header_cols & (1u << c))
         bad(p, "column '%s' named twice in the header", v);
     else
@@ -82,10 +83,21 @@ static void store(mparse *p, const char *v, char *dst, size_t cap, const char *c
     tr_strlcpy(dst, v, cap);
 }
 
+/* One manifest is one batch: every row that names it names the same. */
+static void batch_field(mparse *p, const char *v)
+{
+    if (!*v)
+        return;
+    if (!p->m->batch[0])
+        store(p, v, p->m->batch, sizeof p->m->batch, "batch");
+    else if (strcmp(p->m->batch, v))
+        bad(p, "batch '%s' is not the batch the rows above name (one manifest is one batch)", v);
+}
+
 static void row_field(mparse *p, int f, const char *v)
 {
     if (f >= p->ncols) {
-        bad(p, "row has more fields than the header has columns (%s)", "serial, role, org, not_after[, slot]");
+        bad(p, "row has more fields than the header has columns (%s)", "serial, role, org, not_after[, slot][, batch]");
         return;
     }
     int c = p->col_of_field[f];
@@ -105,6 +117,7 @@ static void row_field(mparse *p, int f, const char *v)
         store(p, v, p->cur.not_after, sizeof p->cur.not_after, "not_after");
         break;
     case COL_SLOT: store(p, v, p->cur.slot, sizeof p->cur.slot, "slot"); break;
+    case COL_BATCH: batch_field(p, v); break;
     default: break;
     }
 }
@@ -137,7 +150,7 @@ static void check_header(mparse *p)
 {
     for (int c = 0; c < NCOLS; c++)
         if ((REQUIRED_COLS & (1u << c)) && !(p->header_cols & (1u << c)))
-            bad(p, "the header row has no '%s' column (required: serial, role, org, not_after; optional: slot)",
+            bad(p, "the header row has no '%s' column (required: serial, role, org, not_after; optional: slot, batch)",
                 col_names[c]);
     p->header_done = true;
 }

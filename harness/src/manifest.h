@@ -6,7 +6,8 @@
  * column once; every row has as many fields as the header and a value for
  * serial, role (main | secondary), org and not_after (a real YYYY-MM-DD
  * date); a value too long for its field is refused, never cut; serials are
- * unique), giving a slot its expectations as suite variables
+ * unique; an optional batch column names one batch: rows that give it give
+ * the same), giving a slot its expectations as suite variables
  * (EXPECTED_ROLE, EXPECTED_ORG, EXPECTED_NOT_AFTER, IN_MANIFEST), and
  * reporting manifest entries with no token and tokens with no entry.
  * Must not: talk to tokens.
@@ -31,6 +32,7 @@ typedef struct {
     char path[TR_PATH_MAX];
     tr_manifest_entry *entries;
     size_t n;
+    char batch[128];  /* the batch column's value, "" when the manifest has none */
 } tr_manifest;
 
 int tr_manifest_load(const char *path, tr_manifest *m, tr_err *e);

@@ -120,6 +120,7 @@ struct tr_reports {
     char fixed_time[TIME_MAX]; /* "" = wall clock */
     locale_t c_locale;         /* numbers are written in the C locale */
     atomic_bool frozen;        /* tr_reports_freeze: rows are dropped */
+    tr_reports_sink sink;      /* the run's database writer, or none */
 };
 
 static const char *const HEADERS[S_COUNT][20] = {
@@ -686,7 +687,10 @@ int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
     cell_text(s, row->power_level);
     cell_text(s, row->verdict);
     cell_text(s, row->message);
-    return stream_row_close(r, s, e);
+    int rc = stream_row_close(r, s, e);
+    if (r->sink.cycle)
+        r->sink.cycle(r->sink.ud, row);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -861,6 +865,8 @@ int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
     tr_err e2;
     if (result_store(r, row, rc == 0 ? e : &e2) != 0)
         rc = -1;
+    if (r->sink.result)
+        r->sink.result(r->sink.ud, row);
     return rc;
 }
 
@@ -917,6 +923,8 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
         ok = p ? set_str(&p->value, value) : add_prop(t, name, value);
     }
     unlock(&r->res_mu);
+    if (r->sink.property)
+        r->sink.property(r->sink.ud, who_or_empty(who), name, value);
     return ok ? 0 : write_fail(r, F_JUNIT, e, TR_E_NOMEM, "no memory for a slot property of junit.xml");
 }
 
@@ -1422,19 +1430,24 @@ static bool summarise_token(const token *t, tr_token_summary *s)
     return true;
 }
 
+void tr_reports_token_summary_clear(tr_token_summary *s)
+{
+    free(s->run_id);
+    free(s->rig);
+    free(s->slot);
+    free(s->serial);
+    free(s->role);
+    free(s->classifications);
+    free(s->not_run_why);
+    memset(s, 0, sizeof *s);
+}
+
 void tr_reports_token_summary_free(tr_token_summary *s, size_t n)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < n; i++) {
-        free(s[i].run_id);
-        free(s[i].rig);
-        free(s[i].slot);
-        free(s[i].serial);
-        free(s[i].role);
-        free(s[i].classifications);
-        free(s[i].not_run_why);
-    }
+    for (size_t i = 0; i < n; i++)
+        tr_reports_token_summary_clear(&s[i]);
     free(s);
 }
 
@@ -1741,4 +1754,36 @@ int tr_reports_sync(tr_reports *r, tr_err *e)
         unlock(&s->mu);
     }
     return tr_reports_write_failed(r, e) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The results database listens                                             */
+
+void tr_reports_set_sink(tr_reports *r, const tr_reports_sink *sink)
+{
+    if (sink)
+        r->sink = *sink;
+    else
+        memset(&r->sink, 0, sizeof r->sink);
+}
+
+void tr_reports_now(tr_reports *r, char *out, size_t cap)
+{
+    lock(&r->res_mu); /* fixed_time changes under it */
+    now_iso(r, out, cap);
+    unlock(&r->res_mu);
+}
+
+int tr_reports_token_summary_of(tr_reports *r, const tr_slot_id *who, tr_token_summary *out, tr_err *e)
+{
+    memset(out, 0, sizeof *out);
+    lock(&r->res_mu);
+    token *t = find_token(r, who_or_empty(who));
+    bool ok = !t || summarise_token(t, out);
+    unlock(&r->res_mu);
+    if (!ok) {
+        tr_reports_token_summary_clear(out);
+        return tr_fail(e, TR_E_NOMEM, "no memory for a token's summary");
+    }
+    return t ? 1 : 0;
 }

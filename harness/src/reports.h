@@ -198,4 +198,33 @@ TR_MUST_CHECK bool tr_reports_write_failed(tr_reports *r, tr_err *e);
  * -1 with *e set to the first failure of the run otherwise. */
 TR_MUST_CHECK int tr_reports_sync(tr_reports *r, tr_err *e);
 
+/* ---- the results database (db.h, dbrun.h) listens ---- */
+
+/* Who else hears of every row: the run's database writer. result and cycle
+ * get each row tr_reports_result / tr_reports_cycle took (after its CSV
+ * row, whether or not that could be written: the database may live on
+ * another disk; not once the reports are frozen); property gets each slot
+ * property. Called in the writing thread, outside the reports' locks, so a
+ * listener may call tr_reports_token_summary_of. Set it before the slots
+ * start (it is not locked); NULL clears it. */
+typedef struct {
+    void *ud;
+    void (*result)(void *ud, const tr_result_row *row);
+    void (*cycle)(void *ud, const tr_cycle_row *row);
+    void (*property)(void *ud, const tr_slot_id *who, const char *name, const char *value);
+} tr_reports_sink;
+void tr_reports_set_sink(tr_reports *r, const tr_reports_sink *sink);
+
+/* The time a row written now carries (ISO 8601 UTC, ms; the fixed time of
+ * tr_reports_fix_time when there is one). */
+void tr_reports_now(tr_reports *r, char *out, size_t cap);
+
+/* The summary of the one token who names (its slot, and serial unless
+ * unknown), as tr_reports_token_summary gives it: 1 with *out filled (its
+ * strings freed by tr_reports_token_summary_clear), 0 no such token yet,
+ * -1 no memory. */
+int tr_reports_token_summary_of(tr_reports *r, const tr_slot_id *who, tr_token_summary *out, tr_err *e);
+/* Free the strings of one summary (not the struct). */
+void tr_reports_token_summary_clear(tr_token_summary *s);
+
 #endif

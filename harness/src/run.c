@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "dbrun.h"
 #include "interp.h"
 #include "htmlreport.h"
 #include "rig.h"
@@ -384,7 +385,8 @@ struct run_ctx {
     const tr_run_opts *o;
     tr_rig_session *rs;
     tr_reports *rep;
-    char run_id[64];
+    tr_dbrun *dbw;              /* the results database, or NULL */
+    char run_id[128];
     slot_run *slots;
     size_t nslots;
     tr_suite *recover_suite;
@@ -1169,6 +1171,29 @@ static int close_run_files(run_ctx *rc)
     return 0;
 }
 
+/* The run's end into the database with its exit status (2 when a row
+ * could not be written there). A run that abandoned a worker keeps the
+ * writer allocated: the worker may still call it (it does nothing then)
+ * and the process _exits next. */
+static void close_db(run_ctx *rc, tr_run_result *res, bool abandoned)
+{
+    if (!rc->dbw)
+        return;
+    tr_err de;
+    int status = tr_dbrun_failed(rc->dbw, NULL) ? 2 : res->status;
+    tr_strlcpy(res->db, tr_dbrun_label(rc->dbw), sizeof res->db);
+    tr_strlcpy(res->batch, tr_dbrun_batch(rc->dbw), sizeof res->batch);
+    if (tr_dbrun_end(rc->dbw, status, &de) < 0) {
+        fflush(stdout);
+        fprintf(stderr, "tokenrig: database incomplete: %s\n", de.msg);
+        res->db_failed = true;
+        res->status = 2;
+    }
+    if (!abandoned)
+        tr_dbrun_free(rc->dbw);
+    rc->dbw = NULL;
+}
+
 static void finish_reports(run_ctx *rc, tr_run_result *res)
 {
     tr_err je;
@@ -1181,6 +1206,7 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
     }
     size_t incomplete = 0;
     res->status = res->write_failed ? 2 : batch_status(rc, &incomplete, &je);
+    tr_strlcpy(res->run_id, rc->run_id, sizeof res->run_id);
     if (incomplete)
         fprintf(stderr, "tokenrig: %zu token(s) INCOMPLETE: the run left out tests it was asked for (not-run.* in "
                         "results.csv; the verdict table says which): not certified\n", incomplete);
@@ -1219,10 +1245,12 @@ static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
         fprintf(stderr, "tokenrig: interrupted; finished rows are in %s\n", tr_reports_dir(rc->rep));
         res->status = 2;
     }
+    bool abandoned = br.mute || br.timeout || br.cancelled;
+    close_db(rc, res, abandoned);
     /* A mute worker is still blocked in SCardTransmit and wakes up when the
      * rig goes down: it must find everything it uses still allocated, and
      * the process must end before it gets far. */
-    if (br.mute || br.timeout || br.cancelled) {
+    if (abandoned) {
         tr_reports_freeze(rc->rep);
         fflush(stdout);
         fflush(stderr);
@@ -1234,14 +1262,55 @@ static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
     return 0;
 }
 
+/* The batch a run names: --batch, else the manifest's batch column, else
+ * the manifest's file name without its extension, else "" (the run id). */
+static void batch_name(const tr_run_opts *o, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (o->batch) {
+        tr_strlcpy(out, o->batch, cap);
+    } else if (o->manifest && o->manifest->batch[0]) {
+        tr_strlcpy(out, o->manifest->batch, cap);
+    } else if (o->manifest) {
+        const char *slash = strrchr(o->manifest->path, '/');
+        tr_strlcpy(out, slash ? slash + 1 : o->manifest->path, cap);
+        char *dot = strrchr(out, '.');
+        if (dot && dot != out)
+            *dot = '\0';
+    }
+}
+
+/* The database (when the run has one): the run's row claims its run id
+ * before any token is touched; a made id taken by another host's run is
+ * made unique first (the reports are named after it). */
+static int open_db(run_ctx *rc, tr_err *e)
+{
+    const tr_run_opts *o = rc->o;
+    if (!o->db)
+        return 0;
+    char batch[512];
+    batch_name(o, batch, sizeof batch);
+    tr_dbrun_opts d = {.where = o->db, .run_id = rc->run_id, .run_id_given = o->run_id != NULL, .kind = "run",
+                       .batch = batch, .rig = rc->rs->cfg.name,
+                       .profile = o->profile ? o->profile : rc->rs->cfg.profile, .command_line = o->command_line,
+                       .destructive = o->allow_destructive};
+    if (tr_dbrun_open(&d, &rc->dbw, e) < 0)
+        return -1;
+    return tr_strlcpy(rc->run_id, tr_dbrun_run_id(rc->dbw), sizeof rc->run_id)
+               ? 0
+               : tr_fail(e, TR_E_INTERNAL, "run id %s too long", tr_dbrun_run_id(rc->dbw));
+}
+
 int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, tr_err *e)
 {
     memset(res, 0, sizeof *res);
     res->status = 2;
     run_ctx rc;
     int ret = -1;
-    if (init_run(&rc, rs, o, e) < 0 || open_reports(&rc, e) < 0)
+    if (init_run(&rc, rs, o, e) < 0 || open_db(&rc, e) < 0 || open_reports(&rc, e) < 0)
         goto out;
+    if (rc.dbw)
+        tr_dbrun_attach(rc.dbw, rc.rep);
     /* no token touched yet: a run that cannot write its rows stops here */
     if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
         goto out;
@@ -1254,6 +1323,7 @@ out:
         tr_slot_close(rc.slots[i].slot);
         rc.slots[i].slot = NULL;
     }
+    close_db(&rc, res, false); /* a run that could not start: its end, exit 2 */
     tr_reports_close(rc.rep);
     free_run(&rc);
     return ret;

@@ -68,17 +68,24 @@ typedef struct {
     bool quiet;
     bool script;                /* print commands and answers, no verdict table */
     unsigned slot_timeout_s;    /* 0 = none */
+    /* the results database (db.h, dbrun.h): NULL writes none */
+    const char *db;
+    const char *batch;          /* NULL: the manifest's batch column, else its file name, else the run id */
+    const char *command_line;   /* as the user typed it, for the run's row */
 } tr_run_opts;
 
 typedef struct {
     int status;                 /* 0 pass, 1 a token failed, 2 errors only */
     bool interrupted;           /* a signal stopped the run */
     bool write_failed;          /* a report file could not be written */
+    bool db_failed;             /* a row could not be written to the database */
     size_t not_factory;         /* tokens left with an open journal sequence */
     unsigned long apdus;        /* script: the first slot's totals */
     bool html;                  /* dir/report.html written (run only, not script) */
     unsigned counts[4];
     char dir[TR_PATH_MAX];
+    char db[TR_PATH_MAX + 64];  /* the database written ("" none), as messages show it */
+    char run_id[128], batch[128];
 } tr_run_result;
 
 /* Run the suites on the session's (selected) slots, one worker each, and

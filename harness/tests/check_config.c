@@ -325,6 +325,26 @@ static bool atr_ok(const char *hex, char *why, size_t cap)
 
 /* The trust anchor variables name files: relative to the profile or rig
  * file that sets them, absolute as given; other variables are left alone. */
+/* The results database of [rig]: a URL as given, a path relative to the
+ * rig file, anything else a config error at its line. */
+START_TEST(rig_db_key)
+{
+#define RIG_DB(line) "[rig]\nname = r\n" line "\n[slot A1]\nserial = CONFIGTEST000001\n"
+    ck_assert_msg(load_rig(RIG_DB("db = postgresql://qa@db.lab/tokenrig")) == 0, "%s", err.msg);
+    ck_assert_str_eq(rig.db, "postgresql://qa@db.lab/tokenrig");
+    ck_assert_int_eq(load_rig(RIG_DB("db = results/lab.db")), 0);
+    ck_assert_str_eq(rig.db, "/tmp/results/lab.db");
+    ck_assert_int_eq(load_rig(RIG_DB("db = /var/lib/tokenrig/r.db")), 0);
+    ck_assert_str_eq(rig.db, "/var/lib/tokenrig/r.db");
+    refused_at(load_rig(RIG_DB("db = mysql://db.lab/x")), 3,
+               "db = mysql://db.lab/x: database 'mysql://...': only postgresql://");
+    refused_at(load_rig(RIG_DB("db =")), 3, "db = : the database is empty");
+    ck_assert_int_eq(load_rig(RIG_DB("")), 0);
+    ck_assert_str_eq(rig.db, "");
+#undef RIG_DB
+}
+END_TEST
+
 START_TEST(file_vars_relative_to_their_file)
 {
     ck_assert_msg(load("var.CA_ROOT = roots/ca.der\nvar.SEAL_MAKER_ROOT = /etc/seal.pem\nvar.OTHER = x/y") == 0,
@@ -434,6 +454,13 @@ START_TEST(manifest_complete_rows_load)
     /* columns in any order */
     ck_assert_msg(load_manifest("not_after,org,role,serial\n2031-01-01,E,main,S1\n") == 0, "%s", err.msg);
     ck_assert_str_eq(man.entries[0].serial, "S1");
+    ck_assert_str_eq(man.batch, ""); /* no batch column */
+    tr_manifest_free(&man);
+    /* a batch column names the batch of the results database; a blank cell says nothing */
+    ck_assert_msg(load_manifest("serial,role,org,not_after,batch\nS1,main,E,2031-01-01,lot-7\n"
+                                "S2,main,E,2031-01-01,\nS3,main,E,2031-01-01,lot-7\n") == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(man.batch, "lot-7");
     tr_manifest_free(&man);
 }
 END_TEST
@@ -446,6 +473,8 @@ START_TEST(manifest_fails_closed)
     refused("role,org,not_after\nmain,E,2030-01-01\n", 1, "no 'serial' column");
     refused("serial,role,org,not_after,serial\n", 1, "column 'serial' named twice");
     refused("serial,role,org,not_after,colour\n", 1, "unknown column 'colour'");
+    refused("serial,role,org,not_after,batch\nS1,main,E,2030-01-01,lot-1\nS2,main,E,2030-01-01,lot-2\n", 3,
+            "batch 'lot-2' is not the batch the rows above name (one manifest is one batch)");
     refused("", 1, "empty manifest");
     /* every row complete */
     refused("serial,role,org,not_after\nS1,main,E,2030-01-01\nS2,main,E,\n", 3, "row has no not_after");
@@ -519,6 +548,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("slot keys");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, profile_keys_of_a_virtual_slot);
+    tcase_add_test(tc, rig_db_key);
     tcase_add_test(tc, bad_values_name_file_line_and_key);
     tcase_add_test(tc, unknown_key_lists_the_keys_of_the_slot_type);
     tcase_add_test(tc, keys_of_another_slot_type_are_refused);
