@@ -3,9 +3,15 @@
  * hands it over, prints where the page went. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "csvread.h"
+#include "db.h"
+#include "util.h"
+#include "yieldhist.h"
 #include "htmlreport.h"
 
 static void usage_report(FILE *f)
@@ -24,6 +30,9 @@ static void usage_report(FILE *f)
         "  --dir DIR         the report directory DIR (a `tokenrig run --out`)\n"
         "  latest            reports/latest (the default)\n"
         "  -o, --out FILE    write the page to FILE (default: DIR/report.html)\n"
+        "  --db D            the results database the yield history comes from (a path or\n"
+        "                    postgresql://...; default $TOKENRIG_DB, else reports/tokenrig.db\n"
+        "                    when it exists); --no-db: the run directories beside DIR\n"
         "Prints the page's path. `tokenrig run` writes it at the end of every run.\n"
         "Exit status: 0 written, 2 usage error, not a report directory, or the page\n"
         "could not be written.\n",
@@ -32,6 +41,7 @@ static void usage_report(FILE *f)
 
 typedef struct {
     const char *run, *dir, *out;
+    tr_cli_db_opts db;
 } report_opts;
 
 /* -1 --help, 0 parsed, 2 bad. */
@@ -39,6 +49,7 @@ static int parse_report_opts(int argc, char **argv, report_opts *o)
 {
     static const struct option opts[] = {{"run", required_argument, 0, 'R'}, {"dir", required_argument, 0, 'd'},
                                          {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+                                         {"db", required_argument, 0, TR_OPT_DB}, {"no-db", no_argument, 0, TR_OPT_NO_DB},
                                          {0, 0, 0, 0}};
     static const char shortopts[] = "R:d:o:h";
     if (tr_cli_spelled_out("tokenrig report", argc, argv, shortopts, opts) < 0)
@@ -50,7 +61,9 @@ static int parse_report_opts(int argc, char **argv, report_opts *o)
         case 'd': o->dir = optarg; break;
         case 'o': o->out = optarg; break;
         case 'h': return -1;
-        default: return 2;
+        default:
+            if (c == TR_OPT_BATCH || !tr_cli_db_option(c, optarg, &o->db))
+                return 2;
         }
     }
     bool latest = optind < argc && !strcmp(argv[optind], "latest");
@@ -61,6 +74,42 @@ static int parse_report_opts(int argc, char **argv, report_opts *o)
     if (o->run && (!*o->run || strchr(o->run, '/') || !strcmp(o->run, ".") || !strcmp(o->run, ".."))) {
         fprintf(stderr, "tokenrig report: --run takes a run id (a directory name under reports/), not '%s'\n", o->run);
         return 2;
+    }
+    return 0;
+}
+
+static int first_run_id(void *ud, const tr_csv_row *row, tr_err *e)
+{
+    (void)e;
+    char *id = ud;
+    const char *v = tr_csv_get(row, "run_id");
+    if (v && !id[0])
+        tr_strlcpy(id, v, TR_DB_ID_MAX);
+    return 0;
+}
+
+/* The yield history from the results database: the one --db or
+ * $TOKENRIG_DB names (it must open), else the default one when it exists;
+ * none (dirs) with --no-db or without a database. */
+static int history_from_db(const tr_cli_db_opts *o, const char *dir, tr_db **db, tr_yield_source *src, tr_err *e)
+{
+    const char *where;
+    *db = NULL;
+    if (tr_cli_db_where(o, NULL, &where, e) < 0)
+        return -1;
+    bool named = o->db_arg || getenv("TOKENRIG_DB");
+    if (!where || (!named && access(where, F_OK) != 0))
+        return 0;
+    char run_id[TR_DB_ID_MAX] = "", path[TR_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    tr_err ignored;
+    tr_csv_read(path, first_run_id, run_id, &ignored); /* no summary: the run never ended, no run id to place */
+    if (tr_db_open(where, false, db, e) < 0)
+        return -1;
+    if (tr_yield_source_db(*db, where, run_id, src, e) < 0) {
+        tr_db_close(*db);
+        *db = NULL;
+        return -1;
     }
     return 0;
 }
@@ -87,7 +136,17 @@ int tr_cmd_report(int argc, char **argv)
     tr_err e;
     tr_err_clear(&e);
     tr_html_report_opts ro = {.written_by = "tokenrig report"};
-    if (tr_html_report_write(dir, o.out, &ro, &e) < 0)
+    tr_db *db = NULL;
+    tr_yield_source src;
+    if (history_from_db(&o.db, dir, &db, &src, &e) < 0)
+        return tr_cli_report_error(&e);
+    ro.history = db ? &src : NULL;
+    int rc = tr_html_report_write(dir, o.out, &ro, &e);
+    if (db) {
+        src.close(&src);
+        tr_db_close(db);
+    }
+    if (rc < 0)
         return tr_cli_report_error(&e);
     if (o.out)
         printf("report: %s\n", o.out);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "csvread.h"
+#include "db.h"
 #include "util.h"
 
 typedef struct {
@@ -284,3 +285,52 @@ int tr_yield_source_dirs(const char *run_dir, tr_yield_source *src, tr_err *e)
              c->parent);
     return 0;
 }
+
+/* ---- the results database ------------------------------------------------------------------------- */
+
+typedef struct {
+    tr_db *db;
+    char current[TR_DB_ID_MAX];
+} db_ctx;
+
+static int db_gather(tr_yield_source *src, const char *profile, tr_yield_point *out, size_t max, size_t *n,
+                     tr_err *e)
+{
+    db_ctx *c = src->ctx;
+    *n = 0;
+    tr_db_yield_point *pts = calloc(max ? max : 1, sizeof *pts);
+    if (!pts)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    size_t got = 0;
+    int rc = tr_db_profile_yield(c->db, profile, c->current, pts, max, &got, e);
+    for (size_t i = 0; rc == 0 && i < got; i++) {
+        tr_strlcpy(out[i].run_id, pts[i].run_id, sizeof out[i].run_id);
+        tr_strlcpy(out[i].time, pts[i].started, sizeof out[i].time);
+        out[i].tokens = pts[i].tokens, out[i].passed = pts[i].passed;
+        out[i].current = !strcmp(pts[i].run_id, c->current);
+    }
+    if (rc == 0)
+        *n = got;
+    free(pts);
+    return rc;
+}
+
+static void db_close(tr_yield_source *src)
+{
+    free(src->ctx);
+    src->ctx = NULL;
+}
+
+int tr_yield_source_db(tr_db *db, const char *where, const char *run_id, tr_yield_source *src, tr_err *e)
+{
+    memset(src, 0, sizeof *src);
+    db_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    c->db = db;
+    tr_strlcpy(c->current, run_id, sizeof c->current);
+    src->gather = db_gather, src->close = db_close, src->ctx = c;
+    snprintf(src->where, sizeof src->where, "the results database (%s)", where);
+    return 0;
+}
+

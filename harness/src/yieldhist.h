@@ -44,4 +44,10 @@ struct tr_yield_source {
 #define TR_YIELD_SCAN_MAX 1000
 int tr_yield_source_dirs(const char *run_dir, tr_yield_source *src, tr_err *e);
 
+/* The source over a results database (db.h, tr_db_profile_yield): every
+ * run it holds, on every host, none started after run_id (the current
+ * run). db stays the caller's (close does not close it). */
+struct tr_db;
+int tr_yield_source_db(struct tr_db *db, const char *where, const char *run_id, tr_yield_source *src, tr_err *e);
+
 #endif
