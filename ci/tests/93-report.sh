@@ -68,7 +68,8 @@ fake_run r0 2020-01-01T00:00:00.000Z PASS PASS FAIL PASS
 fake_run r9 2099-01-01T00:00:00.000Z FAIL FAIL FAIL FAIL
 
 # --- the run writes the page ----------------------------------------------------------------------
-"$TR" run --rig "$RIG" --allow-destructive --out "$T/reports/r1" identity pin-lockout sign-throughput recognition \
+# (no database: the yield history comes from the run directories beside it, r0 and r9)
+"$TR" run --no-db --rig "$RIG" --allow-destructive --out "$T/reports/r1" identity pin-lockout sign-throughput recognition \
   > "$T/out" 2> "$T/err"; rc=$?
 check_eq "run: exit status 1 (two tokens fail)" "$rc" 1
 H=$T/reports/r1/report.html
@@ -99,11 +100,15 @@ domcheck sorted "$T/dom-sorted2.html" duration asc
 domcheck history "$T/dom.html" "ref1-sm2=2/2;1/2,ref1-ecdsa=0/1;0/1,ref1-rsa=1/1;1/1" r9
 
 # --- tokenrig report on its own ---------------------------------------------------------------------------
-out=$("$TR" report --dir "$T/reports/r1" -o "$T/again.html" 2>&1); rc=$?
+out=$("$TR" report --no-db --dir "$T/reports/r1" -o "$T/again.html" 2>&1); rc=$?
 check_eq "report --dir -o: exit status" "$rc" 0
 check_eq "report --dir -o: prints the page's path" "$out" "report: $T/again.html"
 check "the same page again (but for the footer's writer and time)" \
   diff <(grep -v '^<footer>' "$H") <(grep -v '^<footer>' "$T/again.html")
+# with a database (the tests' $TOKENRIG_DB): the yield history is the database's
+"$TR" report --dir "$T/reports/r1" -o "$T/db.html" > /dev/null 2>&1
+check_eq "report with the results database: exit status" "$?" 0
+check "... its yield history comes from the database" grep -q "the results database ($TOKENRIG_DB)" "$T/db.html"
 out=$(cd "$T" && "$TR" report --run r1 2>&1); rc=$?
 check_eq "report --run ID (reports/ID under the current directory): exit status" "$rc" 0
 check_eq "report --run ID: the page in that run's directory" "$out" "report: reports/r1/report.html"

@@ -13,6 +13,8 @@
 
 #include "batch.h"
 #include "dbrun.h"
+#include "db.h"
+#include "yieldhist.h"
 #include "interp.h"
 #include "htmlreport.h"
 #include "rig.h"
@@ -1143,7 +1145,18 @@ static bool write_html(run_ctx *rc)
 {
     tr_err he;
     tr_html_report_opts ho = {.written_by = "tokenrig run"};
-    if (tr_html_report_write(tr_reports_dir(rc->rep), NULL, &ho, &he) == 0)
+    /* the yield history from the run's database (every host's runs), as
+     * tokenrig report reads it; one that does not open: the run directories */
+    tr_db *db = NULL;
+    tr_yield_source src;
+    if (rc->dbw && rc->o->db && tr_db_open(rc->o->db, false, &db, &he) == 0 &&
+        tr_yield_source_db(db, tr_dbrun_label(rc->dbw), rc->run_id, &src, &he) == 0)
+        ho.history = &src;
+    int w = tr_html_report_write(tr_reports_dir(rc->rep), NULL, &ho, &he);
+    if (ho.history)
+        src.close(&src);
+    tr_db_close(db);
+    if (w == 0)
         return true;
     fflush(stdout);
     fprintf(stderr, "tokenrig: report files incomplete: report.html: %s\n", he.msg);
