@@ -121,7 +121,7 @@ rig_up() {
     echo "ci/bench.sh: cannot bring up $1: $out" >&2
     exit 2
   fi
-  PCSCLITE_CSOCK_NAME=$(sed -n 's/^PCSCLITE_CSOCK_NAME=//p' <<<"$out")
+  eval "$(grep -E '^(export )?PCSCLITE_CSOCK_NAME=' <<<"$out")" # `export NAME=value`, shell-quoted
   export PCSCLITE_CSOCK_NAME
 }
 rig_down() { "$TR" rig down --rig "$1" >/dev/null 2>&1; }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "provenance.h"
 
 static void usage_main(FILE *f)
 {
@@ -37,7 +38,7 @@ static void usage_main(FILE *f)
         "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
         "  p11     list --module M                   what a PKCS#11 module sees (read-only)\n"
         "\n"
-        "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
+        "`tokenrig COMMAND --help` tells more; `tokenrig --version` the version. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
         "it was asked for not run: e.g. destructive ones without --allow-destructive).\n");
 }
@@ -51,6 +52,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage_main(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("tokenrig %s\n", tr_version());
         return 0;
     }
     static const struct {

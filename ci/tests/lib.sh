@@ -22,7 +22,8 @@ rig_up() {
     echo "FAIL - rig up $RIG: $out"
     exit 1
   fi
-  eval "$(echo "$out" | grep -E '^(PCSCLITE_CSOCK_NAME|TOKENRIG_VRIG_DIR)=')"
+  # `rig up` prints `export NAME=value` lines (shell-quoted), as `rig env` does
+  eval "$(echo "$out" | grep -E '^(export )?(PCSCLITE_CSOCK_NAME|TOKENRIG_VRIG_DIR)=')"
   export PCSCLITE_CSOCK_NAME
   trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1 || true' EXIT
 }

@@ -174,41 +174,29 @@ static const stage_count cycle_failures[] = {
     {"io.first-apdu-failed", 0},  {"time.slow-start", 0}, {"rig", 0}};
 #define N_CYCLE_FAILURES (sizeof cycle_failures / sizeof cycle_failures[0])
 
-/* What the run counted: the stage times of the cycles that got there, and
- * the failures by verdict. */
+/* What the run counted: the cycles and the failures by verdict (the
+ * stage times are the reports': cycles-summary.csv). */
 typedef struct {
-    double *t_atr, *t_apdu;     /* ms from power-on, one per cycle (count) */
-    size_t n_atr, n_apdu, done, failed;
+    size_t done, failed;
     stage_count fails[N_CYCLE_FAILURES];
     bool rig_error;
 } cycle_tally;
 
-static void tally_free(cycle_tally *ty)
-{
-    free(ty->t_atr);
-    free(ty->t_apdu);
-}
-
-static int tally_init(cycle_tally *ty, unsigned long count, tr_err *e)
+static void tally_init(cycle_tally *ty)
 {
     memset(ty, 0, sizeof *ty);
     memcpy(ty->fails, cycle_failures, sizeof ty->fails);
-    ty->t_atr = calloc(count, sizeof *ty->t_atr);
-    ty->t_apdu = calloc(count, sizeof *ty->t_apdu);
-    if (!ty->t_atr || !ty->t_apdu) {
-        tally_free(ty);
-        return tr_fail(e, TR_E_NOMEM, "out of memory"), -1;
-    }
-    return 0;
 }
 
+/* A cycles.csv row: the loop is no suite, its rows say "(cycle)". */
 static int write_cycle_row(tr_reports *rep, const tr_slot_id *who, unsigned long i, const char *verdict,
-                           const tr_cycle_report *r, const char *msg, tr_err *e)
+                           const tr_cycle_report *r, const char *msg, double first_max_ms, tr_err *e)
 {
     tr_cycle_row row = {.who = who, .cycle = (unsigned)i, .off_ms = r->off_ms, .to_device_ms = r->to_device_ms,
                         .to_reader_ms = r->to_reader_ms, .to_atr_ms = r->to_atr_ms,
                         .to_first_apdu_ms = r->to_first_apdu_ms, .atr = r->atr_hex, .stage = r->stage,
-                        .power_level = r->power_level, .verdict = verdict, .message = msg};
+                        .power_level = r->power_level, .verdict = verdict, .message = msg,
+                        .suite = "(cycle)", .test = "", .first_apdu_limit_ms = first_max_ms};
     return tr_reports_cycle(rep, &row, e);
 }
 
@@ -246,11 +234,7 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
         char msg[TR_ERR_MSG_MAX];
         const char *verdict = one_cycle(s, tg, &r, msg, sizeof msg);
         ty->done++;
-        if (r.to_atr_ms >= 0)
-            ty->t_atr[ty->n_atr++] = r.to_atr_ms;
-        if (r.to_first_apdu_ms >= 0)
-            ty->t_apdu[ty->n_apdu++] = r.to_first_apdu_ms;
-        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, e) == 0;
+        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, tg->first_max_ms, e) == 0;
         if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
             break;
         if (!written)
@@ -261,11 +245,13 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
     return 0;
 }
 
-static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, const tr_reports *rep)
+/* The summary on stdout; the same stage times are in cycles-summary.csv. */
+static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, tr_reports *rep)
 {
-    tr_stats sa, sp;
-    tr_stats_compute(ty->t_atr, ty->n_atr, &sa);
-    tr_stats_compute(ty->t_apdu, ty->n_apdu, &sp);
+    tr_cycle_stats st;
+    if (!tr_reports_cycle_stats(rep, sc->name, &st))
+        memset(&st, 0, sizeof st);
+    const int A = TR_STAGE_ATR, P = TR_STAGE_FIRST_APDU;
     size_t done = ty->done, failed = ty->failed;
     printf("slot %s: %zu cycles, %zu passed, %zu failed (%.1f%%)\n", sc->name, done, done - failed, failed,
            done ? 100.0 * (double)failed / (double)done : 0.0);
@@ -273,9 +259,11 @@ static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, co
         if (ty->fails[k].fails)
             printf("  %-24s %u (%.1f%%)\n", ty->fails[k].stage, ty->fails[k].fails,
                    100.0 * ty->fails[k].fails / (double)done);
-    printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sa.p50, sa.p95, sa.max, sa.n);
-    printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sp.p50, sp.p95, sp.max, sp.n);
-    printf("reports: %s/cycles.csv\n", tr_reports_dir(rep));
+    printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", st.p50[A], st.p95[A], st.max[A],
+           st.count[A]);
+    printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", st.p50[P], st.p95[P], st.max[P],
+           st.count[P]);
+    printf("reports: %s/cycles.csv\nsummary: %s/cycles-summary.csv\n", tr_reports_dir(rep), tr_reports_dir(rep));
 }
 
 static void plot_cycles(const tr_reports *rep)
@@ -298,18 +286,21 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
     tr_slot *s = NULL;
     cycle_tally ty;
     int status = 2;
-    if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0 && tally_init(&ty, o->count, e) == 0) {
+    if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0) {
+        tally_init(&ty);
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
                           .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
         if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
+            tr_err we; /* kept by the reports: tr_reports_sync says it */
+            if (tr_reports_write_cycle_summary(rep, &we) < 0)
+                fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
             print_cycle_summary(sc, &ty, rep);
             if (o->plots)
                 plot_cycles(rep);
             /* e: the first write failure, if any */
             status = tr_reports_sync(rep, e) < 0 || ty.rig_error ? 2 : ty.failed ? 1 : 0;
         }
-        tally_free(&ty);
     }
     tr_slot_close(s);
     tr_reports_close(rep);

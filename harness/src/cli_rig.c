@@ -32,13 +32,25 @@ static void usage_rig(FILE *f)
         "socket and reader.conf directory; the system pcscd and /etc are never\n"
         "touched) and one vtoken per slot of the rig file.\n"
         "  up      bring it up and wait until every token is present; prints\n"
-        "          PCSCLITE_CSOCK_NAME=... for other PC/SC clients\n"
+        "          what env prints\n"
         "  down    stop its processes (by PID) and remove its directory\n"
         "  status  the rig's directory, socket, and each slot's reader and token state\n"
-        "  env     the environment lines for clients (eval them in a shell)\n"
+        "  env     export PCSCLITE_CSOCK_NAME=... and TOKENRIG_VRIG_DIR=... for\n"
+        "          other PC/SC clients: eval \"$(tokenrig rig env)\"\n"
         "  respawn restart one slot's vtoken (same options, same PIN state file)\n"
         "Without --rig: rigs/virtual.ini. The rig's directory is\n"
         "/tmp/tokenrig-UID/vrig-NAME, or $TOKENRIG_VRIG_DIR.\n");
+}
+
+/* The lines a shell evals to reach the rig: `eval "$(tokenrig rig env)"`. */
+static void print_env(const tr_vrig *v)
+{
+    const char *kv[][2] = {{"PCSCLITE_CSOCK_NAME", tr_vrig_socket(v)}, {"TOKENRIG_VRIG_DIR", tr_vrig_dir(v)}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        char q[2 * TR_PATH_MAX];
+        tr_shell_quote(kv[i][1], q, sizeof q);
+        printf("export %s=%s\n", kv[i][0], q);
+    }
 }
 
 static int rig_status(const tr_rig_cfg *cfg, const tr_vrig *v)
@@ -101,7 +113,7 @@ int tr_cmd_rig(int argc, char **argv)
         if (tr_vrig_up(&cfg, dir, timeout, &v, &e) < 0)
             rc = tr_cli_report_error(&e);
         else {
-            printf("PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", tr_vrig_socket(v), tr_vrig_dir(v));
+            print_env(v);
             tr_vrig_free(v);
         }
     } else if (!strcmp(action, "down")) {
@@ -120,7 +132,7 @@ int tr_cmd_rig(int argc, char **argv)
             rc = tr_cli_report_error(&e);
         else {
             if (!strcmp(action, "env"))
-                printf("PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", tr_vrig_socket(v), tr_vrig_dir(v));
+                print_env(v);
             else
                 rig_status(&cfg, v);
             tr_vrig_free(v);

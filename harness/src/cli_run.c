@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "provenance.h"
 #include "run.h"
 #include "script.h"
 #include "util.h"
@@ -37,6 +38,7 @@ typedef struct {
 /* What a suite-running command holds while it runs. */
 typedef struct {
     run_opts *o;
+    char command_line[4096];  /* as recorded in the provenance (PINs masked) */
     tr_suite *suites[MAX_SUITES];
     size_t nsuites;
     tr_vars *defs;            /* -D layer */
@@ -233,7 +235,8 @@ static int do_run(cmd_ctx *rc, tr_rig_session *rs, tr_err *e)
                       .run_id = o->run_id_arg, .defs = rc->defs,
                       .manifest = rc->have_manifest ? &rc->manifest : NULL, .suites = rc->suites,
                       .nsuites = rc->nsuites, .allow_destructive = o->allow_destructive, .quiet = o->quiet,
-                      .script = o->script, .slot_timeout_s = o->slot_timeout_s};
+                      .script = o->script, .slot_timeout_s = o->slot_timeout_s,
+                      .command_line = rc->command_line};
     tr_run_result res;
     if (tr_run_suites(rs, &ro, &res, e) < 0)
         return -1;
@@ -277,7 +280,9 @@ int tr_cmd_run(int argc, char **argv)
     cmd_ctx rc;
     tr_rig_session rs;
     int status = -1;
-    if (init_ctx(&rc, &o, &e) == 0 && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
+    int inited = init_ctx(&rc, &o, &e);
+    tr_prov_command_line(argc, argv, rc.command_line, sizeof rc.command_line);
+    if (inited == 0 && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
         status = do_run(&rc, &rs, &e);
         tr_rig_session_close(&rs);
     }
@@ -320,7 +325,9 @@ int tr_cmd_script(int argc, char **argv)
     tr_rig_session rs;
     memset(&rs, 0, sizeof rs);
     int status = -1, opened = -1;
-    if (init_ctx(&rc, &o, &e) < 0)
+    int inited = init_ctx(&rc, &o, &e);
+    tr_prov_command_line(argc, argv, rc.command_line, sizeof rc.command_line);
+    if (inited < 0)
         goto out;
     if (o.reader_arg) { /* a one-slot pcsc-only rig around the named reader */
         if (!o.profile_arg)

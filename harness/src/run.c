@@ -16,6 +16,7 @@
 #include "rig.h"
 #include "libcall.h"
 #include "p11slot.h"
+#include "provenance.h"
 #include "skfslot.h"
 #include "suitevars.h"
 #include "transport.h"
@@ -276,6 +277,9 @@ typedef struct {
     char serial[64], role[16], reader[256];
     char current_suite[128];
     char power_level[32];     /* how far the last power-off was verified */
+    const tr_suite *suite_now; /* the suite running (current_suite is its name) */
+    unsigned destructive_ran, destructive_seen; /* destructive tests run / met */
+    char firmware[64];        /* as the token reported it (read_info), "" unknown */
     tr_suite_outcome total;
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
@@ -289,8 +293,6 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
     return 0;
 }
 
-/* Slot variables: profile < slot identity (and a virtual rig's trust
- * anchors) < rig var.* < manifest < -D. */
 /* The interface the slot's token is reached through (suites/README.md,
  * "Token operations"): apdu or skf. */
 static const char *slot_interface(const tr_slot_cfg *c)
@@ -318,33 +320,64 @@ static int load_ops_library(const char *iface, tr_suite **out, tr_err *e)
     return 0;
 }
 
+/* The values set in v from now on come from source (provenance.csv). */
+static int from_source(tr_vars *v, tr_err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int from_source(tr_vars *v, tr_err *e, const char *fmt, ...)
+{
+    char source[TR_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(source, sizeof source, fmt, ap);
+    va_end(ap);
+    return tr_vars_set_source(v, source) < 0 ? tr_fail(e, TR_E_NOMEM, "out of memory") : 0;
+}
+
+static int set_pairs(tr_vars *v, const char *const *kv, tr_err *e)
+{
+    for (const char *const *p = kv; p[0]; p += 2)
+        if (p[1] && tr_vars_set(v, p[0], p[1]) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Slot variables: profile < built-ins and the slot's identity (and a
+ * virtual rig's trust anchors) < rig var.* < manifest < -D. Each layer
+ * says where its values come from, for the run's provenance. */
 static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
                      const tr_vars *defs, tr_err *e)
 {
-    sr->vars = tr_vars_new(sr->profile.vars);
-    if (!sr->vars)
+    tr_vars *v = sr->vars = tr_vars_new(sr->profile.vars);
+    if (!v)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     const tr_slot_cfg *c = sr->cfg;
     /* a virtual token's identity is the rig's; an skf token's too (GM/T
      * 0016 has no role object: the rig or the manifest says what it is) */
     bool virt = c->type == TR_SLOT_VIRTUAL, ident = virt || c->iface != TR_IFACE_APDU;
-    const char *kv[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
-                        "POWER", tr_slot_type_name(c->type),
-                        "EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
-                        "EXPECTED_ROLE", ident && c->vt.role[0] ? c->vt.role : NULL,
-                        "EXPECTED_ALG", ident && c->vt.alg[0] ? c->vt.alg : NULL, NULL, NULL};
-    for (const char *const *p = kv; p[0]; p += 2)
-        if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
-            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    const char *builtin[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
+                             "POWER", tr_slot_type_name(c->type), NULL, NULL};
+    const char *identity[] = {"EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
+                              "EXPECTED_ROLE", ident && c->vt.role[0] ? c->vt.role : NULL,
+                              "EXPECTED_ALG", ident && c->vt.alg[0] ? c->vt.alg : NULL, NULL, NULL};
+    char rig_path[TR_PATH_MAX];
+    tr_prov_abs(rig->path, rig_path, sizeof rig_path);
+    if (from_source(v, e, "built-in (the rig's slot)") < 0 || set_pairs(v, builtin, e) < 0 ||
+        from_source(v, e, "rig %s [slot %s]", rig_path, c->name) < 0 || set_pairs(v, identity, e) < 0)
+        return -1;
     /* a virtual token's certificate and seal come from its rig's PKI */
-    if ((virt && tr_vrig_trust_vars(vrig, sr->vars, e) < 0) || copy_layer(sr->vars, c->vars, e) < 0)
+    if (virt && (from_source(v, e, "virtual rig %s (its PKI)", vrig ? tr_vrig_dir(vrig) : "") < 0 ||
+                 tr_vrig_trust_vars(vrig, v, e) < 0))
         return -1;
-    if (m && tr_manifest_apply((tr_manifest *)m, ident && c->vt.serial[0] ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
+    if (from_source(v, e, "rig %s [slot %s]", rig_path, c->name) < 0 || copy_layer(v, c->vars, e) < 0)
         return -1;
-    if (copy_layer(sr->vars, defs, e) < 0)
+    char manifest_path[TR_PATH_MAX];
+    tr_prov_abs(m ? m->path : "", manifest_path, sizeof manifest_path);
+    if (m && (from_source(v, e, "manifest %s", manifest_path) < 0 ||
+              tr_manifest_apply((tr_manifest *)m, ident && c->vt.serial[0] ? c->vt.serial : NULL, c->name, v, e) < 0))
         return -1;
-    const char *serial = tr_vars_get(sr->vars, "EXPECTED_SERIAL");
-    const char *role = tr_vars_get(sr->vars, "EXPECTED_ROLE");
+    if (from_source(v, e, "command line -D") < 0 || copy_layer(v, defs, e) < 0)
+        return -1;
+    const char *serial = tr_vars_get(v, "EXPECTED_SERIAL");
+    const char *role = tr_vars_get(v, "EXPECTED_ROLE");
     tr_strlcpy(sr->serial, serial ? serial : "", sizeof sr->serial);
     tr_strlcpy(sr->role, role ? role : "", sizeof sr->role);
     return 0;
@@ -423,9 +456,24 @@ static void hook_test_start(void *ud, const char *test)
         tr_batch_where(h->w, h->sr->current_suite, test);
 }
 
+/* Count the destructive tests a slot met and ran (a skip did not run). */
+static void count_destructive(slot_run *sr, const char *test, tr_verdict v)
+{
+    const tr_suite *s = sr->suite_now;
+    if (!s || strcmp(s->name, sr->current_suite))
+        return;
+    for (size_t t = 0; t < s->ntests; t++)
+        if (!strcmp(s->tests[t].name, test) && (s->destructive || s->tests[t].destructive)) {
+            sr->destructive_seen++;
+            sr->destructive_ran += v != TR_SKIP;
+            return;
+        }
+}
+
 static void hook_progress(void *ud, const char *test, tr_verdict v, const char *cls, const char *msg)
 {
     hook_ud *h = ud;
+    count_destructive(h->sr, test, v);
     const char *mark = v == TR_PASS ? "pass" : v == TR_FAIL ? "FAIL" : v == TR_ERROR ? "ERROR" : "skip";
     if (v == TR_PASS)
         say(h->sr->rc, "[%s] %s / %s: %s", h->sr->cfg->name, h->sr->current_suite, test, mark);
@@ -497,11 +545,29 @@ static void hook_journaled_sent(void *ud)
     tr_journal_crash_point(h->sr->rc->rs->journal, h->sr->cfg->name);
 }
 
+/* The token's firmware as its read_info op reported it (INFO_FIRMWARE;
+ * "n/a" where the interface cannot tell), into the provenance once. */
+static void hook_suite_end(void *ud, const tr_vars *vars)
+{
+    hook_ud *h = ud;
+    slot_run *sr = h->sr;
+    const char *fw = tr_vars_get(vars, "INFO_FIRMWARE");
+    if (!fw || !*fw || !strcmp(fw, sr->firmware) || !sr->rc->rep)
+        return;
+    tr_strlcpy(sr->firmware, fw, sizeof sr->firmware);
+    char source[200];
+    snprintf(source, sizeof source, "the token: read_info over %s (suite %s)", slot_interface(sr->cfg),
+             sr->current_suite);
+    tr_err e;
+    if (tr_prov_row(sr->rc->rep, &sr->who, "firmware", fw, source, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
 static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
 {
     *hooks = (tr_interp_hooks){.ud = hu, .test_start = hook_test_start, .progress = hook_progress,
                                .live = hook_live, .cycle = hook_cycle, .journal = hook_journal,
-                               .journaled_sent = hook_journaled_sent};
+                               .journaled_sent = hook_journaled_sent, .suite_end = hook_suite_end};
     if (script) {
         hooks->progress = NULL;
         hooks->trace = script_trace;
@@ -811,6 +877,7 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
         }
         const tr_suite *s = rc->o->suites[i];
         tr_strlcpy(sr->current_suite, s->name, sizeof sr->current_suite);
+        sr->suite_now = s;
         tr_suite_outcome out;
         int ran = tr_interp_run(s, &env, &out, &e);
         env.replay_until = 0;
@@ -859,6 +926,18 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     return status;
 }
 
+/* Whether the slot's destructive tests ran (provenance). */
+static void record_destructive(slot_run *sr)
+{
+    char value[32], source[160];
+    snprintf(value, sizeof value, "%u", sr->destructive_ran);
+    snprintf(source, sizeof source, "of %u destructive test(s) in the suites run; --allow-destructive %s",
+             sr->destructive_seen, sr->rc->o->allow_destructive ? "given" : "not given");
+    tr_err e;
+    if (sr->rc->rep && tr_prov_row(sr->rc->rep, &sr->who, "destructive_tests_run", value, source, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
 static int slot_job(void *ud, tr_batch_worker *w)
 {
     run_ctx *rc = ud;
@@ -883,6 +962,7 @@ static int slot_job(void *ud, tr_batch_worker *w)
     }
     if (sr->power_level[0])
         slot_property(sr, "power-off verified to", sr->power_level);
+    record_destructive(sr);
     return status;
 }
 
@@ -1028,6 +1108,60 @@ static int open_reports(run_ctx *rc, tr_err *e)
     return 0;
 }
 
+/* The run-wide facts (provenance.h): the tool, the command, the host, the
+ * rig, the options that change what a verdict means. */
+static void record_run_facts(run_ctx *rc, tr_err *e)
+{
+    const tr_run_opts *o = rc->o;
+    const tr_rig_cfg *rig = &rc->rs->cfg;
+    char host[256] = "", rig_path[TR_PATH_MAX];
+    tr_prov_abs(rig->path, rig_path, sizeof rig_path);
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "unknown (%s)", strerror(errno));
+    const char *rows[][3] = {
+        {"tool.version", tr_version(), "tokenrig, git describe at build time"},
+        {"command", o->command_line ? o->command_line : "", "the command line (PINs masked)"},
+        {"host", host, "gethostname"},
+        {"run_id", rc->run_id, ""},
+        {"rig", rig->name, rig_path},
+        {"allow_destructive", o->allow_destructive ? "yes" : "no",
+         o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        tr_prov_row(rc->rep, NULL, rows[i][0], rows[i][1], rows[i][2], e);
+}
+
+/* What the run's verdicts are measured against (provenance.csv and the
+ * JUnit properties): the run-wide facts, every file that decides a verdict
+ * by its SHA-256 (rig, suites, interface libraries, recovery, manifest),
+ * then per slot its profile and effective variables with their source. A
+ * row the reports could not write ends the run with exit 2 (they keep it). */
+static void record_provenance(run_ctx *rc)
+{
+    tr_reports *r = rc->rep;
+    tr_err e;
+    record_run_facts(rc, &e);
+    if (rc->rs->cfg.path[0])
+        tr_prov_file(r, NULL, "rig", rc->rs->cfg.path, &e);
+    char what[200];
+    for (size_t i = 0; i < rc->o->nsuites; i++) {
+        snprintf(what, sizeof what, "suite.%s", rc->o->suites[i]->name);
+        tr_prov_file(r, NULL, what, rc->o->suites[i]->file, &e);
+    }
+    for (size_t k = 0; k < rc->nops_lib; k++) {
+        snprintf(what, sizeof what, "ops.%s", rc->ops_iface[k]);
+        tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, &e);
+    }
+    tr_prov_file(r, NULL, "recover", rc->recover_suite->file, &e);
+    if (rc->o->manifest)
+        tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, &e);
+    for (size_t i = 0; i < rc->nslots; i++) {
+        slot_run *sr = &rc->slots[i];
+        tr_prov_file(r, &sr->who, "profile", sr->profile.path, &e);
+        tr_prov_vars(r, &sr->who, sr->vars, &e);
+    }
+}
+
 static int load_recover_suite(run_ctx *rc, tr_err *e)
 {
     char path[TR_PATH_MAX + 64];
@@ -1134,6 +1268,7 @@ static int close_run_files(run_ctx *rc)
     tr_err we, pe;
     int junit = tr_reports_write_junit(rc->rep, &we);
     int summary = tr_reports_write_summary(rc->rep, &we);
+    summary |= tr_reports_write_cycle_summary(rc->rep, &we);
     int files = tr_reports_sync(rc->rep, &we);
     if (!rc->o->script && tr_reports_print_summary(rc->rep, stdout, &pe) < 0)
         fprintf(stderr, "tokenrig: %s\n", pe.msg);
@@ -1215,6 +1350,7 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
     /* no token touched yet: a run that cannot write its rows stops here */
     if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
         goto out;
+    record_provenance(&rc);
     if (!o->script)
         say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
             o->nsuites, tr_reports_dir(rc.rep));

@@ -68,6 +68,7 @@ typedef struct {
     bool quiet;
     bool script;                /* print commands and answers, no verdict table */
     unsigned slot_timeout_s;    /* 0 = none */
+    const char *command_line;   /* for the provenance (PINs masked), or NULL */
 } tr_run_opts;
 
 typedef struct {

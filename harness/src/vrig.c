@@ -236,7 +236,10 @@ static int write_state(const tr_vrig *v, tr_err *e)
     f = fopen(envp, "w");
     if (!f)
         return tr_fail(e, TR_E_RIG, "%s: %m", envp);
-    fprintf(f, "PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", v->socket, v->dir);
+    char qs[2 * TR_PATH_MAX], qd[2 * TR_PATH_MAX];
+    tr_shell_quote(v->socket, qs, sizeof qs);
+    tr_shell_quote(v->dir, qd, sizeof qd);
+    fprintf(f, "export PCSCLITE_CSOCK_NAME=%s\nexport TOKENRIG_VRIG_DIR=%s\n", qs, qd);
     fclose(f);
     return 0;
 }

@@ -1,0 +1,125 @@
+/* provenance.c — the rows of a run's provenance (provenance.h). */
+#include "provenance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "version.h" /* TR_VERSION, made by the Makefile at build time */
+
+const char *tr_version(void)
+{
+    return TR_VERSION;
+}
+
+/* "NAME=VALUE" of -D, with the value of a PIN variable masked (into buf). */
+static const char *masked_def(const char *def, char *buf, size_t cap)
+{
+    const char *eq = strchr(def, '=');
+    if (!eq)
+        return def;
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - def < 127 ? eq - def : 127), def);
+    if (!tr_var_is_pin(name))
+        return def;
+    snprintf(buf, cap, "%s=<pin>", name);
+    return buf;
+}
+
+void tr_prov_command_line(int argc, char *const argv[], char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "tokenrig");
+    bool def_next = false;
+    for (int i = 0; i < argc && n < cap; i++) {
+        char masked[256], quoted[4096];
+        const char *a = argv[i];
+        if (def_next)
+            a = masked_def(a, masked, sizeof masked);
+        else if (!strncmp(a, "-D", 2) && a[2]) { /* -DNAME=VALUE */
+            snprintf(masked, sizeof masked, "-D%s", masked_def(a + 2, quoted, sizeof quoted));
+            a = masked;
+        }
+        def_next = !strcmp(argv[i], "-D");
+        tr_shell_quote(a, quoted, sizeof quoted);
+        n += (size_t)snprintf(out + n, cap - n, " %s", quoted);
+    }
+    if (n >= cap && cap > 4)
+        memcpy(out + cap - 4, "...", 4);
+}
+
+void tr_prov_abs(const char *path, char *out, size_t cap)
+{
+    char *real = realpath(path, NULL);
+    tr_strlcpy(out, real ? real : path, cap);
+    free(real);
+}
+
+int tr_prov_sha256_file(const char *path, char hex[65], tr_err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tr_fail(e, TR_E_IO, "%s: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : tr_fail(e, TR_E_CRYPTO, "SHA-256: no context");
+    uint8_t buf[65536];
+    ssize_t got;
+    while (rc == 0 && (got = read(fd, buf, sizeof buf)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            rc = tr_fail(e, TR_E_IO, "reading %s: %s", path, strerror(errno));
+        else if (EVP_DigestUpdate(ctx, buf, (size_t)got) != 1)
+            rc = tr_fail(e, TR_E_CRYPTO, "SHA-256 of %s failed", path);
+    }
+    uint8_t md[32];
+    unsigned len = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != sizeof md))
+        rc = tr_fail(e, TR_E_CRYPTO, "SHA-256 of %s failed", path);
+    if (rc == 0)
+        for (unsigned i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    return rc;
+}
+
+int tr_prov_row(tr_reports *r, const tr_slot_id *who, const char *name, const char *value, const char *source,
+                tr_err *e)
+{
+    return tr_reports_provenance(r, who, name, value, source, e);
+}
+
+int tr_prov_file(tr_reports *r, const tr_slot_id *who, const char *what, const char *path, tr_err *e)
+{
+    char name[160], hex[65], value[TR_ERR_MSG_MAX + 16], abs[4096];
+    tr_err he;
+    snprintf(name, sizeof name, "%s.sha256", what);
+    if (tr_prov_sha256_file(path, hex, &he) == 0)
+        tr_strlcpy(value, hex, sizeof value);
+    else
+        snprintf(value, sizeof value, "unreadable: %s", he.msg);
+    tr_prov_abs(path, abs, sizeof abs);
+    return tr_reports_provenance(r, who, name, value, abs, e);
+}
+
+int tr_prov_vars(tr_reports *r, const tr_slot_id *who, const tr_vars *vars, tr_err *e)
+{
+    const char **names = tr_vars_names(vars);
+    if (!names)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; names[i] && rc == 0; i++) {
+        char name[200];
+        snprintf(name, sizeof name, "var.%s", names[i]);
+        const char *value = tr_var_is_pin(names[i]) ? "<pin>" : tr_vars_get(vars, names[i]);
+        const char *source = tr_vars_source(vars, names[i]);
+        rc = tr_reports_provenance(r, who, name, value, source ? source : "", e);
+    }
+    free(names);
+    return rc;
+}
