@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rowpipe.h"
 #include "stats.h"
 #include "util.h"
 #include "xmlesc.h"
@@ -147,6 +148,8 @@ struct tr_reports {
     char fixed_time[TIME_MAX]; /* "" = wall clock */
     locale_t c_locale;         /* numbers are written in the C locale */
     atomic_bool frozen;        /* tr_reports_freeze: rows are dropped */
+    int fwd_fd;                /* tr_reports_forward: rows go here, -1 none */
+    pthread_mutex_t fwd_mu;    /* one message at a time on fwd_fd */
 };
 
 static const char *const HEADERS[S_COUNT][24] = {
@@ -487,14 +490,9 @@ static int open_stream(tr_reports *r, int which, tr_err *e)
     return rc;
 }
 
-tr_reports *tr_reports_open(const char *dir, tr_err *e)
+/* The object without its files. */
+static tr_reports *reports_new(const char *dir, tr_err *e)
 {
-    if (!dir || !*dir) {
-        tr_fail(e, TR_E_USAGE, "no report directory given");
-        return NULL;
-    }
-    if (mkdir_p(dir, e) != 0)
-        return NULL;
     tr_reports *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir))) {
         free(r);
@@ -503,6 +501,8 @@ tr_reports *tr_reports_open(const char *dir, tr_err *e)
     }
     pthread_mutex_init(&r->res_mu, NULL);
     pthread_mutex_init(&r->fail_mu, NULL);
+    pthread_mutex_init(&r->fwd_mu, NULL);
+    r->fwd_fd = -1;
     for (int i = 0; i < S_COUNT; i++) {
         pthread_mutex_init(&r->s[i].mu, NULL);
         r->s[i].fd = -1;
@@ -511,6 +511,37 @@ tr_reports *tr_reports_open(const char *dir, tr_err *e)
     const char *fixed = getenv("TR_REPORTS_FIXED_TIME");
     if (fixed && *fixed)
         tr_strlcpy(r->fixed_time, fixed, sizeof r->fixed_time);
+    return r;
+}
+
+tr_reports *tr_reports_forward(int fd, const char *dir, tr_err *e)
+{
+    tr_reports *r = reports_new(dir, e);
+    if (r)
+        r->fwd_fd = fd;
+    return r;
+}
+
+/* A forwarding child's row: one message to the parent. */
+#define FORWARD(r, call)                                                                                      \
+    do {                                                                                                       \
+        pthread_mutex_lock(&(r)->fwd_mu);                                                                      \
+        int fwd_rc_ = (call);                                                                                  \
+        pthread_mutex_unlock(&(r)->fwd_mu);                                                                    \
+        return fwd_rc_;                                                                                        \
+    } while (0)
+
+tr_reports *tr_reports_open(const char *dir, tr_err *e)
+{
+    if (!dir || !*dir) {
+        tr_fail(e, TR_E_USAGE, "no report directory given");
+        return NULL;
+    }
+    if (mkdir_p(dir, e) != 0)
+        return NULL;
+    tr_reports *r = reports_new(dir, e);
+    if (!r)
+        return NULL;
     for (int i = 0; i < S_COUNT; i++) {
         if (open_stream(r, i, e) != 0) {
             tr_reports_close(r);
@@ -656,6 +687,7 @@ void tr_reports_close(tr_reports *r)
     free_tallies(r);
     pthread_mutex_destroy(&r->res_mu);
     pthread_mutex_destroy(&r->fail_mu);
+    pthread_mutex_destroy(&r->fwd_mu);
     if (r->c_locale)
         freelocale(r->c_locale);
     free(r->dir);
@@ -740,6 +772,8 @@ static int stream_row_close(tr_reports *r, csv_stream *s, tr_err *e)
 
 int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_trace(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_TRACE, row->who);
     if (!s)
         return 0;
@@ -756,6 +790,8 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 
 int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_sample(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_SAMPLES, row->who);
     if (!s)
         return 0;
@@ -773,6 +809,8 @@ static token *get_token(tr_reports *r, const tr_slot_id *w);
 
 int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_cycle(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_CYCLES, row->who);
     if (!s)
         return 0;
@@ -810,6 +848,8 @@ int tr_reports_provenance(tr_reports *r, const tr_slot_id *who, const char *name
         return tr_fail(e, TR_E_INTERNAL, "provenance row without a name");
     if (atomic_load(&r->frozen))
         return 0;
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_provenance(r->fwd_fd, who, name, value, source, e));
     csv_stream *s = &r->s[S_PROVENANCE];
     lock(&s->mu);
     row_begin(s);
@@ -1055,6 +1095,8 @@ int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
 {
     if (atomic_load(&r->frozen))
         return 0;
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_result(r->fwd_fd, row, e));
     int rc = result_csv(r, row, e);
     tr_err e2;
     if (result_store(r, row, rc == 0 ? e : &e2) != 0)
@@ -1107,6 +1149,8 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
 {
     if (!name || !*name)
         return tr_fail(e, TR_E_INTERNAL, "slot property without a name");
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_property(r->fwd_fd, who, name, value, e));
     bool ok = false;
     lock(&r->res_mu);
     token *t = get_token(r, who_or_empty(who));
@@ -1579,6 +1623,8 @@ static int fill_junit(tr_reports *r, FILE *f, const void *ctx)
 
 int tr_reports_write_junit(tr_reports *r, tr_err *e)
 {
+    if (r->fwd_fd >= 0) /* the parent's file */
+        return 0;
     lock(&r->res_mu);
     int rc = write_atomically(r, F_JUNIT, fill_junit, NULL, e);
     unlock(&r->res_mu);
@@ -1922,6 +1968,8 @@ static void summary_sorted(tr_reports *r, summary_set *set, tr_err *e)
 
 int tr_reports_write_summary(tr_reports *r, tr_err *e)
 {
+    if (r->fwd_fd >= 0)
+        return 0;
     lock(&r->res_mu);
     summary_set set = {NULL, 0};
     summary_sorted(r, &set, e);
@@ -2032,6 +2080,8 @@ static int fill_cycle_summary(tr_reports *r, FILE *f, const void *ctx)
 
 int tr_reports_write_cycle_summary(tr_reports *r, tr_err *e)
 {
+    if (r->fwd_fd >= 0)
+        return 0;
     lock(&r->res_mu);
     int rc = write_atomically(r, F_CYCLE_SUMMARY, fill_cycle_summary, NULL, e);
     unlock(&r->res_mu);

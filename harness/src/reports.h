@@ -232,6 +232,15 @@ bool tr_reports_cycle_stats(tr_reports *r, const char *slot, tr_cycle_stats *out
  * limit_ms), from the cycle rows so far; the header alone when none. */
 TR_MUST_CHECK int tr_reports_write_cycle_summary(tr_reports *r, tr_err *e);
 
+/* The reports of a child process that runs part of a run (run.c: a
+ * virtual rig of more than 16 slots, one child per pcscd): every row, slot
+ * property and provenance row goes to fd as a message (rowpipe.h) for the
+ * parent, whose reports write the files (tr_rowpipe_take); this object
+ * writes none (junit, summaries: 0, nothing done). A row that cannot be
+ * sent (the parent is gone) is -1. fd stays the caller's. dir: for
+ * tr_reports_dir. */
+tr_reports *tr_reports_forward(int fd, const char *dir, tr_err *e);
+
 /* fsync the CSV files (write-back errors such as EIO show here), then as
  * tr_reports_write_failed: 0 when every file written so far is complete,
  * -1 with *e set to the first failure of the run otherwise. */

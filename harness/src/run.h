@@ -92,6 +92,16 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
  * the number of tokens that could not be restored, -1 on error. */
 int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e);
 
+/* fn for each pcscd of the session's rig, one after the other: a virtual
+ * rig of more than 16 slots has several, and a process talks to one, so
+ * then each runs in a child process of its own that talks to group's
+ * (tr_vrig_use_group) and ends with fn's return value (0..124) as its exit
+ * status. One pcscd (any other rig): fn(rs, -1, ud) here. fn works on the
+ * slots of its group (tr_vrig_slot_group), every slot for -1. Returns the
+ * sum of fn's values, -1 with e when a child failed to run. */
+int tr_rig_session_each_group(tr_rig_session *rs, int (*fn)(tr_rig_session *rs, int group, void *ud), void *ud,
+                              tr_err *e);
+
 /* suites/lib/identify.tsuite on one slot's token with the slot's profile;
  * out gets its log line ("serial ... role ... algorithm ..."). */
 int tr_slot_identify(tr_rig_session *rs, const tr_slot_cfg *slot, char *out, size_t cap, tr_err *e);

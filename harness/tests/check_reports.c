@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "reports.h"
+#include "rowpipe.h"
 #include "util.h"
 #include "xmlesc.h"
 
@@ -1007,6 +1008,79 @@ START_TEST(junit_empty_run)
 }
 END_TEST
 
+/* The rows of a child process sent over a pipe (tr_reports_forward) make the
+ * same files in the parent as written there directly: the goldens. */
+START_TEST(rowpipe_same_files)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(path_in(dir, "run"), &e);
+    assert_ok(r ? 0 : -1, &e);
+    tr_reports_fix_time(r, FIXED_TIME);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        tr_reports *fwd = tr_reports_forward(fd[1], "run", &e);
+        if (!fwd)
+            _exit(3);
+        write_fixed_run(fwd);
+        tr_reports_close(fwd);
+        _exit(0);
+    }
+    close(fd[1]);
+    int got, rows = 0;
+    while ((got = tr_rowpipe_take(fd[0], r, &e)) == 1)
+        rows++;
+    assert_ok(got, &e);
+    close(fd[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(rows, 10 + 2 + 3 + 2 + 2 + 3); /* results, traces, samples, cycles, properties, provenance */
+    assert_ok(tr_reports_write_cycle_summary(r, &e), &e);
+    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
+                           "cycles-summary.csv"};
+    for (size_t i = 0; i < 6; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "run/%s", names[i]);
+        compare_or_update_golden(path_in(dir, rel), names[i]);
+    }
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* A stream cut inside a message, or a message that says more than it holds,
+ * is broken: said, not taken. */
+START_TEST(rowpipe_broken)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    const uint8_t cut[] = {40, 0, 0, 0, 1, 1};               /* 40 bytes announced, 2 sent */
+    const uint8_t unknown[] = {2, 0, 0, 0, 99, 0};           /* kind 99 */
+    const uint8_t short_str[] = {7, 0, 0, 0, 1, 1, 9, 0, 0, 0, 'x'}; /* a string past the end */
+    const uint8_t *cases[] = {cut, unknown, short_str};
+    size_t len[] = {sizeof cut, sizeof unknown, sizeof short_str};
+    for (size_t i = 0; i < 3; i++) {
+        int fd[2];
+        ck_assert_int_eq(pipe(fd), 0);
+        ck_assert_int_eq(write(fd[1], cases[i], len[i]), (ssize_t)len[i]);
+        close(fd[1]);
+        ck_assert_int_eq(tr_rowpipe_take(fd[0], r, &e), -1);
+        close(fd[0]);
+    }
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* A failure text gives its "file:line:" once: the interpreter's messages
  * already begin with it (issue 14: it was given twice). */
 START_TEST(junit_where_once)
@@ -1698,6 +1772,8 @@ static Suite *reports_junit_suite(void)
     tcase_add_test(tc, junit_serial_learned_later);
     tcase_add_test(tc, junit_empty_run);
     tcase_add_test(tc, junit_where_once);
+    tcase_add_test(tc, rowpipe_same_files);
+    tcase_add_test(tc, rowpipe_broken);
     tcase_add_test(tc, cycle_summary_stats);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("summary");
