@@ -36,6 +36,12 @@ ok = ok and float(a['p50_ms']) <= float(a['p95_ms']) <= float(a['max_ms']) and a
 ok = ok and rows['to_device_ms']['count'] == '0' and all(r['cycles'] == '30' and r['failed'] == '0' for r in rows.values())
 sys.exit(not ok)"
 check "healthy token: the summary says where the file is" grep -q "^summary: $T/a1/cycles-summary.csv" "$T/a1.out"
+check "provenance.csv: the version, the command, the profile's limit the cycles were judged by" python3 -c "
+import csv,sys
+rows={(r['slot'], r['name']): r for r in csv.DictReader(open('$T/a1/provenance.csv'))}
+ok = rows[('', 'tool.version')]['value'] and rows[('', 'command')]['value'].startswith('tokenrig cycle ')
+ok = ok and rows[('A1', 'var.FIRST_APDU_MAX_MS')]['value'] == '1500' and rows[('A1', 'profile.sha256')]['value']
+sys.exit(not ok)"
 if command -v gnuplot >/dev/null; then
   "$TR" cycle --rig "$RIG" --slot A1 --count 3 --out "$T/plot" --plots > "$T/plot.out" 2> "$T/plot.err"
   check "--plots draws cycles.png" test -s "$T/plot/cycles.png"

@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "provenance.h"
 #include "reports.h"
 #include "rig.h"
 #include "stats.h"
@@ -29,6 +30,8 @@ static void usage_cycle(FILE *f)
         "enum.bad-atr, io.first-apdu-failed, time.slow-start (power-on to the first\n"
         "answer over the profile's FIRST_APDU_MAX_MS). --stop-on-fail stops at the first\n"
         "failing cycle and leaves the token as it is, for the bench engineer.\n"
+        "The summary (per stage: count, p50, p95, max) is printed and written to\n"
+        "cycles-summary.csv beside cycles.csv; --plots draws cycles.png.\n"
         "The ATR and the first APDU come from the profile (ATR, FIRST_APDU,\n"
         "FIRST_APDU_SW). Exit status: 0 every cycle passed, 1 a cycle failed,\n"
         "2 usage/config/rig error.\n");
@@ -118,6 +121,7 @@ typedef struct {
     const char *rig_arg, *slot_arg, *profile_arg, *out_arg;
     unsigned long count;
     bool stop_on_fail, plots;
+    char command_line[4096];    /* for the provenance (provenance.h) */
 } cycle_opts;
 
 /* Find the slot and read ATR, FIRST_APDU and FIRST_APDU_SW from its profile.
@@ -274,6 +278,17 @@ static void plot_cycles(const tr_reports *rep)
         printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
 }
 
+/* What the loop was measured against (provenance.csv): the run-wide facts,
+ * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...). */
+static void cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
+                             const cycle_target *tg, const tr_slot_id *who)
+{
+    tr_err e; /* a row not written: the reports keep it (exit 2) */
+    tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, &e);
+    tr_prov_file(rep, who, "profile", tg->prof.path, &e);
+    tr_prov_vars(rep, who, tg->prof.vars, &e);
+}
+
 /* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
 static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
 {
@@ -291,6 +306,7 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
                           .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
+        cycle_provenance(rep, o, run_id, rs, &tg, &who);
         if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
             tr_err we; /* kept by the reports: tr_reports_sync says it */
             if (tr_reports_write_cycle_summary(rep, &we) < 0)
@@ -344,6 +360,7 @@ int tr_cmd_cycle(int argc, char **argv)
         usage_cycle(stderr);
         return 2;
     }
+    tr_prov_command_line(argc, argv, o.command_line, sizeof o.command_line);
     tr_err e;
     tr_err_clear(&e);
     tr_rig_session rs;

@@ -46,6 +46,11 @@ int tr_prov_row(tr_reports *r, const tr_slot_id *who, const char *name, const ch
 /* "<what>.sha256": the file's hash, source its path (a file that cannot be
  * read says so in the value). */
 int tr_prov_file(tr_reports *r, const tr_slot_id *who, const char *what, const char *path, tr_err *e);
+/* The run-wide rows every run (and recognition loop) records: tool.version,
+ * command, host, run_id, rig (its name; source its file) and rig.sha256
+ * (when rig_path names a file). */
+void tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, const char *rig_name,
+                       const char *rig_path, tr_err *e);
 /* "var.NAME" for every variable visible through vars (its layers and
  * their parents), sorted by name: the value (PINs "<pin>") and where it
  * came from (tr_vars_source; "" when not said). */

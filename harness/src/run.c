@@ -3,11 +3,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -1118,29 +1118,6 @@ static int open_reports(run_ctx *rc, tr_err *e)
     return 0;
 }
 
-/* The run-wide facts (provenance.h): the tool, the command, the host, the
- * rig, the options that change what a verdict means. */
-static void record_run_facts(run_ctx *rc, tr_err *e)
-{
-    const tr_run_opts *o = rc->o;
-    const tr_rig_cfg *rig = &rc->rs->cfg;
-    char host[256] = "", rig_path[TR_PATH_MAX];
-    tr_prov_abs(rig->path, rig_path, sizeof rig_path);
-    if (gethostname(host, sizeof host - 1) < 0)
-        snprintf(host, sizeof host, "unknown (%s)", strerror(errno));
-    const char *rows[][3] = {
-        {"tool.version", tr_version(), "tokenrig, git describe at build time"},
-        {"command", o->command_line ? o->command_line : "", "the command line (PINs masked)"},
-        {"host", host, "gethostname"},
-        {"run_id", rc->run_id, ""},
-        {"rig", rig->name, rig_path},
-        {"allow_destructive", o->allow_destructive ? "yes" : "no",
-         o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)"},
-    };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        tr_prov_row(rc->rep, NULL, rows[i][0], rows[i][1], rows[i][2], e);
-}
-
 /* What the run's verdicts are measured against (provenance.csv and the
  * JUnit properties): the run-wide facts, every file that decides a verdict
  * by its SHA-256 (rig, suites, interface libraries, recovery, manifest),
@@ -1150,9 +1127,9 @@ static void record_provenance(run_ctx *rc)
 {
     tr_reports *r = rc->rep;
     tr_err e;
-    record_run_facts(rc, &e);
-    if (rc->rs->cfg.path[0])
-        tr_prov_file(r, NULL, "rig", rc->rs->cfg.path, &e);
+    tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, &e);
+    tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
+                rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", &e);
     char what[200];
     for (size_t i = 0; i < rc->o->nsuites; i++) {
         snprintf(what, sizeof what, "suite.%s", rc->o->suites[i]->name);
