@@ -26,6 +26,7 @@
 #   BENCH_SKF_CALLS=1000  SKF calls per run in row 6
 #   BENCH_P11_SIGNS=1000  signatures per run in row 7
 #   BENCH_MANY=64 BENCH_MANY_ROUNDS=3   tokens and rounds of row 8 (against 16)
+#   BENCH_MANY_MIN_RATE=10  row 8's -D SIGN_MIN_RATE (see there)
 #   BENCH_ROWS="1 2 3 4 5 6 7 8"  which rows to measure
 set -u -o pipefail
 
@@ -44,6 +45,7 @@ SKF_CALLS=${BENCH_SKF_CALLS:-1000}
 P11_SIGNS=${BENCH_P11_SIGNS:-1000}
 MANY=${BENCH_MANY:-64}
 MANY_ROUNDS=${BENCH_MANY_ROUNDS:-3}
+MANY_MIN_RATE=${BENCH_MANY_MIN_RATE:-10}
 ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7 8} "
 RIG2=ci/bench/bench-2.ini
 RIG16=ci/bench/bench-16.ini
@@ -411,25 +413,40 @@ many_rig() {
   done
 }
 
-# The certification of row 4 (same suites, -D, --allow-destructive) on N
-# tokens at once, N = 64 and 16, interleaved; the figure is the wall time of
-# the whole batch (rig already up) and tokens per minute. The target: the
-# 64 take no longer than four batches of 16 in a row (tokens per minute at
-# 64 >= at 16).
+# min_rate RESULTS: the slowest token's sign.rate (signatures/s) of a run
+min_rate() {
+  python3 -c 'import csv, sys
+r = [float(x["value"]) for x in csv.DictReader(open(sys.argv[1], newline="")) if x["metric"] == "sign.rate"]
+print("%.1f" % min(r) if r else "?")' "$1" 2>/dev/null || echo "?"
+}
+
+# The certification of row 4 (same suites, --allow-destructive, SIGN_COUNT)
+# on N tokens at once, N = 64 and 16, interleaved; the figure is the wall
+# time of the whole batch (rig already up) and tokens per minute. The
+# target: the 64 take no longer than four batches of 16 in a row (tokens per
+# minute at 64 >= at 16). SIGN_MIN_RATE is 10/s, not row 4's 15: a 50 ms
+# signature is 20/s at best, and 64 tokens whose every signature the host
+# verifies (OpenSSL) share 2 CPUs with 64 vtokens and 4 pcscds — the
+# slowest token's rate is in the row — and what this row measures is the
+# batch's time, not a verdict on a token that is slow because the host is.
 bench_many() {
   batch_suites
   many_rig "$MANY" "bench$MANY" >"$W/many-$MANY.ini"
   many_rig 16 bench16m >"$W/many-16.ini"
   rig_up "$W/many-$MANY.ini" "r$MANY" && rig_up "$W/many-16.ini" r16m
   unset PCSCLITE_CSOCK_NAME # each run finds its rig's pcscds itself
-  local n rig t=() tpm=() big=() small=() r=() i bad=0 why=
+  local n big=() small=() r=() i bad=0 why= rate16=? rate_big=?
   for i in $(seq "$MANY_ROUNDS"); do
     for n in $( ((i % 2)) && echo "$MANY 16" || echo "16 $MANY"); do
       rm -rf "$W/batch"
       TOKENRIG_VRIG_DIR=$W/r$( ((n == 16)) && echo 16m || echo "$n") run_timed "$W/batch.log" "$TR" run \
-        --rig "$W/many-$n.ini" "${SUITES[@]}" --allow-destructive -D "SIGN_COUNT=$SIGN_COUNT" -D SIGN_MIN_RATE=15 \
-        --quiet --out "$W/batch" || batch_failed
-      if ((n == 16)); then small+=("$(calc "$T_US / 1e6" 3)"); else big+=("$(calc "$T_US / 1e6" 3)"); fi
+        --rig "$W/many-$n.ini" "${SUITES[@]}" --allow-destructive -D "SIGN_COUNT=$SIGN_COUNT" \
+        -D "SIGN_MIN_RATE=$MANY_MIN_RATE" --quiet --out "$W/batch" || batch_failed
+      if ((n == 16)); then
+        small+=("$(calc "$T_US / 1e6" 3)") rate16=$(min_rate "$W/batch/results.csv")
+      else
+        big+=("$(calc "$T_US / 1e6" 3)") rate_big=$(min_rate "$W/batch/results.csv")
+      fi
     done
     r+=("$(calc "${big[-1]} / ${small[-1]}" 4)")
     say "8. round $i: $MANY tokens $(calc "${big[-1]}" 2) s, 16 tokens $(calc "${small[-1]}" 2) s"
@@ -440,7 +457,7 @@ bench_many() {
   tb=$(calc "$MANY * 60 / $mb" 0) ts=$(calc "16 * 60 / $ms" 0)
   note="all $((MANY_ROUNDS * 2)) runs exit 0"
   ((bad)) && note="$bad of $((MANY_ROUNDS * 2)) runs exit non-zero, e.g. \`${why:-?}\`"
-  ROW[8]="| 8 | more than 16 tokens on one host: \`tokenrig run\`, $MANY virtual tokens at once ($(((MANY + 15) / 16)) private pcscds, one process each) vs 16 (one pcscd), the certification of row 4, $MANY_ROUNDS rounds | $MANY tokens $(calc "$mb" 1) s = **$tb tokens/min**; 16 tokens $(calc "$ms" 1) s = **$ts tokens/min**; wall-time ratio $(calc "$(median "${r[@]}")")× (rounds $(spread "${r[@]}")) for $((MANY / 16))× the tokens; $note | $MANY at once ≤ $((MANY / 16)) batches of 16 (tokens/min ≥ 16's) | $(met "$(calc "$(median "${r[@]}")" 4)" "$((MANY / 16))") |"
+  ROW[8]="| 8 | more than 16 tokens on one host: \`tokenrig run\`, $MANY virtual tokens at once ($(((MANY + 15) / 16)) private pcscds, one process each) vs 16 (one pcscd), the certification of row 4 (SIGN_MIN_RATE $MANY_MIN_RATE), $MANY_ROUNDS rounds | $MANY tokens $(calc "$mb" 1) s = **$tb tokens/min**; 16 tokens $(calc "$ms" 1) s = **$ts tokens/min**; wall-time ratio $(calc "$(median "${r[@]}")")× (rounds $(spread "${r[@]}")) for $((MANY / 16))× the tokens; slowest token's signing rate $rate_big/s ($MANY), $rate16/s (16); $note | $MANY at once ≤ $((MANY / 16)) batches of 16 (tokens/min ≥ 16's) | $(met "$(calc "$(median "${r[@]}")" 4)" "$((MANY / 16))") |"
 }
 
 # ---- the run ------------------------------------------------------------------------------
