@@ -18,7 +18,7 @@ typedef struct {
 
 static void put(enc *x, const void *p, size_t n)
 {
-    if (x->oom)
+    if (x->oom || n == 0)
         return;
     if (x->n + n > x->cap) {
         size_t cap = x->cap ? x->cap : 512;

@@ -1139,6 +1139,7 @@ START_TEST(cycle_summary_stats)
     ck_assert_str_eq(d.rows[4][6], "19");
     ck_assert_str_eq(d.rows[5][10], "150");
     ck_assert_str_eq(d.rows[2][7], ""); /* no USB device stage: no percentiles */
+    free_csv(&d);
     tr_reports_close(r);
     rm_rf(dir);
     free(dir);
