@@ -12,6 +12,19 @@ bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$3', got '$2'"; fi; }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 finish() { echo "$(basename "$0"): $pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+# checker_lines TEXT: a results checker's "ok|...", "bad|..." and "info|..."
+# lines (ci/tests/faultcheck.py) as checks and comments; nothing is a failure
+checker_lines() {
+  local kind text
+  while IFS='|' read -r kind text; do
+    case $kind in
+      ok) ok "$text" ;;
+      bad) bad "$text" ;;
+      *) echo "# $text" ;;
+    esac
+  done <<< "$1"
+  [ -n "$1" ] || bad "the results checker printed nothing"
+}
 
 # A rig of our own for this test file, torn down on exit whatever happens.
 rig_up() {

@@ -294,6 +294,21 @@ static void write_fixed_run(tr_reports *r)
               &e);
 }
 
+/* The fixed run's files in dir/run (the cycle summary written first)
+ * against the goldens. */
+static void compare_run_goldens(tr_reports *r, const char *dir)
+{
+    tr_err e;
+    assert_ok(tr_reports_write_cycle_summary(r, &e), &e);
+    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
+                           "cycles-summary.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "run/%s", names[i]);
+        compare_or_update_golden(path_in(dir, rel), names[i]);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* CSV                                                                       */
 
@@ -305,15 +320,7 @@ START_TEST(csv_golden)
     assert_ok(r ? 0 : -1, &e);
     tr_reports_fix_time(r, FIXED_TIME);
     write_fixed_run(r);
-    tr_err we;
-    assert_ok(tr_reports_write_cycle_summary(r, &we), &we);
-    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
-                           "cycles-summary.csv"};
-    for (size_t i = 0; i < 6; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "run/%s", names[i]);
-        compare_or_update_golden(path_in(dir, rel), names[i]);
-    }
+    compare_run_goldens(r, dir);
     tr_reports_close(r);
     rm_rf(dir);
     free(dir);
@@ -1040,14 +1047,7 @@ START_TEST(rowpipe_same_files)
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     ck_assert_int_eq(rows, 10 + 2 + 3 + 2 + 2 + 3); /* results, traces, samples, cycles, properties, provenance */
-    assert_ok(tr_reports_write_cycle_summary(r, &e), &e);
-    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
-                           "cycles-summary.csv"};
-    for (size_t i = 0; i < 6; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "run/%s", names[i]);
-        compare_or_update_golden(path_in(dir, rel), names[i]);
-    }
+    compare_run_goldens(r, dir);
     tr_reports_close(r);
     rm_rf(dir);
     free(dir);
