@@ -25,9 +25,10 @@
 #   BENCH_CYCLES=200      power cycles of row 5
 #   BENCH_SKF_CALLS=1000  SKF calls per run in row 6
 #   BENCH_P11_SIGNS=1000  signatures per run in row 7
-#   BENCH_MANY=64 BENCH_MANY_ROUNDS=3   tokens and rounds of row 8 (against 16)
-#   BENCH_MANY_MIN_RATE=10  row 8's -D SIGN_MIN_RATE (see there)
-#   BENCH_ROWS="1 2 3 4 5 6 7 8"  which rows to measure
+#   BENCH_MANY=64 BENCH_MANY_ROUNDS=3   tokens and rounds of row 10 (against 16)
+#   BENCH_MANY_MIN_RATE=10  row 10's -D SIGN_MIN_RATE (see there)
+#   BENCH_ROWS="1 2 3 4 5 6 7 10"  which rows to measure (8 and 9: the
+#   results database's rows, on the hist-db branch)
 set -u -o pipefail
 
 B=$(cd "${1:-build}" && pwd) || { echo "usage: ci/bench.sh BUILD_DIR" >&2; exit 2; }
@@ -46,7 +47,7 @@ P11_SIGNS=${BENCH_P11_SIGNS:-1000}
 MANY=${BENCH_MANY:-64}
 MANY_ROUNDS=${BENCH_MANY_ROUNDS:-3}
 MANY_MIN_RATE=${BENCH_MANY_MIN_RATE:-10}
-ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7 8} "
+ROWS=" ${BENCH_ROWS:-1 2 3 4 5 6 7 10} "
 RIG2=ci/bench/bench-2.ini
 RIG16=ci/bench/bench-16.ini
 RIGSKF=ci/bench/bench-skf.ini
@@ -399,7 +400,7 @@ bench_p11() {
   ROW[7]="| 7 | tokenrig's PKCS#11 layer (module in a child process, trace row per call) vs a bare loop calling the same SoftHSM2 module ($mod), one token, $P11_SIGNS signatures × $ROUNDS rounds | C_SignInit(CKM_ECDSA) + C_Sign per signature: tokenrig $(calc "$(median "${t[@]}")" 1) µs (of which in the module $(calc "$(median "${mm[@]}")" 1) µs, trace.csv), loop $(calc "$(median "${lp[@]}")" 1) µs; ratio **$(calc "$ratio")×** (rounds $(spread "${r[@]}")) | ≤ 1.05× | $(met "$ratio" 1.05) |"
 }
 
-# ---- 8. more than 16 tokens on one host: 64 at once vs 16 ------------------------------
+# ---- 10. more than 16 tokens on one host: 64 at once vs 16 -----------------------------
 
 # many_rig N NAME: a rig file of N virtual tokens made as ci/bench/bench-16.ini's
 # (sm2, main and secondary keys alternating, 50 ms per signature); past 16
@@ -449,7 +450,7 @@ bench_many() {
       fi
     done
     r+=("$(calc "${big[-1]} / ${small[-1]}" 4)")
-    say "8. round $i: $MANY tokens $(calc "${big[-1]}" 2) s, 16 tokens $(calc "${small[-1]}" 2) s"
+    say "10. round $i: $MANY tokens $(calc "${big[-1]}" 2) s, 16 tokens $(calc "${small[-1]}" 2) s"
   done
   rm -rf "$W/batch"
   local mb ms tb ts note
@@ -457,7 +458,7 @@ bench_many() {
   tb=$(calc "$MANY * 60 / $mb" 0) ts=$(calc "16 * 60 / $ms" 0)
   note="all $((MANY_ROUNDS * 2)) runs exit 0"
   ((bad)) && note="$bad of $((MANY_ROUNDS * 2)) runs exit non-zero, e.g. \`${why:-?}\`"
-  ROW[8]="| 8 | more than 16 tokens on one host: \`tokenrig run\`, $MANY virtual tokens at once ($(((MANY + 15) / 16)) private pcscds, one process each) vs 16 (one pcscd), the certification of row 4 (SIGN_MIN_RATE $MANY_MIN_RATE), $MANY_ROUNDS rounds | $MANY tokens $(calc "$mb" 1) s = **$tb tokens/min**; 16 tokens $(calc "$ms" 1) s = **$ts tokens/min**; wall-time ratio $(calc "$(median "${r[@]}")")× (rounds $(spread "${r[@]}")) for $((MANY / 16))× the tokens; slowest token's signing rate $rate_big/s ($MANY), $rate16/s (16); $note | $MANY at once ≤ $((MANY / 16)) batches of 16 (tokens/min ≥ 16's) | $(met "$(calc "$(median "${r[@]}")" 4)" "$((MANY / 16))") |"
+  ROW[10]="| 10 | more than 16 tokens on one host: \`tokenrig run\`, $MANY virtual tokens at once ($(((MANY + 15) / 16)) private pcscds, one process each) vs 16 (one pcscd), the certification of row 4 (SIGN_MIN_RATE $MANY_MIN_RATE), $MANY_ROUNDS rounds | $MANY tokens $(calc "$mb" 1) s = **$tb tokens/min**; 16 tokens $(calc "$ms" 1) s = **$ts tokens/min**; wall-time ratio $(calc "$(median "${r[@]}")")× (rounds $(spread "${r[@]}")) for $((MANY / 16))× the tokens; slowest token's signing rate $rate_big/s ($MANY), $rate16/s (16); $note | $MANY at once ≤ $((MANY / 16)) batches of 16 (tokens/min ≥ 16's) | $(met "$(calc "$(median "${r[@]}")" 4)" "$((MANY / 16))") |"
 }
 
 # ---- the run ------------------------------------------------------------------------------
@@ -491,7 +492,7 @@ if want 6; then
   bench_skf
   rig_down "$RIGSKF"
 fi
-if want 8; then
+if want 10; then
   say "virtual rigs of $MANY and 16 tokens up"
   bench_many
   TOKENRIG_VRIG_DIR=$W/r$MANY rig_down "$W/many-$MANY.ini"
@@ -521,7 +522,7 @@ TABLE=$(
   echo
   echo "| # | benchmark | measured | target | verdict |"
   echo "|---|---|---|---|---|"
-  for n in 1 2 3 4 5 6 7 8; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
+  for n in 1 2 3 4 5 6 7 10; do want "$n" && echo "${ROW[$n]:-| $n | (not measured) | | | error |}"; done
   echo
   echo "Compared things run interleaved in the same run (order swapped every round); medians, and the median of the per-round ratios."
   echo "Row 6: tokenrig's per-call time is the duration of the run's one test (results.csv) over its N calls, ci/bench/skf-*.tsuite (the library in its child process, a trace row per call); skfloop's is its own mean over N calls of the library in one process."
