@@ -112,6 +112,20 @@ BINS := $(BUILD)/tokenrig $(BUILD)/vtoken $(BUILD)/mkpki $(BUILD)/echocard $(BUI
 .PHONY: all deps unit test test-unit test-san test-tsan tsan-run complexity fuzz fuzz-smoke integration demo bench plots install clean pki
 all: $(BINS) $(UNIT_BIN) $(BUILD)/pki/.stamp
 
+# The version every run records in its provenance (and `tokenrig --version`
+# prints): `git describe` of this source tree at build time, else the first
+# line of a VERSION file (a release tarball), else "unknown". version.h is
+# rewritten only when that changes, so provenance.o is rebuilt exactly then.
+TR_VERSION := $(shell git -C '$(CURDIR)' describe --tags --always --dirty 2>/dev/null || head -n 1 VERSION 2>/dev/null || echo unknown)
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define TR_VERSION "%s"\n' '$(subst ',,$(subst ",,$(TR_VERSION)))' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(BUILD)/obj/harness/src/provenance.o: $(BUILD)/gen/version.h
+$(BUILD)/obj/harness/src/provenance.o: CFLAGS_ALL += -I$(BUILD)/gen
+.PHONY: FORCE
+FORCE:
+
 deps:
 	@bash ci/deps.sh
 
@@ -229,10 +243,10 @@ tsan-run: all
 	@bash ci/tsan.sh $(BUILD) $(UNIT_BIN)
 
 FUZZ_BIN := $(patsubst harness/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC)
+$(BUILD)/fuzz/%: harness/fuzz/%.c $(LIB_SRC) $(VTOK_SRC) $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  FUZZ    $@',true)
-	$(Q)clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(P11_LIBS)
+	$(Q)clang $(CSTD) $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 -fsanitize=fuzzer,address,undefined -Iharness/src -I$(BUILD)/gen -Ifixtures/vtoken $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(P11_LIBS)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BIN); do echo "== $$f (30 s)"; mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \

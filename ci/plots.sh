@@ -42,6 +42,31 @@ for row in rows[:1] + body:
 ' "$1" "$3" > "$2"
 }
 
+# cycles_meta TSV META: for cycles.gp, the slots (in the order of the
+# sorted copy) and per slot the stage columns that hold a time, the limit
+# (0: none) and whether a cycle failed: a series with no point would only
+# be an empty entry in the key (and a gnuplot warning).
+cycles_meta() {
+    python3 -c '
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")][1:]
+slots = []
+for r in rows:
+    if r[1] not in slots:
+        slots.append(r[1])
+cell = lambda r, c: r[c - 1] if len(r) >= c else ""
+out = ["slots = \"%s\"" % " ".join(s.replace("\"", "") for s in slots)]
+for i, s in enumerate(slots, 1):
+    mine = [r for r in rows if r[1] == s]
+    cols = [str(c) for c in (6, 7, 8, 9) if any(cell(r, c) for r in mine)]
+    out.append("stages%d = \"%s\"" % (i, " ".join(cols)))
+    limits = [float(cell(r, 18)) for r in mine if cell(r, 18)]
+    out.append("limit%d = %s" % (i, repr(max(limits)) if limits else "0"))
+    out.append("failed%d = %d" % (i, any(cell(r, 13) != "pass" for r in mine)))
+print("\n".join(out))
+' "$1" > "$2"
+}
+
 status=0
 plot() { # plot SCRIPT CSV SLOT-COLUMN
     local gp=$1 csv=$2 slotcol=$3
@@ -54,7 +79,11 @@ plot() { # plot SCRIPT CSV SLOT-COLUMN
         status=1
         return
     fi
-    if gnuplot -e "dir='$dir'; data='$tmp'; tsv=1" "$scripts/$gp"; then
+    local meta=0
+    if [ "$gp" = cycles.gp ] && cycles_meta "$tmp/cycles.tsv" "$tmp/cycles-meta.gp"; then
+        meta=1
+    fi
+    if gnuplot -e "dir='$dir'; data='$tmp'; tsv=1; meta=$meta" "$scripts/$gp"; then
         echo "ci/plots.sh: wrote $dir/${gp%.gp}.png"
     else
         echo "ci/plots.sh: gnuplot failed on $scripts/$gp" >&2

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "provenance.h"
 
 static void usage_main(FILE *f)
 {
@@ -41,7 +42,7 @@ static void usage_main(FILE *f)
         "  import  DIR... [--db D]                   report directories into the database\n"
         "  verdict --batch ID [--db D]               a batch's verdict over every rig and host\n"
         "\n"
-        "`tokenrig COMMAND --help` tells more. Exit status: 0 all passed, 1 a token\n"
+        "`tokenrig COMMAND --help` tells more; `tokenrig --version` the version. Exit status: 0 all passed, 1 a token\n"
         "failed, 2 usage, configuration or rig error, or a token INCOMPLETE (tests\n"
         "it was asked for not run: e.g. destructive ones without --allow-destructive).\n");
 }
@@ -55,6 +56,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage_main(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("tokenrig %s\n", tr_version());
         return 0;
     }
     static const struct {

@@ -24,7 +24,7 @@ check "scriptor script on a named reader: trace names the reader" grep -q "$read
 # the tokens are INCOMPLETE (exit 2; ci/tests/25-failclosed.sh)
 "$TR" run --rig "$RIG" --allow-destructive --out "$T/r" "$ROOT/suites/examples/basic.tsuite" > "$T/out" 2> "$T/err"; rc=$?
 check_eq "run basic.tsuite on 4 slots: exit status" "$rc" 0
-for f in results.csv trace.csv samples.csv cycles.csv junit.xml summary.csv; do
+for f in results.csv trace.csv samples.csv cycles.csv junit.xml summary.csv provenance.csv cycles-summary.csv; do
   check "run writes $f" test -s "$T/r/$f"
 done
 check "junit.xml validates against junit-10.xsd" xmllint --noout --schema "$XSD" "$T/r/junit.xml"
@@ -41,6 +41,44 @@ assert all(r['run_id'] and r['time'] and r['file'].endswith('basic.tsuite') and 
 PY
 check "progress: one line per slot per test on stderr" test "$(grep -c '^\[A[1-4]\] basic / ' "$T/err")" -ge 8
 check "the verdict table and the yield are printed" grep -q 'batch yield: 4/4' "$T/out"
+
+# --- provenance: what the run was measured against (issue 14) ----------------------------------
+check "provenance.csv: run-wide facts, file hashes, each slot's variables with their source" python3 - "$T/r/provenance.csv" "$RIG" "$ROOT" <<'PY'
+import csv, hashlib, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+assert rows and set(rows[0]) == {'slot', 'name', 'value', 'source'}, rows[:1]
+run = {r['name']: r for r in rows if not r['slot']}
+for k in ('tool.version', 'command', 'host', 'run_id', 'rig', 'rig.sha256', 'suite.basic.sha256', 'ops.apdu.sha256',
+          'allow_destructive'):
+    assert run.get(k, {}).get('value'), k
+assert run['command']['value'].startswith('tokenrig run --rig '), run['command']
+assert run['rig.sha256']['value'] == hashlib.sha256(open(sys.argv[2], 'rb').read()).hexdigest()
+assert run['allow_destructive']['value'] == 'yes'
+for slot in ('A1', 'A2', 'A3', 'A4'):
+    mine = {r['name']: r for r in rows if r['slot'] == slot}
+    assert mine['profile.sha256']['source'].endswith('.ini'), mine['profile.sha256']
+    assert mine['var.APDU_MAX_MS']['source'].startswith('profile ') and mine['var.APDU_MAX_MS']['value'] == '500'
+    assert mine['var.DEFAULT_PIN']['value'] == '<pin>' and mine['var.SO_PIN']['value'] == '<pin>'
+    assert mine['var.PIN_MAX_TRIES']['value'] == '10'
+    assert mine['var.EXPECTED_SERIAL']['source'] == f'rig {sys.argv[2]} [slot {slot}]', mine['var.EXPECTED_SERIAL']
+    assert mine['var.SLOT']['source'].startswith('built-in') and mine['var.CA_ROOT']['source'].startswith('virtual rig')
+    assert mine['destructive_tests_run']['value'] == '1', mine['destructive_tests_run']
+PY
+check "junit.xml: the provenance as properties of each testsuite" \
+  test "$(grep -c '<property name="var.APDU_MAX_MS" value="500 (profile ' "$T/r/junit.xml")" = 4
+check "results.csv: a metric's limit beside its value (columns limit, limit_kind)" \
+  grep -q '^run_id,.*,line,limit,limit_kind$' "$T/r/results.csv"
+"$TR" run --rig "$RIG" --slots A1 --out "$T/id" --quiet -D SIGN_COUNT=7 -D USER_PIN=13572468 identity > /dev/null 2>&1
+check "provenance: -D is a source, its PIN masked in the variables and the command line" python3 - "$T/id/provenance.csv" <<'PY'
+import csv, sys
+rows = {(r['slot'], r['name']): r for r in csv.DictReader(open(sys.argv[1], newline=''))}
+assert rows[('A1', 'var.SIGN_COUNT')]['value'] == '7' and rows[('A1', 'var.SIGN_COUNT')]['source'] == 'command line -D'
+assert rows[('A1', 'var.USER_PIN')]['value'] == '<pin>'
+assert "USER_PIN=<pin>" in rows[('', 'command')]['value'], rows[('', 'command')]
+assert rows[('A1', 'firmware')]['value'] == '0100', rows.get(('A1', 'firmware'))
+assert rows[('A1', 'firmware')]['source'] == 'the token: read_info over apdu (suite identity)'
+PY
+check "provenance: the -D PIN is in no report" bash -c "! grep -rq 13572468 '$T/id'"
 
 # --- PINs never reach a report -------------------------------------------------------------
 printf 'test "pin" {\n  00 A4 04 00 08 ${AID} 00 expect 9000\n  00 20 00 ${USER_PIN_REF} 10 ${pin:DEFAULT_PIN} expect 9000\n  00 20 00 ${USER_PIN_REF} 10 ${pin:DEFAULT_PIN} expect 6A80\n}\n' > "$T/pin.tsuite"

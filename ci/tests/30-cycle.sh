@@ -22,10 +22,38 @@ import csv,sys
 rows=list(csv.DictReader(open('$T/a1/cycles.csv')))
 sys.exit(not all(r['to_atr_ms'] and r['to_first_apdu_ms'] and float(r['off_ms'])>=20 for r in rows))"
 
+check "healthy token: each row carries the run id, suite (cycle) and the first-APDU limit" python3 -c "
+import csv,sys
+rows=list(csv.DictReader(open('$T/a1/cycles.csv')))
+sys.exit(not all(r['run_id'].startswith('cycle-') and r['suite'] == '(cycle)' and r['first_apdu_limit_ms'] == '1500'
+                 for r in rows))"
+check "healthy token: cycles-summary.csv per stage (count 30, p50 <= p95 <= max, the limit on first APDU)" python3 -c "
+import csv,sys
+rows={r['stage']: r for r in csv.DictReader(open('$T/a1/cycles-summary.csv'))}
+a=rows['to_first_apdu_ms']
+ok = set(rows) == {'off_ms','to_device_ms','to_reader_ms','to_atr_ms','to_first_apdu_ms'} and a['count'] == '30'
+ok = ok and float(a['p50_ms']) <= float(a['p95_ms']) <= float(a['max_ms']) and a['limit_ms'] == '1500'
+ok = ok and rows['to_device_ms']['count'] == '0' and all(r['cycles'] == '30' and r['failed'] == '0' for r in rows.values())
+sys.exit(not ok)"
+check "healthy token: the summary says where the file is" grep -q "^summary: $T/a1/cycles-summary.csv" "$T/a1.out"
+check "provenance.csv: the version, the command, the profile's limit the cycles were judged by" python3 -c "
+import csv,sys
+rows={(r['slot'], r['name']): r for r in csv.DictReader(open('$T/a1/provenance.csv'))}
+ok = rows[('', 'tool.version')]['value'] and rows[('', 'command')]['value'].startswith('tokenrig cycle ')
+ok = ok and rows[('A1', 'var.FIRST_APDU_MAX_MS')]['value'] == '1500' and rows[('A1', 'profile.sha256')]['value']
+sys.exit(not ok)"
+if command -v gnuplot >/dev/null; then
+  "$TR" cycle --rig "$RIG" --slot A1 --count 3 --out "$T/plot" --plots > "$T/plot.out" 2> "$T/plot.err"
+  check "--plots draws cycles.png" test -s "$T/plot/cycles.png"
+  check "--plots: gnuplot said nothing on stderr ($(head -c 200 "$T/plot.err"))" test ! -s "$T/plot.err"
+fi
+
 N=40
 "$TR" cycle --rig "$RIG" --slot A2 --count $N --out "$T/a2" > "$T/a2.out"; rc=$?
 check_eq "flaky token: exit status" "$rc" 1
 fails=$(verdicts "$T/a2" | awk '$1 == "enum.no-card" {print $2}')
+check_eq "flaky token: cycles-summary.csv counts the failed cycles" \
+  "$(python3 -c "import csv; print({r['failed'] for r in csv.DictReader(open('$T/a2/cycles-summary.csv'))})")" "{'${fails:-0}'}"
 others=$(verdicts "$T/a2" | awk '$1 != "enum.no-card" && $1 != "pass"' | wc -l)
 echo "flaky-power=0.3 over $N cycles: ${fails:-0} enum.no-card"
 # binomial(40, 0.3): mean 12, sd 2.9; 4..20 is +-2.8 sd

@@ -52,7 +52,7 @@ check "stderr names the other files that failed" \
 check "the verdict table is printed" grep -qE '^A1 +BATCH00000000001 +(\S+ +)?PASS +31 +31 ' "$T/out"
 check "both tokens in the table" grep -qE '^A4 +BATCH00000000004 +(\S+ +)?PASS +31 +31 ' "$T/out"
 check "the yield is printed" grep -q 'batch yield: 2/2 tokens passed (100.0%)' "$T/out"
-w=$(whole_rows "$M/r/results.csv" 19)
+w=$(whole_rows "$M/r/results.csv" 21)
 check "every row in results.csv is whole ($w)" grep -q '^rows=' <<<"$w"
 n=${w#rows=}
 check "results.csv lost rows to the full disk ($n of 63)" test "${n:-0}" -gt 1 -a "${n:-0}" -lt 63

@@ -17,6 +17,19 @@ finish() { echo "$(basename "$0"): $pass passed, $fail failed"; [ "$fail" -eq 0 
 # reports/tokenrig.db nor a $TOKENRIG_DB of theirs (ci/tests/92-db.sh, the
 # test of the database, chooses its own).
 export TOKENRIG_DB=/tmp/tr-it-tokenrig-$(id -u).db
+# checker_lines TEXT: a results checker's "ok|...", "bad|..." and "info|..."
+# lines (ci/tests/faultcheck.py) as checks and comments; nothing is a failure
+checker_lines() {
+  local kind text
+  while IFS='|' read -r kind text; do
+    case $kind in
+      ok) ok "$text" ;;
+      bad) bad "$text" ;;
+      *) echo "# $text" ;;
+    esac
+  done <<< "$1"
+  [ -n "$1" ] || bad "the results checker printed nothing"
+}
 
 # A rig of our own for this test file, torn down on exit whatever happens.
 rig_up() {
@@ -27,7 +40,8 @@ rig_up() {
     echo "FAIL - rig up $RIG: $out"
     exit 1
   fi
-  eval "$(echo "$out" | grep -E '^(PCSCLITE_CSOCK_NAME|TOKENRIG_VRIG_DIR)=')"
+  # `rig up` prints `export NAME=value` lines (shell-quoted), as `rig env` does
+  eval "$(echo "$out" | grep -E '^(export )?(PCSCLITE_CSOCK_NAME|TOKENRIG_VRIG_DIR)=')"
   export PCSCLITE_CSOCK_NAME
   trap '"$TR" rig down --rig "$RIG" >/dev/null 2>&1 || true' EXIT
 }

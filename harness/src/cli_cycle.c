@@ -10,6 +10,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "dbrun.h"
+#include "provenance.h"
 #include "reports.h"
 #include "rig.h"
 #include "stats.h"
@@ -31,6 +32,8 @@ static void usage_cycle(FILE *f)
         "enum.bad-atr, io.first-apdu-failed, time.slow-start (power-on to the first\n"
         "answer over the profile's FIRST_APDU_MAX_MS). --stop-on-fail stops at the first\n"
         "failing cycle and leaves the token as it is, for the bench engineer.\n"
+        "The summary (per stage: count, p50, p95, max) is printed and written to\n"
+        "cycles-summary.csv beside cycles.csv; --plots draws cycles.png.\n"
         "The ATR and the first APDU come from the profile (ATR, FIRST_APDU,\n"
         "FIRST_APDU_SW). Each cycle also goes into the results database as it ends\n"
         "(--db, as tokenrig run; --no-db for none; `tokenrig history SERIAL` shows\n"
@@ -221,41 +224,29 @@ static const stage_count cycle_failures[] = {
     {"io.first-apdu-failed", 0},  {"time.slow-start", 0}, {"rig", 0}};
 #define N_CYCLE_FAILURES (sizeof cycle_failures / sizeof cycle_failures[0])
 
-/* What the run counted: the stage times of the cycles that got there, and
- * the failures by verdict. */
+/* What the run counted: the cycles and the failures by verdict (the
+ * stage times are the reports': cycles-summary.csv). */
 typedef struct {
-    double *t_atr, *t_apdu;     /* ms from power-on, one per cycle (count) */
-    size_t n_atr, n_apdu, done, failed;
+    size_t done, failed;
     stage_count fails[N_CYCLE_FAILURES];
     bool rig_error;
 } cycle_tally;
 
-static void tally_free(cycle_tally *ty)
-{
-    free(ty->t_atr);
-    free(ty->t_apdu);
-}
-
-static int tally_init(cycle_tally *ty, unsigned long count, tr_err *e)
+static void tally_init(cycle_tally *ty)
 {
     memset(ty, 0, sizeof *ty);
     memcpy(ty->fails, cycle_failures, sizeof ty->fails);
-    ty->t_atr = calloc(count, sizeof *ty->t_atr);
-    ty->t_apdu = calloc(count, sizeof *ty->t_apdu);
-    if (!ty->t_atr || !ty->t_apdu) {
-        tally_free(ty);
-        return tr_fail(e, TR_E_NOMEM, "out of memory"), -1;
-    }
-    return 0;
 }
 
+/* A cycles.csv row: the loop is no suite, its rows say "(cycle)". */
 static int write_cycle_row(tr_reports *rep, const tr_slot_id *who, unsigned long i, const char *verdict,
-                           const tr_cycle_report *r, const char *msg, tr_err *e)
+                           const tr_cycle_report *r, const char *msg, double first_max_ms, tr_err *e)
 {
     tr_cycle_row row = {.who = who, .cycle = (unsigned)i, .off_ms = r->off_ms, .to_device_ms = r->to_device_ms,
                         .to_reader_ms = r->to_reader_ms, .to_atr_ms = r->to_atr_ms,
                         .to_first_apdu_ms = r->to_first_apdu_ms, .atr = r->atr_hex, .stage = r->stage,
-                        .power_level = r->power_level, .verdict = verdict, .message = msg};
+                        .power_level = r->power_level, .verdict = verdict, .message = msg,
+                        .suite = "(cycle)", .test = "", .first_apdu_limit_ms = first_max_ms};
     return tr_reports_cycle(rep, &row, e);
 }
 
@@ -293,11 +284,7 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
         char msg[TR_ERR_MSG_MAX];
         const char *verdict = one_cycle(s, tg, &r, msg, sizeof msg);
         ty->done++;
-        if (r.to_atr_ms >= 0)
-            ty->t_atr[ty->n_atr++] = r.to_atr_ms;
-        if (r.to_first_apdu_ms >= 0)
-            ty->t_apdu[ty->n_apdu++] = r.to_first_apdu_ms;
-        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, e) == 0;
+        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, tg->first_max_ms, e) == 0;
         if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
             break;
         if (!written)
@@ -308,11 +295,13 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
     return 0;
 }
 
-static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, const tr_reports *rep)
+/* The summary on stdout; the same stage times are in cycles-summary.csv. */
+static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, tr_reports *rep)
 {
-    tr_stats sa, sp;
-    tr_stats_compute(ty->t_atr, ty->n_atr, &sa);
-    tr_stats_compute(ty->t_apdu, ty->n_apdu, &sp);
+    tr_cycle_stats st;
+    if (!tr_reports_cycle_stats(rep, sc->name, &st))
+        memset(&st, 0, sizeof st);
+    const int A = TR_STAGE_ATR, P = TR_STAGE_FIRST_APDU;
     size_t done = ty->done, failed = ty->failed;
     printf("slot %s: %zu cycles, %zu passed, %zu failed (%.1f%%)\n", sc->name, done, done - failed, failed,
            done ? 100.0 * (double)failed / (double)done : 0.0);
@@ -320,9 +309,11 @@ static void print_cycle_summary(const tr_slot_cfg *sc, const cycle_tally *ty, co
         if (ty->fails[k].fails)
             printf("  %-24s %u (%.1f%%)\n", ty->fails[k].stage, ty->fails[k].fails,
                    100.0 * ty->fails[k].fails / (double)done);
-    printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sa.p50, sa.p95, sa.max, sa.n);
-    printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", sp.p50, sp.p95, sp.max, sp.n);
-    printf("reports: %s/cycles.csv\n", tr_reports_dir(rep));
+    printf("  power-on -> ATR        ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", st.p50[A], st.p95[A], st.max[A],
+           st.count[A]);
+    printf("  power-on -> first APDU ms: p50 %.1f  p95 %.1f  max %.1f  (n=%zu)\n", st.p50[P], st.p95[P], st.max[P],
+           st.count[P]);
+    printf("reports: %s/cycles.csv\nsummary: %s/cycles-summary.csv\n", tr_reports_dir(rep), tr_reports_dir(rep));
 }
 
 static void plot_cycles(const tr_reports *rep)
@@ -331,6 +322,17 @@ static void plot_cycles(const tr_reports *rep)
     snprintf(cmd, sizeof cmd, "bash '%s/ci/plots.sh' '%s'", tr_data_dir(), tr_reports_dir(rep));
     if (system(cmd) == 0)
         printf("plots:   %s/cycles.png\n", tr_reports_dir(rep));
+}
+
+/* What the loop was measured against (provenance.csv): the run-wide facts,
+ * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...). */
+static void cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
+                             const cycle_target *tg, const tr_slot_id *who)
+{
+    tr_err e; /* a row not written: the reports keep it (exit 2) */
+    tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, &e);
+    tr_prov_file(rep, who, "profile", tg->prof.path, &e);
+    tr_prov_vars(rep, who, tg->prof.vars, &e);
 }
 
 /* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
@@ -348,18 +350,22 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
     int status = 2;
     if (rep && w)
         tr_dbrun_attach(w, rep);
-    if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0 && tally_init(&ty, o->count, e) == 0) {
+    if (rep && cycle_slot_open(rs, tg.sc, &s, e) == 0) {
+        tally_init(&ty);
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
-                          .serial = sc->vt.serial, .profile = tg.prof.name};
+                          .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
+        cycle_provenance(rep, o, run_id, rs, &tg, &who);
         if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
+            tr_err we; /* kept by the reports: tr_reports_sync says it */
+            if (tr_reports_write_cycle_summary(rep, &we) < 0)
+                fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
             print_cycle_summary(sc, &ty, rep);
             if (o->plots)
                 plot_cycles(rep);
             /* e: the first write failure, if any */
             status = tr_reports_sync(rep, e) < 0 || ty.rig_error ? 2 : ty.failed ? 1 : 0;
         }
-        tally_free(&ty);
     }
     status = cycle_db_close(w, status);
     tr_slot_close(s);

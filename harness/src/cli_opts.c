@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "util.h"
 #include "db.h"
 
 /* Does optstring give short option c an argument? */
@@ -147,7 +148,11 @@ static size_t shell_word(const char *a, char *out)
 static const char *mask_pin_def(const char *def, char *masked, size_t cap)
 {
     const char *eq = strchr(def, '=');
-    if (!eq || eq - def < 3 || strncasecmp(eq - 3, "PIN", 3) != 0)
+    char name[128];
+    if (!eq || (size_t)(eq - def) >= sizeof name)
+        return def;
+    snprintf(name, sizeof name, "%.*s", (int)(eq - def), def);
+    if (!tr_var_is_pin(name)) /* the rule the interpreter and the provenance use */
         return def;
     snprintf(masked, cap, "%.*s=<pin>", (int)(eq - def), def);
     return masked;

@@ -32,18 +32,42 @@ static void usage_rig(FILE *f)
         "socket and reader.conf directory; the system pcscd and /etc are never\n"
         "touched) and one vtoken per slot of the rig file.\n"
         "  up      bring it up and wait until every token is present; prints\n"
-        "          PCSCLITE_CSOCK_NAME=... for other PC/SC clients\n"
+        "          what env prints\n"
         "  down    stop its processes (by PID) and remove its directory\n"
         "  status  the rig's directory, socket, and each slot's reader and token state\n"
-        "  env     the environment lines for clients (eval them in a shell)\n"
+        "  env     export PCSCLITE_CSOCK_NAME=... and TOKENRIG_VRIG_DIR=... for\n"
+        "          other PC/SC clients: eval \"$(tokenrig rig env)\"\n"
         "  respawn restart one slot's vtoken (same options, same PIN state file)\n"
         "Without --rig: rigs/virtual.ini. The rig's directory is\n"
         "/tmp/tokenrig-UID/vrig-NAME, or $TOKENRIG_VRIG_DIR.\n");
 }
 
+/* The lines a shell evals to reach the rig: `eval "$(tokenrig rig env)"`.
+ * A rig of several pcscds: the first one's socket, and a comment per other
+ * one (a PC/SC client talks to one pcscd). */
+static void print_env(const tr_rig_cfg *cfg, const tr_vrig *v)
+{
+    const char *kv[][2] = {{"PCSCLITE_CSOCK_NAME", tr_vrig_socket(v)}, {"TOKENRIG_VRIG_DIR", tr_vrig_dir(v)}};
+    char q[2 * TR_PATH_MAX];
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        tr_shell_quote(kv[i][1], q, sizeof q);
+        printf("export %s=%s\n", kv[i][0], q);
+    }
+    for (size_t g = 1; g < tr_vrig_groups(v); g++) {
+        size_t first = g * TR_VRIG_GROUP_SLOTS, last = first + TR_VRIG_GROUP_SLOTS - 1;
+        last = last < cfg->nslots ? last : cfg->nslots - 1;
+        tr_shell_quote(tr_vrig_group_socket(v, g), q, sizeof q);
+        printf("# slots %s to %s are behind pcscd %zu: PCSCLITE_CSOCK_NAME=%s\n", cfg->slots[first].name,
+               cfg->slots[last].name, g, q);
+    }
+}
+
 static int rig_status(const tr_rig_cfg *cfg, const tr_vrig *v)
 {
     printf("rig %s: up in %s\nPCSCLITE_CSOCK_NAME=%s\n", cfg->name, tr_vrig_dir(v), tr_vrig_socket(v));
+    for (size_t g = 1; g < tr_vrig_groups(v); g++)
+        printf("pcscd %zu (PID %d): PCSCLITE_CSOCK_NAME=%s\n", g, (int)tr_vrig_group_pcscd(v, g),
+               tr_vrig_group_socket(v, g));
     for (size_t i = 0; i < cfg->nslots; i++) {
         const char *name = cfg->slots[i].name;
         char st[256];
@@ -101,7 +125,7 @@ int tr_cmd_rig(int argc, char **argv)
         if (tr_vrig_up(&cfg, dir, timeout, &v, &e) < 0)
             rc = tr_cli_report_error(&e);
         else {
-            printf("PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", tr_vrig_socket(v), tr_vrig_dir(v));
+            print_env(&cfg, v);
             tr_vrig_free(v);
         }
     } else if (!strcmp(action, "down")) {
@@ -120,7 +144,7 @@ int tr_cmd_rig(int argc, char **argv)
             rc = tr_cli_report_error(&e);
         else {
             if (!strcmp(action, "env"))
-                printf("PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", tr_vrig_socket(v), tr_vrig_dir(v));
+                print_env(&cfg, v);
             else
                 rig_status(&cfg, v);
             tr_vrig_free(v);
@@ -174,6 +198,48 @@ static void print_readers(tr_pcsc *p)
     free(names);
 }
 
+static void print_slot(tr_rig_session *rs, const tr_slot_cfg *s)
+{
+    const char *reader = s->type == TR_SLOT_VIRTUAL && rs->vrig ? tr_vrig_reader(rs->vrig, s->name) : s->reader;
+    if (s->type == TR_SLOT_VIRTUAL)
+        printf("  %-8s %-10s reader \"%s\"  token %s %s %s%s%s\n", s->name, tr_slot_type_name(s->type), reader,
+               s->vt.serial, s->vt.role, s->vt.alg, s->vt.faults[0] ? "  faults: " : "", s->vt.faults);
+    else if (s->type == TR_SLOT_USB_HUB)
+        printf("  %-8s %-10s hub %s port %d%s%s\n", s->name, tr_slot_type_name(s->type), s->hub, s->port,
+               s->companion[0] ? " companion " : "", s->companion);
+    else
+        printf("  %-8s %-10s reader \"%s\"\n", s->name, tr_slot_type_name(s->type), reader);
+    char id[512];
+    tr_err ie;
+    if (tr_slot_identify(rs, s, id, sizeof id, &ie) == 0)
+        printf("           the token says: %s\n", id);
+    else
+        printf("           no answer: %s\n", ie.msg);
+}
+
+/* The readers of one pcscd and the rig's slots behind it (group -1: the
+ * rig's only pcscd and every slot). 0, or 2 when pcscd cannot be reached. */
+static int list_group(tr_rig_session *rs, int group, void *ud)
+{
+    (void)ud;
+    tr_pcsc *p;
+    tr_err e;
+    if (tr_pcsc_open(&p, &e) < 0)
+        return tr_cli_report_error(&e);
+    if (group > 0)
+        printf("pcscd %d (%s), ", group, tr_vrig_group_socket(rs->vrig, (size_t)group));
+    print_readers(p);
+    if (group <= 0)
+        printf("rig %s (%s):\n", rs->cfg.name, rs->cfg.path);
+    for (size_t i = 0; i < rs->cfg.nslots; i++) {
+        const tr_slot_cfg *s = &rs->cfg.slots[i];
+        if (group < 0 || tr_vrig_slot_group(rs->vrig, s->name) == group)
+            print_slot(rs, s);
+    }
+    tr_pcsc_close(p);
+    return 0;
+}
+
 int tr_cmd_list(int argc, char **argv)
 {
     const char *rig_arg;
@@ -185,34 +251,11 @@ int tr_cmd_list(int argc, char **argv)
     tr_rig_session rs;
     if (tr_rig_session_open(rig_arg, &rs, &e) < 0)
         return tr_cli_report_error(&e);
-    tr_pcsc *p;
-    if (tr_pcsc_open(&p, &e) < 0) {
-        tr_rig_session_close(&rs);
-        return tr_cli_report_error(&e);
-    }
-    print_readers(p);
-    printf("rig %s (%s):\n", rs.cfg.name, rs.cfg.path);
-    for (size_t i = 0; i < rs.cfg.nslots; i++) {
-        const tr_slot_cfg *s = &rs.cfg.slots[i];
-        const char *reader = s->type == TR_SLOT_VIRTUAL && rs.vrig ? tr_vrig_reader(rs.vrig, s->name) : s->reader;
-        if (s->type == TR_SLOT_VIRTUAL)
-            printf("  %-8s %-10s reader \"%s\"  token %s %s %s%s%s\n", s->name, tr_slot_type_name(s->type), reader,
-                   s->vt.serial, s->vt.role, s->vt.alg, s->vt.faults[0] ? "  faults: " : "", s->vt.faults);
-        else if (s->type == TR_SLOT_USB_HUB)
-            printf("  %-8s %-10s hub %s port %d%s%s\n", s->name, tr_slot_type_name(s->type), s->hub, s->port,
-                   s->companion[0] ? " companion " : "", s->companion);
-        else
-            printf("  %-8s %-10s reader \"%s\"\n", s->name, tr_slot_type_name(s->type), reader);
-        char id[512];
-        tr_err ie;
-        if (tr_slot_identify(&rs, s, id, sizeof id, &ie) == 0)
-            printf("           the token says: %s\n", id);
-        else
-            printf("           no answer: %s\n", ie.msg);
-    }
-    tr_pcsc_close(p);
+    /* a virtual rig of more than 16 slots: each pcscd's readers and slots,
+     * from a process of its own (a process talks to one pcscd) */
+    int rc = tr_rig_session_each_group(&rs, list_group, NULL, &e);
     tr_rig_session_close(&rs);
-    return 0;
+    return rc < 0 ? tr_cli_report_error(&e) : rc ? 2 : 0;
 }
 
 /* ---- tokenrig power --------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "provenance.h"
 #include "run.h"
 #include "script.h"
 #include "util.h"
@@ -129,6 +130,9 @@ static void usage_run(FILE *f)
         "  --no-db               write no database (the CSV files only)\n"
         "  --batch ID            the batch the run belongs to (default: the manifest's\n"
         "                        batch column, else its file name, else the run id)\n"
+        "Also cycles-summary.csv and provenance.csv (what the run was measured\n"
+        "against). A virtual rig of more than 16 slots runs as one batch: one\n"
+        "private pcscd and one process per 16 slots.\n"
         "Options are spelled out (no abbreviations). Every variable the suites read\n"
         "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
@@ -351,6 +355,11 @@ int tr_cmd_script(int argc, char **argv)
     tr_rig_session rs;
     memset(&rs, 0, sizeof rs);
     int status = -1, opened = -1;
+    o.command_line = tr_cli_command_line(argc, argv);
+    if (!o.command_line) {
+        tr_fail(&e, TR_E_NOMEM, "out of memory");
+        return tr_cli_report_error(&e);
+    }
     if (init_ctx(&rc, &o, &e) < 0)
         goto out;
     if (o.reader_arg) { /* a one-slot pcsc-only rig around the named reader */
@@ -371,6 +380,7 @@ int tr_cmd_script(int argc, char **argv)
     }
 out:
     free_ctx(&rc);
+    free(o.command_line);
     return finish(status, &e);
 }
 

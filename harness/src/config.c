@@ -212,8 +212,13 @@ int tr_profile_load(const char *path, tr_profile *out, tr_err *e)
     memset(out, 0, sizeof *out);
     tr_strlcpy(out->path, path, sizeof out->path);
     out->vars = tr_vars_new(NULL);
-    if (!out->vars)
+    char source[TR_PATH_MAX + 16], *real = realpath(path, NULL); /* a source must name its file from anywhere */
+    snprintf(source, sizeof source, "profile %s", real ? real : path);
+    free(real);
+    if (!out->vars || tr_vars_set_source(out->vars, source) < 0) {
+        tr_profile_free(out);
         return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
     ini_ctx c = {.target = out};
     if (ini_parse_path(path, profile_key, &c, e) < 0) {
         tr_profile_free(out);

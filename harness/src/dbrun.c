@@ -174,7 +174,10 @@ static int write_pending(tr_dbrun *w, const pending *p, tr_err *e)
                           .to_reader_ms = p->ms[2], .to_atr_ms = p->ms[3], .to_first_apdu_ms = p->ms[4],
                           .atr = p->s[PS_ATR], .stage = p->s[PS_STAGE], .power_level = p->s[PS_POWER],
                           .verdict = p->s[PS_CVERDICT], .message = p->s[PS_MSG]};
-        return tr_db_cycle(w->db, p->seq, p->time, &c, w->cycle_kind ? "" : NULL, w->cycle_kind ? "" : NULL, e);
+        /* where the cycle was made: the suite and test of a power-cycle
+         * statement, "(cycle)" for tokenrig cycle (as cycles.csv says) */
+        return tr_db_cycle(w->db, p->seq, p->time, &c, p->s[PS_SUITE] ? p->s[PS_SUITE] : "",
+                           p->s[PS_TEST] ? p->s[PS_TEST] : "", e);
     }
     tr_result_row r = {.who = &who, .suite = p->s[PS_SUITE], .test = p->s[PS_TEST], .verdict = p->verdict,
                        .classification = p->s[PS_CLASS], .duration_s = p->duration_s, .metric = p->s[PS_METRIC],
@@ -310,7 +313,8 @@ static void on_cycle(void *ud, const tr_cycle_row *row)
     const tr_slot_id *who = row->who ? row->who : &no_one;
     const char *strs[PS_N] = {[PS_SLOT] = nz(who->slot), [PS_SERIAL] = nz(who->serial), [PS_ATR] = row->atr,
                               [PS_STAGE] = row->stage, [PS_POWER] = row->power_level,
-                              [PS_CVERDICT] = nz(row->verdict), [PS_MSG] = row->message};
+                              [PS_CVERDICT] = nz(row->verdict), [PS_MSG] = row->message,
+                              [PS_SUITE] = row->suite, [PS_TEST] = row->test};
     pthread_mutex_lock(&w->mu);
     token_state *t = w->ended ? NULL : token_for(w, who);
     pending *p = t ? token_push(w, t, strs) : NULL;

@@ -205,12 +205,6 @@ static void add_secret(interp *I, const char *s)
     I->secret_len[k] = n;
 }
 
-static bool name_is_pin(const char *name)
-{
-    size_t n = strlen(name);
-    return n >= 3 && strcasecmp(name + n - 3, "PIN") == 0;
-}
-
 /* Replace every occurrence of a secret in text (as its hex, with any FF
  * padding after it, and when nforms == 2 also as text) by <pin>. In place;
  * text has cap bytes. */
@@ -375,16 +369,23 @@ static void emit_result(interp *I, const tr_result_row *row)
         row_unwritten(I, &e);
 }
 
+/* A metric's limit: kind "max" or "min" (NULL: none), beside its value. */
+typedef struct {
+    double value;
+    const char *kind;
+} limit_of;
+static const limit_of NO_LIMIT = {0, NULL};
+
 /* A metric row; a failing one is classified cls (NULL: the test's current
  * classification). */
 static void emit_metric(interp *I, int line, const char *name, double value, const char *unit,
-                        tr_verdict v, const char *cls, const char *msg)
+                        tr_verdict v, const char *cls, const char *msg, limit_of limit)
 {
     tr_result_row row = {
         .who = I->env->who, .suite = I->suite->name, .test = I->test_name, .verdict = v,
         .classification = v == TR_FAIL ? fail_class(I, cls) : NULL, .duration_s = 0,
         .metric = name, .value = value, .unit = unit, .message = msg,
-        .file = I->file, .line = line,
+        .file = I->file, .line = line, .limit = limit.value, .limit_kind = limit.kind,
     };
     emit_result(I, &row);
 }
@@ -496,6 +497,25 @@ static void refresh_atr(interp *I)
     tr_hex_encode(I->atr, I->atrlen, I->atr_hex, sizeof I->atr_hex, 0);
 }
 
+/* A cycles.csv row of this test: the stages r reached, judged verdict. */
+static void emit_cycle(interp *I, const tr_cycle_report *r, const char *verdict, const char *message)
+{
+    tr_cycle_row row = {
+        .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
+        .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
+        .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = r->to_first_apdu_ms,
+        .atr = r->atr_hex, .stage = r->stage, .power_level = r->power_level,
+        .verdict = verdict, .message = message, .suite = I->suite->name, .test = I->test_name,
+        .first_apdu_limit_ms = I->first_max_ms,
+    };
+    const tr_interp_hooks *h = I->env->hooks;
+    if (h && h->cycle)
+        h->cycle(h->ud, &row);
+    tr_err e;
+    if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &e) < 0)
+        row_unwritten(I, &e);
+}
+
 /* The pending cycles.csv row; verdict NULL = "pass" (else the time class
  * of a first answer that came too late, message saying by how much). */
 static void flush_cycle(interp *I, double to_first_apdu_ms, const char *verdict, const char *message)
@@ -509,20 +529,8 @@ static void flush_cycle(interp *I, double to_first_apdu_ms, const char *verdict,
     r->to_first_apdu_ms = to_first_apdu_ms;
     if (to_first_apdu_ms >= 0)
         snprintf(r->stage, sizeof r->stage, "apdu");
-    tr_cycle_row row = {
-        .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
-        .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
-        .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = r->to_first_apdu_ms,
-        .atr = r->atr_hex, .stage = r->stage, .power_level = r->power_level,
-        .verdict = verdict ? verdict : "pass",
-        .message = message ? message : to_first_apdu_ms >= 0 ? "" : "no APDU after the cycle",
-    };
-    const tr_interp_hooks *h = I->env->hooks;
-    if (h && h->cycle)
-        h->cycle(h->ud, &row);
-    tr_err e;
-    if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &e) < 0)
-        row_unwritten(I, &e);
+    emit_cycle(I, r, verdict ? verdict : "pass",
+               message ? message : to_first_apdu_ms >= 0 ? "" : "no APDU after the cycle");
 }
 
 /* pcscd went away: not the token's doing, and nothing this suite can judge
@@ -654,7 +662,8 @@ static const char *check_time(interp *I, int line, double apdu_ms, bool private_
     else
         snprintf(msg, cap, "%.80s was answered after %.1f ms, over %s %g ms", what, got, name, limit);
     scrub(I, msg, cap);
-    emit_metric(I, line, first ? "first_apdu_ms" : "apdu_ms", got, "ms", TR_FAIL, cls, msg);
+    emit_metric(I, line, first ? "first_apdu_ms" : "apdu_ms", got, "ms", TR_FAIL, cls, msg,
+                (limit_of){limit, "max"});
     if (!I->time_failed) {
         I->time_failed = true;
         snprintf(I->time_cls, sizeof I->time_cls, "%s", cls);
@@ -998,7 +1007,7 @@ static int get_var(interp *I, const char *name, tr_pos pos, val *out)
     if (!v)
         return rt_error(I, pos, "variable %s is not set yet (the suite sets it elsewhere: a test that "
                                 "reads it must run after the one that sets it)", name);
-    if (name_is_pin(name))
+    if (tr_var_is_pin(name))
         add_secret(I, v);
     *out = vstr(v, strlen(v));
     return 0;
@@ -2151,7 +2160,7 @@ static int model_call(void *ud, const char *name)
 static int model_set(void *ud, const char *name, const char *value)
 {
     model_ctx *m = ud;
-    if (name_is_pin(name))
+    if (tr_var_is_pin(name))
         add_secret(m->I, value);
     return set_var(m->I, name, value) == GO ? 0 : -1;
 }
@@ -2434,18 +2443,8 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
                      e.code == TR_E_USAGE;
     const char *cls = rig_fault ? tr_code_name(e.code) : tr_cycle_classify(r);
     bool token_fault = !strncmp(cls, "enum.", 5);
-    tr_cycle_row row = {
-        .who = I->env->who, .cycle = I->cycle_no, .off_ms = r->off_ms,
-        .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
-        .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = -1, .atr = r->atr_hex,
-        .stage = r->stage, .power_level = r->power_level, .verdict = cls, .message = e.msg,
-    };
-    const tr_interp_hooks *h = I->env->hooks;
-    if (h && h->cycle)
-        h->cycle(h->ud, &row);
-    tr_err we;
-    if (I->env->reports && tr_reports_cycle(I->env->reports, &row, &we) < 0)
-        row_unwritten(I, &we);
+    r->to_first_apdu_ms = -1;
+    emit_cycle(I, r, cls, e.msg);
     /* The token is not there any more: the rest of the suite cannot run. */
     I->lost = true;
     I->out->token_lost = true;
@@ -2537,7 +2536,7 @@ static int exec_metric(interp *I, const tr_stmt *s)
     double v;
     if (eval_double(I, s->e[0], s->name, &v) < 0)
         return STOP;
-    emit_metric(I, s->pos.line, s->name, v, s->unit, TR_PASS, NULL, NULL);
+    emit_metric(I, s->pos.line, s->name, v, s->unit, TR_PASS, NULL, NULL, NO_LIMIT);
     return I->fatal ? STOP : GO;
 }
 
@@ -2557,7 +2556,7 @@ static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n
     char name[160], broken[512] = "";
     size_t bo = 0;
     snprintf(name, sizeof name, "%s.n", s->name);
-    emit_metric(I, s->pos.line, name, (double)n, "", TR_PASS, NULL, NULL);
+    emit_metric(I, s->pos.line, name, (double)n, "", TR_PASS, NULL, NULL, NO_LIMIT);
     for (int t = 0; t < TR_TH_COUNT; t++) {
         bool bad = have[t] && (t == TR_TH_MIN_RATE ? st[t] < th[t] : st[t] > th[t]);
         char m[160] = "";
@@ -2569,8 +2568,9 @@ static int measure_report(interp *I, const tr_stmt *s, double *samples, size_t n
                 bo += (size_t)w;
         }
         snprintf(name, sizeof name, "%s.%s", s->name, suffix[t]);
+        limit_of lim = {th[t], !have[t] ? NULL : t == TR_TH_MIN_RATE ? "min" : "max"};
         emit_metric(I, s->pos.line, name, st[t], t == TR_TH_MIN_RATE ? "1/s" : "ms",
-                    bad ? TR_FAIL : TR_PASS, NULL, bad ? m : NULL);
+                    bad ? TR_FAIL : TR_PASS, NULL, bad ? m : NULL, lim);
     }
     if (I->fatal)
         return STOP;
@@ -3286,6 +3286,8 @@ int tr_interp_run(const tr_suite *suite, const tr_interp_env *env, tr_suite_outc
     }
     if (I->fatal)
         rc = -1;
+    else if (env->hooks && env->hooks->suite_end)
+        env->hooks->suite_end(env->hooks->ud, I->vars);
 done:
     if (env->lib)
         env->lib_iface->set_trace(env->lib, NULL);

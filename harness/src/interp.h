@@ -70,6 +70,11 @@ typedef struct {
     int (*journal)(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e);
     /* The journaled command was answered (or failed). */
     void (*journaled_sent)(void *ud);
+    /* The suite's tests are done (not after a harness failure): its
+     * variables as they are then, so the caller can keep what the token
+     * told (the run engine records INFO_FIRMWARE, which the read_info op
+     * sets, in the run's provenance). Valid only during the call. */
+    void (*suite_end)(void *ud, const tr_vars *vars);
 } tr_interp_hooks;
 
 typedef struct {

@@ -324,7 +324,8 @@ tr_journal_entry *tr_journal_open_entries(tr_journal *j, size_t *n, tr_err *e)
     pthread_mutex_lock(&j->lock);
     tr_journal_entry *copy = malloc((j->nopen ? j->nopen : 1) * sizeof *copy);
     if (copy) {
-        memcpy(copy, j->open, j->nopen * sizeof *copy);
+        if (j->nopen) /* j->open is NULL while nothing was ever open */
+            memcpy(copy, j->open, j->nopen * sizeof *copy);
         *n = j->nopen;
     }
     pthread_mutex_unlock(&j->lock);

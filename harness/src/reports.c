@@ -48,6 +48,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rowpipe.h"
+#include "stats.h"
 #include "util.h"
 #include "xmlesc.h"
 
@@ -80,7 +82,29 @@ typedef struct {
     char *metric, *unit, *message;
     double value;
     tr_verdict verdict; /* a metric over its threshold says fail */
+    double limit;
+    char *limit_kind;   /* "max" / "min", NULL: no limit */
 } metric_rec;
+
+/* A provenance row kept for JUnit (name = "value (source)"). */
+typedef struct {
+    char *name, *value, *source;
+} prov;
+
+typedef struct {
+    prov *v;
+    size_t n, cap;
+} prov_list;
+
+/* A slot's power cycles, for cycles-summary.csv: per stage the times of
+ * the cycles that reached it. */
+typedef struct {
+    char *slot, *serial, *run_id;
+    unsigned long cycles, failed;
+    double *t[TR_STAGE_COUNT];
+    size_t n[TR_STAGE_COUNT], cap[TR_STAGE_COUNT];
+    double limit_ms;
+} cycle_tally;
 
 typedef struct {
     char *suite, *test;
@@ -101,11 +125,12 @@ typedef struct {
     size_t n_props, cap_props;
     tcase *cases;
     size_t n_cases, cap_cases;
+    prov_list prov;  /* the slot's provenance rows */
 } token;
 
-enum { S_RESULTS, S_TRACE, S_SAMPLES, S_CYCLES, S_COUNT };
+enum { S_RESULTS, S_TRACE, S_SAMPLES, S_CYCLES, S_PROVENANCE, S_COUNT };
 /* Files a write failure can be about: the streams, then these. */
-enum { F_JUNIT = S_COUNT, F_SUMMARY, F_COUNT };
+enum { F_JUNIT = S_COUNT, F_SUMMARY, F_CYCLE_SUMMARY, F_COUNT };
 
 struct tr_reports {
     char *dir;
@@ -117,28 +142,38 @@ struct tr_reports {
     pthread_mutex_t res_mu; /* tokens, junit/summary writing */
     token *tokens;
     size_t n_tokens, cap_tokens;
+    prov_list run_prov;        /* run-wide provenance rows */
+    cycle_tally *tallies;      /* per slot, in order of their first cycle */
+    size_t n_tallies;
     char fixed_time[TIME_MAX]; /* "" = wall clock */
     locale_t c_locale;         /* numbers are written in the C locale */
     atomic_bool frozen;        /* tr_reports_freeze: rows are dropped */
     tr_reports_sink sink;      /* the run's database writer, or none */
+    int fwd_fd;                /* tr_reports_forward: rows go here, -1 none */
+    pthread_mutex_t fwd_mu;    /* one message at a time on fwd_fd */
 };
 
-static const char *const HEADERS[S_COUNT][20] = {
+static const char *const HEADERS[S_COUNT][24] = {
     [S_RESULTS] = {"run_id", "time", "rig", "slot", "reader", "serial", "role",
                    "profile", "suite", "test", "verdict", "classification",
                    "duration_s", "metric", "value", "unit", "message", "file",
-                   "line", NULL},
+                   "line", "limit", "limit_kind", NULL},
     [S_TRACE] = {"time", "slot", "serial", "suite", "test", "file", "line",
                  "command", "response", "sw", "latency_us", NULL},
     [S_SAMPLES] = {"time", "slot", "serial", "suite", "test", "metric", "index",
                    "value", "unit", NULL},
     [S_CYCLES] = {"time", "slot", "serial", "cycle", "off_ms", "to_device_ms",
                   "to_reader_ms", "to_atr_ms", "to_first_apdu_ms", "atr",
-                  "stage", "power_level", "verdict", "message", NULL},
+                  "stage", "power_level", "verdict", "message", "run_id",
+                  "suite", "test", "first_apdu_limit_ms", NULL},
+    [S_PROVENANCE] = {"slot", "name", "value", "source", NULL},
 };
 static const char *const FILE_NAMES[F_COUNT] = {
-    "results.csv", "trace.csv", "samples.csv", "cycles.csv", "junit.xml",
-    "summary.csv"};
+    "results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
+    "junit.xml", "summary.csv", "cycles-summary.csv"};
+
+const char *const TR_STAGE_COLUMN[TR_STAGE_COUNT] = {"off_ms", "to_device_ms", "to_reader_ms", "to_atr_ms",
+                                                     "to_first_apdu_ms"};
 
 const char *tr_verdict_name(tr_verdict v)
 {
@@ -456,14 +491,9 @@ static int open_stream(tr_reports *r, int which, tr_err *e)
     return rc;
 }
 
-tr_reports *tr_reports_open(const char *dir, tr_err *e)
+/* The object without its files. */
+static tr_reports *reports_new(const char *dir, tr_err *e)
 {
-    if (!dir || !*dir) {
-        tr_fail(e, TR_E_USAGE, "no report directory given");
-        return NULL;
-    }
-    if (mkdir_p(dir, e) != 0)
-        return NULL;
     tr_reports *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir))) {
         free(r);
@@ -472,6 +502,8 @@ tr_reports *tr_reports_open(const char *dir, tr_err *e)
     }
     pthread_mutex_init(&r->res_mu, NULL);
     pthread_mutex_init(&r->fail_mu, NULL);
+    pthread_mutex_init(&r->fwd_mu, NULL);
+    r->fwd_fd = -1;
     for (int i = 0; i < S_COUNT; i++) {
         pthread_mutex_init(&r->s[i].mu, NULL);
         r->s[i].fd = -1;
@@ -480,6 +512,37 @@ tr_reports *tr_reports_open(const char *dir, tr_err *e)
     const char *fixed = getenv("TR_REPORTS_FIXED_TIME");
     if (fixed && *fixed)
         tr_strlcpy(r->fixed_time, fixed, sizeof r->fixed_time);
+    return r;
+}
+
+tr_reports *tr_reports_forward(int fd, const char *dir, tr_err *e)
+{
+    tr_reports *r = reports_new(dir, e);
+    if (r)
+        r->fwd_fd = fd;
+    return r;
+}
+
+/* A forwarding child's row: one message to the parent. */
+#define FORWARD(r, call)                                                                                      \
+    do {                                                                                                       \
+        pthread_mutex_lock(&(r)->fwd_mu);                                                                      \
+        int fwd_rc_ = (call);                                                                                  \
+        pthread_mutex_unlock(&(r)->fwd_mu);                                                                    \
+        return fwd_rc_;                                                                                        \
+    } while (0)
+
+tr_reports *tr_reports_open(const char *dir, tr_err *e)
+{
+    if (!dir || !*dir) {
+        tr_fail(e, TR_E_USAGE, "no report directory given");
+        return NULL;
+    }
+    if (mkdir_p(dir, e) != 0)
+        return NULL;
+    tr_reports *r = reports_new(dir, e);
+    if (!r)
+        return NULL;
     for (int i = 0; i < S_COUNT; i++) {
         if (open_stream(r, i, e) != 0) {
             tr_reports_close(r);
@@ -513,6 +576,51 @@ void tr_reports_fix_time(tr_reports *r, const char *iso)
         unlock(&r->s[i].mu);
 }
 
+/* Set name in list (replacing an earlier value of the same name). */
+static bool prov_put(prov_list *l, const char *name, const char *value, const char *source)
+{
+    prov *p = NULL;
+    for (size_t i = 0; i < l->n && !p; i++)
+        if (!strcmp(l->v[i].name, name))
+            p = &l->v[i];
+    if (!p) {
+        if (l->n == l->cap) {
+            size_t n = l->cap ? l->cap * 2 : 16;
+            prov *grown = realloc(l->v, n * sizeof *grown);
+            if (!grown)
+                return false;
+            l->v = grown;
+            l->cap = n;
+        }
+        p = &l->v[l->n];
+        memset(p, 0, sizeof *p);
+        if (!(p->name = strdup(name)))
+            return false;
+        l->n++;
+    }
+    char *v = strdup(nz(value)), *src = strdup(nz(source));
+    if (!v || !src) {
+        free(v);
+        free(src);
+        return false;
+    }
+    free(p->value);
+    free(p->source);
+    p->value = v;
+    p->source = src;
+    return true;
+}
+
+static void prov_free(prov_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].name);
+        free(l->v[i].value);
+        free(l->v[i].source);
+    }
+    free(l->v);
+}
+
 static void free_case(tcase *c)
 {
     free(c->suite);
@@ -524,6 +632,7 @@ static void free_case(tcase *c)
         free(c->metrics[i].metric);
         free(c->metrics[i].unit);
         free(c->metrics[i].message);
+        free(c->metrics[i].limit_kind);
     }
     free(c->metrics);
 }
@@ -545,6 +654,19 @@ static void free_token(token *t)
     for (size_t i = 0; i < t->n_cases; i++)
         free_case(&t->cases[i]);
     free(t->cases);
+    prov_free(&t->prov);
+}
+
+static void free_tallies(tr_reports *r)
+{
+    for (size_t i = 0; i < r->n_tallies; i++) {
+        free(r->tallies[i].slot);
+        free(r->tallies[i].serial);
+        free(r->tallies[i].run_id);
+        for (int k = 0; k < TR_STAGE_COUNT; k++)
+            free(r->tallies[i].t[k]);
+    }
+    free(r->tallies);
 }
 
 void tr_reports_close(tr_reports *r)
@@ -562,8 +684,11 @@ void tr_reports_close(tr_reports *r)
     for (size_t i = 0; i < r->n_tokens; i++)
         free_token(&r->tokens[i]);
     free(r->tokens);
+    prov_free(&r->run_prov);
+    free_tallies(r);
     pthread_mutex_destroy(&r->res_mu);
     pthread_mutex_destroy(&r->fail_mu);
+    pthread_mutex_destroy(&r->fwd_mu);
     if (r->c_locale)
         freelocale(r->c_locale);
     free(r->dir);
@@ -610,6 +735,11 @@ static int result_csv(tr_reports *r, const tr_result_row *row, tr_err *e)
     cell_text(s, row->message);
     cell_text(s, row->file);
     cell_line(s, row->line);
+    if (row->limit_kind)
+        cell_double(r, s, "%.10g", row->limit);
+    else
+        cell_raw(s, "");
+    cell_text(s, row->limit_kind);
     int rc = row_write(r, S_RESULTS, s, e);
     unlock(&s->mu);
     return rc;
@@ -643,6 +773,8 @@ static int stream_row_close(tr_reports *r, csv_stream *s, tr_err *e)
 
 int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_trace(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_TRACE, row->who);
     if (!s)
         return 0;
@@ -659,6 +791,8 @@ int tr_reports_trace(tr_reports *r, const tr_trace_row *row, tr_err *e)
 
 int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_sample(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_SAMPLES, row->who);
     if (!s)
         return 0;
@@ -671,8 +805,13 @@ int tr_reports_sample(tr_reports *r, const tr_sample_row *row, tr_err *e)
     return stream_row_close(r, s, e);
 }
 
+static int cycle_keep(tr_reports *r, const tr_cycle_row *row);
+static token *get_token(tr_reports *r, const tr_slot_id *w);
+
 int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
 {
+    if (r->fwd_fd >= 0 && !atomic_load(&r->frozen))
+        FORWARD(r, tr_rowpipe_send_cycle(r->fwd_fd, row, e));
     csv_stream *s = stream_row_open(r, S_CYCLES, row->who);
     if (!s)
         return 0;
@@ -687,14 +826,56 @@ int tr_reports_cycle(tr_reports *r, const tr_cycle_row *row, tr_err *e)
     cell_text(s, row->power_level);
     cell_text(s, row->verdict);
     cell_text(s, row->message);
+    cell_text(s, who_or_empty(row->who)->run_id);
+    cell_text(s, row->suite);
+    cell_text(s, row->test);
+    if (row->first_apdu_limit_ms > 0)
+        cell_double(r, s, "%.10g", row->first_apdu_limit_ms);
+    else
+        cell_raw(s, "");
     int rc = stream_row_close(r, s, e);
     if (r->sink.cycle)
         r->sink.cycle(r->sink.ud, row);
+    if (cycle_keep(r, row) < 0) {
+        tr_err local;
+        rc = write_fail(r, F_CYCLE_SUMMARY, rc == 0 ? e : &local, TR_E_NOMEM,
+                        "no memory to keep a cycle for cycles-summary.csv");
+    }
+    return rc;
+}
+
+int tr_reports_provenance(tr_reports *r, const tr_slot_id *who, const char *name, const char *value,
+                          const char *source, tr_err *e)
+{
+    if (!name || !*name)
+        return tr_fail(e, TR_E_INTERNAL, "provenance row without a name");
+    if (atomic_load(&r->frozen))
+        return 0;
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_provenance(r->fwd_fd, who, name, value, source, e));
+    csv_stream *s = &r->s[S_PROVENANCE];
+    lock(&s->mu);
+    row_begin(s);
+    cell_text(s, who ? who->slot : NULL);
+    cell_text(s, name);
+    cell_text(s, value);
+    cell_text(s, source);
+    int rc = row_write(r, S_PROVENANCE, s, e);
+    unlock(&s->mu);
+    lock(&r->res_mu);
+    token *t = who ? get_token(r, who) : NULL;
+    bool ok = (!who || t) && prov_put(who ? &t->prov : &r->run_prov, name, value, source);
+    unlock(&r->res_mu);
+    if (!ok) {
+        tr_err local;
+        rc = write_fail(r, F_JUNIT, rc == 0 ? e : &local, TR_E_NOMEM, "no memory for a provenance property of junit.xml");
+    }
     return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 /* In-memory results (for JUnit and the summary)                             */
+
 
 static bool same(const char *a, const char *b)
 {
@@ -756,6 +937,60 @@ static token *get_token(tr_reports *r, const tr_slot_id *w)
     return token_take_identity(r, t, w) ? t : NULL;
 }
 
+static cycle_tally *get_tally(tr_reports *r, const tr_slot_id *w)
+{
+    for (size_t i = 0; i < r->n_tallies; i++)
+        if (same(r->tallies[i].slot, w->slot))
+            return &r->tallies[i];
+    cycle_tally *grown = realloc(r->tallies, (r->n_tallies + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    r->tallies = grown;
+    cycle_tally *t = &r->tallies[r->n_tallies];
+    memset(t, 0, sizeof *t);
+    if (!(t->slot = strdup(nz(w->slot))))
+        return NULL;
+    r->n_tallies++;
+    return t;
+}
+
+static bool tally_add(cycle_tally *t, int stage, double ms)
+{
+    if (ms < 0 || !isfinite(ms))
+        return true;
+    if (t->n[stage] == t->cap[stage]) {
+        size_t n = t->cap[stage] ? t->cap[stage] * 2 : 64;
+        double *grown = realloc(t->t[stage], n * sizeof *grown);
+        if (!grown)
+            return false;
+        t->t[stage] = grown;
+        t->cap[stage] = n;
+    }
+    t->t[stage][t->n[stage]++] = ms;
+    return true;
+}
+
+/* The cycle's stage times, for cycles-summary.csv. -1 on no memory. */
+static int cycle_keep(tr_reports *r, const tr_cycle_row *row)
+{
+    const tr_slot_id *w = who_or_empty(row->who);
+    const double ms[TR_STAGE_COUNT] = {row->off_ms, row->to_device_ms, row->to_reader_ms, row->to_atr_ms,
+                                       row->to_first_apdu_ms};
+    lock(&r->res_mu);
+    cycle_tally *t = get_tally(r, w);
+    bool ok = t && adopt(&t->serial, w->serial) && adopt(&t->run_id, w->run_id);
+    for (int k = 0; ok && k < TR_STAGE_COUNT; k++)
+        ok = tally_add(t, k, ms[k]);
+    if (ok) {
+        t->cycles++;
+        t->failed += !same(row->verdict, "pass");
+        if (row->first_apdu_limit_ms > 0)
+            t->limit_ms = row->first_apdu_limit_ms;
+    }
+    unlock(&r->res_mu);
+    return ok ? 0 : -1;
+}
+
 static tcase *new_case(token *t, const tr_result_row *row)
 {
     if (t->n_cases == t->cap_cases) {
@@ -813,11 +1048,13 @@ static bool case_add_metric(tcase *c, const tr_result_row *row)
     metric_rec *m = &c->metrics[c->n_metrics];
     m->value = row->value;
     m->verdict = row->verdict;
+    m->limit = row->limit;
     if (!dup_opt(&m->metric, row->metric) || !dup_opt(&m->unit, row->unit) ||
-        !dup_opt(&m->message, row->message)) {
+        !dup_opt(&m->message, row->message) || !dup_opt(&m->limit_kind, row->limit_kind)) {
         free(m->metric);
         free(m->unit);
         free(m->message);
+        free(m->limit_kind);
         return false;
     }
     c->n_metrics++;
@@ -861,6 +1098,8 @@ int tr_reports_result(tr_reports *r, const tr_result_row *row, tr_err *e)
 {
     if (atomic_load(&r->frozen))
         return 0;
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_result(r->fwd_fd, row, e));
     int rc = result_csv(r, row, e);
     tr_err e2;
     if (result_store(r, row, rc == 0 ? e : &e2) != 0)
@@ -915,6 +1154,8 @@ int tr_reports_slot_property(tr_reports *r, const tr_slot_id *who,
 {
     if (!name || !*name)
         return tr_fail(e, TR_E_INTERNAL, "slot property without a name");
+    if (r->fwd_fd >= 0)
+        FORWARD(r, tr_rowpipe_send_property(r->fwd_fd, who, name, value, e));
     bool ok = false;
     lock(&r->res_mu);
     token *t = get_token(r, who_or_empty(who));
@@ -1099,6 +1340,23 @@ static void x_property(xml_out *x, const char *name, const char *value)
     x_raw(x, "/>\n");
 }
 
+/* Provenance rows as properties: name = "value (source)". */
+static void x_provenance(xml_out *x, const prov_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const prov *p = &l->v[i];
+        size_t cap = strlen(p->value) + strlen(p->source) + 4;
+        char *text = malloc(cap);
+        if (!text) {
+            x->oom = true;
+            return;
+        }
+        snprintf(text, cap, *p->source ? "%s (%s)" : "%s", p->value, p->source);
+        x_property(x, p->name, text);
+        free(text);
+    }
+}
+
 /* The token's identity and verdict first (unless a property of the same
  * name was set explicitly), what the run did not do when it left tests
  * out ("not run"), then the explicit properties in the order they were
@@ -1121,12 +1379,27 @@ static void x_properties(xml_out *x, token *t, const counts *k)
     free(not_run);
     for (size_t i = 0; i < t->n_props; i++)
         x_property(x, t->props[i].name, t->props[i].value);
+    x_provenance(x, &x->r->run_prov);
+    x_provenance(x, &t->prov);
     x_raw(x, "    </properties>\n");
 }
 
-static void x_where(xml_out *x, const tcase *c)
+/* Does the text already begin with the test's "file:line:" (the
+ * interpreter's failure messages do)? Then it is not given twice. */
+static bool says_where(const tcase *c, const char *text)
 {
-    if (!*nz(c->file))
+    size_t n = strlen(nz(c->file));
+    if (!n || strncmp(text, c->file, n))
+        return false;
+    char tail[32];
+    snprintf(tail, sizeof tail, ":%d:", c->line);
+    return c->line > 0 ? !strncmp(text + n, tail, strlen(tail)) : text[n] == ':';
+}
+
+/* "file:line: " before a failure or pass text, unless it says it itself. */
+static void x_where(xml_out *x, const tcase *c, const char *text)
+{
+    if (!*nz(c->file) || says_where(c, text))
         return;
     x_esc(x, c->file, TR_XML_TEXT);
     if (c->line > 0)
@@ -1162,7 +1435,7 @@ static void x_outcome(xml_out *x, const tcase *c)
     x_attr(x, "type", *cls ? cls : elem);
     x_attr(x, "message", msg);
     x_raw(x, ">");
-    x_where(x, c);
+    x_where(x, c, msg);
     x_esc(x, msg, TR_XML_TEXT);
     x_fmt(x, "</%s>\n", elem);
 }
@@ -1186,6 +1459,13 @@ static void x_system_out(xml_out *x, const tcase *c)
             x_raw(x, " ");
             x_esc(x, m->unit, TR_XML_TEXT);
         }
+        if (m->limit_kind) { /* the limit beside the value */
+            char lim[64];
+            format_double(x->r, lim, sizeof lim, "%.10g", m->limit);
+            x_raw(x, " (");
+            x_esc(x, m->limit_kind, TR_XML_TEXT);
+            x_fmt(x, " %s)", *lim ? lim : "n/a");
+        }
         if (m->verdict != TR_PASS || *nz(m->message)) {
             x_fmt(x, " [%s", tr_verdict_name(m->verdict));
             if (*nz(m->message)) {
@@ -1197,7 +1477,7 @@ static void x_system_out(xml_out *x, const tcase *c)
         x_raw(x, "\n");
     }
     if (pass && *nz(c->message)) {
-        x_where(x, c);
+        x_where(x, c, c->message);
         x_esc(x, c->message, TR_XML_TEXT);
         x_raw(x, "\n");
     }
@@ -1350,6 +1630,8 @@ static int fill_junit(tr_reports *r, FILE *f, const void *ctx)
 
 int tr_reports_write_junit(tr_reports *r, tr_err *e)
 {
+    if (r->fwd_fd >= 0) /* the parent's file */
+        return 0;
     lock(&r->res_mu);
     int rc = write_atomically(r, F_JUNIT, fill_junit, NULL, e);
     unlock(&r->res_mu);
@@ -1698,6 +1980,8 @@ static void summary_sorted(tr_reports *r, summary_set *set, tr_err *e)
 
 int tr_reports_write_summary(tr_reports *r, tr_err *e)
 {
+    if (r->fwd_fd >= 0)
+        return 0;
     lock(&r->res_mu);
     summary_set set = {NULL, 0};
     summary_sorted(r, &set, e);
@@ -1716,6 +2000,103 @@ int tr_reports_print_summary(tr_reports *r, FILE *out, tr_err *e)
     unlock(&r->res_mu);
     int rc = set.s ? print_table(r, &set, out, e) : -1;
     tr_reports_token_summary_free((tr_token_summary *)set.s, set.n);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cycle summary                                                             */
+
+/* Caller holds res_mu. Sorts the tally's stage arrays (the order of the
+ * times does not matter to anyone). */
+static void tally_stats(cycle_tally *t, tr_cycle_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->cycles = t->cycles;
+    out->failed = t->failed;
+    out->first_apdu_limit_ms = t->limit_ms;
+    for (int k = 0; k < TR_STAGE_COUNT; k++) {
+        tr_stats st;
+        tr_stats_compute(t->t[k], t->n[k], &st);
+        out->count[k] = st.n;
+        out->p50[k] = st.p50;
+        out->p95[k] = st.p95;
+        out->max[k] = st.max;
+    }
+}
+
+bool tr_reports_cycle_stats(tr_reports *r, const char *slot, tr_cycle_stats *out)
+{
+    bool found = false;
+    lock(&r->res_mu);
+    for (size_t i = 0; i < r->n_tallies && !found; i++)
+        if (same(r->tallies[i].slot, slot)) {
+            tally_stats(&r->tallies[i], out);
+            found = true;
+        }
+    unlock(&r->res_mu);
+    return found;
+}
+
+static void cell_stat(const tr_reports *r, csv_stream *s, size_t n, double v)
+{
+    if (n)
+        cell_double(r, s, "%.3f", v);
+    else
+        cell_raw(s, "");
+}
+
+static int by_tally_slot(const void *a, const void *b)
+{
+    return strverscmp(((const cycle_tally *)a)->slot, ((const cycle_tally *)b)->slot);
+}
+
+static int fill_cycle_summary(tr_reports *r, FILE *f, const void *ctx)
+{
+    (void)ctx;
+    static const char *const header[] = {"run_id", "slot", "serial", "stage", "cycles", "failed", "count",
+                                         "p50_ms", "p95_ms", "max_ms", "limit_ms", NULL};
+    csv_stream s = {.name = "cycles-summary.csv", .fd = -1};
+    row_begin(&s);
+    for (const char *const *h = header; *h; h++)
+        cell_raw(&s, *h);
+    int err = summary_row_out(&s, f);
+    if (r->n_tallies > 1)
+        qsort(r->tallies, r->n_tallies, sizeof *r->tallies, by_tally_slot);
+    for (size_t i = 0; i < r->n_tallies && !err; i++) {
+        cycle_tally *t = &r->tallies[i];
+        tr_cycle_stats st;
+        tally_stats(t, &st);
+        for (int k = 0; k < TR_STAGE_COUNT && !err; k++) {
+            row_begin(&s);
+            cell_text(&s, t->run_id);
+            cell_text(&s, t->slot);
+            cell_text(&s, t->serial);
+            cell_raw(&s, TR_STAGE_COLUMN[k]);
+            cell_u64(&s, st.cycles);
+            cell_u64(&s, st.failed);
+            cell_u64(&s, st.count[k]);
+            cell_stat(r, &s, st.count[k], st.p50[k]);
+            cell_stat(r, &s, st.count[k], st.p95[k]);
+            cell_stat(r, &s, st.count[k], st.max[k]);
+            if (k == TR_STAGE_FIRST_APDU && st.first_apdu_limit_ms > 0)
+                cell_double(r, &s, "%.10g", st.first_apdu_limit_ms);
+            else
+                cell_raw(&s, "");
+            err = summary_row_out(&s, f);
+        }
+    }
+    free(s.row);
+    free(s.scratch);
+    return err;
+}
+
+int tr_reports_write_cycle_summary(tr_reports *r, tr_err *e)
+{
+    if (r->fwd_fd >= 0)
+        return 0;
+    lock(&r->res_mu);
+    int rc = write_atomically(r, F_CYCLE_SUMMARY, fill_cycle_summary, NULL, e);
+    unlock(&r->res_mu);
     return rc;
 }
 

@@ -1,9 +1,10 @@
 /* reports.h — everything a run writes under reports/<run-id>/.
  *
- * Owns: results.csv, trace.csv, samples.csv, cycles.csv (libcsv quoting,
- * one write(2) per row so a killed run keeps every finished row) and
- * junit.xml (one testsuite per slot, one testcase per test; valid against
- * junit-10.xsd whatever bytes a token or a suite produced).
+ * Owns: results.csv, trace.csv, samples.csv, cycles.csv, provenance.csv
+ * (libcsv quoting, one write(2) per row so a killed run keeps every
+ * finished row), junit.xml (one testsuite per slot, one testcase per test;
+ * valid against junit-10.xsd whatever bytes a token or a suite produced),
+ * summary.csv and cycles-summary.csv.
  * No ignored write: every function that writes a file returns -1 with
  * "<path>: <reason>" ("reports/x/results.csv: No space left on device")
  * when the file could not be written completely, a row that failed is cut
@@ -56,6 +57,11 @@ typedef struct {
     const char *message;
     const char *file;           /* suite file and line of the test/failure */
     int line;
+    /* A metric's limit: limit_kind "max" (the value must not exceed limit)
+     * or "min" (it must reach it), NULL when no limit applies. Written
+     * beside the value (results.csv's limit, limit_kind; JUnit). */
+    double limit;
+    const char *limit_kind;
 } tr_result_row;
 
 typedef struct {
@@ -85,6 +91,8 @@ typedef struct {
     const char *power_level;    /* usb-hub: how far power-off was verified */
     const char *verdict;        /* "pass" or the classification */
     const char *message;
+    const char *suite, *test;   /* where the cycle was made (NULL: written empty) */
+    double first_apdu_limit_ms; /* FIRST_APDU_MAX_MS the cycle was judged by; <= 0 none */
 } tr_cycle_row;
 
 typedef struct tr_reports tr_reports;
@@ -192,6 +200,46 @@ TR_MUST_CHECK int tr_reports_print_summary(tr_reports *r, FILE *out, tr_err *e);
  * "(also failed: trace.csv, junit.xml)" when other files failed too —
  * false when every write so far succeeded. e may be NULL. */
 TR_MUST_CHECK bool tr_reports_write_failed(tr_reports *r, tr_err *e);
+
+/* ---- provenance and the cycle summary (issue 14) ---- */
+
+/* One row of provenance.csv (slot, name, value, source): what the run was
+ * measured against. who NULL: a run-wide row (slot empty). The rows are
+ * also JUnit properties: a slot's testsuite gets the run-wide rows and its
+ * own, as name = "value (source)". Values arrive already masked (PINs are
+ * provenance.h's business). A later row of the same slot and name replaces
+ * the earlier one in JUnit (the CSV keeps both, in order). */
+TR_MUST_CHECK int tr_reports_provenance(tr_reports *r, const tr_slot_id *who, const char *name,
+                                        const char *value, const char *source, tr_err *e);
+
+/* The power-cycle stages of cycles.csv, in its column order. */
+enum { TR_STAGE_OFF, TR_STAGE_DEVICE, TR_STAGE_READER, TR_STAGE_ATR, TR_STAGE_FIRST_APDU, TR_STAGE_COUNT };
+extern const char *const TR_STAGE_COLUMN[TR_STAGE_COUNT]; /* "off_ms", "to_device_ms", ... */
+
+/* A slot's cycles so far: how many, how many failed, and per stage the
+ * times of the cycles that reached it. */
+typedef struct {
+    unsigned long cycles, failed;
+    size_t count[TR_STAGE_COUNT];
+    double p50[TR_STAGE_COUNT], p95[TR_STAGE_COUNT], max[TR_STAGE_COUNT];
+    double first_apdu_limit_ms; /* <= 0: none */
+} tr_cycle_stats;
+/* Of the cycles written for slot (any serial); false when it has none. */
+bool tr_reports_cycle_stats(tr_reports *r, const char *slot, tr_cycle_stats *out);
+
+/* (Re)write cycles-summary.csv atomically: per slot and stage (run_id,
+ * slot, serial, stage, cycles, failed, count, p50_ms, p95_ms, max_ms,
+ * limit_ms), from the cycle rows so far; the header alone when none. */
+TR_MUST_CHECK int tr_reports_write_cycle_summary(tr_reports *r, tr_err *e);
+
+/* The reports of a child process that runs part of a run (run.c: a
+ * virtual rig of more than 16 slots, one child per pcscd): every row, slot
+ * property and provenance row goes to fd as a message (rowpipe.h) for the
+ * parent, whose reports write the files (tr_rowpipe_take); this object
+ * writes none (junit, summaries: 0, nothing done). A row that cannot be
+ * sent (the parent is gone) is -1. fd stays the caller's. dir: for
+ * tr_reports_dir. */
+tr_reports *tr_reports_forward(int fd, const char *dir, tr_err *e);
 
 /* fsync the CSV files (write-back errors such as EIO show here), then as
  * tr_reports_write_failed: 0 when every file written so far is complete,

@@ -112,9 +112,20 @@ static int resolve_reader(tr_slot *s, tr_err *e)
                                sizeof s->reader, e);
 }
 
+/* The slot's PC/SC context, of the pcscd that serves its reader (a virtual
+ * rig of more than 16 slots has several: tr_vrig_use_slot). */
+static int slot_pcsc(tr_slot *s, tr_err *e)
+{
+    if (s->pcsc)
+        return 0;
+    if (s->cfg->type == TR_SLOT_VIRTUAL && s->vrig && tr_vrig_use_slot(s->vrig, s->cfg->name, e) < 0)
+        return -1;
+    return tr_pcsc_open(&s->pcsc, e);
+}
+
 int tr_slot_prepare(tr_slot *s, tr_err *e)
 {
-    if (!s->pcsc && tr_pcsc_open(&s->pcsc, e) < 0)
+    if (slot_pcsc(s, e) < 0)
         return -1;
     if (resolve_reader(s, e) < 0) {
         tr_err_prefix(e, "slot %s", s->cfg->name);
@@ -135,7 +146,7 @@ static int card_connect(tr_slot *s, tr_err *e)
 
 int tr_slot_connect(tr_slot *s, tr_err *e)
 {
-    if (!s->pcsc && tr_pcsc_open(&s->pcsc, e) < 0)
+    if (slot_pcsc(s, e) < 0)
         return -1;
     if (resolve_reader(s, e) < 0 ||
         tr_pcsc_wait_card(s->pcsc, s->reader, true, s->rig->ready_timeout_ms, e) < 0 ||

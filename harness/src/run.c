@@ -3,11 +3,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +24,8 @@
 #include "rig.h"
 #include "libcall.h"
 #include "p11slot.h"
+#include "provenance.h"
+#include "rowpipe.h"
 #include "skfslot.h"
 #include "suitevars.h"
 #include "transport.h"
@@ -281,6 +287,9 @@ typedef struct {
     char serial[64], role[16], reader[256];
     char current_suite[128];
     char power_level[32];     /* how far the last power-off was verified */
+    const tr_suite *suite_now; /* the suite running (current_suite is its name) */
+    unsigned destructive_ran, destructive_seen; /* destructive tests run / met */
+    char firmware[64];        /* as the token reported it (read_info), "" unknown */
     tr_suite_outcome total;
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
@@ -294,8 +303,6 @@ static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
     return 0;
 }
 
-/* Slot variables: profile < slot identity (and a virtual rig's trust
- * anchors) < rig var.* < manifest < -D. */
 /* The interface the slot's token is reached through (suites/README.md,
  * "Token operations"): apdu or skf. */
 static const char *slot_interface(const tr_slot_cfg *c)
@@ -323,33 +330,64 @@ static int load_ops_library(const char *iface, tr_suite **out, tr_err *e)
     return 0;
 }
 
+/* The values set in v from now on come from source (provenance.csv). */
+static int from_source(tr_vars *v, tr_err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int from_source(tr_vars *v, tr_err *e, const char *fmt, ...)
+{
+    char source[TR_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(source, sizeof source, fmt, ap);
+    va_end(ap);
+    return tr_vars_set_source(v, source) < 0 ? tr_fail(e, TR_E_NOMEM, "out of memory") : 0;
+}
+
+static int set_pairs(tr_vars *v, const char *const *kv, tr_err *e)
+{
+    for (const char *const *p = kv; p[0]; p += 2)
+        if (p[1] && tr_vars_set(v, p[0], p[1]) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Slot variables: profile < built-ins and the slot's identity (and a
+ * virtual rig's trust anchors) < rig var.* < manifest < -D. Each layer
+ * says where its values come from, for the run's provenance. */
 static int slot_vars(slot_run *sr, const tr_rig_cfg *rig, const tr_vrig *vrig, const tr_manifest *m,
                      const tr_vars *defs, tr_err *e)
 {
-    sr->vars = tr_vars_new(sr->profile.vars);
-    if (!sr->vars)
+    tr_vars *v = sr->vars = tr_vars_new(sr->profile.vars);
+    if (!v)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     const tr_slot_cfg *c = sr->cfg;
     /* a virtual token's identity is the rig's; an skf token's too (GM/T
      * 0016 has no role object: the rig or the manifest says what it is) */
     bool virt = c->type == TR_SLOT_VIRTUAL, ident = virt || c->iface != TR_IFACE_APDU;
-    const char *kv[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
-                        "POWER", tr_slot_type_name(c->type),
-                        "EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
-                        "EXPECTED_ROLE", ident && c->vt.role[0] ? c->vt.role : NULL,
-                        "EXPECTED_ALG", ident && c->vt.alg[0] ? c->vt.alg : NULL, NULL, NULL};
-    for (const char *const *p = kv; p[0]; p += 2)
-        if (p[1] && tr_vars_set(sr->vars, p[0], p[1]) < 0)
-            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    const char *builtin[] = {"SLOT", c->name, "RIG", rig->name, "INTERFACE", slot_interface(c),
+                             "POWER", tr_slot_type_name(c->type), NULL, NULL};
+    const char *identity[] = {"EXPECTED_SERIAL", ident && c->vt.serial[0] ? c->vt.serial : NULL,
+                              "EXPECTED_ROLE", ident && c->vt.role[0] ? c->vt.role : NULL,
+                              "EXPECTED_ALG", ident && c->vt.alg[0] ? c->vt.alg : NULL, NULL, NULL};
+    char rig_path[TR_PATH_MAX];
+    tr_prov_abs(rig->path, rig_path, sizeof rig_path);
+    if (from_source(v, e, "built-in (the rig's slot)") < 0 || set_pairs(v, builtin, e) < 0 ||
+        from_source(v, e, "rig %s [slot %s]", rig_path, c->name) < 0 || set_pairs(v, identity, e) < 0)
+        return -1;
     /* a virtual token's certificate and seal come from its rig's PKI */
-    if ((virt && tr_vrig_trust_vars(vrig, sr->vars, e) < 0) || copy_layer(sr->vars, c->vars, e) < 0)
+    if (virt && (from_source(v, e, "virtual rig %s (its PKI)", vrig ? tr_vrig_dir(vrig) : "") < 0 ||
+                 tr_vrig_trust_vars(vrig, v, e) < 0))
         return -1;
-    if (m && tr_manifest_apply((tr_manifest *)m, ident && c->vt.serial[0] ? c->vt.serial : NULL, c->name, sr->vars, e) < 0)
+    if (from_source(v, e, "rig %s [slot %s]", rig_path, c->name) < 0 || copy_layer(v, c->vars, e) < 0)
         return -1;
-    if (copy_layer(sr->vars, defs, e) < 0)
+    char manifest_path[TR_PATH_MAX];
+    tr_prov_abs(m ? m->path : "", manifest_path, sizeof manifest_path);
+    if (m && (from_source(v, e, "manifest %s", manifest_path) < 0 ||
+              tr_manifest_apply((tr_manifest *)m, ident && c->vt.serial[0] ? c->vt.serial : NULL, c->name, v, e) < 0))
         return -1;
-    const char *serial = tr_vars_get(sr->vars, "EXPECTED_SERIAL");
-    const char *role = tr_vars_get(sr->vars, "EXPECTED_ROLE");
+    if (from_source(v, e, "command line -D") < 0 || copy_layer(v, defs, e) < 0)
+        return -1;
+    const char *serial = tr_vars_get(v, "EXPECTED_SERIAL");
+    const char *role = tr_vars_get(v, "EXPECTED_ROLE");
     tr_strlcpy(sr->serial, serial ? serial : "", sizeof sr->serial);
     tr_strlcpy(sr->role, role ? role : "", sizeof sr->role);
     return 0;
@@ -391,6 +429,9 @@ struct run_ctx {
     char run_id[128];
     slot_run *slots;
     size_t nslots;
+    size_t *batch;              /* the slots this process runs (indices into slots): all of
+                                   them, or a pcscd group's in its child (run_groups) */
+    size_t nbatch;
     tr_suite *recover_suite;
     tr_suite *ops_lib[4];       /* the interface libraries the slots use, loaded once */
     char ops_iface[4][32];
@@ -429,9 +470,24 @@ static void hook_test_start(void *ud, const char *test)
         tr_batch_where(h->w, h->sr->current_suite, test);
 }
 
+/* Count the destructive tests a slot met and ran (a skip did not run). */
+static void count_destructive(slot_run *sr, const char *test, tr_verdict v)
+{
+    const tr_suite *s = sr->suite_now;
+    if (!s || strcmp(s->name, sr->current_suite))
+        return;
+    for (size_t t = 0; t < s->ntests; t++)
+        if (!strcmp(s->tests[t].name, test) && (s->destructive || s->tests[t].destructive)) {
+            sr->destructive_seen++;
+            sr->destructive_ran += v != TR_SKIP;
+            return;
+        }
+}
+
 static void hook_progress(void *ud, const char *test, tr_verdict v, const char *cls, const char *msg)
 {
     hook_ud *h = ud;
+    count_destructive(h->sr, test, v);
     const char *mark = v == TR_PASS ? "pass" : v == TR_FAIL ? "FAIL" : v == TR_ERROR ? "ERROR" : "skip";
     if (v == TR_PASS)
         say(h->sr->rc, "[%s] %s / %s: %s", h->sr->cfg->name, h->sr->current_suite, test, mark);
@@ -503,11 +559,29 @@ static void hook_journaled_sent(void *ud)
     tr_journal_crash_point(h->sr->rc->rs->journal, h->sr->cfg->name);
 }
 
+/* The token's firmware as its read_info op reported it (INFO_FIRMWARE;
+ * "n/a" where the interface cannot tell), into the provenance once. */
+static void hook_suite_end(void *ud, const tr_vars *vars)
+{
+    hook_ud *h = ud;
+    slot_run *sr = h->sr;
+    const char *fw = tr_vars_get(vars, "INFO_FIRMWARE");
+    if (!fw || !*fw || !strcmp(fw, sr->firmware) || !sr->rc->rep)
+        return;
+    tr_strlcpy(sr->firmware, fw, sizeof sr->firmware);
+    char source[200];
+    snprintf(source, sizeof source, "the token: read_info over %s (suite %s)", slot_interface(sr->cfg),
+             sr->current_suite);
+    tr_err e;
+    if (tr_prov_row(sr->rc->rep, &sr->who, "firmware", fw, source, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
 static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
 {
     *hooks = (tr_interp_hooks){.ud = hu, .test_start = hook_test_start, .progress = hook_progress,
                                .live = hook_live, .cycle = hook_cycle, .journal = hook_journal,
-                               .journaled_sent = hook_journaled_sent};
+                               .journaled_sent = hook_journaled_sent, .suite_end = hook_suite_end};
     if (script) {
         hooks->progress = NULL;
         hooks->trace = script_trace;
@@ -825,6 +899,7 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
         }
         const tr_suite *s = rc->o->suites[i];
         tr_strlcpy(sr->current_suite, s->name, sizeof sr->current_suite);
+        sr->suite_now = s;
         tr_suite_outcome out;
         int ran = tr_interp_run(s, &env, &out, &e);
         env.replay_until = 0;
@@ -873,10 +948,22 @@ static int run_suites_on_slot(slot_run *sr, tr_batch_worker *w, const tr_cardio 
     return status;
 }
 
+/* Whether the slot's destructive tests ran (provenance). */
+static void record_destructive(slot_run *sr)
+{
+    char value[32], source[160];
+    snprintf(value, sizeof value, "%u", sr->destructive_ran);
+    snprintf(source, sizeof source, "of %u destructive test(s) in the suites run; --allow-destructive %s",
+             sr->destructive_seen, sr->rc->o->allow_destructive ? "given" : "not given");
+    tr_err e;
+    if (sr->rc->rep && tr_prov_row(sr->rc->rep, &sr->who, "destructive_tests_run", value, source, &e) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, e.msg);
+}
+
 static int slot_job(void *ud, tr_batch_worker *w)
 {
     run_ctx *rc = ud;
-    slot_run *sr = &rc->slots[w->index];
+    slot_run *sr = &rc->slots[rc->batch[w->index]];
     tr_err e;
     tr_err_clear(&e);
     tr_batch_where(w, "connect", "");
@@ -897,13 +984,14 @@ static int slot_job(void *ud, tr_batch_worker *w)
     }
     if (sr->power_level[0])
         slot_property(sr, "power-off verified to", sr->power_level);
+    record_destructive(sr);
     return status;
 }
 
 static void slot_abandoned(void *ud, tr_batch_worker *w, tr_worker_state why, const char *message)
 {
     run_ctx *rc = ud;
-    slot_run *sr = &rc->slots[w->index];
+    slot_run *sr = &rc->slots[rc->batch[w->index]];
     char where[256];
     pthread_mutex_lock(&w->lock);
     tr_strlcpy(where, w->where, sizeof where);
@@ -989,12 +1077,14 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
     if (rc->o->slots && check_slot_list(rig, rc->o->slots, e) < 0)
         return -1;
     rc->slots = calloc(rig->nslots ? rig->nslots : 1, sizeof *rc->slots);
-    if (!rc->slots)
+    rc->batch = calloc(rig->nslots ? rig->nslots : 1, sizeof *rc->batch);
+    if (!rc->slots || !rc->batch)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     for (size_t i = 0; i < rig->nslots; i++) {
         const tr_slot_cfg *c = &rig->slots[i];
         if (!slot_selected(rc->o->slots, c->name))
             continue;
+        rc->batch[rc->nbatch++] = rc->nslots;
         slot_run *sr = &rc->slots[rc->nslots++];
         sr->rc = rc;
         sr->rig = rig;
@@ -1042,6 +1132,37 @@ static int open_reports(run_ctx *rc, tr_err *e)
     return 0;
 }
 
+/* What the run's verdicts are measured against (provenance.csv and the
+ * JUnit properties): the run-wide facts, every file that decides a verdict
+ * by its SHA-256 (rig, suites, interface libraries, recovery, manifest),
+ * then per slot its profile and effective variables with their source. A
+ * row the reports could not write ends the run with exit 2 (they keep it). */
+static void record_provenance(run_ctx *rc)
+{
+    tr_reports *r = rc->rep;
+    tr_err e;
+    tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, &e);
+    tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
+                rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", &e);
+    char what[200];
+    for (size_t i = 0; i < rc->o->nsuites; i++) {
+        snprintf(what, sizeof what, "suite.%s", rc->o->suites[i]->name);
+        tr_prov_file(r, NULL, what, rc->o->suites[i]->file, &e);
+    }
+    for (size_t k = 0; k < rc->nops_lib; k++) {
+        snprintf(what, sizeof what, "ops.%s", rc->ops_iface[k]);
+        tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, &e);
+    }
+    tr_prov_file(r, NULL, "recover", rc->recover_suite->file, &e);
+    if (rc->o->manifest)
+        tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, &e);
+    for (size_t i = 0; i < rc->nslots; i++) {
+        slot_run *sr = &rc->slots[i];
+        tr_prov_file(r, &sr->who, "profile", sr->profile.path, &e);
+        tr_prov_vars(r, &sr->who, sr->vars, &e);
+    }
+}
+
 static int load_recover_suite(run_ctx *rc, tr_err *e)
 {
     char path[TR_PATH_MAX + 64];
@@ -1071,6 +1192,7 @@ static void free_run(run_ctx *rc)
     for (size_t i = 0; i < rc->nslots; i++)
         slot_free(&rc->slots[i]);
     free(rc->slots);
+    free(rc->batch);
     tr_suite_free(rc->recover_suite);
     for (size_t k = 0; k < rc->nops_lib; k++)
         tr_suite_free(rc->ops_lib[k]);
@@ -1173,6 +1295,7 @@ static int close_run_files(run_ctx *rc)
     tr_err we, pe;
     int junit = tr_reports_write_junit(rc->rep, &we);
     int summary = tr_reports_write_summary(rc->rep, &we);
+    summary |= tr_reports_write_cycle_summary(rc->rep, &we);
     int files = tr_reports_sync(rc->rep, &we);
     if (!rc->o->script && tr_reports_print_summary(rc->rep, stdout, &pe) < 0)
         fprintf(stderr, "tokenrig: %s\n", pe.msg);
@@ -1231,47 +1354,295 @@ static void finish_reports(run_ctx *rc, tr_run_result *res)
     memcpy(res->counts, rc->slots[0].total.counts, sizeof res->counts);
 }
 
-static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
+/* The workers of one process's batch (rc->batch), one per slot. */
+typedef struct {
+    tr_slot **slots;
+    tr_batch_worker *ws;
+} worker_set;
+
+/* Run the batch's workers until each is done or abandoned. An abandoned
+ * worker still writes its record: set is freed (worker_set_free) only when
+ * none was. */
+static int run_workers(run_ctx *rc, worker_set *set, tr_batch_result *br, tr_err *e)
 {
-    tr_slot **slots = calloc(rc->nslots, sizeof *slots);
-    tr_batch_worker *ws = calloc(rc->nslots, sizeof *ws);
-    if (!slots || !ws) {
-        free(slots);
-        free(ws);
+    memset(br, 0, sizeof *br);
+    set->slots = calloc(rc->nbatch ? rc->nbatch : 1, sizeof *set->slots);
+    set->ws = calloc(rc->nbatch ? rc->nbatch : 1, sizeof *set->ws);
+    if (!set->slots || !set->ws) {
+        free(set->slots);
+        free(set->ws);
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < rc->nslots; i++)
-        slots[i] = rc->slots[i].slot;
+    for (size_t i = 0; i < rc->nbatch; i++)
+        set->slots[i] = rc->slots[rc->batch[i]].slot;
     tr_batch_opts bo = {.apdu_timeout_ms = rc->rs->cfg.apdu_timeout_ms,
                         .slot_timeout_ms = rc->o->slot_timeout_s * 1000u,
                         .job = slot_job, .abandon = slot_abandoned, .ud = rc};
-    tr_batch_result br;
-    tr_batch_run(slots, rc->nslots, ws, &bo, &br, e);
-    /* the journal keeps only what is still open (closed sequences are
-     * history nobody needs) */
+    tr_batch_run(set->slots, rc->nbatch, set->ws, &bo, br, e);
+    return 0;
+}
+
+static bool abandoned(const tr_batch_result *br)
+{
+    return br->mute || br->timeout || br->cancelled;
+}
+
+/* The end of the batch: the journal keeps only what is still open (closed
+ * sequences are history nobody needs), the report files, the verdicts. */
+static void end_batch(run_ctx *rc, tr_run_result *res, bool interrupted)
+{
     tr_err je;
     if (tr_journal_compact(rc->rs->journal, &je) < 0)
         fprintf(stderr, "tokenrig: %s\n", je.msg);
     finish_reports(rc, res);
-    res->interrupted = br.interrupted;
-    if (br.interrupted) {
+    res->interrupted = interrupted;
+    if (interrupted) {
         fprintf(stderr, "tokenrig: interrupted; finished rows are in %s\n", tr_reports_dir(rc->rep));
         res->status = 2;
     }
-    bool abandoned = br.mute || br.timeout || br.cancelled;
-    close_db(rc, res, abandoned);
+}
+
+static int run_groups(run_ctx *rc, tr_run_result *res, tr_err *e);
+static size_t plan_groups(run_ctx *rc, tr_err *e);
+
+static int run_batch(run_ctx *rc, tr_run_result *res, tr_err *e)
+{
+    size_t groups = plan_groups(rc, e);
+    if (groups == 0)
+        return -1;
+    if (groups > 1)
+        return run_groups(rc, res, e);
+    worker_set set;
+    tr_batch_result br;
+    if (run_workers(rc, &set, &br, e) < 0)
+        return -1;
+    end_batch(rc, res, br.interrupted);
+    close_db(rc, res, abandoned(&br));
     /* A mute worker is still blocked in SCardTransmit and wakes up when the
      * rig goes down: it must find everything it uses still allocated, and
      * the process must end before it gets far. */
-    if (abandoned) {
+    if (abandoned(&br)) {
         tr_reports_freeze(rc->rep);
         fflush(stdout);
         fflush(stderr);
         session_close_for_exit(rc->rs);
         _exit(res->status);
     }
-    free(slots);
-    free(ws);
+    free(set.slots);
+    free(set.ws);
+    return 0;
+}
+
+/* ---- a virtual rig of more than 16 slots: one process per pcscd -------------------------------- */
+
+/* How many pcscds the run's slots sit behind (0 on error). One — any rig
+ * of up to 16 slots, or --slots within one group of a bigger one — and
+ * this process talks to it; more: run_groups. */
+static size_t plan_groups(run_ctx *rc, tr_err *e)
+{
+    tr_vrig *v = rc->rs->vrig;
+    if (!v || tr_vrig_groups(v) < 2)
+        return 1;
+    bool seen[TR_VRIG_MAX_GROUPS] = {false};
+    size_t n = 0, last = 0;
+    for (size_t i = 0; i < rc->nslots; i++) {
+        int g = tr_vrig_slot_group(v, rc->slots[i].cfg->name);
+        if (g >= 0 && g < TR_VRIG_MAX_GROUPS && !seen[g]) {
+            seen[g] = true;
+            n++;
+            last = (size_t)g;
+        }
+    }
+    if (n == 1 && tr_vrig_use_group(v, last, e) < 0)
+        return 0;
+    return n ? n : 1;
+}
+
+/* One child process per pcscd group. */
+typedef struct {
+    size_t group;
+    pid_t pid;
+    int fd;     /* its report rows; -1 once they ended */
+} group_proc;
+
+static volatile sig_atomic_t g_group_signal;
+
+static void on_group_signal(int sig)
+{
+    g_group_signal = sig;
+}
+
+/* In the child of group g (never returns): talk to the group's pcscd, run
+ * its slots' workers as a run of one pcscd does, every report row to the
+ * parent over fd (tr_reports_forward), then end. A parent that dies takes
+ * it down in order (SIGTERM: its tokens are given back first). */
+static void group_child(run_ctx *rc, size_t g, int fd, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        raise(SIGTERM);
+    tr_err e;
+    tr_reports *fwd = tr_reports_forward(fd, tr_reports_dir(rc->rep), &e);
+    if (!fwd)
+        _exit(2);
+    rc->rep = fwd; /* the parent's object stays as it was, unused here */
+    rc->nbatch = 0;
+    for (size_t i = 0; i < rc->nslots; i++)
+        if (tr_vrig_slot_group(rc->rs->vrig, rc->slots[i].cfg->name) == (int)g)
+            rc->batch[rc->nbatch++] = i;
+    worker_set set;
+    tr_batch_result br;
+    if (tr_vrig_use_group(rc->rs->vrig, g, &e) < 0 || run_workers(rc, &set, &br, &e) < 0) {
+        for (size_t i = 0; i < rc->nbatch; i++)
+            not_run_rows(&rc->slots[rc->batch[i]], 0, 0, tr_code_name(e.code), e.msg);
+        _exit(2);
+    }
+    if (abandoned(&br)) /* a worker still blocked in the token: no rows after it */
+        tr_reports_freeze(fwd);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(br.interrupted ? 3 : 0);
+}
+
+/* Fork the child of every group that has slots of the run. */
+static int start_groups(run_ctx *rc, group_proc *gp, size_t *n, tr_err *e)
+{
+    tr_vrig *v = rc->rs->vrig;
+    bool has[TR_VRIG_MAX_GROUPS] = {false};
+    for (size_t i = 0; i < rc->nslots; i++) {
+        int g = tr_vrig_slot_group(v, rc->slots[i].cfg->name);
+        if (g >= 0 && g < TR_VRIG_MAX_GROUPS)
+            has[g] = true;
+    }
+    fflush(NULL);
+    *n = 0;
+    pid_t me = getpid();
+    for (size_t g = 0; g < tr_vrig_groups(v); g++) {
+        int pfd[2];
+        if (!has[g])
+            continue;
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+            return tr_fail(e, TR_E_RIG, "pipe for pcscd %zu's slots: %m", g);
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(pfd[0]);
+            close(pfd[1]);
+            return tr_fail(e, TR_E_RIG, "fork for pcscd %zu's slots: %m", g);
+        }
+        if (pid == 0) {
+            close(pfd[0]);
+            for (size_t k = 0; k < *n; k++)
+                close(gp[k].fd);
+            group_child(rc, g, pfd[1], me);
+        }
+        close(pfd[1]);
+        gp[(*n)++] = (group_proc){.group = g, .pid = pid, .fd = pfd[0]};
+    }
+    return 0;
+}
+
+/* Take the children's rows until every stream ends. A signal here (Ctrl-C,
+ * SIGTERM, SIGHUP, SIGPIPE) is passed on to them — again every second, as a
+ * child may not have its own handlers yet — and they stop in order. */
+static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    struct sigaction sa = {.sa_handler = on_group_signal}, old[4];
+    sigemptyset(&sa.sa_mask);
+    g_group_signal = 0;
+    for (size_t i = 0; i < 4; i++)
+        sigaction(sigs[i], &sa, &old[i]);
+    size_t open = n;
+    while (open) {
+        struct pollfd pfd[TR_VRIG_MAX_GROUPS];
+        size_t map[TR_VRIG_MAX_GROUPS], k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (gp[i].fd >= 0) {
+                pfd[k] = (struct pollfd){.fd = gp[i].fd, .events = POLLIN};
+                map[k++] = i;
+            }
+        int ready = poll(pfd, k, 1000);
+        int sig = g_group_signal;
+        for (size_t i = 0; sig && i < n; i++)
+            if (gp[i].fd >= 0)
+                kill(gp[i].pid, sig == SIGPIPE ? SIGTERM : sig);
+        for (size_t j = 0; ready > 0 && j < k; j++) {
+            if (!(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            group_proc *c = &gp[map[j]];
+            tr_err te;
+            int t = tr_rowpipe_take(c->fd, rc->rep, &te);
+            if (t < 0)
+                say(rc, "tokenrig: pcscd %zu's slots: %s", c->group, te.msg);
+            if (t <= 0) {
+                close(c->fd);
+                c->fd = -1;
+                open--;
+            }
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        sigaction(sigs[i], &old[i], NULL);
+    signal(SIGPIPE, SIG_IGN); /* as after a batch: the verdicts still get printed, or EPIPE said */
+    return g_group_signal != 0;
+}
+
+/* Wait for the children. One that did not end by itself (killed, crashed)
+ * leaves its slots' tests without verdicts: an error row says why. */
+static void reap_groups(run_ctx *rc, const group_proc *gp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int st = 0;
+        while (waitpid(gp[i].pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(st))
+            continue;
+        char msg[200];
+        snprintf(msg, sizeof msg, "the process running the slots of pcscd %zu died (signal %d, %s)", gp[i].group,
+                 WTERMSIG(st), strsignal(WTERMSIG(st)));
+        for (size_t s = 0; s < rc->nslots; s++)
+            if (tr_vrig_slot_group(rc->rs->vrig, rc->slots[s].cfg->name) == (int)gp[i].group)
+                error_row(&rc->slots[s], "", "(pcscd group)", tr_code_name(TR_E_INTERNAL), msg);
+    }
+}
+
+/* A run whose slots sit behind several pcscds (a virtual rig of more than
+ * 16 slots). libpcsclite talks to one pcscd per process (it reads
+ * PCSCLITE_CSOCK_NAME once and keeps one reader cache), so each pcscd's
+ * slots run in a child process of their own, all at once, and send their
+ * report rows here (rowpipe.h), where they are written: one report
+ * directory, one verdict table, one exit status. The children wrote the
+ * journal: it is read again before it is compacted. */
+static int run_groups(run_ctx *rc, tr_run_result *res, tr_err *e)
+{
+    group_proc gp[TR_VRIG_MAX_GROUPS];
+    size_t n = 0;
+    if (start_groups(rc, gp, &n, e) < 0) { /* the groups started run; the others' slots say why not */
+        if (n == 0)
+            return -1;
+        for (size_t s = 0; s < rc->nslots; s++) {
+            bool started = false;
+            for (size_t i = 0; i < n; i++)
+                started |= tr_vrig_slot_group(rc->rs->vrig, rc->slots[s].cfg->name) == (int)gp[i].group;
+            if (!started)
+                not_run_rows(&rc->slots[s], 0, 0, tr_code_name(e->code), e->msg);
+        }
+    }
+    bool interrupted = pump_groups(rc, gp, n);
+    reap_groups(rc, gp, n);
+    tr_journal_close(rc->rs->journal);
+    rc->rs->journal = NULL;
+    tr_err je;
+    if (tr_rig_session_journal(rc->rs, &je) < 0) { /* then nothing to compact, nobody to list */
+        fprintf(stderr, "tokenrig: %s\n", je.msg);
+        finish_reports(rc, res);
+        res->interrupted = interrupted;
+        res->status = 2;
+        close_db(rc, res, false);
+        return 0;
+    }
+    end_batch(rc, res, interrupted);
+    close_db(rc, res, false); /* the children have ended: nobody writes rows any more */
     return 0;
 }
 
@@ -1327,6 +1698,7 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
     /* no token touched yet: a run that cannot write its rows stops here */
     if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
         goto out;
+    record_provenance(&rc);
     if (!o->script)
         say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
             o->nsuites, tr_reports_dir(rc.rep));
@@ -1362,39 +1734,108 @@ static int recover_one(slot_run *sr, FILE *out)
     return r;
 }
 
-int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
+int tr_rig_session_each_group(tr_rig_session *rs, int (*fn)(tr_rig_session *rs, int group, void *ud), void *ud,
+                              tr_err *e)
 {
+    size_t groups = rs->vrig ? tr_vrig_groups(rs->vrig) : 1;
+    if (groups < 2)
+        return fn(rs, -1, ud);
+    int sum = 0;
+    for (size_t g = 0; g < groups; g++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+            return tr_fail(e, TR_E_RIG, "fork for pcscd %zu: %m", g);
+        if (pid == 0) {
+            tr_err ce;
+            if (tr_vrig_use_group(rs->vrig, g, &ce) < 0) {
+                fprintf(stderr, "tokenrig: %s\n", ce.msg);
+                _exit(125);
+            }
+            int st = fn(rs, (int)g, ud);
+            fflush(NULL);
+            _exit(st < 0 ? 125 : st > 125 ? 125 : st);
+        }
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) == 125)
+            return tr_fail(e, TR_E_RIG, "the process for pcscd %zu's slots failed (status %d)", g, st);
+        sum += WEXITSTATUS(st);
+    }
+    return sum;
+}
+
+/* Is slot one of group's (-1: every slot)? */
+static bool in_group(const tr_rig_session *rs, const char *slot, int group)
+{
+    return group < 0 || (rs->vrig && tr_vrig_slot_group(rs->vrig, slot) == group);
+}
+
+typedef struct {
+    FILE *out;
+    tr_journal_entry *open;
+    size_t n;
+    tr_err err;     /* why the slots could not be prepared */
+} recover_job;
+
+/* The journaled tokens of group's slots: the number not restored. */
+static int recover_group(tr_rig_session *rs, int group, void *ud)
+{
+    recover_job *job = ud;
     tr_run_opts o = {.quiet = true};
     run_ctx rc;
-    if (init_run(&rc, rs, &o, e) < 0) {
-        free_run(&rc);
-        return -1;
+    tr_err e;
+    int failed = 0;
+    if (init_run(&rc, rs, &o, &e) < 0) {
+        if (group >= 0) /* a child: its caller cannot see e */
+            fprintf(stderr, "tokenrig: %s\n", e.msg);
+        job->err = e;
+        failed = -1;
     }
-    size_t n;
-    tr_journal_entry *open = tr_journal_open_entries(rs->journal, &n, e);
-    int failed = -1;
-    if (open) {
-        failed = 0;
-        fprintf(out, "journal %s: %zu token(s) left mid-way\n", tr_journal_path(rs->journal), n);
-        for (size_t k = 0; k < n; k++) {
-            slot_run *sr = NULL;
-            for (size_t i = 0; i < rc.nslots && !sr; i++)
-                if (!strcmp(rc.slots[i].cfg->name, open[k].slot))
-                    sr = &rc.slots[i];
-            if (!sr) {
-                fprintf(out, "  %-8s %-18s not restored: the rig has no such slot (the journal entry is kept)\n",
-                        open[k].slot, open[k].serial);
+    for (size_t k = 0; k < job->n && failed >= 0; k++) {
+        if (!in_group(rs, job->open[k].slot, group))
+            continue;
+        for (size_t i = 0; i < rc.nslots; i++)
+            if (!strcmp(rc.slots[i].cfg->name, job->open[k].slot) && recover_one(&rc.slots[i], job->out) != 1)
                 failed++;
-            } else if (recover_one(sr, out) != 1) {
-                failed++;
-            }
-        }
-        free(open);
-        if (tr_journal_compact(rs->journal, e) < 0)
-            failed = -1;
     }
     free_run(&rc);
     return failed;
+}
+
+int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
+{
+    if (tr_rig_session_journal(rs, e) < 0)
+        return -1;
+    size_t n;
+    tr_journal_entry *open = tr_journal_open_entries(rs->journal, &n, e);
+    if (!open)
+        return -1;
+    fprintf(out, "journal %s: %zu token(s) left mid-way\n", tr_journal_path(rs->journal), n);
+    int failed = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!tr_rig_find_slot(&rs->cfg, open[k].slot)) {
+            fprintf(out, "  %-8s %-18s not restored: the rig has no such slot (the journal entry is kept)\n",
+                    open[k].slot, open[k].serial);
+            failed++;
+        }
+    recover_job job = {.out = out, .open = open, .n = n};
+    tr_err_clear(&job.err);
+    int r = tr_rig_session_each_group(rs, recover_group, &job, e);
+    free(open);
+    if (r < 0 && job.err.code != TR_OK)
+        *e = job.err;
+    /* a group's child wrote the journal: read it again before compacting */
+    if (r >= 0 && rs->vrig && tr_vrig_groups(rs->vrig) > 1) {
+        tr_journal_close(rs->journal);
+        rs->journal = NULL;
+        if (tr_rig_session_journal(rs, e) < 0)
+            return -1;
+    }
+    if (r < 0 || tr_journal_compact(rs->journal, e) < 0)
+        return -1;
+    return failed + r;
 }
 
 /* ---- identify (tokenrig list) ------------------------------------------------------------------------------- */

@@ -71,7 +71,7 @@ typedef struct {
     /* the results database (db.h, dbrun.h): NULL writes none */
     const char *db;
     const char *batch;          /* NULL: the manifest's batch column, else its file name, else the run id */
-    const char *command_line;   /* as the user typed it, for the run's row */
+    const char *command_line;   /* as the user typed it (PINs masked), for the run's row and the provenance */
 } tr_run_opts;
 
 typedef struct {
@@ -98,6 +98,16 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
  * brought back to its factory PINs (out gets one line per token). Returns
  * the number of tokens that could not be restored, -1 on error. */
 int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e);
+
+/* fn for each pcscd of the session's rig, one after the other: a virtual
+ * rig of more than 16 slots has several, and a process talks to one, so
+ * then each runs in a child process of its own that talks to group's
+ * (tr_vrig_use_group) and ends with fn's return value (0..124) as its exit
+ * status. One pcscd (any other rig): fn(rs, -1, ud) here. fn works on the
+ * slots of its group (tr_vrig_slot_group), every slot for -1. Returns the
+ * sum of fn's values, -1 with e when a child failed to run. */
+int tr_rig_session_each_group(tr_rig_session *rs, int (*fn)(tr_rig_session *rs, int group, void *ud), void *ud,
+                              tr_err *e);
 
 /* suites/lib/identify.tsuite on one slot's token with the slot's profile;
  * out gets its log line ("serial ... role ... algorithm ..."). */

@@ -43,7 +43,7 @@ static const struct {
 const char *const TR_SKF_STMT_OUTPUTS[] = {
     "SAR", "SAR_CODE", "SKF_MAX", "SKF_REMAIN", "SKF_DEFAULT", "SKF_RETRY", "SKF_STATE", "SKF_TYPE", "SKF_SIZE",
     "SKF_READ", "SKF_WRITE", "SKF_EVENT", "SKF_OUT", "SKF_OUTLEN", "SKF_LIST", "SKF_COUNT", "SKF_NAME",
-    "SKF_SERIAL", "SKF_LABEL", "SKF_MANUFACTURER", "SKF_ISSUER", "SKF_ASYM_CAP", NULL};
+    "SKF_SERIAL", "SKF_LABEL", "SKF_MANUFACTURER", "SKF_ISSUER", "SKF_ASYM_CAP", "SKF_FIRMWARE", NULL};
 
 static const char *number_var(const char *out, size_t n)
 {
@@ -100,9 +100,12 @@ static int devinfo_results(const uint8_t *p, size_t n, tr_skf_setter set, void *
     tr_skf_devinfo di;
     tr_err e;
     if (tr_skf_devinfo_parse(p, n, &di, &e) < 0)
-        return set(ud, "SKF_SERIAL", "");
+        return set(ud, "SKF_SERIAL", "") < 0 ? -1 : set(ud, "SKF_FIRMWARE", "");
+    char fw[24];
+    snprintf(fw, sizeof fw, "%u.%u", di.fw_version[0], di.fw_version[1]);
     const char *kv[][2] = {{"SKF_SERIAL", di.serial}, {"SKF_LABEL", di.label},
-                           {"SKF_MANUFACTURER", di.manufacturer}, {"SKF_ISSUER", di.issuer}};
+                           {"SKF_MANUFACTURER", di.manufacturer}, {"SKF_ISSUER", di.issuer},
+                           {"SKF_FIRMWARE", fw}};
     for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
         if (set(ud, kv[k][0], kv[k][1]) < 0)
             return -1;

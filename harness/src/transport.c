@@ -3,6 +3,7 @@
 #include <PCSC/winscard.h>
 #include <PCSC/reader.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,10 +76,45 @@ const char *tr_pcsc_explain(long rv)
     }
 }
 
+/* The pcscd this process talks to. libpcsclite reads PCSCLITE_CSOCK_NAME
+ * once, at its first context, and keeps one reader-state cache for the
+ * whole process: a process talks to one pcscd. g_bound says that moment has
+ * come, g_socket which daemon it was ("" the default one). */
+static pthread_mutex_t g_socket_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool g_bound;
+static char g_socket[256];
+
+static void bind_socket(void)
+{
+    pthread_mutex_lock(&g_socket_mu);
+    if (!g_bound) {
+        const char *env = getenv("PCSCLITE_CSOCK_NAME");
+        tr_strlcpy(g_socket, env ? env : "", sizeof g_socket);
+        g_bound = true;
+    }
+    pthread_mutex_unlock(&g_socket_mu);
+}
+
+int tr_pcsc_use_socket(const char *path, tr_err *e)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g_socket_mu);
+    if (!g_bound) {
+        if (setenv("PCSCLITE_CSOCK_NAME", path, 1) < 0)
+            rc = tr_fail(e, TR_E_NOMEM, "setenv PCSCLITE_CSOCK_NAME: out of memory");
+    } else if (strcmp(g_socket, path)) {
+        rc = tr_fail(e, TR_E_RIG, "this process already talks to the pcscd at %s: it cannot reach the one at %s "
+                     "too (libpcsclite serves one pcscd per process)", g_socket[0] ? g_socket : "(default)", path);
+    }
+    pthread_mutex_unlock(&g_socket_mu);
+    return rc;
+}
+
 /* Is pcscd still there? A fresh context answers that without touching the
  * caller's (which a dead daemon leaves invalid). */
 static bool service_alive(void)
 {
+    bind_socket();
     SCARDCONTEXT ctx;
     /* any failure counts: a daemon that is dying may still accept the
      * connection and then fail the request (SCARD_F_COMM_ERROR) */
@@ -127,6 +163,7 @@ int tr_pcsc_open(tr_pcsc **out, tr_err *e)
     if (!p)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     p->gen = atomic_load(&g_service_gen);
+    bind_socket();
     LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &p->ctx);
     if (rv != SCARD_S_SUCCESS) {
         free(p);

@@ -23,6 +23,12 @@ typedef struct tr_pcsc tr_pcsc;
 typedef struct tr_card tr_card;
 
 int tr_pcsc_open(tr_pcsc **out, tr_err *e);
+/* Talk to the pcscd at path (PCSCLITE_CSOCK_NAME). libpcsclite reads that
+ * once per process, at the first context, and keeps one reader cache per
+ * process: a process talks to one pcscd. Before the first context this
+ * sets it (children exec'd later inherit it too); after, it is 0 for the
+ * same socket and -1 (TR_E_RIG) for another one. */
+int tr_pcsc_use_socket(const char *path, tr_err *e);
 /* pcscd was restarted: contexts opened before fail from now on with
  * TR_E_SERVICE (their daemon is gone), whatever code the call returns. */
 void tr_pcsc_service_restarted(void);

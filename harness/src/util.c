@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int tr_hex_digit(int c)
@@ -177,4 +178,24 @@ char *tr_trim(char *s)
 double tr_ms_since(uint64_t t0_ns)
 {
     return (double)(tr_now_ns() - t0_ns) / 1e6;
+}
+
+bool tr_var_is_pin(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 3 && strcasecmp(name + n - 3, "PIN") == 0;
+}
+
+void tr_shell_quote(const char *a, char *out, size_t cap)
+{
+    static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,/:@%";
+    if (*a && strspn(a, plain) == strlen(a)) {
+        snprintf(out, cap, "%s", a);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, cap, "'");
+    for (const char *p = a; *p && n < cap; p++)
+        n += *p == '\'' ? (size_t)snprintf(out + n, cap - n, "'\\''") : (size_t)snprintf(out + n, cap - n, "%c", *p);
+    if (n < cap)
+        snprintf(out + n, cap - n, "'");
 }

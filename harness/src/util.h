@@ -60,4 +60,15 @@ bool tr_count_may_be(const tr_count *c, long long n);
 /* Trim leading/trailing whitespace in place; returns s. */
 char *tr_trim(char *s);
 
+/* arg as a POSIX shell reads it back: bare when it holds only characters
+ * no shell treats specially, else in single quotes. out always terminated. */
+void tr_shell_quote(const char *arg, char *out, size_t cap);
+
+/* Does a variable of this name hold a PIN (its name ends in PIN, any case:
+ * DEFAULT_PIN, SO_PIN, OP_NEW_PIN, WRONG_SO_PIN)? Its value is never shown:
+ * trace rows and messages (interp.c), provenance and the command line
+ * recorded in it (provenance.c) say <pin>. Names that merely describe a PIN
+ * (PIN_MAX_TRIES, USER_PIN_REF) are not secrets. */
+bool tr_var_is_pin(const char *name);
+
 #endif

@@ -23,6 +23,8 @@
 
 #define VPCD_DRIVER "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 #define CONTROL_TIMEOUT_MS 5000
+/* one vpcd reader.conf entry serves two slots */
+#define ENTRY_SLOTS 2
 
 typedef struct {
     char name[TR_NAME_MAX];
@@ -30,13 +32,21 @@ typedef struct {
     char control[TR_PATH_MAX];
     pid_t pid;
     unsigned port;
+    unsigned group;             /* the pcscd that serves its reader */
 } vslot;
+
+/* One private pcscd and the readers it serves (at most TR_VRIG_GROUP_SLOTS). */
+typedef struct {
+    char socket[TR_PATH_MAX];
+    pid_t pid;
+} vgroup;
 
 struct tr_vrig {
     char dir[TR_PATH_MAX];
     char nv[TR_PATH_MAX];       /* where tokens keep keys, certificates, PIN state */
-    char socket[TR_PATH_MAX];
-    pid_t pcscd_pid;
+    vgroup groups[TR_VRIG_MAX_GROUPS]; /* [0] is the rig's socket and pcscd_pid */
+    size_t ngroups;
+    int active;                 /* the group this process talks to (tr_vrig_use_group), -1 none */
     pid_t owner_pid;            /* the process whose rig this is; 0 = brought up by `rig up` */
     unsigned long long owner_start; /* its start time (guards against PID reuse) */
     vslot *slots;
@@ -225,10 +235,13 @@ static int write_state(const tr_vrig *v, tr_err *e)
         return tr_fail(e, TR_E_RIG, "%s: %m", tmp);
     fprintf(f, "; written by tokenrig rig up; read by tokenrig to find this rig\n");
     fprintf(f, "[rig]\ndir = %s\nnv_dir = %s\nsocket = %s\npcscd_pid = %d\nowner_pid = %d\nowner_start = %llu\n",
-            v->dir, v->nv, v->socket, (int)v->pcscd_pid, (int)v->owner_pid, v->owner_start);
+            v->dir, v->nv, v->groups[0].socket, (int)v->groups[0].pid, (int)v->owner_pid, v->owner_start);
+    /* a rig of more than 16 slots: the other pcscds (the first is the rig's) */
+    for (size_t g = 1; g < v->ngroups; g++)
+        fprintf(f, "[pcscd %zu]\nsocket = %s\npid = %d\n", g, v->groups[g].socket, (int)v->groups[g].pid);
     for (size_t i = 0; i < v->nslots; i++)
-        fprintf(f, "[slot %s]\nreader = %s\ncontrol = %s\npid = %d\nport = %u\n", v->slots[i].name,
-                v->slots[i].reader, v->slots[i].control, (int)v->slots[i].pid, v->slots[i].port);
+        fprintf(f, "[slot %s]\nreader = %s\ncontrol = %s\npid = %d\nport = %u\npcscd = %u\n", v->slots[i].name,
+                v->slots[i].reader, v->slots[i].control, (int)v->slots[i].pid, v->slots[i].port, v->slots[i].group);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return tr_fail(e, TR_E_RIG, "%s: %m", path);
     char envp[TR_PATH_MAX + 16];
@@ -236,7 +249,10 @@ static int write_state(const tr_vrig *v, tr_err *e)
     f = fopen(envp, "w");
     if (!f)
         return tr_fail(e, TR_E_RIG, "%s: %m", envp);
-    fprintf(f, "PCSCLITE_CSOCK_NAME=%s\nTOKENRIG_VRIG_DIR=%s\n", v->socket, v->dir);
+    char qs[2 * TR_PATH_MAX], qd[2 * TR_PATH_MAX];
+    tr_shell_quote(v->groups[0].socket, qs, sizeof qs);
+    tr_shell_quote(v->dir, qd, sizeof qd);
+    fprintf(f, "export PCSCLITE_CSOCK_NAME=%s\nexport TOKENRIG_VRIG_DIR=%s\n", qs, qd);
     fclose(f);
     return 0;
 }
@@ -256,14 +272,31 @@ static vslot *add_slot(tr_vrig *v, const char *name)
     return s;
 }
 
+/* [pcscd N] of the state file: the rig's N-th pcscd (N >= 1). */
+static int state_group_key(tr_vrig *v, const char *section, const char *name, const char *value)
+{
+    unsigned long g = strtoul(section + 6, NULL, 10);
+    if (g == 0 || g >= TR_VRIG_MAX_GROUPS)
+        return 0;
+    if (g >= v->ngroups)
+        v->ngroups = g + 1;
+    if (!strcmp(name, "socket"))
+        tr_strlcpy(v->groups[g].socket, value, sizeof v->groups[g].socket);
+    else if (!strcmp(name, "pid"))
+        v->groups[g].pid = (pid_t)atoi(value);
+    return 1;
+}
+
 static int state_key(void *user, const char *section, const char *name, const char *value)
 {
     tr_vrig *v = user;
+    if (!strncmp(section, "pcscd ", 6))
+        return state_group_key(v, section, name, value);
     if (!strcmp(section, "rig")) {
         if (!strcmp(name, "socket"))
-            tr_strlcpy(v->socket, value, sizeof v->socket);
+            tr_strlcpy(v->groups[0].socket, value, sizeof v->groups[0].socket);
         else if (!strcmp(name, "pcscd_pid"))
-            v->pcscd_pid = (pid_t)atoi(value);
+            v->groups[0].pid = (pid_t)atoi(value);
         else if (!strcmp(name, "owner_pid"))
             v->owner_pid = (pid_t)atoi(value);
         else if (!strcmp(name, "owner_start"))
@@ -285,6 +318,8 @@ static int state_key(void *user, const char *section, const char *name, const ch
         s->pid = (pid_t)atoi(value);
     else if (!strcmp(name, "port"))
         s->port = (unsigned)atoi(value);
+    else if (!strcmp(name, "pcscd") && strtoul(value, NULL, 10) < TR_VRIG_MAX_GROUPS)
+        s->group = (unsigned)strtoul(value, NULL, 10);
     return 1;
 }
 
@@ -340,25 +375,44 @@ static int copy_file(const char *from, const char *to, tr_err *e)
     return rc;
 }
 
-/* One reader.conf entry (two slots) per private copy of the vpcd driver. */
+/* Where group g's pcscd keeps what (kind: "run", "conf", "pcscd.log"):
+ * the first group's are the rig's run/, conf/, pcscd.log (as before there
+ * were groups); group g's run-g/, conf-g/, pcscd-g.log. */
+static void group_path(const tr_vrig *v, size_t g, const char *kind, char *out, size_t cap)
+{
+    if (g == 0)
+        snprintf(out, cap, "%s/%s", v->dir, kind);
+    else if (!strcmp(kind, "pcscd.log"))
+        snprintf(out, cap, "%s/pcscd-%zu.log", v->dir, g);
+    else
+        snprintf(out, cap, "%s/%s-%zu", v->dir, kind, g);
+}
+
+/* One reader.conf entry (two slots) per private copy of the vpcd driver,
+ * in the conf directory of the group whose pcscd serves the two slots
+ * (slots 1-16 the first pcscd, 17-32 the second, ...). */
 static int write_reader_conf(tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
 {
-    char conf[TR_PATH_MAX + 16];
-    snprintf(conf, sizeof conf, "%s/conf", v->dir);
-    if (mkdirs(conf, e) < 0)
-        return -1;
-    size_t entries = (v->nslots + 1) / 2;
+    for (size_t g = 0; g < v->ngroups; g++) {
+        char conf[TR_PATH_MAX + 16];
+        group_path(v, g, "conf", conf, sizeof conf);
+        if (mkdirs(conf, e) < 0)
+            return -1;
+    }
+    size_t entries = (v->nslots + ENTRY_SLOTS - 1) / ENTRY_SLOTS;
     unsigned last = 0;
     for (size_t k = 0; k < entries; k++) {
         unsigned port = 0;
         if (pick_port_pair(&port, last, e) < 0)
             return -1;
         last = port + 2;
-        char drv[TR_PATH_MAX + 32], entry[TR_PATH_MAX + 32], friendly[96];
+        size_t g = k * ENTRY_SLOTS / TR_VRIG_GROUP_SLOTS;
+        char drv[TR_PATH_MAX + 32], conf[TR_PATH_MAX + 16], entry[TR_PATH_MAX + 64], friendly[96];
         snprintf(drv, sizeof drv, "%s/libifdvpcd-%zu.so", v->dir, k);
         if (copy_file(VPCD_DRIVER, drv, e) < 0)
             return -1;
         snprintf(friendly, sizeof friendly, "tokenrig %s %zu", rig->name, k);
+        group_path(v, g, "conf", conf, sizeof conf);
         snprintf(entry, sizeof entry, "%s/vpcd-%zu", conf, k);
         FILE *f = fopen(entry, "w");
         if (!f)
@@ -366,26 +420,28 @@ static int write_reader_conf(tr_vrig *v, const tr_rig_cfg *rig, tr_err *e)
         fprintf(f, "FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:0x%04X\nLIBPATH %s\nCHANNELID 0x%04X\n",
                 friendly, port, drv, port);
         fclose(f);
-        for (size_t j = 0; j < 2 && 2 * k + j < v->nslots; j++) {
-            vslot *s = &v->slots[2 * k + j];
+        for (size_t j = 0; j < ENTRY_SLOTS && ENTRY_SLOTS * k + j < v->nslots; j++) {
+            vslot *s = &v->slots[ENTRY_SLOTS * k + j];
             s->port = port + (unsigned)j;
+            s->group = (unsigned)g;
             snprintf(s->reader, sizeof s->reader, "%s 00 %02zu", friendly, j);
         }
     }
     return 0;
 }
 
-/* pcscd in its own mount namespace with our directory over /run/pcscd: it
- * binds its socket there, and nobody else's pcscd is disturbed. */
-static int start_pcscd(tr_vrig *v, tr_err *e)
+/* Group g's pcscd in its own mount namespace with the group's run
+ * directory over /run/pcscd: it binds its socket there, and nobody else's
+ * pcscd is disturbed. */
+static int start_pcscd(tr_vrig *v, size_t g, tr_err *e)
 {
     char rundir[TR_PATH_MAX + 16], conf[TR_PATH_MAX + 16], log[TR_PATH_MAX + 16];
-    snprintf(rundir, sizeof rundir, "%s/run", v->dir);
-    snprintf(conf, sizeof conf, "%s/conf", v->dir);
-    snprintf(log, sizeof log, "%s/pcscd.log", v->dir);
+    group_path(v, g, "run", rundir, sizeof rundir);
+    group_path(v, g, "conf", conf, sizeof conf);
+    group_path(v, g, "pcscd.log", log, sizeof log);
     if (mkdirs(rundir, e) < 0)
         return -1;
-    snprintf(v->socket, sizeof v->socket, "%s/pcscd.comm", rundir);
+    snprintf(v->groups[g].socket, sizeof v->groups[g].socket, "%s/pcscd.comm", rundir);
     static const char script[] =
         "mount --make-rprivate / 2>/dev/null;"
         "if [ -d /run/pcscd ]; then mount --bind \"$1\" /run/pcscd || exit 97;"
@@ -403,22 +459,25 @@ static int start_pcscd(tr_vrig *v, tr_err *e)
     argv[i++] = rundir;
     argv[i++] = conf;
     argv[i] = NULL;
-    v->pcscd_pid = spawn(argv, log, e);
-    return v->pcscd_pid < 0 ? -1 : 0;
+    v->groups[g].pid = spawn(argv, log, e);
+    return v->groups[g].pid < 0 ? -1 : 0;
 }
 
-static int wait_pcscd(tr_vrig *v, unsigned timeout_ms, tr_err *e)
+static int wait_pcscd(tr_vrig *v, size_t g, unsigned timeout_ms, tr_err *e)
 {
     /* The daemon's socket appearing has no PC/SC event to wait on: poll the
      * file (bounded), then the first context proves pcscd answers. */
     uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
     struct stat st;
-    while (stat(v->socket, &st) != 0) {
-        if (!child_alive(v->pcscd_pid))
-            return tr_fail(e, TR_E_RIG, "the private pcscd exited at start; see %s/pcscd.log "
-                           "(as a non-root user, user namespaces must be enabled)", v->dir);
+    char log[TR_PATH_MAX + 16];
+    group_path(v, g, "pcscd.log", log, sizeof log);
+    while (stat(v->groups[g].socket, &st) != 0) {
+        if (!child_alive(v->groups[g].pid))
+            return tr_fail(e, TR_E_RIG, "the private pcscd exited at start; see %s "
+                           "(as a non-root user, user namespaces must be enabled)", log);
         if (tr_now_ns() > deadline)
-            return tr_fail(e, TR_E_RIG, "the private pcscd did not create %s within %u ms", v->socket, timeout_ms);
+            return tr_fail(e, TR_E_RIG, "the private pcscd did not create %s within %u ms", v->groups[g].socket,
+                           timeout_ms);
         tr_sleep_ms(10);
     }
     return 0;
@@ -682,9 +741,20 @@ static bool slot_expects_card(const tr_slot_cfg *s)
     return !strstr(s->vt.faults, "flaky-power=1");
 }
 
-/* Every slot's reader present (and, when cards, its token too). */
-static int wait_slots(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bool cards, tr_err *e)
+static unsigned ms_left(uint64_t deadline)
 {
+    uint64_t now = tr_now_ns();
+    return now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
+}
+
+/* Every reader of group g's slots present (and, when cards, its token
+ * too), asked of that group's pcscd: this process must talk to it
+ * (tr_pcsc_use_socket: a process talks to one pcscd). */
+static int wait_group(const tr_vrig *v, const tr_rig_cfg *rig, size_t g, unsigned timeout_ms, bool cards,
+                      tr_err *e)
+{
+    if (tr_pcsc_use_socket(v->groups[g].socket, e) < 0)
+        return -1;
     tr_pcsc *p;
     uint64_t deadline = tr_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) { /* pcscd may need a moment between creating its socket and answering */
@@ -700,15 +770,12 @@ static int wait_slots(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bo
     }
     int rc = 0;
     for (size_t i = 0; i < v->nslots && rc == 0; i++) {
-        uint64_t now = tr_now_ns();
-        unsigned left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
+        if (v->slots[i].group != g)
+            continue;
         char found[256];
-        rc = tr_pcsc_wait_reader(p, v->slots[i].reader, true, left, found, sizeof found, e);
-        if (rc == 0 && cards && slot_expects_card(&rig->slots[i])) {
-            now = tr_now_ns();
-            left = now >= deadline ? 0 : (unsigned)((deadline - now) / 1000000u);
-            rc = tr_pcsc_wait_card(p, v->slots[i].reader, true, left, e);
-        }
+        rc = tr_pcsc_wait_reader(p, v->slots[i].reader, true, ms_left(deadline), found, sizeof found, e);
+        if (rc == 0 && cards && slot_expects_card(&rig->slots[i]))
+            rc = tr_pcsc_wait_card(p, v->slots[i].reader, true, ms_left(deadline), e);
         if (rc < 0)
             tr_err_prefix(e, "slot %s (token log: %s/%s.vtoken.log)", v->slots[i].name, v->dir, v->slots[i].name);
     }
@@ -716,64 +783,159 @@ static int wait_slots(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bo
     return rc;
 }
 
+/* wait_group of every group, each in a child process of its own (a
+ * process talks to one pcscd), all at once. The first failure is e. */
+static int wait_groups_apart(const tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bool cards, tr_err *e)
+{
+    pid_t pid[TR_VRIG_MAX_GROUPS];
+    int fd[TR_VRIG_MAX_GROUPS];
+    fflush(NULL);
+    for (size_t g = 0; g < v->ngroups; g++) {
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0 || (pid[g] = fork()) < 0) {
+            for (size_t k = 0; k < g; k++) /* those started end with their wait */
+                waitpid(pid[k], NULL, 0), close(fd[k]);
+            return tr_fail(e, TR_E_RIG, "waiting for the rig's pcscd %zu: %m", g);
+        }
+        if (pid[g] == 0) {
+            close(pfd[0]);
+            tr_err ce;
+            tr_err_clear(&ce);
+            int rc = wait_group(v, rig, g, timeout_ms, cards, &ce);
+            if (rc < 0 && write(pfd[1], &ce, sizeof ce) != (ssize_t)sizeof ce)
+                _exit(2);
+            _exit(rc < 0);
+        }
+        close(pfd[1]);
+        fd[g] = pfd[0];
+    }
+    int rc = 0;
+    for (size_t g = 0; g < v->ngroups; g++) {
+        tr_err ce;
+        int st = 0;
+        ssize_t n = read(fd[g], &ce, sizeof ce);
+        while (waitpid(pid[g], &st, 0) < 0 && errno == EINTR)
+            ;
+        close(fd[g]);
+        if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st))) {
+            rc = -1;
+            if (n == (ssize_t)sizeof ce)
+                *e = ce;
+            else
+                tr_fail(e, TR_E_RIG, "waiting for the readers of pcscd %zu failed (status %d)", g, st);
+        }
+    }
+    return rc;
+}
+
+/* Every slot's reader present (and, when cards, its token too): of the
+ * group this process talks to, or of every group. */
+static int wait_slots(const tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, bool cards, tr_err *e)
+{
+    if (v->active >= 0)
+        return wait_group(v, rig, (size_t)v->active, timeout_ms, cards, e);
+    if (v->ngroups == 1)
+        return wait_group(v, rig, 0, timeout_ms, cards, e);
+    return wait_groups_apart(v, rig, timeout_ms, cards, e);
+}
+
+/* Stop what an up that failed started (by PID). The directory stays: the
+ * logs named in the error message are the way to find out what went wrong. */
+static void stop_started(tr_vrig *v)
+{
+    for (size_t i = 0; i < v->nslots; i++)
+        stop_pid(v->slots[i].pid, "vtoken");
+    for (size_t g = 0; g < v->ngroups; g++)
+        stop_pid(v->groups[g].pid, "pcscd");
+}
+
+/* A rig already up in dir is refused; one left by a dead process is taken
+ * down (saying so). */
+static int clear_dir(const tr_rig_cfg *rig, const char *dir, tr_err *e)
+{
+    char state[TR_PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.ini", dir);
+    if (access(state, F_OK) != 0)
+        return 0;
+    tr_vrig *old = NULL;
+    tr_err ignored;
+    char why[256];
+    if (tr_vrig_attach(dir, &old, &ignored) == 0 && !tr_vrig_stale(old, why, sizeof why)) {
+        tr_vrig_free(old);
+        return tr_fail(e, TR_E_RIG, "a virtual rig is already up in %s (tokenrig rig down --rig %s)", dir,
+                       rig->path);
+    }
+    if (!old)
+        snprintf(why, sizeof why, "its pcscd is gone");
+    tr_vrig_free(old);
+    fprintf(stderr, "tokenrig: the virtual rig in %s was left by a dead process (%s): taking it down\n", dir, why);
+    tr_vrig_reap(dir);
+    return 0;
+}
+
+static tr_vrig *vrig_new(const tr_rig_cfg *rig, const char *dir, tr_err *e)
+{
+    tr_vrig *v = calloc(1, sizeof *v);
+    if (v && !(v->slots = calloc(rig->nslots ? rig->nslots : 1, sizeof *v->slots))) {
+        free(v);
+        v = NULL;
+    }
+    if (!v) {
+        tr_fail(e, TR_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    tr_strlcpy(v->dir, dir, sizeof v->dir);
+    tr_strlcpy(v->nv, rig->nv_dir, sizeof v->nv);
+    v->active = -1;
+    v->nslots = rig->nslots;
+    /* one pcscd serves at most 16 readers (PCSCLITE_MAX_READERS_CONTEXTS) */
+    v->ngroups = (rig->nslots + TR_VRIG_GROUP_SLOTS - 1) / TR_VRIG_GROUP_SLOTS;
+    if (v->ngroups == 0)
+        v->ngroups = 1;
+    for (size_t i = 0; i < rig->nslots; i++)
+        tr_strlcpy(v->slots[i].name, rig->slots[i].name, sizeof v->slots[i].name);
+    return v;
+}
+
+/* reader.conf, every group's pcscd, until each has its readers. From
+ * choosing free ports until vpcd has bound them another rig coming up on
+ * this machine could choose the same ones: one at a time. */
+static int start_daemons(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)
+{
+    int lock = ports_lock(e);
+    if (lock < 0)
+        return -1;
+    int rc = write_reader_conf(v, rig, e);
+    for (size_t g = 0; g < v->ngroups && rc == 0; g++)
+        rc = start_pcscd(v, g, e);
+    if (rc == 0)
+        rc = write_state(v, e);
+    for (size_t g = 0; g < v->ngroups && rc == 0; g++)
+        rc = wait_pcscd(v, g, timeout_ms, e);
+    if (rc == 0)
+        rc = wait_slots(v, rig, timeout_ms, false, e);
+    close(lock);
+    return rc;
+}
+
 int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_vrig **out, tr_err *e)
 {
     if (!tr_rig_is_virtual(rig))
         return tr_fail(e, TR_E_RIG, "%s: only rigs whose slots are all virtual can be brought up", rig->path);
-    /* pcscd serves at most 16 readers (PCSCLITE_MAX_READERS_CONTEXTS) */
-    if (rig->nslots > 16)
-        return tr_fail(e, TR_E_CONFIG, "%s: %zu virtual slots, but one pcscd serves at most 16 readers: "
-                       "split the batch into rig files of 16 and run them at once", rig->path, rig->nslots);
+    if (rig->nslots > TR_VRIG_GROUP_SLOTS * TR_VRIG_MAX_GROUPS)
+        return tr_fail(e, TR_E_CONFIG, "%s: %zu virtual slots, at most %d (%d pcscds of %d readers)", rig->path,
+                       rig->nslots, TR_VRIG_GROUP_SLOTS * TR_VRIG_MAX_GROUPS, TR_VRIG_MAX_GROUPS,
+                       TR_VRIG_GROUP_SLOTS);
     if (strlen(dir) > 60)
         return tr_fail(e, TR_E_RIG, "rig directory '%s' is too long: UNIX socket paths inside it must stay "
                        "under 108 bytes (use a shorter TOKENRIG_VRIG_DIR)", dir);
-    char state[TR_PATH_MAX + 16];
-    snprintf(state, sizeof state, "%s/state.ini", dir);
-    tr_vrig *old = NULL;
-    tr_err ignored;
-    if (access(state, F_OK) == 0) {
-        char why[256];
-        if (tr_vrig_attach(dir, &old, &ignored) == 0 && !tr_vrig_stale(old, why, sizeof why)) {
-            tr_vrig_free(old);
-            return tr_fail(e, TR_E_RIG, "a virtual rig is already up in %s (tokenrig rig down --rig %s)",
-                           dir, rig->path);
-        }
-        if (!old)
-            snprintf(why, sizeof why, "its pcscd is gone");
-        tr_vrig_free(old);
-        fprintf(stderr, "tokenrig: the virtual rig in %s was left by a dead process (%s): taking it down\n", dir, why);
-        tr_vrig_reap(dir);
-    }
-    tr_vrig *v = calloc(1, sizeof *v);
+    if (clear_dir(rig, dir, e) < 0)
+        return -1;
+    tr_vrig *v = vrig_new(rig, dir, e);
     if (!v)
-        return tr_fail(e, TR_E_NOMEM, "out of memory");
-    tr_strlcpy(v->dir, dir, sizeof v->dir);
-    tr_strlcpy(v->nv, rig->nv_dir, sizeof v->nv);
-    v->slots = calloc(rig->nslots, sizeof *v->slots);
-    if (!v->slots) {
-        free(v);
-        return tr_fail(e, TR_E_NOMEM, "out of memory");
-    }
-    v->nslots = rig->nslots;
-    for (size_t i = 0; i < rig->nslots; i++)
-        tr_strlcpy(v->slots[i].name, rig->slots[i].name, sizeof v->slots[i].name);
-    if (mkdirs(dir, e) < 0 || (v->nv[0] && mkdirs(v->nv, e) < 0) || make_pki(v, rig, e) < 0)
-        goto fail;
-    /* From choosing free ports until vpcd has bound them, another rig coming
-     * up on this machine could choose the same ones: one at a time. */
-    int lock = ports_lock(e);
-    if (lock < 0)
-        goto fail;
-    int rc = write_reader_conf(v, rig, e) < 0 || start_pcscd(v, e) < 0 || write_state(v, e) < 0 ||
-                     wait_pcscd(v, timeout_ms, e) < 0
-                 ? -1
-                 : 0;
-    if (rc == 0) {
-        setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
-        rc = wait_slots(v, rig, timeout_ms, false, e);
-    }
-    close(lock);
-    if (rc < 0)
+        return -1;
+    if (mkdirs(dir, e) < 0 || (v->nv[0] && mkdirs(v->nv, e) < 0) || make_pki(v, rig, e) < 0 ||
+        start_daemons(v, rig, timeout_ms, e) < 0)
         goto fail;
     for (size_t i = 0; i < rig->nslots; i++)
         if (start_token(v, &rig->slots[i], &v->slots[i], e) < 0)
@@ -783,34 +945,48 @@ int tr_vrig_up(const tr_rig_cfg *rig, const char *dir, unsigned timeout_ms, tr_v
     *out = v;
     return 0;
 fail:
-    /* stop what we started but keep the directory: the logs named in the
-     * error message are the way to find out what went wrong */
-    for (size_t i = 0; i < v->nslots; i++)
-        stop_pid(v->slots[i].pid, "vtoken");
-    stop_pid(v->pcscd_pid, "pcscd");
+    stop_started(v);
+    char state[TR_PATH_MAX + 16];
+    snprintf(state, sizeof state, "%s/state.ini", dir);
     unlink(state);
     tr_vrig_free(v);
     return -1;
 }
 
-int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e)
+/* What the state file in dir recorded (even partly); NULL on no memory. */
+static tr_vrig *read_state(const char *dir, int *rc)
 {
     tr_vrig *v = calloc(1, sizeof *v);
     if (!v)
-        return tr_fail(e, TR_E_NOMEM, "out of memory");
+        return NULL;
     tr_strlcpy(v->dir, dir, sizeof v->dir);
+    v->active = -1;
+    v->ngroups = 1; /* [pcscd N] sections add the others */
     char state[TR_PATH_MAX + 16];
     snprintf(state, sizeof state, "%s/state.ini", dir);
-    int rc = ini_parse(state, state_key, v);
-    if (rc != 0 || !v->socket[0]) {
+    *rc = ini_parse(state, state_key, v);
+    return v;
+}
+
+int tr_vrig_attach(const char *dir, tr_vrig **out, tr_err *e)
+{
+    int rc;
+    tr_vrig *v = read_state(dir, &rc);
+    if (!v)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    if (rc != 0 || !v->groups[0].socket[0]) {
         tr_vrig_free(v);
         return tr_fail(e, TR_E_RIG, "no virtual rig in %s (bring one up: tokenrig rig up --rig FILE)", dir);
     }
-    if (!pid_is_ours(v->pcscd_pid, "pcscd")) {
+    if (!pid_is_ours(v->groups[0].pid, "pcscd")) {
         tr_vrig_free(v);
         return tr_fail(e, TR_E_RIG, "the virtual rig in %s is down (its pcscd is gone)", dir);
     }
-    setenv("PCSCLITE_CSOCK_NAME", v->socket, 1);
+    /* one pcscd: this process talks to it (a process that already talks to
+     * another fails when it reaches for a reader, saying so) */
+    tr_err ignored;
+    if (v->ngroups == 1)
+        tr_pcsc_use_socket(v->groups[0].socket, &ignored);
     *out = v;
     return 0;
 }
@@ -822,7 +998,8 @@ int tr_vrig_stop(const tr_vrig *v, tr_err *e)
         return 0;
     for (size_t i = 0; i < v->nslots; i++)
         stop_pid(v->slots[i].pid, "vtoken");
-    stop_pid(v->pcscd_pid, "pcscd");
+    for (size_t g = 0; g < v->ngroups; g++)
+        stop_pid(v->groups[g].pid, "pcscd");
     if (v->dir[0])
         nftw(v->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
@@ -844,7 +1021,10 @@ void tr_vrig_free(tr_vrig *v)
 }
 
 const char *tr_vrig_dir(const tr_vrig *v) { return v->dir; }
-const char *tr_vrig_socket(const tr_vrig *v) { return v->socket; }
+const char *tr_vrig_socket(const tr_vrig *v) { return v->groups[0].socket; }
+size_t tr_vrig_groups(const tr_vrig *v) { return v->ngroups; }
+const char *tr_vrig_group_socket(const tr_vrig *v, size_t g) { return g < v->ngroups ? v->groups[g].socket : NULL; }
+pid_t tr_vrig_group_pcscd(const tr_vrig *v, size_t g) { return g < v->ngroups ? v->groups[g].pid : -1; }
 
 static const vslot *find_vslot(const tr_vrig *v, const char *slot)
 {
@@ -864,6 +1044,30 @@ pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot)
 {
     const vslot *s = find_vslot(v, slot);
     return s ? s->pid : -1;
+}
+
+int tr_vrig_slot_group(const tr_vrig *v, const char *slot)
+{
+    const vslot *s = find_vslot(v, slot);
+    return s ? (int)s->group : -1;
+}
+
+int tr_vrig_use_group(tr_vrig *v, size_t g, tr_err *e)
+{
+    if (g >= v->ngroups)
+        return tr_fail(e, TR_E_INTERNAL, "the virtual rig has no pcscd %zu", g);
+    if (tr_pcsc_use_socket(v->groups[g].socket, e) < 0)
+        return -1;
+    v->active = (int)g;
+    return 0;
+}
+
+int tr_vrig_use_slot(const tr_vrig *v, const char *slot, tr_err *e)
+{
+    int g = tr_vrig_slot_group(v, slot);
+    if (g < 0)
+        return tr_fail(e, TR_E_RIG, "slot %s is not part of the running virtual rig", slot);
+    return tr_pcsc_use_socket(v->groups[g].socket, e);
 }
 
 /* One request line to the token's control socket, one reply line back. */
@@ -929,7 +1133,7 @@ int tr_vrig_respawn(tr_vrig *v, const tr_rig_cfg *rig, const char *slot, tr_err 
     /* PC/SC must have seen the old token leave before the new one arrives,
      * or a client could connect to the stale card and fail its first APDU. */
     tr_pcsc *p;
-    if (tr_pcsc_open(&p, e) < 0)
+    if (tr_vrig_use_slot(v, slot, e) < 0 || tr_pcsc_open(&p, e) < 0)
         return -1;
     int rc = tr_pcsc_wait_card(p, vs->reader, false, 5000, e);
     if (rc == 0)
@@ -973,10 +1177,11 @@ bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap)
         snprintf(why, cap, "its owner, PID %d, is gone", (int)v->owner_pid);
         return true;
     }
-    if (!pid_is_ours(v->pcscd_pid, "pcscd")) {
-        snprintf(why, cap, "its pcscd, PID %d, is gone", (int)v->pcscd_pid);
-        return true;
-    }
+    for (size_t g = 0; g < v->ngroups; g++)
+        if (!pid_is_ours(v->groups[g].pid, "pcscd")) {
+            snprintf(why, cap, "its pcscd, PID %d, is gone", (int)v->groups[g].pid);
+            return true;
+        }
     for (size_t i = 0; i < v->nslots; i++)
         if (!pid_is_ours(v->slots[i].pid, "vtoken")) {
             snprintf(why, cap, "slot %s's token process, PID %d, is gone", v->slots[i].name, (int)v->slots[i].pid);
@@ -987,24 +1192,31 @@ bool tr_vrig_stale(const tr_vrig *v, char *why, size_t cap)
 
 int tr_vrig_restart_pcscd(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms, tr_err *e)
 {
-    stop_pid(v->pcscd_pid, "pcscd");
+    /* the pcscd this process talks to: of a rig of more than 16 slots, the
+     * one its group child was given (tr_vrig_use_group) */
+    if (v->active < 0 && v->ngroups > 1)
+        return tr_fail(e, TR_E_INTERNAL, "restarting pcscd: the rig has %zu, and this process talks to none",
+                       v->ngroups);
+    size_t g = v->active < 0 ? 0 : (size_t)v->active;
+    stop_pid(v->groups[g].pid, "pcscd");
     /* a dead daemon leaves its socket file behind: the wait below must see
      * the new one */
-    unlink(v->socket);
+    unlink(v->groups[g].socket);
     int lock = ports_lock(e); /* its vpcd ports are free until it binds them */
     if (lock < 0)
         return -1;
-    int rc = start_pcscd(v, e) < 0 || wait_pcscd(v, timeout_ms, e) < 0 || write_state(v, e) < 0 ? -1 : 0;
+    int rc = start_pcscd(v, g, e) < 0 || wait_pcscd(v, g, timeout_ms, e) < 0 || write_state(v, e) < 0 ? -1 : 0;
     if (rc == 0)
-        rc = wait_slots(v, rig, timeout_ms, false, e);
+        rc = wait_group(v, rig, g, timeout_ms, false, e);
     close(lock);
     /* a token the dead daemon's last power cycle left off comes back on;
      * the tokens reconnect to vpcd by themselves (vtoken retries while its
      * connection is down) */
     for (size_t i = 0; i < v->nslots && rc == 0; i++)
-        rc = tr_vrig_power(v, v->slots[i].name, true, e);
+        if (v->slots[i].group == g)
+            rc = tr_vrig_power(v, v->slots[i].name, true, e);
     if (rc == 0)
-        rc = wait_slots(v, rig, timeout_ms, true, e);
+        rc = wait_group(v, rig, g, timeout_ms, true, e);
     if (rc < 0)
         tr_err_prefix(e, "restarting the rig's pcscd");
     return rc;
@@ -1012,16 +1224,11 @@ int tr_vrig_restart_pcscd(tr_vrig *v, const tr_rig_cfg *rig, unsigned timeout_ms
 
 void tr_vrig_reap(const char *dir)
 {
-    tr_vrig *v = calloc(1, sizeof *v);
+    int rc;
+    tr_vrig *v = read_state(dir, &rc); /* whatever it recorded, even partly */
     if (!v)
         return;
-    tr_strlcpy(v->dir, dir, sizeof v->dir);
-    char state[TR_PATH_MAX + 16];
-    snprintf(state, sizeof state, "%s/state.ini", dir);
-    ini_parse(state, state_key, v); /* whatever it recorded, even partly */
-    for (size_t i = 0; i < v->nslots; i++)
-        stop_pid(v->slots[i].pid, "vtoken");
-    stop_pid(v->pcscd_pid, "pcscd");
+    stop_started(v);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     tr_vrig_free(v);
 }

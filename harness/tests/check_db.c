@@ -586,7 +586,7 @@ START_TEST(import_bad_row_adds_nothing)
     write_report_dir(in_tmp("rep"), "run-bad");
     FILE *f = fopen(in_tmp("rep/results.csv"), "a");
     ck_assert_ptr_nonnull(f);
-    fputs("run-bad,t,bench,A1,,IMP1,main,ref1-rsa,s,t2,maybe,,,,,,,,\n", f);
+    fputs("run-bad,t,bench,A1,,IMP1,main,ref1-rsa,s,t2,maybe,,,,,,,,,,\n", f);
     fclose(f);
     tr_db *db = open_db("j.db");
     tr_import_result r;

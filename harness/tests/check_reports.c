@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "reports.h"
+#include "rowpipe.h"
 #include "util.h"
 #include "xmlesc.h"
 
@@ -237,7 +238,17 @@ static void result(tr_reports *r, const tr_slot_id *who, const char *suite,
 {
     tr_err e;
     tr_result_row row = {who, suite, test, v, cls, dur, metric, value, unit, msg,
-                         suite ? "suites/x.tsuite" : NULL, line};
+                         suite ? "suites/x.tsuite" : NULL, line, 0, NULL};
+    assert_ok(tr_reports_result(r, &row, &e), &e);
+}
+
+/* A metric row with its limit. */
+static void limited(tr_reports *r, const tr_slot_id *who, const char *metric, double value, tr_verdict v,
+                    double limit, const char *kind)
+{
+    tr_err e;
+    tr_result_row row = {who, "sign", "throughput", v, v == TR_FAIL ? "sign.too-slow" : NULL, 0, metric, value,
+                         "ms", NULL, "suites/x.tsuite", 30, limit, kind};
     assert_ok(tr_reports_result(r, &row, &e), &e);
 }
 
@@ -248,6 +259,7 @@ static void write_fixed_run(tr_reports *r)
     assert_ok(tr_reports_slot_property(r, &SLOT1, "hub_port", "1-1.2:3", &e), &e);
     result(r, &SLOT1, "pin", "lockout", TR_PASS, NULL, 0.25, NULL, 0, NULL, NULL, 10);
     result(r, &SLOT1, "sign", "throughput", TR_PASS, NULL, 0, "sign.p95", 41.5, "ms", NULL, 30);
+    limited(r, &SLOT1, "sign.max", 52.5, TR_PASS, 60, "max");
     result(r, &SLOT1, "sign", "throughput", TR_PASS, NULL, 0, "offset", -1.5, "ms", NULL, 30);
     result(r, &SLOT1, "sign", "throughput", TR_PASS, NULL, 1.5, NULL, 0, NULL,
            "=HYPERLINK(\"x\"), a \"quoted\" message\nsecond line", 30);
@@ -270,11 +282,31 @@ static void write_fixed_run(tr_reports *r)
         assert_ok(tr_reports_sample(r, &s, &e), &e);
     }
     tr_cycle_row c1 = {&SLOT1, 1, 500, 120.5, 310.25, 402, 415.125, "3B 8F 80 01",
-                       "first-apdu", "sysfs-disable", "pass", NULL};
+                       "first-apdu", "sysfs-disable", "pass", NULL, "recognition", "cycles", 1500};
     tr_cycle_row c2 = {&SLOT1, 2, 500, 130, -1, -1, -1, NULL, "device",
-                       "sysfs-disable", "enum.no-card", "no reader within 10 s"};
+                       "sysfs-disable", "enum.no-card", "no reader within 10 s", "recognition", "cycles", 1500};
     assert_ok(tr_reports_cycle(r, &c1, &e), &e);
     assert_ok(tr_reports_cycle(r, &c2, &e), &e);
+    assert_ok(tr_reports_provenance(r, NULL, "tool.version", "v1-2-gabc", "tokenrig", &e), &e);
+    assert_ok(tr_reports_provenance(r, &SLOT1, "var.APDU_MAX_MS", "500", "profile fixtures/profiles/ref1.ini", &e),
+              &e);
+    assert_ok(tr_reports_provenance(r, &SLOT2, "var.DEFAULT_PIN", "<pin>", "profile fixtures/profiles/ref1.ini", &e),
+              &e);
+}
+
+/* The fixed run's files in dir/run (the cycle summary written first)
+ * against the goldens. */
+static void compare_run_goldens(tr_reports *r, const char *dir)
+{
+    tr_err e;
+    assert_ok(tr_reports_write_cycle_summary(r, &e), &e);
+    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv", "provenance.csv",
+                           "cycles-summary.csv"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "run/%s", names[i]);
+        compare_or_update_golden(path_in(dir, rel), names[i]);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -288,12 +320,7 @@ START_TEST(csv_golden)
     assert_ok(r ? 0 : -1, &e);
     tr_reports_fix_time(r, FIXED_TIME);
     write_fixed_run(r);
-    const char *names[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv"};
-    for (size_t i = 0; i < 4; i++) {
-        char rel[64];
-        snprintf(rel, sizeof rel, "run/%s", names[i]);
-        compare_or_update_golden(path_in(dir, rel), names[i]);
-    }
+    compare_run_goldens(r, dir);
     tr_reports_close(r);
     rm_rf(dir);
     free(dir);
@@ -312,10 +339,10 @@ START_TEST(csv_headers_and_columns)
         size_t cols;
         size_t rows;
         const char *first, *last;
-    } want[] = {{"results.csv", 19, 1 + 9, "run_id", "line"},
+    } want[] = {{"results.csv", 21, 1 + 10, "run_id", "limit_kind"},
                 {"trace.csv", 11, 1 + 2, "time", "latency_us"},
                 {"samples.csv", 9, 1 + 3, "time", "unit"},
-                {"cycles.csv", 14, 1 + 2, "time", "message"}};
+                {"cycles.csv", 18, 1 + 2, "time", "first_apdu_limit_ms"}};
     for (size_t i = 0; i < 4; i++) {
         csv_doc d = parse_csv(path_in(dir, want[i].file));
         ck_assert_uint_eq(d.nrows, want[i].rows);
@@ -354,7 +381,7 @@ START_TEST(csv_numeric_cells)
     result(r, &SLOT1, "s", "t", TR_PASS, NULL, 0, "delta", -2.5, "ms", "-starts with minus", 0);
     result(r, &SLOT1, "s", "t", TR_PASS, NULL, NAN, "nan", NAN, NULL, NULL, 0);
     result(r, &SLOT1, "s", "t", TR_PASS, NULL, 1.0 / 3, NULL, 99, NULL, "@SUM(A1)", 5);
-    tr_cycle_row c = {&SLOT1, 7, 0, -1, -1, -1, -1, NULL, "off", NULL, "enum.no-card", NULL};
+    tr_cycle_row c = {&SLOT1, 7, 0, -1, -1, -1, -1, NULL, "off", NULL, "enum.no-card", NULL, NULL, NULL, 0};
     assert_ok(tr_reports_cycle(r, &c, &e), &e);
     tr_reports_close(r);
     setlocale(LC_NUMERIC, "C");
@@ -411,7 +438,7 @@ START_TEST(csv_libcsv_round_trip)
     for (size_t i = 0; i < n; i++) {
         tr_slot_id who = {nasty[i], nasty[i], nasty[i], nasty[i], nasty[i], nasty[i], nasty[i]};
         tr_result_row row = {&who, nasty[i], nasty[i], TR_FAIL, nasty[i], 1, nasty[i], 2,
-                             nasty[i], nasty[i], nasty[i], 3};
+                             nasty[i], nasty[i], nasty[i], 3, 4, nasty[i]};
         assert_ok(tr_reports_result(r, &row, &e), &e);
         tr_trace_row tr = {&who, nasty[i], nasty[i], nasty[i], 1, nasty[i], nasty[i], nasty[i], 4};
         assert_ok(tr_reports_trace(r, &tr, &e), &e);
@@ -419,9 +446,9 @@ START_TEST(csv_libcsv_round_trip)
     tr_reports_close(r);
     csv_doc d = parse_csv(path_in(dir, "results.csv"));
     ck_assert_uint_eq(d.nrows, n + 1);
-    static const int text_cols[] = {0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 15, 16, 17};
+    static const int text_cols[] = {0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 15, 16, 17, 20};
     for (size_t i = 0; i < n; i++) {
-        ck_assert_uint_eq(d.nfields[i + 1], 19);
+        ck_assert_uint_eq(d.nfields[i + 1], 21);
         char *want = expected_cell(nasty[i]);
         for (size_t c = 0; c < sizeof text_cols / sizeof text_cols[0]; c++)
             ck_assert_msg(strcmp(d.rows[i + 1][text_cols[c]], want) == 0,
@@ -477,7 +504,9 @@ START_TEST(csv_python_reads_results)
     snprintf(cmd, sizeof cmd,
              "python3 -c 'import csv,sys\n"
              "rows=list(csv.DictReader(open(sys.argv[1],newline=\"\",encoding=\"utf-8\")))\n"
-             "assert len(rows)==9, len(rows)\n"
+             "assert len(rows)==10, len(rows)\n"
+             "l=[r for r in rows if r[\"metric\"]==\"sign.max\"][0]\n"
+             "assert float(l[\"limit\"])==60 and l[\"limit_kind\"]==\"max\", l\n"
              "m=[r for r in rows if r[\"metric\"]==\"offset\"][0]\n"
              "assert float(m[\"value\"])==-1.5, m\n"
              "v=[r for r in rows if r[\"test\"]==\"throughput\" and not r[\"metric\"]][0]\n"
@@ -582,7 +611,7 @@ static void *worker(void *p)
             char test[32];
             snprintf(test, sizeof test, "test %u", i / 100);
             tr_result_row row = {&who, "suite", test, i % 200 ? TR_FAIL : TR_PASS,
-                                 "x.y", 0.001, NULL, 0, NULL, "m", "f", 1};
+                                 "x.y", 0.001, NULL, 0, NULL, "m", "f", 1, 0, NULL};
             if (tr_reports_result(a->r, &row, &e) != 0)
                 return "result failed";
             if (tr_reports_slot_property(a->r, &who, "atr", cmd, &e) != 0)
@@ -845,11 +874,20 @@ START_TEST(junit_golden)
     char *first = slurp(path_in(dir, "junit.xml"), NULL);
     compare_or_update_golden(path_in(dir, "junit.xml"), "junit.xml");
     assert_schema_valid(path_in(dir, "junit.xml"));
-    /* callable again; same bytes; nothing left behind but the five files */
+    /* callable again; same bytes; nothing left behind but the six files */
     assert_ok(tr_reports_write_junit(r, &e), &e);
     char *second = slurp(path_in(dir, "junit.xml"), NULL);
     ck_assert_str_eq(first, second);
-    ck_assert_int_eq(count_files(dir), 5);
+    ck_assert_int_eq(count_files(dir), 6);
+    /* provenance: the run-wide rows in every testsuite, a slot's own in its
+     * own, value and source together; a PIN as <pin> */
+    ck_assert_ptr_nonnull(strstr(first, "<property name=\"tool.version\" value=\"v1-2-gabc (tokenrig)\"/>"));
+    ck_assert_ptr_nonnull(strstr(first, "<property name=\"var.APDU_MAX_MS\" value=\"500 (profile "));
+    ck_assert_ptr_nonnull(strstr(first, "<property name=\"var.DEFAULT_PIN\" value=\"&lt;pin&gt; (profile "));
+    ck_assert_ptr_nonnull(strstr(strstr(first, "slot2/SER0002"), "tool.version"));
+    ck_assert_ptr_null(strstr(strstr(first, "slot2/SER0002"), "APDU_MAX_MS"));
+    /* the limit beside a metric's value */
+    ck_assert_ptr_nonnull(strstr(first, "metric sign.max = 52.5 ms (max 60)\n"));
     ck_assert_ptr_nonnull(strstr(first, "<testsuites name=\"tokenrig run-42\" tests=\"7\" "
                                         "failures=\"1\" errors=\"2\""));
     ck_assert_ptr_nonnull(strstr(first, "<testsuite name=\"slot2/SER0002\" tests=\"5\" "
@@ -902,9 +940,9 @@ START_TEST(junit_any_bytes_schema_valid)
             const char *a = nasty_strings[i], *b = nasty_strings[j];
             tr_slot_id who = {a, b, a, b, a, b, a};
             for (int v = TR_PASS; v <= TR_SKIP; v++) {
-                tr_result_row m = {&who, b, a, (tr_verdict)v, b, 1, a, 1.5, b, a, b, 3};
+                tr_result_row m = {&who, b, a, (tr_verdict)v, b, 1, a, 1.5, b, a, b, 3, 2.5, a};
                 assert_ok(tr_reports_result(r, &m, &e), &e);
-                tr_result_row row = {&who, b, a, (tr_verdict)v, b, 0.5, NULL, 0, NULL, a, b, 3};
+                tr_result_row row = {&who, b, a, (tr_verdict)v, b, 0.5, NULL, 0, NULL, a, b, 3, 0, NULL};
                 assert_ok(tr_reports_result(r, &row, &e), &e);
             }
             if (*a)
@@ -971,6 +1009,137 @@ START_TEST(junit_empty_run)
                                     "errors=\"0\" time=\"0.000\">"));
     free(x);
     assert_schema_valid(path_in(dir, "junit.xml"));
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* The rows of a child process sent over a pipe (tr_reports_forward) make the
+ * same files in the parent as written there directly: the goldens. */
+START_TEST(rowpipe_same_files)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(path_in(dir, "run"), &e);
+    assert_ok(r ? 0 : -1, &e);
+    tr_reports_fix_time(r, FIXED_TIME);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        tr_reports *fwd = tr_reports_forward(fd[1], "run", &e);
+        if (!fwd)
+            _exit(3);
+        write_fixed_run(fwd);
+        tr_reports_close(fwd);
+        _exit(0);
+    }
+    close(fd[1]);
+    int got, rows = 0;
+    while ((got = tr_rowpipe_take(fd[0], r, &e)) == 1)
+        rows++;
+    assert_ok(got, &e);
+    close(fd[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(rows, 10 + 2 + 3 + 2 + 2 + 3); /* results, traces, samples, cycles, properties, provenance */
+    compare_run_goldens(r, dir);
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* A stream cut inside a message, or a message that says more than it holds,
+ * is broken: said, not taken. */
+START_TEST(rowpipe_broken)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    const uint8_t cut[] = {40, 0, 0, 0, 1, 1};               /* 40 bytes announced, 2 sent */
+    const uint8_t unknown[] = {2, 0, 0, 0, 99, 0};           /* kind 99 */
+    const uint8_t short_str[] = {7, 0, 0, 0, 1, 1, 9, 0, 0, 0, 'x'}; /* a string past the end */
+    const uint8_t *cases[] = {cut, unknown, short_str};
+    size_t len[] = {sizeof cut, sizeof unknown, sizeof short_str};
+    for (size_t i = 0; i < 3; i++) {
+        int fd[2];
+        ck_assert_int_eq(pipe(fd), 0);
+        ck_assert_int_eq(write(fd[1], cases[i], len[i]), (ssize_t)len[i]);
+        close(fd[1]);
+        ck_assert_int_eq(tr_rowpipe_take(fd[0], r, &e), -1);
+        close(fd[0]);
+    }
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* A failure text gives its "file:line:" once: the interpreter's messages
+ * already begin with it (issue 14: it was given twice). */
+START_TEST(junit_where_once)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    result(r, &SLOT1, "pin", "said", TR_FAIL, "x.y", 0, NULL, 0, NULL, "suites/x.tsuite:4: expected SW 6A80", 4);
+    result(r, &SLOT1, "pin", "not said", TR_FAIL, "x.y", 0, NULL, 0, NULL, "expected SW 6A81", 5);
+    result(r, &SLOT1, "pin", "other line", TR_FAIL, "x.y", 0, NULL, 0, NULL, "suites/x.tsuite:44: SW 6A82", 6);
+    assert_ok(tr_reports_write_junit(r, &e), &e);
+    char *x = slurp(path_in(dir, "junit.xml"), NULL);
+    ck_assert_ptr_nonnull(strstr(x, ">suites/x.tsuite:4: expected SW 6A80</failure>"));
+    ck_assert_ptr_null(strstr(x, "suites/x.tsuite:4: suites/x.tsuite:4:"));
+    ck_assert_ptr_nonnull(strstr(x, ">suites/x.tsuite:5: expected SW 6A81</failure>"));
+    ck_assert_ptr_nonnull(strstr(x, ">suites/x.tsuite:6: suites/x.tsuite:44: SW 6A82</failure>"));
+    free(x);
+    tr_reports_close(r);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* cycles-summary.csv: per slot and stage, the count and percentiles of the
+ * cycles that reached the stage, the first-APDU limit beside them. */
+START_TEST(cycle_summary_stats)
+{
+    char *dir = make_tmpdir();
+    tr_err e;
+    tr_reports *r = tr_reports_open(dir, &e);
+    assert_ok(r ? 0 : -1, &e);
+    for (unsigned i = 1; i <= 20; i++) {
+        bool fail = i == 7;
+        tr_cycle_row c = {&SLOT2, i, 100, -1, 1.0 * i, fail ? -1 : 10.0 * i, fail ? -1 : 10.0 * i + 1, NULL,
+                          fail ? "reader" : "apdu", NULL, fail ? "enum.no-card" : "pass", NULL, "recognition",
+                          "cycles", 150};
+        assert_ok(tr_reports_cycle(r, &c, &e), &e);
+    }
+    tr_cycle_stats st;
+    ck_assert(!tr_reports_cycle_stats(r, "slot1", &st));
+    ck_assert(tr_reports_cycle_stats(r, "slot2", &st));
+    ck_assert_uint_eq(st.cycles, 20);
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_eq(st.count[TR_STAGE_DEVICE], 0);
+    ck_assert_uint_eq(st.count[TR_STAGE_READER], 20);
+    ck_assert_uint_eq(st.count[TR_STAGE_ATR], 19);
+    ck_assert(st.max[TR_STAGE_FIRST_APDU] == 201);
+    ck_assert(st.p50[TR_STAGE_ATR] == 110); /* nearest rank 10 of the 19 that got there (no 70) */
+    ck_assert(st.p95[TR_STAGE_ATR] == 200);
+    ck_assert(st.first_apdu_limit_ms == 150);
+    assert_ok(tr_reports_write_cycle_summary(r, &e), &e);
+    csv_doc d = parse_csv(path_in(dir, "cycles-summary.csv"));
+    ck_assert_uint_eq(d.nrows, 1 + TR_STAGE_COUNT);
+    ck_assert_str_eq(d.rows[4][3], "to_atr_ms");
+    ck_assert_str_eq(d.rows[4][6], "19");
+    ck_assert_str_eq(d.rows[5][10], "150");
+    ck_assert_str_eq(d.rows[2][7], ""); /* no USB device stage: no percentiles */
+    free_csv(&d);
     tr_reports_close(r);
     rm_rf(dir);
     free(dir);
@@ -1202,7 +1371,7 @@ START_TEST(csv_freeze_drops_later_rows)
     assert_ok(tr_reports_trace(r, &tr, &e), &e);
     tr_sample_row sm = {&SLOT1, "pin", "after", "m", 0, 1.0, "ms"};
     assert_ok(tr_reports_sample(r, &sm, &e), &e);
-    tr_cycle_row cy = {&SLOT1, 1, 1, 1, 1, 1, 1, "3B", "apdu", "virtual", "pass", NULL};
+    tr_cycle_row cy = {&SLOT1, 1, 1, 1, 1, 1, 1, "3B", "apdu", "virtual", "pass", NULL, "pin", "after", 1500};
     assert_ok(tr_reports_cycle(r, &cy, &e), &e);
     const char *files[] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv"};
     const size_t rows[] = {2, 1, 1, 1}; /* header (+ the row written before) */
@@ -1292,7 +1461,7 @@ static int full_row(tr_reports *r, int k, unsigned i, tr_err *e)
     switch (k) {
     case 0: {
         tr_result_row row = {&SLOT1, "fill", id, TR_PASS, NULL, 0.5, NULL, 0, NULL, longtext,
-                             "suites/x.tsuite", (int)i + 1};
+                             "suites/x.tsuite", (int)i + 1, 0, NULL};
         return tr_reports_result(r, &row, e);
     }
     case 1: {
@@ -1306,14 +1475,14 @@ static int full_row(tr_reports *r, int k, unsigned i, tr_err *e)
     }
     default: {
         tr_cycle_row row = {&SLOT1, i + 1, 500, 1, 2, 3, 4, "3B 8F 80 01", "apdu", "virtual", "pass",
-                            longtext};
+                            longtext, "fill", id, 1500};
         return tr_reports_cycle(r, &row, e);
     }
     }
 }
 
 static const char *const FULL_FILES[4] = {"results.csv", "trace.csv", "samples.csv", "cycles.csv"};
-static const size_t FULL_COLS[4] = {19, 11, 9, 14};
+static const size_t FULL_COLS[4] = {21, 11, 9, 18};
 static const size_t FULL_ID_COL[4] = {18, 6, 6, 3}; /* the column that holds i (+1) */
 
 /* The file is whole rows only: it parses, ends with a newline, has the
@@ -1527,7 +1696,7 @@ static void write_synthetic_run(const char *dir)
             tr_cycle_row row = {&who, c, 500, dev, fail ? -1 : rd, fail ? -1 : atr,
                                 fail ? -1 : apdu, fail ? NULL : "3B 8F 80 01",
                                 fail ? "device" : "first-apdu", "sysfs-disable",
-                                fail ? "enum.no-card" : "pass", NULL};
+                                fail ? "enum.no-card" : "pass", NULL, "recognition", "cycles", 1500};
             assert_ok(tr_reports_cycle(r, &row, &e), &e);
         }
     }
@@ -1603,6 +1772,10 @@ static Suite *reports_junit_suite(void)
     tcase_add_test(tc, junit_any_bytes_schema_valid);
     tcase_add_test(tc, junit_serial_learned_later);
     tcase_add_test(tc, junit_empty_run);
+    tcase_add_test(tc, junit_where_once);
+    tcase_add_test(tc, rowpipe_same_files);
+    tcase_add_test(tc, rowpipe_broken);
+    tcase_add_test(tc, cycle_summary_stats);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("summary");
     tcase_add_test(ts, summary_golden);
