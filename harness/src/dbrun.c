@@ -349,10 +349,26 @@ static void on_property(void *ud, const tr_slot_id *who, const char *name, const
     pthread_mutex_unlock(&w->mu);
 }
 
+/* A provenance row (provenance.h) as the run records it; the token's
+ * firmware, which the interface reported, is also the token's row's. */
+static void on_provenance(void *ud, const tr_slot_id *who, const char *name, const char *value, const char *source)
+{
+    tr_dbrun *w = ud;
+    tr_err e;
+    pthread_mutex_lock(&w->mu);
+    token_state *t = who && !w->ended ? token_for(w, who) : NULL;
+    if (t && !strcmp(name, "firmware"))
+        tr_strlcpy(t->firmware, nz(value), sizeof t->firmware);
+    if (!w->ended && tr_db_provenance(w->db, w->run_id, who ? nz(who->slot) : "", name, nz(value), nz(source), &e) < 0)
+        write_failed(w, &e);
+    pthread_mutex_unlock(&w->mu);
+}
+
 void tr_dbrun_attach(tr_dbrun *w, tr_reports *rep)
 {
     w->rep = rep;
-    tr_reports_sink sink = {.ud = w, .result = on_result, .cycle = on_cycle, .property = on_property};
+    tr_reports_sink sink = {.ud = w, .result = on_result, .cycle = on_cycle, .property = on_property,
+                            .provenance = on_provenance};
     tr_reports_set_sink(rep, &sink);
 }
 

@@ -870,6 +870,8 @@ int tr_reports_provenance(tr_reports *r, const tr_slot_id *who, const char *name
         tr_err local;
         rc = write_fail(r, F_JUNIT, rc == 0 ? e : &local, TR_E_NOMEM, "no memory for a provenance property of junit.xml");
     }
+    if (r->sink.provenance)
+        r->sink.provenance(r->sink.ud, who, name, value, source);
     return rc;
 }
 

@@ -252,7 +252,7 @@ TR_MUST_CHECK int tr_reports_sync(tr_reports *r, tr_err *e);
  * get each row tr_reports_result / tr_reports_cycle took (after its CSV
  * row, whether or not that could be written: the database may live on
  * another disk; not once the reports are frozen); property gets each slot
- * property. Called in the writing thread, outside the reports' locks, so a
+ * property; provenance each provenance row (who NULL: run-wide). Called in the writing thread, outside the reports' locks, so a
  * listener may call tr_reports_token_summary_of. Set it before the slots
  * start (it is not locked); NULL clears it. */
 typedef struct {
@@ -260,6 +260,7 @@ typedef struct {
     void (*result)(void *ud, const tr_result_row *row);
     void (*cycle)(void *ud, const tr_cycle_row *row);
     void (*property)(void *ud, const tr_slot_id *who, const char *name, const char *value);
+    void (*provenance)(void *ud, const tr_slot_id *who, const char *name, const char *value, const char *source);
 } tr_reports_sink;
 void tr_reports_set_sink(tr_reports *r, const tr_reports_sink *sink);
 
