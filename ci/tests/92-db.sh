@@ -253,6 +253,17 @@ check "postgresql: verdict: each token with its host" \
 out=$("$TR" verdict --batch lot-pg --db "$URL" --csv | python3 -c 'import csv,sys; print(sorted((r["serial"], r["verdict"]) for r in csv.DictReader(sys.stdin)))')
 check_eq "postgresql: verdict --csv" "$out" \
   "[('DBA0000000000001', 'PASS'), ('DBA0000000000002', 'FAIL'), ('DBB0000000000001', 'PASS'), ('DBB0000000000002', 'PASS')]"
+# the batch's page over both hosts (report --batch)
+out=$("$TR" report --batch lot-pg --db "$URL" -o "$T/lot-pg.html" 2>&1); rc=$?
+check_eq "postgresql: report --batch over both rigs: exit 0" "$rc" 0
+check "postgresql: report --batch: the batch verdict FAIL, yield 3/4" \
+  bash -c "grep -q 'data-verdict=\"FAIL\">Batch verdict: FAIL' '$T/lot-pg.html' && grep -q '<b>3/4</b> tokens passed' '$T/lot-pg.html'"
+check_eq "postgresql: report --batch: one row per token, the failing one first" \
+  "$(grep -o '<tr data-verdict="[a-zA-Z]*"><td>[A-Z0-9]*' "$T/lot-pg.html" | sed 's/.*"\([a-zA-Z]*\)"><td>/\1 /' | tr '\n' ' ')" \
+  "FAIL DBA0000000000002 PASS DBA0000000000001 PASS DBB0000000000001 PASS DBB0000000000002 "
+check "postgresql: report --batch: the failing token's tests with what to do next" \
+  grep -q 'class="hint"' "$T/lot-pg.html"
+check "postgresql: report --batch: nothing external" bash -c "! grep -qE 'https?:|src=' '$T/lot-pg.html'"
 out=$(TOKENRIG_DB=$URL "$TR" history DBB0000000000002 --csv)
 check_eq "postgresql: history through \$TOKENRIG_DB" \
   "$(python3 -c 'import csv,sys; r=list(csv.DictReader(sys.stdin)); print(len(r), r[0]["host"], r[0]["batch"], r[0]["verdict"])' <<<"$out")" \

@@ -400,23 +400,6 @@ static const char *const VERDICT_HEAD[] = {"SERIAL", "SLOT", "HOST", "RIG", "RUN
 static const char *const VERDICT_CSV[] = {"serial", "slot", "host", "rig", "run_id", "verdict", "runs",
                                           "classifications", "run_ended"};
 
-/* The exit status of a batch: 1 a FAIL, else 2 anything not a finished
- * PASS, else 0. */
-static int batch_status(const tr_db_batch_token *t, size_t n, size_t *passed)
-{
-    int st = n ? 0 : 2;
-    *passed = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool pass = !strcmp(t[i].verdict, "PASS") && !t[i].unfinished;
-        *passed += pass;
-        if (!strcmp(t[i].verdict, "FAIL"))
-            st = 1;
-        else if (!pass && st == 0)
-            st = 2;
-    }
-    return st;
-}
-
 static void verdict_rows(const tr_db_batch_token *t, size_t n, bool csv, out_table *tab)
 {
     for (size_t i = 0; i < n; i++) {
@@ -434,7 +417,7 @@ static int verdict_print(const char *batch, const tr_db_batch_token *t, size_t n
     out_table tab = {.head = o->csv ? VERDICT_CSV : VERDICT_HEAD, .ncols = o->csv ? 9 : 8};
     verdict_rows(t, n, o->csv, &tab);
     size_t passed;
-    int st = batch_status(t, n, &passed);
+    int st = tr_db_batch_status(t, n, &passed);
     if (tab.oom) {
         fprintf(stderr, "tokenrig verdict: no memory for the table\n");
         st = 2;

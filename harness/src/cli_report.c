@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batchreport.h"
 #include "cli.h"
 #include "csvread.h"
 #include "db.h"
@@ -17,7 +18,7 @@
 static void usage_report(FILE *f)
 {
     fprintf(f,
-        "usage: tokenrig report [--run ID | --dir DIR | latest] [-o FILE]\n"
+        "usage: tokenrig report [--run ID | --dir DIR | --batch ID | latest] [-o FILE] [--db D | --no-db]\n"
         "\n"
         "Write report.html, one self-contained page about one run (no network, no\n"
         "other file needed): the batch verdict and yield; the tokens, failing first,\n"
@@ -29,6 +30,9 @@ static void usage_report(FILE *f)
         "  --run ID          the run reports/ID (the id `tokenrig run` printed)\n"
         "  --dir DIR         the report directory DIR (a `tokenrig run --out`)\n"
         "  latest            reports/latest (the default)\n"
+        "  --batch ID        the page of a batch from the results database: every run of\n"
+        "                    it, on every host (per token the latest run counts; written to\n"
+        "                    reports/batch-ID.html unless -o)\n"
         "  -o, --out FILE    write the page to FILE (default: DIR/report.html)\n"
         "  --db D            the results database the yield history comes from (a path or\n"
         "                    postgresql://...; default $TOKENRIG_DB, else reports/tokenrig.db\n"
@@ -41,7 +45,7 @@ static void usage_report(FILE *f)
 
 typedef struct {
     const char *run, *dir, *out;
-    tr_cli_db_opts db;
+    tr_cli_db_opts db; /* --db, --no-db, --batch */
 } report_opts;
 
 /* -1 --help, 0 parsed, 2 bad. */
@@ -50,6 +54,7 @@ static int parse_report_opts(int argc, char **argv, report_opts *o)
     static const struct option opts[] = {{"run", required_argument, 0, 'R'}, {"dir", required_argument, 0, 'd'},
                                          {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
                                          {"db", required_argument, 0, TR_OPT_DB}, {"no-db", no_argument, 0, TR_OPT_NO_DB},
+                                         {"batch", required_argument, 0, TR_OPT_BATCH},
                                          {0, 0, 0, 0}};
     static const char shortopts[] = "R:d:o:h";
     if (tr_cli_spelled_out("tokenrig report", argc, argv, shortopts, opts) < 0)
@@ -62,13 +67,14 @@ static int parse_report_opts(int argc, char **argv, report_opts *o)
         case 'o': o->out = optarg; break;
         case 'h': return -1;
         default:
-            if (c == TR_OPT_BATCH || !tr_cli_db_option(c, optarg, &o->db))
+            if (!tr_cli_db_option(c, optarg, &o->db))
                 return 2;
         }
     }
     bool latest = optind < argc && !strcmp(argv[optind], "latest");
-    if (optind + latest != argc || (o->run && o->dir) || ((o->run || o->dir) && latest)) {
-        fprintf(stderr, "tokenrig report: give one of --run ID, --dir DIR or latest\n");
+    int given = !!o->run + !!o->dir + latest + !!o->db.batch_arg;
+    if (optind + latest != argc || given > 1 || (o->db.batch_arg && o->db.no_db)) {
+        fprintf(stderr, "tokenrig report: give one of --run ID, --dir DIR, --batch ID (with a database) or latest\n");
         return 2;
     }
     if (o->run && (!*o->run || strchr(o->run, '/') || !strcmp(o->run, ".") || !strcmp(o->run, ".."))) {
@@ -114,6 +120,31 @@ static int history_from_db(const tr_cli_db_opts *o, const char *dir, tr_db **db,
     return 0;
 }
 
+/* tokenrig report --batch ID: the batch's page from the database (it must
+ * open). The runs' own pages are linked when they are under reports/. */
+static int batch_page(const report_opts *o)
+{
+    tr_err e;
+    tr_err_clear(&e);
+    const char *where;
+    char out[TR_PATH_MAX];
+    bool plain = strspn(o->db.batch_arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                 strlen(o->db.batch_arg);
+    if (!o->out && (!plain || snprintf(out, sizeof out, "reports/batch-%s.html", o->db.batch_arg) >= (int)sizeof out)) {
+        fprintf(stderr, "tokenrig report: batch id '%s' cannot name a file: give -o FILE\n", o->db.batch_arg);
+        return 2;
+    }
+    tr_db *db = NULL;
+    if (tr_cli_db_where(&o->db, NULL, &where, &e) < 0 || tr_db_open(where, false, &db, &e) < 0 ||
+        tr_batch_report_write(db, o->db.batch_arg, "reports", o->out ? o->out : out, &e) < 0) {
+        tr_db_close(db);
+        return tr_cli_report_error(&e);
+    }
+    tr_db_close(db);
+    printf("report: %s\n", o->out ? o->out : out);
+    return 0;
+}
+
 int tr_cmd_report(int argc, char **argv)
 {
     report_opts o = {0};
@@ -126,6 +157,8 @@ int tr_cmd_report(int argc, char **argv)
         usage_report(stderr);
         return 2;
     }
+    if (o.db.batch_arg)
+        return batch_page(&o);
     char dir[TR_PATH_MAX];
     int w = o.dir ? snprintf(dir, sizeof dir, "%s", o.dir)
                   : snprintf(dir, sizeof dir, "reports/%s", o.run ? o.run : "latest");

@@ -852,3 +852,18 @@ int tr_db_profile_yield(tr_db *db, const char *profile, const char *upto, tr_db_
     }
     return rc;
 }
+
+int tr_db_batch_status(const tr_db_batch_token *t, size_t n, size_t *passed)
+{
+    int st = n ? 0 : 2;
+    *passed = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool pass = !strcmp(t[i].verdict, "PASS") && !t[i].unfinished;
+        *passed += pass;
+        if (!strcmp(t[i].verdict, "FAIL"))
+            st = 1;
+        else if (!pass && st == 0)
+            st = 2;
+    }
+    return st;
+}

@@ -151,6 +151,10 @@ typedef struct {
  * batch (0: no such batch). */
 int tr_db_batch(tr_db *db, const char *batch, tr_db_batch_token **toks, size_t *n, size_t *runs, tr_err *e);
 void tr_db_batch_free(tr_db_batch_token *toks, size_t n);
+/* A batch's exit status (tokenrig verdict --batch; report --batch shows
+ * it): 1 a token FAIL, else 2 any not a finished PASS (or none), else 0;
+ * *passed the finished PASSes. */
+int tr_db_batch_status(const tr_db_batch_token *t, size_t n, size_t *passed);
 
 /* The batches whose runs used profile (NULL: all), newest first: fn gets
  * (batch, first start) per batch. */
