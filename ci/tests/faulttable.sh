@@ -1,7 +1,7 @@
 # ci/tests/faulttable.sh — the fault table's proof, shared by 40-faults.sh
 # (over APDUs) and 88-skf-faults.sh (through the REF-1 SKF library): every
-# rig of the table ($FAULT_RIGS, a glob under rigs/) run at once, each under
-# its own private pcscd, and the results judged by faultcheck.py for the
+# rig of the table ($FAULT_RIGS, a glob under rigs/) run at once (at most
+# $FAULT_PARALLEL of them), each under its own private pcscd, and the results judged by faultcheck.py for the
 # interface $FAULT_IFACE ($FAULT_RUN_ARGS: more options of the runs). Sourced
 # after lib.sh.
 T=$(mktemp -d /tmp/tr-faults.XXXXXX)
@@ -18,7 +18,14 @@ trap cleanup EXIT
 
 t0=$(date +%s.%N)
 pids=()
+rcs=()
+# at most $FAULT_PARALLEL rigs at once (default: all): the next waits for
+# the oldest still running (its exit status kept for the checks below)
+par=${FAULT_PARALLEL:-${#RIGS[@]}}
 for i in "${!RIGS[@]}"; do
+  if [ "$i" -ge "$par" ]; then
+    wait "${pids[$((i - par))]}"; rcs[$((i - par))]=$?
+  fi
   TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-$FAULT_IFACE$i "$TR" run --rig "${RIGS[$i]}" --allow-destructive ${FAULT_RUN_ARGS:-} --out "$T/r$i" \
     > "$T/out$i" 2> "$T/err$i" &
   pids[$i]=$!
@@ -31,7 +38,7 @@ for i in "${!RIGS[@]}"; do
   done
 done
 for i in "${!RIGS[@]}"; do
-  wait "${pids[$i]}"; rc=$?
+  if [ -n "${rcs[$i]:-}" ]; then rc=${rcs[$i]}; else wait "${pids[$i]}"; rc=$?; fi
   # a rig whose only token cannot answer (a mute one, in a rig of its own:
   # rigs/skf-faults-3.ini) ends in errors, exit 2; any other, 1
   want=1
