@@ -10,7 +10,8 @@
 
 #define MAX_TRIES 15         /* REF-1 counters are one hex digit */
 #define VERIFIED_UNKNOWN 2   /* REF-1 does not say whether CHANGE leaves the PIN verified */
-#define NKINDS 12            /* verified(3) x blocked(2) x factory PIN(2) */
+#define NKINDS 13            /* verified(3) x blocked(2) x factory PIN(2), and an SO try spent */
+#define KIND_SO_SPENT 12     /* (a reset or power cycle from a state with an SO try spent) */
 #define DEFAULT_MAX_STEPS 600
 #define INF_COST 1000000
 
@@ -25,7 +26,7 @@ typedef struct {
     const char *wrong, *so, *wrong_so;
     bool can_sign, can_seal;
     bool unblock_ends_login;       /* OPS_UNBLOCK_ENDS_LOGIN: PKCS#11's SO cannot log in beside the user */
-    bool off[16];                  /* transitions the interface cannot do (OPS_NA) */
+    bool off[32];                  /* transitions the interface cannot do (OPS_NA) */
 } pm_cfg;
 
 /* What a transition must answer. */
@@ -139,6 +140,12 @@ static void ap_unverify(pm_state *s, const pm_cfg *c, pm_expect *x)
     s->verified = 0;
 }
 
+/* A blocked PIN answers blocked to every PIN command that would check it
+ * (REF-1: any VERIFY while blocked answers 6983, and CHANGE with a wrong
+ * old PIN counts as a failed VERIFY), right or wrong PIN alike: a token
+ * that answers a wrong PIN otherwise than a right one while blocked tells
+ * a guesser which is right. A blocked PIN that verifies, changes or whose
+ * counter comes back without the SO PIN has no lockout. */
 static const pm_trans TRANS[] = {
     {"right VERIFY", "verify", 1, en_not_blocked, pr_right, ap_right, "pin.right-pin-refused",
      "pin.counter-not-restored", NULL},
@@ -148,16 +155,24 @@ static const pm_trans TRANS[] = {
      "pin.verified-after-wrong-pin"},
     {"VERIFY with the previous PIN", "verify", 1, en_changed, pr_previous, ap_wrong, "pin.old-pin-accepted",
      "pin.no-lockout", "pin.verified-after-wrong-pin"},
-    {"VERIFY while blocked", "verify", 1, en_blocked, pr_right, ap_blocked, "pin.no-lockout", "pin.counter-wrong",
-     "pin.verified-after-wrong-pin"},
+    {"VERIFY while blocked", "verify", 1, en_blocked, pr_right, ap_blocked, "pin.no-lockout", "pin.no-lockout",
+     "pin.no-lockout"},
+    {"a wrong VERIFY while blocked", "verify", 1, en_blocked, pr_wrong, ap_blocked, "pin.no-lockout",
+     "pin.no-lockout", "pin.verified-after-wrong-pin"},
     {"CHANGE with the right old PIN", "change", 1, en_not_blocked, pr_change_right, ap_change_right,
      "pin.change-failed", "pin.counter-wrong", NULL},
     {"CHANGE with a wrong old PIN", "change", 1, en_two_left, pr_change_wrong, ap_wrong, "pin.wrong-pin-accepted",
      "pin.no-lockout", "pin.verified-after-wrong-pin"},
+    {"the last wrong CHANGE", "change", 1, en_last, pr_change_wrong, ap_wrong, "pin.wrong-pin-accepted",
+     "pin.no-lockout", "pin.verified-after-wrong-pin"},
+    {"CHANGE while blocked", "change", 1, en_blocked, pr_change_right, ap_blocked, "pin.no-lockout",
+     "pin.no-lockout", "pin.no-lockout"},
+    {"CHANGE with a wrong old PIN while blocked", "change", 1, en_blocked, pr_change_wrong, ap_blocked,
+     "pin.no-lockout", "pin.no-lockout", "pin.verified-after-wrong-pin"},
     {"RESET RETRY COUNTER with the right SO PIN", "unblock", 1, en_always, pr_unblock_right, ap_unblock_right,
      "pin.unblock-failed", "pin.unblock-failed", "pin.verified-after-unblock"},
     {"RESET RETRY COUNTER with a wrong SO PIN", "unblock", 1, en_so_full, pr_unblock_wrong, ap_unblock_wrong,
-     "pin.so-wrong-pin-accepted", "pin.so-no-lockout", NULL},
+     "pin.so-wrong-pin-accepted", "pin.so-no-lockout", "pin.verified-after-unblock"},
     {"log out", "logout", 1, en_always, pr_none, ap_unverify, "pin.logout-failed", "pin.counter-wrong",
      "pin.verified-after-logout"},
     {"warm reset", "warm_reset", 2, en_always, pr_none, ap_unverify, "enum.no-select", "pin.counter-reset-by-reset",
@@ -189,6 +204,27 @@ size_t tr_pinmodel_transitions(const char **names, size_t cap)
 static int kind_of(const pm_state *s)
 {
     return s->verified * 4 + (s->left == 0) * 2 + (s->value == 0);
+}
+
+/* A reset or a power cycle must keep every counter: it is also taken once
+ * from a state with an SO try spent (a token whose reset gives SO tries
+ * back is an SO PIN without a lockout), beside its user PIN kinds. */
+static bool is_reset(const pm_trans *t)
+{
+    return !strcmp(t->op, "warm_reset") || !strcmp(t->op, "power_cycle");
+}
+
+/* Whether taking t from s covers a pair not covered yet; cover: mark them. */
+static bool new_pair(bool covered[NTRANS][NKINDS], size_t t, const pm_state *s, const pm_cfg *c, bool cover)
+{
+    bool so = is_reset(&TRANS[t]) && s->so_left < c->so_max;
+    bool fresh = !covered[t][kind_of(s)] || (so && !covered[t][KIND_SO_SPENT]);
+    if (cover) {
+        covered[t][kind_of(s)] = true;
+        if (so)
+            covered[t][KIND_SO_SPENT] = true;
+    }
+    return fresh;
 }
 
 #define NSTATES (2 * (MAX_TRIES + 1) * 3 * 2)
@@ -256,7 +292,7 @@ static bool next_target(const pm_search *sr, const pm_cfg *c, bool covered[NTRAN
             continue;
         pm_state s = decode(i, c);
         for (size_t t = 0; t < NTRANS; t++)
-            if (trans_on(t, &s, c) && !covered[t][kind_of(&s)] && sr->dist[i] + TRANS[t].cost < best) {
+            if (trans_on(t, &s, c) && new_pair(covered, t, &s, c, false) && sr->dist[i] + TRANS[t].cost < best) {
                 best = sr->dist[i] + TRANS[t].cost;
                 *target = i;
                 *trans = (int)t;
@@ -339,8 +375,13 @@ static tr_pm_outcome check_result(pm_walk *w, const pm_trans *t, const pm_expect
         const char *cls = t->result_class;
         if (t - TRANS == T_RIGHT && w->changed_since_power)
             cls = "pin.change-not-persistent"; /* the changed PIN did not survive the power cycle */
-        if (!strcmp(x->result, "wrong") && !strcmp(got, "blocked") && x->left > 0)
-            cls = t->counter_class; /* blocked before its tries were spent */
+        /* answered blocked to a wrong PIN: before its tries were spent the
+         * counter lost tries (the transition's counter class); on the last
+         * try the PIN is blocked as it must be, only the answer is not the
+         * 63C0 of a wrong PIN with no try left: the count is wrong, no
+         * wrong PIN was accepted */
+        if (!strcmp(x->result, "wrong") && !strcmp(got, "blocked"))
+            cls = x->left > 0 ? t->counter_class : "pin.counter-wrong";
         return deviate(w, cls, "%s: answered %s (%s), the model says %s", where, got, text, x->result);
     }
     if (!strcmp(x->result, "wrong") && !var_may_be(w, "RESULT_LEFT", x->left))
@@ -349,7 +390,19 @@ static tr_pm_outcome check_result(pm_walk *w, const pm_trans *t, const pm_expect
     return TR_PM_PASS;
 }
 
-static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const char *where)
+/* The class of an SO counter that is not what the model says after t: a
+ * reset or a power cycle that moved it, that transition's counter class. */
+static const char *so_counter_class(const pm_trans *t)
+{
+    if (is_reset(t))
+        return t->counter_class;
+    if (!strcmp(t->op, "unblock"))
+        return !strcmp(t->result_class, "pin.unblock-failed") ? "pin.so-counter-not-restored" : t->counter_class;
+    return "pin.so-counter-wrong";
+}
+
+/* PIN info after t (x: what t had to answer). */
+static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const pm_expect *x, const char *where)
 {
     if (w->io->call(w->io->ud, "pin_info") < 0)
         return w->res->outcome = TR_PM_STOPPED;
@@ -365,17 +418,16 @@ static tr_pm_outcome check_pin_info(pm_walk *w, const pm_trans *t, const char *w
     if (!var_may_be(w, "PIN_LEFT", s->left))
         return deviate(w, t->counter_class, "%s: PIN info says %s tries left, the model says %d", where, left,
                        s->left);
+    /* the flag moved under a transition answered blocked: the blocked PIN
+     * was changed after all (its result class) */
     if (!var_may_be(w, "PIN_FLAG", s->value == 0))
-        return deviate(w, power && w->changed_since_power ? "pin.change-not-persistent" : "pin.default-flag-wrong",
+        return deviate(w, power && w->changed_since_power ? "pin.change-not-persistent"
+                          : !strcmp(x->result, "blocked") ? t->result_class : "pin.default-flag-wrong",
                        "%s: the default-PIN flag is %s, the model says %d (%s)", where, flag, s->value == 0,
                        s->value ? "NEW_PIN is set" : "the factory PIN is set");
-    if (!var_may_be(w, "SO_LEFT", s->so_left)) {
-        const char *cls = power ? "pin.counter-reset-by-power"
-                          : !strcmp(t->op, "unblock") ? t->counter_class : "pin.so-counter-wrong";
-        if (!strcmp(t->op, "unblock") && !strcmp(t->result_class, "pin.unblock-failed"))
-            cls = "pin.so-counter-not-restored";
-        return deviate(w, cls, "%s: PIN info says %s SO tries left, the model says %d", where, so, s->so_left);
-    }
+    if (!var_may_be(w, "SO_LEFT", s->so_left))
+        return deviate(w, so_counter_class(t), "%s: PIN info says %s SO tries left, the model says %d", where, so,
+                       s->so_left);
     return TR_PM_PASS;
 }
 
@@ -399,7 +451,10 @@ static tr_pm_outcome check_verified(pm_walk *w, const pm_trans *t, int was_verif
     if (query_na) /* the interface cannot ask (SKF): the probes still tell */
         want = got;
     if (strcmp(got, want)) {
-        const char *cls = !strcmp(got, "ok") ? (t->verified_class ? t->verified_class : "pin.verified-state-wrong")
+        /* every transition after which the model says not verified names
+         * the class of a token still verified (a row without one would be
+         * a bug of the table, not of the token) */
+        const char *cls = !strcmp(got, "ok") ? (t->verified_class ? t->verified_class : "suite")
                           : s->verified ? "pin.verified-state-lost" : t->counter_class;
         return deviate(w, cls, "%s: the PIN reads as %s (%s), the model says %s", where,
                        !strcmp(got, "ok") ? "verified" : got, text, s->verified ? "verified" : want);
@@ -440,7 +495,7 @@ static tr_pm_outcome step(pm_walk *w, int ti)
     char before[160], where[300];
     describe(&w->s, w->c, before, sizeof before);
     snprintf(where, sizeof where, "after %s (step %u, from: %s)", t->name, w->res->steps + 1, before);
-    w->covered[ti][kind_of(&w->s)] = true;
+    new_pair(w->covered, (size_t)ti, &w->s, w->c, true);
     pm_expect x = {"ok", -1};
     int was_verified = w->s.verified;
     t->apply(&w->s, w->c, &x);
@@ -449,7 +504,7 @@ static tr_pm_outcome step(pm_walk *w, int ti)
         return w->res->outcome = TR_PM_STOPPED;
     tr_pm_outcome o = check_result(w, t, &x, where);
     if (o == TR_PM_PASS)
-        o = check_pin_info(w, t, where);
+        o = check_pin_info(w, t, &x, where);
     if (o == TR_PM_PASS)
         o = check_verified(w, t, was_verified, where);
     if (!strcmp(t->op, "change") && !strcmp(x.result, "ok"))
@@ -485,11 +540,12 @@ static unsigned count_reachable(const pm_cfg *c)
             continue;
         pm_state s = decode(i, c);
         for (size_t t = 0; t < NTRANS; t++)
-            if (trans_on(t, &s, c) && !seen[t][kind_of(&s)]) {
-                seen[t][kind_of(&s)] = true;
-                n++;
-            }
+            if (trans_on(t, &s, c))
+                new_pair(seen, t, &s, c, true);
     }
+    for (size_t t = 0; t < NTRANS; t++)
+        for (int k = 0; k < NKINDS; k++)
+            n += seen[t][k];
     return n;
 }
 
@@ -534,6 +590,12 @@ static void ops_na(pm_walk *w, pm_cfg *c)
         for (const char *p = strstr(na, TRANS[t].op); p; p = strstr(p + 1, TRANS[t].op))
             if ((p == na || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
                 c->off[t] = true;
+        if (!c->off[t])
+            continue;
+        size_t at = strlen(w->res->left_out);
+        snprintf(w->res->left_out + at, sizeof w->res->left_out - at, "%s%s", at ? ", " : "", TRANS[t].name);
+        if (t == T_POWER)
+            w->res->power_left_out = true;
     }
 }
 
@@ -607,6 +669,9 @@ tr_pm_outcome tr_pinmodel_run(const tr_pm_io *io, tr_pm_result *res, tr_err *e)
     }
     w.s = (pm_state){0, c.max, 0, c.so_max};
     res->reachable = count_reachable(&c);
+    pm_cfg all = c; /* every transition on: what the interface's gaps cost */
+    memset(all.off, 0, sizeof all.off);
+    res->modelled = count_reachable(&all);
     if (start_refuses(&w) != TR_PM_PASS)
         return res->outcome;
     tr_pm_outcome o = walk(&w);

@@ -71,6 +71,11 @@ typedef struct {
     unsigned steps;       /* transitions taken */
     unsigned covered;     /* (transition, kind of state) pairs taken */
     unsigned reachable;   /* pairs the model can reach within the SO budget */
+    unsigned modelled;    /* the same with every transition on (reachable is
+                             less when the interface cannot do some) */
+    char left_out[256];   /* the transitions left out (OPS_NA), by name, ", " */
+    bool power_left_out;  /* the power cycle among them: on a slot without a
+                             power switch the caller makes the test not-run.no-power */
 } tr_pm_result;
 
 /* Walk the token through the model. Variables read: PIN_MAX_TRIES,

@@ -2277,12 +2277,71 @@ static tr_suite *load_ops_apdu(void)
     return ops;
 }
 
+/* How the in-process token misbehaves beyond its REF-1 faults: defects no
+ * vtoken switch has, made by the card in front of it. */
+typedef enum {
+    PM_HEALTHY,
+    PM_LAST_WRONG_BLOCKED, /* the VERIFY that spends the last try answers 6983, not 63C0 */
+    PM_RESET_RESTORES_SO,  /* a warm reset gives the SO counter back */
+} pm_tamper;
+
+typedef struct {
+    tr_cardio inner;
+    ref1_fix *x;
+    pm_tamper mode;
+} tamper_card;
+
+static int tamper_transmit(void *ctx, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap, size_t *rlen,
+                           tr_err *e)
+{
+    tamper_card *t = ctx;
+    if (t->inner.transmit(t->inner.ctx, apdu, n, rsp, cap, rlen, e) < 0)
+        return -1;
+    bool verify_with_pin = n > 5 && apdu[1] == 0x20 && apdu[4] != 0;
+    if (t->mode == PM_LAST_WRONG_BLOCKED && verify_with_pin && *rlen >= 2 && rsp[*rlen - 2] == 0x63 &&
+        rsp[*rlen - 1] == 0xC0)
+        rsp[*rlen - 2] = 0x69, rsp[*rlen - 1] = 0x83;
+    return 0;
+}
+
+static int tamper_reset(void *ctx, bool cold, tr_err *e)
+{
+    tamper_card *t = ctx;
+    int r = t->inner.reset(t->inner.ctx, cold, e);
+    if (t->mode == PM_RESET_RESTORES_SO && !cold)
+        t->x->tok.nv.so_tries = t->x->tok.nv.so_max_tries;
+    return r;
+}
+
+static int tamper_cycle(void *ctx, tr_cycle_report *rep, tr_err *e)
+{
+    tamper_card *t = ctx;
+    return t->inner.power_cycle(t->inner.ctx, rep, e);
+}
+
+static size_t tamper_atr(void *ctx, uint8_t *out, size_t cap)
+{
+    tamper_card *t = ctx;
+    return t->inner.atr(t->inner.ctx, out, cap);
+}
+
+/* What pin_model_on runs: the token's faults, a tamper, and whether the
+ * slot has a power switch. */
+typedef struct {
+    ref1_role role;
+    const ref1_faults *f;
+    pm_tamper tamper;
+    bool no_power; /* a slot of type none */
+} pm_case;
+
 /* suites/pin-model.tsuite with the real profile on an in-process REF-1
  * token: returns the test's row; *factory says whether the token ended in
  * factory state. */
-static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory, char *log, size_t logcap)
+static res_row pin_model_run(const pm_case *c, bool *factory, char *log, size_t logcap)
 {
-    ref1_fix *x = fix_new(TR_ALG_SM2, role, 300, f);
+    ref1_fix *x = fix_new(TR_ALG_SM2, c->role, 300, c->f);
+    tamper_card tc = {x->io, x, c->tamper};
+    tr_cardio io = {&tc, tamper_transmit, tamper_reset, tamper_cycle, tamper_atr};
     tr_profile prof;
     tr_err e;
     char buf[1200];
@@ -2293,9 +2352,12 @@ static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory,
     tr_suite *ops = load_ops_apdu();
     tr_vars *v = tr_vars_new(prof.vars);
     tr_vars_set(v, "INTERFACE", "apdu");
+    if (c->no_power)
+        tr_vars_set(v, "POWER", "none");
     rec *r = calloc(1, sizeof *r);
     tr_interp_hooks h = hooks_for(r);
-    tr_interp_env env = {.card = &x->io, .vars = v, .now = NOW, .hooks = &h, .allow_destructive = true, .ops = ops};
+    tr_interp_env env = {.card = &io, .vars = v, .now = NOW, .hooks = &h, .allow_destructive = true, .ops = ops,
+                         .no_power = c->no_power ? "slot s1 has no power switch (type none)" : NULL};
     tr_suite_outcome o;
     ck_assert_int_eq(tr_interp_run(s, &env, &o, &e), 0);
     res_row row = *verdict_of(r, "the PIN state model: every transition, every observable");
@@ -2310,6 +2372,19 @@ static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory,
     return row;
 }
 
+static res_row pin_model_on(ref1_role role, const ref1_faults *f, bool *factory, char *log, size_t logcap)
+{
+    pm_case c = {role, f, PM_HEALTHY, false};
+    return pin_model_run(&c, factory, log, logcap);
+}
+
+/* "PIN model: S steps, T of R ... pairs taken" */
+static void pairs_taken(const char *log, unsigned *taken, unsigned *reachable)
+{
+    const char *at = strstr(log, "steps, ");
+    ck_assert_msg(at && sscanf(at + 7, "%u of %u", taken, reachable) == 2, "%s", log);
+}
+
 /* The model passes a healthy token of either role, covering every
  * (transition, kind of state) pair, and ends in factory state; each PIN
  * defect fails with the class of the property it breaks. */
@@ -2322,9 +2397,10 @@ START_TEST(pin_model_on_ref1)
         ck_assert_msg(t.v == TR_PASS, "%s", t.msg);
         ck_assert(factory);
         unsigned taken = 0, reachable = 0;
-        ck_assert_msg(sscanf(strstr(log, "steps, ") + 7, "%u of %u", &taken, &reachable) == 2, "%s", log);
+        pairs_taken(log, &taken, &reachable);
         ck_assert_uint_eq(taken, reachable);
         ck_assert_uint_ge(reachable, 40);
+        ck_assert_msg(strstr(log, "left out") == NULL, "%s", log);
     }
     static const struct {
         ref1_faults f;
@@ -2334,6 +2410,7 @@ START_TEST(pin_model_on_ref1)
         {{.counter_reset_on_power = true}, "pin.counter-reset-by-power"},
         {{.default_flag_stuck = true}, "pin.default-flag-wrong"},
         {{.sign_without_pin = true}, "sign.no-pin-required"},
+        {{.change_ignores_block = true}, "pin.no-lockout"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         res_row t = pin_model_on(REF1_ROLE_MAIN, &cases[i].f, &factory, log, sizeof log);
@@ -2341,11 +2418,72 @@ START_TEST(pin_model_on_ref1)
         ck_assert_msg(!strcmp(t.cls, cases[i].cls), "want %s, got %s: %s", cases[i].cls, t.cls, t.msg);
         ck_assert_msg(strstr(t.msg, "the model says") != NULL, "%s", t.msg);
     }
+    /* change-ignores-block: caught at a CHANGE while blocked */
+    ref1_faults cib = {.change_ignores_block = true};
+    res_row t = pin_model_on(REF1_ROLE_MAIN, &cib, &factory, log, sizeof log);
+    ck_assert_msg(strstr(t.msg, "after CHANGE ") && strstr(t.msg, "while blocked"), "%s", t.msg);
     /* not in factory state: nothing is tried */
     ref1_faults nd = {.non_default_pin = true};
-    res_row t = pin_model_on(REF1_ROLE_MAIN, &nd, &factory, log, sizeof log);
+    t = pin_model_on(REF1_ROLE_MAIN, &nd, &factory, log, sizeof log);
     ck_assert_int_eq(t.v, TR_SKIP);
     ck_assert(strstr(t.msg, "not in factory state") != NULL);
+}
+END_TEST
+
+/* Defects with no vtoken switch, each with the class of what it breaks:
+ * 6983 to the last wrong VERIFY is a wrong count (the PIN is blocked as
+ * it must be; no wrong PIN was accepted); an SO counter a warm reset gives
+ * back is a counter reset by the reset. */
+START_TEST(pin_model_classes_of_tampered_tokens)
+{
+    static const struct {
+        pm_tamper tamper;
+        const char *cls, *where;
+    } cases[] = {
+        {PM_LAST_WRONG_BLOCKED, "pin.counter-wrong", "after the last wrong VERIFY"},
+        {PM_RESET_RESTORES_SO, "pin.counter-reset-by-reset", "after warm reset"},
+    };
+    bool factory;
+    char log[600];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pm_case c = {REF1_ROLE_MAIN, NULL, cases[i].tamper, false};
+        res_row t = pin_model_run(&c, &factory, log, sizeof log);
+        ck_assert_int_eq(t.v, TR_FAIL);
+        ck_assert_msg(!strcmp(t.cls, cases[i].cls), "want %s, got %s: %s", cases[i].cls, t.cls, t.msg);
+        ck_assert_msg(strstr(t.msg, cases[i].where) != NULL, "%s", t.msg);
+    }
+}
+END_TEST
+
+/* A slot without a power switch: the walk leaves the power cycle out and
+ * still checks everything else (a defect still fails), and a walk that
+ * passed is not a pass: not-run.no-power, saying what was left out. */
+START_TEST(pin_model_without_power)
+{
+    bool factory;
+    char log[600];
+    pm_case c = {REF1_ROLE_MAIN, NULL, PM_HEALTHY, true};
+    res_row t = pin_model_run(&c, &factory, log, sizeof log);
+    ck_assert_int_eq(t.v, TR_SKIP);
+    ck_assert_str_eq(t.cls, "not-run.no-power");
+    ck_assert_msg(strstr(t.msg, "slot s1 has no power switch (type none)") && strstr(t.msg, "left out: power cycle"),
+                  "%s", t.msg);
+    ck_assert(factory);
+    unsigned taken = 0, reachable = 0;
+    pairs_taken(log, &taken, &reachable);
+    ck_assert_uint_eq(taken, reachable);
+    ck_assert_msg(strstr(log, "left out, the interface cannot: power cycle ("), "%s", log);
+    /* with power, more pairs */
+    unsigned all_taken = 0, all_reachable = 0;
+    pin_model_on(REF1_ROLE_MAIN, NULL, &factory, log, sizeof log);
+    pairs_taken(log, &all_taken, &all_reachable);
+    ck_assert_uint_gt(all_reachable, reachable);
+    /* a defect the walk meets without a power cycle still fails */
+    ref1_faults nl = {.no_lockout = true};
+    c.f = &nl;
+    t = pin_model_run(&c, &factory, log, sizeof log);
+    ck_assert_int_eq(t.v, TR_FAIL);
+    ck_assert_str_eq(t.cls, "pin.no-lockout");
 }
 END_TEST
 
@@ -2613,6 +2751,8 @@ static Suite *interp_suite(void)
     tcase_add_test(tc, cancel_and_budgets);
     tcase_add_test(tc, journal_statement);
     tcase_add_test(tc, pin_model_on_ref1);
+    tcase_add_test(tc, pin_model_classes_of_tampered_tokens);
+    tcase_add_test(tc, pin_model_without_power);
     tcase_add_test(tc, ops_library_called_after_the_suites_own);
     tcase_add_test(tc, ops_library_one_root_cause);
     tcase_add_test(tc, ops_library_variables_checked);
