@@ -44,6 +44,7 @@ FAULT_CLASS = {
     'change-not-persistent': 'pin.change-not-persistent',
     'wrong-pin-keeps-verified': 'pin.verified-after-wrong-pin',
     'seal-without-pin': 'seal.no-pin-required',
+    'change-ignores-block': 'pin.no-lockout',  # rigs/faults-8.ini, skf-faults-9.ini
     # issue 11: time and protocol (rigs/faults-4.ini)
     'slow-start': 'time.slow-start',
     'slow-apdu': 'time.slow-apdu',
