@@ -6,7 +6,9 @@
 # cycles.csv rows; `tokenrig power` and `tokenrig cycle` use them; a failing
 # command is a rig error naming it with its stderr; a hanging one is killed
 # at power_timeout_ms; a stale run's recovery runs every power_on; a slot of
-# type none skips recognition as not-run.no-power and its token is INCOMPLETE.
+# type none skips recognition as not-run.no-power and its token is INCOMPLETE;
+# pin-model there walks the PIN model without its power cycle and ends
+# not-run.no-power too.
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-pcmd.XXXXXX)
 VNAME=pcmd-$$
@@ -124,6 +126,25 @@ assert v['A1'][0] == 'PASS' and v['A2'][0] == 'ERROR' and v['A3'][0] == 'ERROR',
 assert v['A4'] == ('INCOMPLETE', 'not-run.no-power'), v
 PY
 check "console: what A4 was not given to run" grep -q '^INCOMPLETE A4: not-run.no-power' "$T/run.out"
+
+# --- the PIN state model on the none slot: walked without its power cycle --------------------------
+"$TR" run --rig "$T/cmd.ini" --slots A4 --allow-destructive --out "$T/pm" pin-model > "$T/pm.out" 2> "$T/pm.err"; rc=$?
+check_eq "pin-model on A4 (none): exit status 2 (INCOMPLETE)" "$rc" 2
+pm=$(python3 - "$T/pm/results.csv" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1], newline='')):
+    if r['slot'] == 'A4' and r['suite'] == 'pin-model' and not r['metric']:
+        print(r['verdict'], r['classification'], r['message'], sep='|')
+PY
+)
+check_eq "A4: pin-model not-run.no-power, not a pass" "$(cut -d'|' -f1,2 <<<"$pm")" "skip|not-run.no-power"
+check "A4: the skip says the walk ran and what it left out (${pm:0:300})" \
+  grep -qE "slot A4 has no power switch \(type none\): the PIN model without its power cycle \([0-9]+ of the model's [0-9]+ .*no deviation in [0-9]+ steps; left out: power cycle\)" <<<"$pm"
+check "summary.csv: A4 INCOMPLETE (not-run.no-power)" python3 - "$T/pm/summary.csv" <<'PY'
+import csv, sys
+v = {r['slot']: (r['verdict'], r['classifications']) for r in csv.DictReader(open(sys.argv[1], newline=''))}
+assert v == {'A4': ('INCOMPLETE', 'not-run.no-power')}, v
+PY
 
 # --- a stale run: recovery runs every command slot's power_on ----------------------------------------
 "$TR" power off --rig "$T/cmd.ini" --slot A1 > /dev/null 2>&1
