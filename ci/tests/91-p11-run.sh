@@ -147,14 +147,18 @@ elif out=$("$P11/opencryptoki.sh" up "$T/ock" --role main --alg rsa 2>&1); then
     >"$T/o.out" 2>"$T/o.err"
   check_eq "opencryptoki: exit 1 (the token failed)" "$?" 1
   R=$T/rep-o
-  check_eq "opencryptoki O1: FAIL, pin.not-restored and pin.unblock-failed" "$(summary "$R" O1)" \
-    "FAIL|pin.not-restored;pin.unblock-failed"
+  check_eq "opencryptoki O1: FAIL, pin.not-restored and pin.no-lockout" "$(summary "$R" O1)" \
+    "FAIL|pin.not-restored;pin.no-lockout"
   check_eq "opencryptoki O1: what fails" "$(failing "$R/results.csv" O1)" \
-    "default-pin / change back to the factory PIN: pin.not-restored; default-pin / ends in factory state: pin.not-restored; pin-model / the PIN state model: every transition, every observable: pin.unblock-failed"
+    "default-pin / change back to the factory PIN: pin.not-restored; default-pin / ends in factory state: pin.not-restored; pin-model / the PIN state model: every transition, every observable: pin.no-lockout"
   check "opencryptoki O1: C_SetPIN back to the factory PIN refused with CKR_PIN_INVALID" \
     grep -q CKR_PIN_INVALID <(msg_of "$R/results.csv" O1 default-pin "change back to the factory PIN")
-  check "opencryptoki O1: C_InitPIN leaves a spent try spent" \
-    grep -q "after RESET RETRY COUNTER with the right SO PIN .*PIN info says 2 tries left, the model says 3" \
+  # the PIN model's CHANGE while blocked: the login is refused, but C_SetPIN
+  # in a session without one changes the locked PIN (its first deviation
+  # since that transition is in the model; before, the walk stopped later,
+  # at C_InitPIN leaving a spent try spent: pin.unblock-failed)
+  check "opencryptoki O1: C_SetPIN without a login changes the locked PIN" \
+    grep -q "after CHANGE while blocked .*answered ok (C_Login CKR_PIN_LOCKED, then C_SetPIN without a login CKR_OK), the model says blocked" \
     <(msg_of "$R/results.csv" O1 pin-model "the PIN state model: every transition, every observable")
   common_passes "$R" O1
   for t in "wrong PINs block the PIN, one try each" "blocked: the right PIN is refused" "a reset keeps the PIN blocked" \
