@@ -3,18 +3,24 @@
  *
  * Owns: the model (user PIN: value, tries left, blocked, verified — which is
  * volatile —, default flag; SO PIN: tries left), its transitions (right,
- * wrong and last wrong VERIFY, VERIFY while blocked, VERIFY with the
- * previous PIN, CHANGE with the right and a wrong old PIN, RESET RETRY
- * COUNTER with the right and a wrong SO PIN, log out, warm reset, power
- * cycle), what the model predicts for every observable after each one (PIN
- * info: max, tries left, default flag, SO tries left; the counter query;
- * whether a signature and the seal are permitted), and the generator: a
- * walk through the transitions, chosen by breadth-first search over the
- * model's states, that takes every transition from every kind of state it
- * is possible in (verified or not, blocked or not, factory PIN or changed),
- * never spends more than one SO try, reads every observable after every
- * step, and ends in factory state. A transition added to the table is
- * covered everywhere without another line.
+ * wrong and last wrong VERIFY, VERIFY with the previous PIN, right and
+ * wrong VERIFY while blocked, CHANGE with the right and a wrong old PIN,
+ * the last wrong CHANGE, CHANGE with the right and a wrong old PIN while
+ * blocked, RESET RETRY COUNTER with the right and a wrong SO PIN, log out,
+ * warm reset, power cycle), what the model predicts for every observable
+ * after each one (PIN info: max, tries left, default flag, SO tries left;
+ * the counter query; whether a signature and the seal are permitted), and
+ * the generator: a walk through the transitions that takes every transition
+ * from every kind of state it is possible in (verified, not or unknown;
+ * blocked or not; factory PIN or changed; and a reset or power cycle also
+ * once with an SO try spent), never spends more than one SO try, reads
+ * every observable after every step, and ends in factory state. The walk is
+ * greedy over a cheapest-path (Dijkstra) search of the model's states, each
+ * transition weighted by what it costs on a token (a power cycle 30, a warm
+ * reset 2, the rest 1): from where it stands it goes the cheapest way to
+ * the cheapest (state, transition) pair not yet taken, takes it, and
+ * searches again. A transition added to the table is covered everywhere
+ * without another line.
  * The token is reached only through named operations (tr_pm_io.call): the
  * suite implements them (REF-1 APDUs from the profile; another interface
  * its own), so the model holds no command of any token.
