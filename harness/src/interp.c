@@ -2193,8 +2193,11 @@ static int exec_pin_model(interp *I, const tr_stmt *s)
     if (res.left_out[0] && n > 0 && (size_t)n < sizeof line)
         snprintf(line + n, sizeof line - (size_t)n, "; left out, the interface cannot: %s (%u pairs)", res.left_out,
                  res.modelled - res.reachable);
-    if (o != TR_PM_STOPPED && o != TR_PM_ERROR)
+    if (o != TR_PM_STOPPED && o != TR_PM_ERROR) {
         emit_log(I, line);
+        /* the coverage in results.csv: what a PASS of this token's model rests on */
+        emit_metric(I, s->pos.line, "pin_model.pairs", res.covered, "pairs", TR_PASS, NULL, line, NO_LIMIT);
+    }
     switch (o) {
     case TR_PM_PASS:
         /* the walk passed without the power cycle, which this slot cannot
