@@ -5,7 +5,9 @@
 #   --slots with a name that is not a slot of the rig; a manifest row with an
 #   empty notAfter, a manifest missing a column; a profile missing a
 #   variable a suite needs (and one slipping through to run time: `config`);
-#   an abbreviated option, for every command.
+#   a rig file naming a fault that is not the fault table's (or a value out of
+#   its range: refused when the file is read, not after a 30 s wait for a
+#   token that never came); an abbreviated option, for every command.
 # And a run that left out tests it was asked for (destructive ones without
 # --allow-destructive, a slot nobody said which token it should hold) is
 # INCOMPLETE, not PASS: console table, summary.csv, JUnit, exit 2.
@@ -69,6 +71,27 @@ run --slots A1 --out "$T/p4" "$T/opt.tsuite"
 check_eq "a variable slipping through to run time: exit status 2 (config beats a failed token)" "$rc" 2
 check "a variable slipping through to run time: the row says config" \
   grep -q ',unguarded,error,config,.*variable OPT is not set: give it in the profile' "$T/p4/results.csv"
+
+# --- a fault name that is not the fault table's: refused when the rig file is read -------------------
+# (it once started the rig and waited ~30 s for a token that vtoken refused to be)
+printf '[rig]\nname = badfault\n\n[slot B1]\nserial = TRV0000000000099\nfaults = no-lockout, no-such-fault\n' \
+  > "$T/badfault.ini"
+for cmd in "rig up" "run --out $T/bf --allow-destructive"; do
+  t0=$(date +%s)
+  # shellcheck disable=SC2086 # the command and its options are words
+  TOKENRIG_VRIG_DIR=$T/vrig-badfault "$TR" $cmd --rig "$T/badfault.ini" > "$T/out" 2> "$T/err"; rc=$?
+  cmd=${cmd%% --*}
+  check_eq "faults = no-such-fault, tokenrig $cmd: exit status 2" "$rc" 2
+  check "faults = no-such-fault, tokenrig $cmd: file:line, the name and the valid ones ($(head -c 200 "$T/err"))" \
+    grep -q "badfault.ini:6: faults: unknown fault 'no-such-fault' (the faults are: counter-reset-on-power, no-lockout, .*, bad-signature=K, .*seal-refused-after-unblock, .*enc-cert-other-key;" "$T/err"
+  check "faults = no-such-fault, tokenrig $cmd: refused at once, nothing started" \
+    test "$(($(date +%s) - t0))" -le 5 -a ! -e "$T/vrig-badfault/state.ini" -a ! -e "$T/bf/results.csv"
+done
+printf '[rig]\nname = badfault\n\n[slot B1]\nserial = TRV0000000000099\nfaults = bad-signature=0\n' > "$T/badarg.ini"
+TOKENRIG_VRIG_DIR=$T/vrig-badfault "$TR" rig up --rig "$T/badarg.ini" > "$T/out" 2> "$T/err"
+check_eq "faults = bad-signature=0: exit status 2" "$?" 2
+check "faults = bad-signature=0: says the range ($(head -c 200 "$T/err"))" \
+  grep -q "badarg.ini:6: faults: fault 'bad-signature=0': bad-signature=K, K in 1..1000000000" "$T/err"
 
 # --- options are spelled out, for every command ---------------------------------------------------
 abbrev() { # WHAT EXPECTED-MESSAGE ARGS...

@@ -44,7 +44,20 @@ FAULT_CLASS = {
     'change-not-persistent': 'pin.change-not-persistent',
     'wrong-pin-keeps-verified': 'pin.verified-after-wrong-pin',
     'seal-without-pin': 'seal.no-pin-required',
-    'change-ignores-block': 'pin.no-lockout',  # rigs/faults-8.ini, skf-faults-9.ini
+    'change-ignores-block': 'pin.no-lockout',  # rigs/faults-8.ini, skf-faults-11.ini
+    # issue 11, item 7: the rest of the PIN state model's properties (rigs/faults-7.ini)
+    'power-keeps-verified': 'pin.verified-after-power',
+    'unblock-keeps-verified': 'pin.verified-after-unblock',
+    'so-counter-not-restored': 'pin.so-counter-not-restored',
+    'counter-reset-on-reset': 'pin.counter-reset-by-reset',
+    'old-pin-accepted': 'pin.old-pin-accepted',
+    'reverify-refused': 'pin.right-pin-refused',
+    'counter-not-restored': 'pin.counter-not-restored',
+    'so-pin-unchecked': 'pin.so-wrong-pin-accepted',
+    'logout-refused': 'pin.logout-failed',
+    'pin-info-ends-verified': 'pin.verified-state-lost',
+    'sign-refused-after-change': 'sign.refused-after-verify',
+    'seal-refused-after-unblock': 'seal.refused-after-verify',
     # issue 11: time and protocol (rigs/faults-4.ini)
     'slow-start': 'time.slow-start',
     'slow-apdu': 'time.slow-apdu',
@@ -71,9 +84,19 @@ SKF_NOT = {
     'short-read-9000': 'a protocol defect the library handles below its API',
     'slow-start': 'through a library power-on to the first answer is dominated by the library listing the '
                   'device again (FIRST_APDU_MAX_MS 5000 in the SKF profiles)',
+    'counter-reset-on-reset': 'GM/T 0016 has no reset',
+    'logout-refused': 'the SKF ops open every session with a log out (SKF_ClearSecureState): a token that refuses '
+                      'it fails wherever a session opens (enum.no-select), not as one property',
 }
+# Defects SKF sees as another property than APDUs do, and why.
+SKF_CLASS = {
+    # no query of the verified state over SKF: a state that is gone shows as
+    # the key refusing to sign
+    'pin-info-ends-verified': 'sign.refused-after-verify',
+}
+FAULT_CLASS_ALL = dict(FAULT_CLASS)
 if iface == 'skf':
-    FAULT_CLASS = {f: c for f, c in FAULT_CLASS.items() if f not in SKF_NOT}
+    FAULT_CLASS = {f: SKF_CLASS.get(f, c) for f, c in FAULT_CLASS.items() if f not in SKF_NOT}
 # Time defects: the failing metric row of results.csv carries the measured
 # time (value) and the profile limit it broke (message).
 TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
@@ -90,6 +113,49 @@ if iface == 'skf': # and what GM/T 0016 cannot express (suites/lib/ops-skf.tsuit
 
 def say(kind, text):
     print(f'{kind}|{text}')
+
+def check_readme_table():
+    """README's "Fault detection table" and FAULT_CLASS say the same: every
+    row's fault and class are FAULT_CLASS's, every fault has a row, and the
+    "through SKF" column is `same`, the SKF_CLASS class or (SKF_NOT) a dash."""
+    text = open(f'{root}/README.md', encoding='utf-8').read()
+    m = re.search(r'^## Fault detection table\n(.*?)(?=^## )', text, re.S | re.M)
+    if not m:
+        say('bad', 'README.md has no "## Fault detection table" section')
+        return
+    rows = {}
+    for line in m.group(1).splitlines():
+        if not line.startswith('| `'):
+            continue
+        cells = [c.strip() for c in line.strip().strip('|').split(' | ')]
+        fault = re.match(r'`([^`=]+)', cells[0]).group(1)
+        if fault in rows:
+            say('bad', f'README fault table: `{fault}` has two rows')
+        rows[fault] = cells
+    bad = []
+    for fault, cells in rows.items():
+        cls = re.match(r'`([^`]+)`', cells[2]) if len(cells) == 4 else None
+        if len(cells) != 4 or not cls:
+            bad.append(f'`{fault}`: expected 4 columns, the third the `class`')
+            continue
+        if fault not in FAULT_CLASS_ALL:
+            bad.append(f'`{fault}` is not in faultcheck.py FAULT_CLASS')
+        elif cls.group(1) != FAULT_CLASS_ALL[fault]:
+            bad.append(f'`{fault}`: README says {cls.group(1)}, FAULT_CLASS {FAULT_CLASS_ALL[fault]}')
+        skf = cells[3]
+        if fault in SKF_NOT and not skf.startswith('—'):
+            bad.append(f'`{fault}`: SKF_NOT, but the SKF column does not start with a dash: {skf[:40]}')
+        elif fault in SKF_CLASS and f'`{SKF_CLASS[fault]}`' not in skf:
+            bad.append(f'`{fault}`: the SKF column does not name `{SKF_CLASS[fault]}` (SKF_CLASS)')
+        elif fault not in SKF_NOT and fault not in SKF_CLASS and not skf.startswith('same'):
+            bad.append(f'`{fault}`: the SKF column is not "same" ({skf[:40]}), nor in SKF_NOT / SKF_CLASS')
+    bad += [f'`{f}` of FAULT_CLASS has no README row' for f in FAULT_CLASS_ALL if f not in rows]
+    for b in bad:
+        say('bad', f'README fault table: {b}')
+    if not bad:
+        say('ok', f'README fault table and FAULT_CLASS agree ({len(rows)} faults, classes and SKF column)')
+
+check_readme_table()
 
 # Every test of every default suite, in order.
 suite_tests = []

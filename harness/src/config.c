@@ -13,6 +13,7 @@
 
 #include "atr.h"
 #include "db.h"
+#include "faultnames.h"
 #include "util.h"
 
 /* ---- reading INI with line numbers -----------------------------------------
@@ -516,6 +517,27 @@ static bool set_seal_version(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, 
     return true;
 }
 
+/* faults = NAME[=ARG], ...: every item a fault of the table with a
+ * well-formed argument (faultnames.h), checked here so that a misspelt one
+ * is this file's line, not a token that never comes up. */
+static bool set_faults(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
+{
+    if (!set_text(c, s, k, value))
+        return false;
+    char list[sizeof s->vt.faults], why[200];
+    tr_strlcpy(list, s->vt.faults, sizeof list);
+    char *save = NULL;
+    for (char *f = strtok_r(list, ", ", &save); f; f = strtok_r(NULL, ", ", &save)) {
+        if (tr_fault_check(f, why, sizeof why))
+            continue;
+        char known[2048];
+        tr_fault_list(known, sizeof known);
+        return ini_bad(c, "%s: %s (the faults are: %s; see README, \"Fault detection table\")", k->name, why,
+                       known);
+    }
+    return true;
+}
+
 /* A PIN as the token is given it: 6..16 printable ASCII (REF-1 pads to 16). */
 static bool set_pin(ini_ctx *c, tr_slot_cfg *s, const slot_key_def *k, const char *value)
 {
@@ -616,9 +638,11 @@ static const slot_key_def slot_keys[] = {
     {"algorithm", SLOT_V | SKF_ALSO, set_choice, FIELD(vt.alg), 0, 0, algs, "the signing algorithm"},
     {"validity", SLOT_V, set_choice, FIELD(vt.validity), 0, 0, validities, "the certificate's validity class"},
     {"org", SLOT_V, set_text, FIELD(vt.org), 0, 0, NULL, "organisation in the certificate and seal"},
-    {"faults", SLOT_V, set_text, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
-    {"fault", SLOT_V, set_text, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
+    {"faults", SLOT_V, set_faults, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
+    {"fault", SLOT_V, set_faults, FIELD(vt.faults), 0, 0, NULL, "REF-1 fault table, comma-separated"},
     {"seal_version", SLOT_V, set_seal_version, FIELD(vt.seal_version), 1, 4, NULL, "4 GB/T 38540, 1 GM/T 0031"},
+    {"seal_size", SLOT_V, set_uint, FIELD(vt.seal_size), 1, 32767, NULL,
+     "the seal's exact length in bytes, e.g. 3072 = 12 x 256 (a comment in its picture)"},
     {"t0", SLOT_V, set_bool, FIELD(vt.t0), 0, 0, NULL, "T=0 style: 61xx + GET RESPONSE, 6Cxx"},
     {"pin_tries", SLOT_V, set_uint, FIELD(vt.pin_tries), 1, 15, NULL, "user PIN max tries: the profile's PIN_MAX_TRIES"},
     {"so_tries", SLOT_V, set_uint, FIELD(vt.so_tries), 1, 15, NULL, "SO PIN max tries: the profile's SO_MAX_TRIES"},

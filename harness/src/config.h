@@ -96,6 +96,7 @@ typedef struct {
     char org[128];
     char validity[24];   /* valid | renewal-due | expired | not-yet-valid */
     int seal_version;    /* 4 or 1 */
+    unsigned seal_size;  /* the seal's exact length in bytes (mkpki seal --size); 0: as made */
     char faults[512];    /* comma-separated vtoken faults (cert faults included) */
     unsigned ready_ms, sign_latency_ms, apdu_latency_us;
     bool t0;

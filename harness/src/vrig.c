@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultnames.h"
 #include "transport.h"
 #include "util.h"
 
@@ -497,19 +498,14 @@ static bool file_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
-/* Faults the rig realizes by the PKI it issues, not by a vtoken switch:
- * the certificate's dates, or who issued the certificate or the seal; no
- * encryption pair (no-enc-key), an encryption certificate for another key
- * (enc-cert-other-key). */
-static const char *const PKI_FAULTS[] = {"expired-cert", "renewal-due", "cert-other-ca", "rogue-seal-maker",
-                                         "no-enc-key", "enc-cert-other-key", NULL};
-
+/* Faults the rig realizes by the PKI it issues, not by a vtoken switch
+ * (faultnames.h): the certificate's dates, or who issued the certificate or
+ * the seal; no encryption pair (no-enc-key), an encryption certificate for
+ * another key (enc-cert-other-key). */
 static bool is_pki_fault(const char *f)
 {
-    for (const char *const *p = PKI_FAULTS; *p; p++)
-        if (!strcmp(f, *p))
-            return true;
-    return false;
+    const tr_fault_def *d = tr_fault_find(f);
+    return d && d->rig;
 }
 
 /* Is name one of the comma/space separated faults (whole names only)? */
@@ -563,14 +559,16 @@ static int make_ca(const char *mkpki, const char *dir, const char *log, tr_err *
 static int make_token_files(const tr_slot_cfg *s, const char *mkpki, const char *pki, const char *rogue,
                             const char *key, const char *crt, const char *seal, const char *log)
 {
-    char ver[4];
+    char ver[4], size[16];
     snprintf(ver, sizeof ver, "%d", s->vt.seal_version);
+    snprintf(size, sizeof size, "%u", s->vt.seal_size);
     char *tok[] = {(char *)mkpki, "token", "--ca", (char *)(has_fault(&s->vt, "cert-other-ca") ? rogue : pki),
                    "--alg", (char *)s->vt.alg, "--serial", (char *)s->vt.serial, "--org", (char *)s->vt.org,
                    "--validity", (char *)effective_validity(&s->vt), "--key-out", (char *)key, "--cert-out",
                    (char *)crt, NULL};
     char *sl[] = {(char *)mkpki, "seal", "--ca", (char *)(has_fault(&s->vt, "rogue-seal-maker") ? rogue : pki),
-                  "--cert", (char *)crt, "--version", ver, "--org", (char *)s->vt.org, "--out", (char *)seal, NULL};
+                  "--cert", (char *)crt, "--version", ver, "--org", (char *)s->vt.org, "--out", (char *)seal,
+                  s->vt.seal_size ? "--size" : NULL, size, NULL};
     tr_err sub;
     if (run_to_end(tok, log, &sub) < 0 || (wants_seal(&s->vt) && run_to_end(sl, log, &sub) < 0))
         return -1;

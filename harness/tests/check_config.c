@@ -16,6 +16,7 @@
 #include "atr.h"
 #include "cli.h"
 #include "config.h"
+#include "faultnames.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -51,7 +52,7 @@ START_TEST(profile_keys_of_a_virtual_slot)
 {
     ck_assert_msg(load("pin_tries = 5\nso_tries = 3\ndefault_pin = 11223344\nso_pin = 5566778899\n"
                        "atr = 3b 0b 54 4f 4b 45 4e 52 49 47 20 54 35\naid = f0544f4b524947050a\n"
-                       "firmware = 0203\nt0 = yes\nseal_version = 1") == 0,
+                       "firmware = 0203\nt0 = yes\nseal_version = 1\nseal_size = 3072") == 0,
                   "%s", err.msg);
     const tr_vtoken_cfg *vt = &rig.slots[0].vt;
     ck_assert_uint_eq(vt->pin_tries, 5);
@@ -63,6 +64,7 @@ START_TEST(profile_keys_of_a_virtual_slot)
     ck_assert_str_eq(vt->firmware, "0203");
     ck_assert(vt->t0);
     ck_assert_int_eq(vt->seal_version, 1);
+    ck_assert_uint_eq(vt->seal_size, 3072);
     /* not given: vtoken's REF-1 defaults */
     ck_assert_int_eq(load("serial = CONFIGTEST000001"), 0);
     vt = &rig.slots[0].vt;
@@ -72,6 +74,7 @@ START_TEST(profile_keys_of_a_virtual_slot)
     ck_assert_str_eq(vt->aid, "");
     ck_assert_str_eq(vt->firmware, "");
     ck_assert_int_eq(vt->seal_version, 4);
+    ck_assert_uint_eq(vt->seal_size, 0);
 }
 END_TEST
 
@@ -84,7 +87,12 @@ START_TEST(bad_values_name_file_line_and_key)
         "atr = 3B0F0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20",
         "atr = 3BXX", "aid = F0544F4B", "aid = F0544F4B52494701F0544F4B5249470102", "aid = F0544",
         "firmware = 01", "firmware = 010203", "firmware = zz00", "seal_version = 2", "t0 = maybe",
-        "ready_ms = 600001", "role = boss", "alg = dsa", "serial = SHORT",
+        "ready_ms = 600001", "role = boss", "alg = dsa", "serial = SHORT", "seal_size = 0",
+        "seal_size = 32768", "seal_size = 3k",
+        /* fault names are the table's (faultnames.h), with well-formed values */
+        "faults = no-such-fault", "faults = no-lockout, no-such-fault", "fault = bad-signature",
+        "faults = bad-signature=0", "faults = no-lockout=1", "faults = flaky-power=1.5",
+        "faults = slow-apdu=10:B", "faults = slow-start=0", "faults = =3",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char body[160], key[32];
@@ -103,6 +111,40 @@ START_TEST(bad_values_name_file_line_and_key)
 }
 END_TEST
 
+/* faults = ...: every name of the table, with its value, is taken; an
+ * unknown one names the file, the line and every fault there is. */
+START_TEST(fault_names_checked_when_the_file_is_read)
+{
+    ck_assert_msg(load("faults = counter-reset-on-power, bad-signature=7 slow-sign=40,flaky-power=0.5,"
+                       "slow-apdu=900:B0, mute-after=2, expired-cert, power-keeps-verified") == 0,
+                  "%s", err.msg);
+    size_t n;
+    const tr_fault_def *d = tr_fault_defs(&n);
+    for (size_t i = 0; i < n; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "faults = %s%s", d[i].name,
+                 d[i].arg == TR_FARG_NONE ? "" : d[i].arg == TR_FARG_PROB ? "=1" : "=1000");
+        ck_assert_msg(load(body) == 0, "%s: %s", body, err.msg);
+    }
+    ck_assert_int_eq(load("serial = CONFIGTEST000001\nfaults = no-lockout, no-such-fault"), -1);
+    ck_assert_str_eq(err.file, path);
+    ck_assert_int_eq(err.line, 5);
+    ck_assert_msg(strstr(err.msg, "faults: unknown fault 'no-such-fault'"), "%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(err.msg, d[i].name), "%s not listed: %s", d[i].name, err.msg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad-signature=K"));
+    ck_assert_int_eq(load("faults = bad-signature=0"), -1);
+    ck_assert_msg(strstr(err.msg, "fault 'bad-signature=0': bad-signature=K, K in 1..1000000000"), "%s", err.msg);
+    ck_assert_int_eq(load("faults = slow-apdu=5:XYZ"), -1);
+    ck_assert_msg(strstr(err.msg, "MS in 1..600000, INS two hex digits"), "%s", err.msg);
+    char why[200];
+    ck_assert(!tr_fault_check("no-lockout=", why, sizeof why));
+    ck_assert(tr_fault_check("mute-after=0", why, sizeof why));
+    ck_assert(tr_fault_find("rogue-seal-maker")->rig);
+    ck_assert(!tr_fault_find("bad-atr")->rig);
+}
+END_TEST
+
 START_TEST(unknown_key_lists_the_keys_of_the_slot_type)
 {
     ck_assert_int_eq(load("serial = CONFIGTEST000001\npin_trys = 5"), -1);
@@ -110,7 +152,8 @@ START_TEST(unknown_key_lists_the_keys_of_the_slot_type)
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown key 'pin_trys' in [slot A1]"));
     ck_assert_ptr_nonnull(strstr(err.msg, "a virtual slot takes: type, interface, profile, var.NAME, serial"));
     static const char *const virtual_keys[] = {"pin_tries", "so_tries", "default_pin", "so_pin", "atr",
-                                               "aid", "firmware", "t0", "seal_version", "ready_ms"};
+                                               "aid", "firmware", "t0", "seal_version", "seal_size",
+                                               "ready_ms"};
     for (size_t i = 0; i < sizeof virtual_keys / sizeof virtual_keys[0]; i++)
         ck_assert_msg(strstr(err.msg, virtual_keys[i]), "%s not listed: %s", virtual_keys[i], err.msg);
     ck_assert_ptr_null(strstr(err.msg, "companion"));
@@ -551,6 +594,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, rig_db_key);
     tcase_add_test(tc, bad_values_name_file_line_and_key);
     tcase_add_test(tc, unknown_key_lists_the_keys_of_the_slot_type);
+    tcase_add_test(tc, fault_names_checked_when_the_file_is_read);
     tcase_add_test(tc, keys_of_another_slot_type_are_refused);
     tcase_add_test(tc, file_vars_relative_to_their_file);
     tcase_add_test(tc, atr_structure);
