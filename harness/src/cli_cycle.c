@@ -273,8 +273,10 @@ static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i,
     return true;
 }
 
-/* Up to --count cycles (fewer on SIGINT/SIGTERM, --stop-on-fail, or a row
- * that cannot be written: e keeps that failure), one cycles.csv row each. */
+/* Up to --count cycles (fewer on a stop signal — the cycle under way is
+ * finished, its token powered on again, batch.h — on --stop-on-fail, or a
+ * row that cannot be written: e keeps that failure), one cycles.csv row
+ * each. */
 static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, tr_reports *rep,
                       const tr_slot_id *who, cycle_tally *ty, tr_err *e)
 {
@@ -325,14 +327,36 @@ static void plot_cycles(const tr_reports *rep)
 }
 
 /* What the loop was measured against (provenance.csv): the run-wide facts,
- * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...). */
-static void cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
-                             const cycle_target *tg, const tr_slot_id *who)
+ * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...).
+ * -1 with e (the file and the reason) when a row could not be written. */
+static int cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
+                            const cycle_target *tg, const tr_slot_id *who, tr_err *e)
 {
-    tr_err e; /* a row not written: the reports keep it (exit 2) */
-    tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, &e);
-    tr_prov_file(rep, who, "profile", tg->prof.path, &e);
-    tr_prov_vars(rep, who, tg->prof.vars, &e);
+    if (tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, e) < 0 ||
+        tr_prov_file(rep, who, "profile", tg->prof.path, e) < 0 || tr_prov_vars(rep, who, tg->prof.vars, e) < 0)
+        return -1;
+    return 0;
+}
+
+/* The end of the loop: cycles-summary.csv, the summary on stdout, the plot;
+ * the exit status (2 when a report file could not be written — e says
+ * which and why — a rig error, or a stop signal). */
+static int cycle_end(const cycle_opts *o, const tr_slot_cfg *sc, const cycle_tally *ty, tr_reports *rep, tr_err *e)
+{
+    tr_err we; /* kept by the reports: tr_reports_sync says it */
+    if (tr_reports_write_cycle_summary(rep, &we) < 0)
+        fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
+    print_cycle_summary(sc, ty, rep);
+    if (o->plots)
+        plot_cycles(rep);
+    bool files = tr_reports_sync(rep, e) == 0; /* e: the first write failure, if any */
+    if (tr_batch_interrupted()) {
+        fflush(stdout);
+        fprintf(stderr, "tokenrig cycle: interrupted (signal %d) after %zu of %lu cycles; the cycles so far are "
+                        "in %s\n", tr_batch_signal(), ty->done, o->count, tr_reports_dir(rep));
+        return 2;
+    }
+    return !files || ty->rig_error ? 2 : ty->failed ? 1 : 0;
 }
 
 /* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
@@ -355,17 +379,10 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
                           .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
-        cycle_provenance(rep, o, run_id, rs, &tg, &who);
-        if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
-            tr_err we; /* kept by the reports: tr_reports_sync says it */
-            if (tr_reports_write_cycle_summary(rep, &we) < 0)
-                fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
-            print_cycle_summary(sc, &ty, rep);
-            if (o->plots)
-                plot_cycles(rep);
-            /* e: the first write failure, if any */
-            status = tr_reports_sync(rep, e) < 0 || ty.rig_error ? 2 : ty.failed ? 1 : 0;
-        }
+        /* no cycle yet: a loop that cannot record what it is measured
+         * against stops here */
+        if (cycle_provenance(rep, o, run_id, rs, &tg, &who, e) == 0 && run_cycles(o, &tg, s, rep, &who, &ty, e) == 0)
+            status = cycle_end(o, sc, &ty, rep, e);
     }
     status = cycle_db_close(w, status);
     tr_slot_close(s);
@@ -424,16 +441,20 @@ int tr_cmd_cycle(int argc, char **argv)
     tr_rig_session rs;
     if (!cmdline)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
-    if (!cmdline || tr_rig_session_open(o.rig_arg, &rs, &e) < 0) {
-        free(cmdline);
-        return tr_cli_report_error(&e);
+    /* from here to the end a stop signal is orderly (batch.h): the cycle
+     * under way ends, the files and the summary are written, the rig goes
+     * down (when the loop brought it up), the lease is released, exit 2 */
+    tr_batch_stop_begin();
+    int status = 2;
+    if (cmdline && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
+        o.command_line = cmdline;
+        status = cycle_loop(&o, &rs, &e);
+        tr_rig_session_close(&rs);
     }
-    o.command_line = cmdline;
-    int status = cycle_loop(&o, &rs, &e);
-    tr_rig_session_close(&rs);
     free(cmdline);
     if (e.code != TR_OK)
         tr_cli_report_error(&e);
+    tr_batch_stop_end();
     return status;
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "manifest.h"
 #include "provenance.h"
@@ -311,13 +312,20 @@ int tr_cmd_run(int argc, char **argv)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
         return tr_cli_report_error(&e);
     }
+    /* from here to the end a stop signal is orderly (batch.h): one while
+     * the rig comes up stops the run before it touches a token, one while
+     * the reports are written lets them finish; the rig goes down, the
+     * lease is released, exit 2 */
+    tr_batch_stop_begin();
     if (init_ctx(&rc, &o, &e) == 0 && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
         status = do_run(&rc, &rs, &e);
         tr_rig_session_close(&rs);
     }
     free_ctx(&rc);
     free(o.command_line);
-    return finish(status, &e);
+    status = finish(status, &e);
+    tr_batch_stop_end();
+    return status;
 }
 
 /* ---- script --------------------------------------------------------------------------- */
@@ -360,6 +368,7 @@ int tr_cmd_script(int argc, char **argv)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
         return tr_cli_report_error(&e);
     }
+    tr_batch_stop_begin(); /* as tokenrig run */
     if (init_ctx(&rc, &o, &e) < 0)
         goto out;
     if (o.reader_arg) { /* a one-slot pcsc-only rig around the named reader */
@@ -381,7 +390,9 @@ int tr_cmd_script(int argc, char **argv)
 out:
     free_ctx(&rc);
     free(o.command_line);
-    return finish(status, &e);
+    status = finish(status, &e);
+    tr_batch_stop_end();
+    return status;
 }
 
 /* ---- recover -------------------------------------------------------------------------- */

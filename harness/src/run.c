@@ -1135,32 +1135,37 @@ static int open_reports(run_ctx *rc, tr_err *e)
 /* What the run's verdicts are measured against (provenance.csv and the
  * JUnit properties): the run-wide facts, every file that decides a verdict
  * by its SHA-256 (rig, suites, interface libraries, recovery, manifest),
- * then per slot its profile and effective variables with their source. A
- * row the reports could not write ends the run with exit 2 (they keep it). */
-static void record_provenance(run_ctx *rc)
+ * then per slot its profile and effective variables with their source.
+ * -1 with e (the file and the reason) at the first row not written: no
+ * token is touched yet, and a run that cannot record what its verdicts
+ * mean stops there (exit 2). */
+static int record_provenance(run_ctx *rc, tr_err *e)
 {
     tr_reports *r = rc->rep;
-    tr_err e;
-    tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, &e);
-    tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
-                rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", &e);
+    if (tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, e) < 0 ||
+        tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
+                    rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", e) < 0)
+        return -1;
     char what[200];
     for (size_t i = 0; i < rc->o->nsuites; i++) {
         snprintf(what, sizeof what, "suite.%s", rc->o->suites[i]->name);
-        tr_prov_file(r, NULL, what, rc->o->suites[i]->file, &e);
+        if (tr_prov_file(r, NULL, what, rc->o->suites[i]->file, e) < 0)
+            return -1;
     }
     for (size_t k = 0; k < rc->nops_lib; k++) {
         snprintf(what, sizeof what, "ops.%s", rc->ops_iface[k]);
-        tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, &e);
+        if (tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, e) < 0)
+            return -1;
     }
-    tr_prov_file(r, NULL, "recover", rc->recover_suite->file, &e);
-    if (rc->o->manifest)
-        tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, &e);
+    if (tr_prov_file(r, NULL, "recover", rc->recover_suite->file, e) < 0 ||
+        (rc->o->manifest && tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, e) < 0))
+        return -1;
     for (size_t i = 0; i < rc->nslots; i++) {
         slot_run *sr = &rc->slots[i];
-        tr_prov_file(r, &sr->who, "profile", sr->profile.path, &e);
-        tr_prov_vars(r, &sr->who, sr->vars, &e);
+        if (tr_prov_file(r, &sr->who, "profile", sr->profile.path, e) < 0 || tr_prov_vars(r, &sr->who, sr->vars, e) < 0)
+            return -1;
     }
+    return 0;
 }
 
 static int load_recover_suite(run_ctx *rc, tr_err *e)
@@ -1465,13 +1470,6 @@ typedef struct {
     int fd;     /* its report rows; -1 once they ended */
 } group_proc;
 
-static volatile sig_atomic_t g_group_signal;
-
-static void on_group_signal(int sig)
-{
-    g_group_signal = sig;
-}
-
 /* In the child of group g (never returns): talk to the group's pcscd, run
  * its slots' workers as a run of one pcscd does, every report row to the
  * parent over fd (tr_reports_forward), then end. A parent that dies takes
@@ -1541,17 +1539,12 @@ static int start_groups(run_ctx *rc, group_proc *gp, size_t *n, tr_err *e)
     return 0;
 }
 
-/* Take the children's rows until every stream ends. A signal here (Ctrl-C,
- * SIGTERM, SIGHUP, SIGPIPE) is passed on to them — again every second, as a
- * child may not have its own handlers yet — and they stop in order. */
+/* Take the children's rows until every stream ends. A stop signal (Ctrl-C,
+ * SIGTERM, SIGHUP, SIGPIPE: batch.h) is passed on to them — again every
+ * second, as a child may be past its own check — and they stop in order. */
 static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    struct sigaction sa = {.sa_handler = on_group_signal}, old[4];
-    sigemptyset(&sa.sa_mask);
-    g_group_signal = 0;
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &sa, &old[i]);
+    tr_batch_stop_begin(); /* the children inherit the handlers at fork */
     size_t open = n;
     while (open) {
         struct pollfd pfd[TR_VRIG_MAX_GROUPS];
@@ -1562,7 +1555,7 @@ static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
                 map[k++] = i;
             }
         int ready = poll(pfd, k, 1000);
-        int sig = g_group_signal;
+        int sig = tr_batch_signal();
         for (size_t i = 0; sig && i < n; i++)
             if (gp[i].fd >= 0)
                 kill(gp[i].pid, sig == SIGPIPE ? SIGTERM : sig);
@@ -1581,10 +1574,9 @@ static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
             }
         }
     }
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &old[i], NULL);
-    signal(SIGPIPE, SIG_IGN); /* as after a batch: the verdicts still get printed, or EPIPE said */
-    return g_group_signal != 0;
+    bool interrupted = tr_batch_interrupted();
+    tr_batch_stop_end(); /* SIGPIPE ignored after it, as after a batch */
+    return interrupted;
 }
 
 /* Wait for the children. One that did not end by itself (killed, crashed)
@@ -1685,24 +1677,56 @@ static int open_db(run_ctx *rc, tr_err *e)
                : tr_fail(e, TR_E_INTERNAL, "run id %s too long", tr_dbrun_run_id(rc->dbw));
 }
 
+/* A stop signal before the workers started (while the rig came up, the
+ * reports opened): no token is touched — every test a `cancelled` row,
+ * JUnit and the summary written, exit 2. */
+static void stopped_before_start(run_ctx *rc, tr_run_result *res)
+{
+    for (size_t i = 0; i < rc->nslots; i++)
+        not_run_rows(&rc->slots[i], 0, 0, "cancelled",
+                     "not run: the run was stopped (a signal) before it touched the tokens");
+    end_batch(rc, res, true);
+}
+
+/* A stop signal after the workers ended (while the reports were written):
+ * they were finished first; the run still ends with exit 2. */
+static void stopped_at_end(const run_ctx *rc, tr_run_result *res)
+{
+    if (res->interrupted || !tr_batch_interrupted())
+        return;
+    res->interrupted = true;
+    res->status = 2;
+    fflush(stdout);
+    fprintf(stderr, "tokenrig: interrupted (signal %d) after the tests; the reports were finished first: %s\n",
+            tr_batch_signal(), tr_reports_dir(rc->rep));
+}
+
 int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, tr_err *e)
 {
     memset(res, 0, sizeof *res);
     res->status = 2;
     run_ctx rc;
     int ret = -1;
+    tr_batch_stop_begin(); /* the command's span when it opened one (cli_run.c), else this one */
     if (init_run(&rc, rs, o, e) < 0 || open_db(&rc, e) < 0 || open_reports(&rc, e) < 0)
         goto out;
     if (rc.dbw)
         tr_dbrun_attach(rc.dbw, rc.rep);
     /* no token touched yet: a run that cannot write its rows stops here */
-    if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
+    if ((o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0) ||
+        record_provenance(&rc, e) < 0)
         goto out;
-    record_provenance(&rc);
     if (!o->script)
         say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
             o->nsuites, tr_reports_dir(rc.rep));
-    ret = run_batch(&rc, res, e);
+    if (tr_batch_interrupted()) {
+        stopped_before_start(&rc, res);
+        ret = 0;
+    } else {
+        ret = run_batch(&rc, res, e);
+    }
+    if (ret == 0)
+        stopped_at_end(&rc, res);
 out:
     for (size_t i = 0; i < rc.nslots; i++) { /* before the rig goes down */
         tr_slot_close(rc.slots[i].slot);
@@ -1711,6 +1735,7 @@ out:
     close_db(&rc, res, false); /* a run that could not start: its end, exit 2 */
     tr_reports_close(rc.rep);
     free_run(&rc);
+    tr_batch_stop_end();
     return ret;
 }
 
