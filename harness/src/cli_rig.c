@@ -122,11 +122,12 @@ int tr_cmd_rig(int argc, char **argv)
     tr_vrig *v = NULL;
     int rc = 0;
     if (!strcmp(action, "up")) {
-        if (tr_vrig_up(&cfg, dir, timeout, &v, &e) < 0)
+        tr_rig_session rs;
+        if (tr_rig_up(rig_arg, timeout, &rs, &e) < 0)
             rc = tr_cli_report_error(&e);
         else {
-            print_env(&cfg, v);
-            tr_vrig_free(v);
+            print_env(&rs.cfg, rs.vrig);
+            tr_rig_session_close(&rs);
         }
     } else if (!strcmp(action, "down")) {
         if (tr_vrig_attach(dir, &v, &e) < 0)

@@ -207,6 +207,37 @@ int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e)
     return tr_rig_session_open_cfg(rs, e);
 }
 
+int tr_rig_up(const char *rig_arg, unsigned timeout_ms, tr_rig_session *rs, tr_err *e)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->lease_fd = -1;
+    char path[TR_PATH_MAX], dir[TR_PATH_MAX], stale_by[256];
+    if (tr_find_rig(rig_arg ? rig_arg : DEFAULT_RIG, path, sizeof path, e) < 0 || tr_rig_load(path, &rs->cfg, e) < 0)
+        return -1;
+    if (lease_take(rs, stale_by, sizeof stale_by, e) < 0) {
+        tr_rig_free(&rs->cfg);
+        return -1;
+    }
+    tr_vrig_default_dir(&rs->cfg, dir, sizeof dir);
+    /* a rig left by a dead process is taken down first (vrig.c says so) */
+    if (tr_vrig_up(&rs->cfg, dir, timeout_ms, &rs->vrig, e) < 0) {
+        /* a dead run's lease stays for the next run to act on */
+        if (!stale_by[0])
+            lease_release(rs);
+        else if (ftruncate(rs->lease_fd, 0) < 0 || pwrite(rs->lease_fd, stale_by, strlen(stale_by), 0) < 0)
+            fprintf(stderr, "tokenrig: %s: %s\n", rs->lease_path, strerror(errno));
+        if (rs->lease_fd >= 0)
+            close(rs->lease_fd);
+        rs->lease_fd = -1;
+        tr_rig_free(&rs->cfg);
+        return -1;
+    }
+    if (stale_by[0])
+        fprintf(stderr, "tokenrig: rig %s: the run that used it (%s) died: its lease is cleared\n", rs->cfg.name,
+                stale_by);
+    return 0;
+}
+
 /* The end of a run that abandoned a worker (blocked in SCardTransmit on a
  * mute token): the rig goes down and the lease is given back, but nothing
  * the worker may still read is freed or cleared — the process _exits next. */
@@ -1682,6 +1713,7 @@ static int open_db(run_ctx *rc, tr_err *e)
  * JUnit and the summary written, exit 2. */
 static void stopped_before_start(run_ctx *rc, tr_run_result *res)
 {
+    say(rc, "tokenrig: stopped by signal %d before the tests started: no token was touched", tr_batch_signal());
     for (size_t i = 0; i < rc->nslots; i++)
         not_run_rows(&rc->slots[i], 0, 0, "cancelled",
                      "not run: the run was stopped (a signal) before it touched the tokens");

@@ -46,6 +46,13 @@ int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e);
  * session takes it over. */
 int tr_rig_session_open_cfg(tr_rig_session *rs, tr_err *e);
 void tr_rig_session_close(tr_rig_session *rs);
+/* tokenrig rig up: bring the virtual rig up for the user (no owner: it
+ * stays up after this process) under its lease, so what a dead run left —
+ * its rig (taken down first, saying so) and its lease (cleared) — is gone,
+ * and the next run finds a healthy rig. A rig in use by a live process, or
+ * one up already, is refused. Close with tr_rig_session_close (the rig
+ * stays up). */
+int tr_rig_up(const char *rig_arg, unsigned timeout_ms, tr_rig_session *rs, tr_err *e);
 /* Open the rig's journal (rig file `journal`, else beside a virtual rig's
  * token memory, else tr_journal_default_path). */
 int tr_rig_session_journal(tr_rig_session *rs, tr_err *e);
