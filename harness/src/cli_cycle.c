@@ -207,10 +207,29 @@ static int cycle_db_close(tr_dbrun *w, int status)
     return status;
 }
 
+/* A bench whose pcscd must be restarted before a token comes back after a
+ * power-on (the rig's pcscd_restart; rig.h, tr_slot_on_not_back): the
+ * command, said on stderr; the cycle's row says it too (its message). */
+static int cycle_pcscd_restart(void *ud, uint64_t since_ns, const char *why, tr_err *e)
+{
+    const tr_rig_cfg *cfg = ud;
+    (void)since_ns; /* one slot: nobody else restarts it */
+    fprintf(stderr, "%stokenrig cycle: the token is not back after power-on (%s): running pcscd_restart (%s)\n",
+            isatty(2) ? "\r\033[K" : "", why, cfg->pcscd_restart);
+    tr_pcsc_service_restarted(); /* the slot's context is the old daemon's */
+    if (tr_rig_restart_pcscd(cfg, e) < 0) {
+        tr_err_prefix(e, "the token did not come back after power-on (%s), and then", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int cycle_slot_open(tr_rig_session *rs, const tr_slot_cfg *sc, tr_slot **s, tr_err *e)
 {
     if (tr_slot_open(&rs->cfg, sc, rs->vrig, s, e) < 0 || tr_slot_prepare(*s, e) < 0)
         return -1;
+    if (!rs->vrig && rs->cfg.pcscd_restart[0])
+        tr_slot_on_not_back(*s, cycle_pcscd_restart, &rs->cfg);
     /* a first connection when the token is there; a dead one starts off */
     tr_err ignored;
     tr_slot_connect(*s, &ignored);
@@ -286,7 +305,8 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
         char msg[TR_ERR_MSG_MAX];
         const char *verdict = one_cycle(s, tg, &r, msg, sizeof msg);
         ty->done++;
-        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, tg->first_max_ms, e) == 0;
+        /* a pass the rig had to help (pcscd_restart) says so in its row */
+        bool written = write_cycle_row(rep, who, i, verdict, &r, msg[0] ? msg : r.note, tg->first_max_ms, e) == 0;
         if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
             break;
         if (!written)

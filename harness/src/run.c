@@ -25,6 +25,7 @@
 #include "libcall.h"
 #include "p11slot.h"
 #include "provenance.h"
+#include "rigcmd.h"
 #include "rowpipe.h"
 #include "skfslot.h"
 #include "suitevars.h"
@@ -317,6 +318,7 @@ typedef struct {
     tr_slot_id who;
     char serial[64], role[16], reader[256];
     char current_suite[128];
+    char current_test[128];   /* the test the worker is in (hook_test_start) */
     char power_level[32];     /* how far the last power-off was verified */
     const tr_suite *suite_now; /* the suite running (current_suite is its name) */
     unsigned destructive_ran, destructive_seen; /* destructive tests run / met */
@@ -324,6 +326,7 @@ typedef struct {
     tr_suite_outcome total;
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
+    unsigned token_restarts;  /* pcscd_restart runs for a token not back after power-on */
 } slot_run;
 
 static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
@@ -470,7 +473,10 @@ struct run_ctx {
     pthread_mutex_t print_lock;
     bool tty;
     pthread_mutex_t service_lock;   /* one worker restarts pcscd, the others wait */
-    unsigned service_gen;           /* pcscd restarts so far */
+    unsigned service_gen;           /* pcscd restarts so far (any reason) */
+    unsigned service_deaths;        /* of them, after pcscd died */
+    _Atomic unsigned token_restarts; /* of them, for a token not back after power-on */
+    uint64_t restarted_ns;          /* when the last restart ended */
 };
 
 static void say(run_ctx *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -497,6 +503,7 @@ typedef struct {
 static void hook_test_start(void *ud, const char *test)
 {
     hook_ud *h = ud;
+    tr_strlcpy(h->sr->current_test, test ? test : "", sizeof h->sr->current_test);
     if (h->w)
         tr_batch_where(h->w, h->sr->current_suite, test);
 }
@@ -829,27 +836,36 @@ static void recover_in_worker(slot_run *sr, const tr_cardio *io, bool rows, cons
 #define MAX_SERVICE_RESTARTS 3
 #define MAX_SLOT_RESUMES 6
 
-/* A system pcscd (a real bench) is restarted by the rig's pcscd_restart
- * command, if it names one; then the readers must come back. */
-static int restart_system_pcscd(run_ctx *rc, tr_err *e)
+int tr_rig_restart_pcscd(const tr_rig_cfg *cfg, tr_err *e)
 {
-    const tr_rig_cfg *cfg = &rc->rs->cfg;
     if (!cfg->pcscd_restart[0])
-        return tr_fail(e, TR_E_SERVICE, "pcscd went away and %s names no pcscd_restart command to bring it back",
-                       cfg->path);
-    int st = system(cfg->pcscd_restart);
-    if (st != 0)
-        return tr_fail(e, TR_E_SERVICE, "pcscd_restart (%s) failed: status %d", cfg->pcscd_restart, st);
+        return tr_fail(e, TR_E_SERVICE, "%s names no pcscd_restart command to restart pcscd with", cfg->path);
+    unsigned limit = cfg->defaults.power.timeout_ms ? cfg->defaults.power.timeout_ms : TR_POWER_TIMEOUT_MS;
+    const tr_rigcmd_var vars[] = {{"TOKENRIG_RIG", cfg->name}, {"TOKENRIG_RIG_FILE", cfg->path}};
+    if (tr_rigcmd_run("pcscd_restart", cfg->pcscd_restart, vars, sizeof vars / sizeof vars[0], limit, e) < 0)
+        return -1;
     tr_pcsc *p;
     uint64_t deadline = tr_now_ns() + (uint64_t)cfg->ready_timeout_ms * 1000000u;
     while (tr_pcsc_open(&p, e) < 0) {
         if (tr_now_ns() > deadline)
-            return tr_fail(e, TR_E_SERVICE, "pcscd did not come back within %u ms after %s", cfg->ready_timeout_ms,
-                           cfg->pcscd_restart);
+            return tr_fail(e, TR_E_SERVICE, "pcscd did not answer within %u ms (ready_timeout_ms) after "
+                           "pcscd_restart (%s) exited 0", cfg->ready_timeout_ms, cfg->pcscd_restart);
         tr_sleep_ms(50); /* a daemon's socket appearing has no event to wait on */
     }
     tr_pcsc_close(p);
     return 0;
+}
+
+/* A pcscd that died: a system one (a real bench) is restarted by the rig's
+ * pcscd_restart, if it names one. Whatever goes wrong, the service is
+ * lost (rig.pcsc-lost). */
+static int restart_system_pcscd(run_ctx *rc, tr_err *e)
+{
+    if (tr_rig_restart_pcscd(&rc->rs->cfg, e) == 0)
+        return 0;
+    e->code = TR_E_SERVICE;
+    tr_err_prefix(e, "pcscd went away");
+    return -1;
 }
 
 /* The first worker to see the service gone restarts it; the ones that saw
@@ -863,8 +879,8 @@ static int restart_service(slot_run *sr, tr_err *e)
         /* the daemon is up: only this slot's connection was refused */
         say(rc, "tokenrig: slot %s: pcscd refused its connection: reconnecting", sr->cfg->name);
     } else if (sr->service_gen == rc->service_gen) {
-        if (rc->service_gen >= MAX_SERVICE_RESTARTS) {
-            r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_gen);
+        if (rc->service_deaths >= MAX_SERVICE_RESTARTS) {
+            r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_deaths);
         } else {
             say(rc, "tokenrig: pcscd went away (slot %s saw it): restarting it", sr->cfg->name);
             /* from now on every connection to the old daemon is known dead,
@@ -875,6 +891,8 @@ static int restart_service(slot_run *sr, tr_err *e)
                              : restart_system_pcscd(rc, e);
             if (r == 0) {
                 rc->service_gen++;
+                rc->service_deaths++;
+                rc->restarted_ns = tr_now_ns();
                 say(rc, "tokenrig: pcscd is back (restart %u); the slots resume where they were", rc->service_gen);
             }
         }
@@ -889,8 +907,17 @@ static int restart_service(slot_run *sr, tr_err *e)
  * the report says what happened. */
 static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
 {
-    if (sr->service_resumes >= MAX_SLOT_RESUMES)
+    /* a restart for another slot's token (pcscd_restart after a power-on)
+     * is progress, not a connection lost again */
+    if (sr->service_resumes >= MAX_SLOT_RESUMES + atomic_load(&sr->rc->token_restarts))
         return tr_fail(e, TR_E_SERVICE, "the slot lost its PC/SC connection %u times: giving up", sr->service_resumes);
+    /* a token the old daemon's last power cycle left off comes back on,
+     * first: its switch needs no PC/SC, and a token left on can be restored
+     * later should the service not come back (the rig's own pcscd:
+     * tr_vrig_restart_pcscd does it) */
+    tr_slot_type type = sr->cfg->type;
+    if (!sr->rc->rs->vrig && (type == TR_SLOT_COMMAND || type == TR_SLOT_USB_HUB) && tr_slot_power(sr->slot, true, e) < 0)
+        return -1;
     if (restart_service(sr, e) < 0)
         return -1;
     tr_slot_drop_service(sr->slot);
@@ -904,6 +931,67 @@ static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *s
     slot_property(sr, "resumed after a pcscd restart", what);
     say(sr->rc, "[%s] resumed at %s / %s after the pcscd restart", sr->cfg->name, suite, test);
     return 0;
+}
+
+/* A restart for a token not back after power-on, as the report keeps it:
+ * a trace row where the slot was (the command, the wait's error, ok or the
+ * failure), and the slot's JUnit property. */
+static void record_token_restart(slot_run *sr, const char *why, uint64_t t0, int r, const tr_err *e)
+{
+    char cmd[600], what[400];
+    snprintf(cmd, sizeof cmd, "pcscd_restart (%s)", sr->rig->pcscd_restart);
+    tr_trace_row row = {.who = &sr->who, .suite = sr->current_suite, .test = sr->current_test, .file = "",
+                        .command = cmd, .response = why, .sw = r == 0 ? "ok" : e->msg,
+                        .latency_us = (tr_now_ns() - t0) / 1000u};
+    tr_err we;
+    if (sr->rc->rep && tr_reports_trace(sr->rc->rep, &row, &we) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, we.msg);
+    snprintf(what, sizeof what, "%u time(s); last at %s / %s%s", sr->token_restarts, sr->current_suite,
+             sr->current_test, r == 0 ? "" : " (it failed)");
+    slot_property(sr, "pcscd restarted for a token not back after power-on", what);
+}
+
+/* A token not back after a power-on on a bench whose rig names
+ * pcscd_restart (rig.h, tr_slot_on_not_back): the command, once for this
+ * power cycle — unless a restart since this power-on began (another slot's)
+ * already did it — and the other slots reconnect and resume as after a
+ * pcscd that died. Said on stderr, in trace.csv and the JUnit properties.
+ * A command that fails or hangs is a rig error naming it (rig.pcsc-lost
+ * when the service is gone too). */
+static int pcscd_restart_for_token(void *ud, uint64_t since_ns, const char *why, tr_err *e)
+{
+    slot_run *sr = ud;
+    run_ctx *rc = sr->rc;
+    uint64_t t0 = tr_now_ns();
+    pthread_mutex_lock(&rc->service_lock);
+    int r = 0;
+    bool ran = rc->restarted_ns < since_ns;
+    if (ran) {
+        say(rc, "[%s] the token is not back after power-on (%s): running pcscd_restart (%s)", sr->cfg->name, why,
+            rc->rs->cfg.pcscd_restart);
+        tr_pcsc_service_restarted(); /* every connection to the old daemon is dead from now on */
+        r = tr_rig_restart_pcscd(&rc->rs->cfg, e);
+        if (r == 0) {
+            rc->service_gen++;
+            atomic_fetch_add(&rc->token_restarts, 1);
+            rc->restarted_ns = tr_now_ns();
+        } else if (!tr_pcsc_service_alive()) {
+            e->code = TR_E_SERVICE;
+        }
+    }
+    sr->service_gen = rc->service_gen; /* this slot reconnects now, to the daemon that is there */
+    pthread_mutex_unlock(&rc->service_lock);
+    if (!ran) {
+        say(rc, "[%s] the token is not back after power-on: pcscd was restarted since; waiting again", sr->cfg->name);
+        return 0;
+    }
+    sr->token_restarts++;
+    record_token_restart(sr, why, t0, r, e);
+    if (r < 0)
+        tr_err_prefix(e, "the token did not come back after power-on (%s), and then", why);
+    else
+        say(rc, "[%s] pcscd is back (restart %u): waiting for the token again", sr->cfg->name, rc->service_gen);
+    return r;
 }
 
 /* Suites in order; returns the slot's status (0/1/2). */
@@ -1125,6 +1213,8 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
             ops_for(rc, slot_interface(c), &sr->ops, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
+        if (!rc->rs->vrig && rig->pcscd_restart[0])
+            tr_slot_on_not_back(sr->slot, pcscd_restart_for_token, sr);
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
         tr_strlcpy(sr->reader, reader ? reader : "", sizeof sr->reader);
         sr->who = (tr_slot_id){.run_id = rc->run_id, .rig = rig->name, .slot = c->name, .reader = sr->reader,

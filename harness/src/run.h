@@ -37,6 +37,13 @@ typedef struct {
     tr_journal *journal;    /* NULL until tr_rig_session_journal */
 } tr_rig_session;
 
+/* The rig's pcscd_restart (a system pcscd: real benches), within its
+ * power_timeout_ms ([rig]; killed past it, with its process group), then
+ * pcscd must answer within ready_timeout_ms. -1 with e: TR_E_RIG naming
+ * the command (it failed, hung, or the rig names none: TR_E_SERVICE),
+ * TR_E_SERVICE when pcscd did not come back. */
+int tr_rig_restart_pcscd(const tr_rig_cfg *cfg, tr_err *e);
+
 /* Load --rig (or the default virtual rig) and open it: take the lease (a
  * rig in use by a live process is refused; one left by a dead process is
  * recovered, saying so on stderr), then attach to / bring up / recover the
