@@ -38,8 +38,10 @@ static void usage_cycle(FILE *f)
         "FIRST_APDU_SW). Each cycle also goes into the results database as it ends\n"
         "(--db, as tokenrig run; --no-db for none; `tokenrig history SERIAL` shows\n"
         "the cycles' count and power-on -> first APDU p50/p95).\n"
+        "SIGINT, SIGTERM, SIGHUP or SIGPIPE end the loop in order: the cycle under\n"
+        "way is finished (the token on again), the files and the summary written.\n"
         "Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage/config/rig\n"
-        "error or a row the database did not take.\n");
+        "error, a stop signal, or a row the database did not take.\n");
 }
 
 typedef struct {

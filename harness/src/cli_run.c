@@ -138,8 +138,9 @@ static void usage_run(FILE *f)
         "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
         "error, only rig errors, a token INCOMPLETE (tests it was asked for not\n"
-        "run: not-run.* in results.csv), or a report file or database row that could\n"
-        "not be written.\n");
+        "run: not-run.* in results.csv), a report file or database row that could\n"
+        "not be written, or a stop signal (SIGINT, SIGTERM, SIGHUP, SIGPIPE: the\n"
+        "tokens restored, the reports written, the rig down).\n");
 }
 
 /* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID
