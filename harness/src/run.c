@@ -966,20 +966,21 @@ static int pcscd_restart_for_token(void *ud, uint64_t since_ns, const char *why,
     pthread_mutex_lock(&rc->service_lock);
     int r = 0;
     bool ran = rc->restarted_ns < since_ns;
+    unsigned gen = rc->service_gen;
     if (ran) {
         say(rc, "[%s] the token is not back after power-on (%s): running pcscd_restart (%s)", sr->cfg->name, why,
             rc->rs->cfg.pcscd_restart);
         tr_pcsc_service_restarted(); /* every connection to the old daemon is dead from now on */
         r = tr_rig_restart_pcscd(&rc->rs->cfg, e);
         if (r == 0) {
-            rc->service_gen++;
+            gen = ++rc->service_gen;
             atomic_fetch_add(&rc->token_restarts, 1);
             rc->restarted_ns = tr_now_ns();
         } else if (!tr_pcsc_service_alive()) {
             e->code = TR_E_SERVICE;
         }
     }
-    sr->service_gen = rc->service_gen; /* this slot reconnects now, to the daemon that is there */
+    sr->service_gen = gen; /* this slot reconnects now, to the daemon that is there */
     pthread_mutex_unlock(&rc->service_lock);
     if (!ran) {
         say(rc, "[%s] the token is not back after power-on: pcscd was restarted since; waiting again", sr->cfg->name);
@@ -990,7 +991,7 @@ static int pcscd_restart_for_token(void *ud, uint64_t since_ns, const char *why,
     if (r < 0)
         tr_err_prefix(e, "the token did not come back after power-on (%s), and then", why);
     else
-        say(rc, "[%s] pcscd is back (restart %u): waiting for the token again", sr->cfg->name, rc->service_gen);
+        say(rc, "[%s] pcscd is back (restart %u): waiting for the token again", sr->cfg->name, gen);
     return r;
 }
 
