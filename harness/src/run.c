@@ -902,10 +902,10 @@ static int restart_service(slot_run *sr, tr_err *e)
     return r;
 }
 
-/* After the restart: a fresh connection, the token back in factory state
- * from the journal (the interrupted test may have left it anywhere), and
- * the report says what happened. */
-static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
+/* pcscd went away under the slot: its switched token on again, the service
+ * back (restarted by this slot, or found restarted by another), the old
+ * handles dropped, a fresh connection into io. */
+static int reconnect_after_service(slot_run *sr, tr_cardio *io, tr_err *e)
 {
     /* a restart for another slot's token (pcscd_restart after a power-on)
      * is progress, not a connection lost again */
@@ -921,8 +921,16 @@ static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *s
     if (restart_service(sr, e) < 0)
         return -1;
     tr_slot_drop_service(sr->slot);
+    return slot_connect(sr, io, e);
+}
+
+/* After the restart: a fresh connection, the token back in factory state
+ * from the journal (the interrupted test may have left it anywhere), and
+ * the report says what happened. */
+static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
+{
     tr_cardio fresh;
-    if (slot_connect(sr, &fresh, e) < 0)
+    if (reconnect_after_service(sr, &fresh, e) < 0)
         return -1;
     recover_in_worker(sr, io, true, "after the pcscd restart");
     sr->service_resumes++;
@@ -1088,7 +1096,13 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_err_clear(&e);
     tr_batch_where(w, "connect", "");
     tr_cardio io;
-    if (slot_connect(sr, &io, &e) < 0) {
+    int connected = slot_connect(sr, &io, &e);
+    if (connected < 0 && e.code == TR_E_SERVICE) { /* pcscd went away before the slot reached its token */
+        sr->service_resumes++;
+        say(rc, "[%s] pcscd went away while the slot connected: reconnecting", sr->cfg->name);
+        connected = reconnect_after_service(sr, &io, &e);
+    }
+    if (connected < 0) {
         char msg[TR_ERR_MSG_MAX];
         tr_err_format(&e, msg, sizeof msg);
         not_run_rows(sr, 0, 0, e.code == TR_E_TIMEOUT ? "enum.no-card" : tr_code_name(e.code), msg);
