@@ -381,7 +381,7 @@ static int cycle_end(const cycle_opts *o, const tr_slot_cfg *sc, const cycle_tal
     return !files || ty->rig_error ? 2 : ty->failed ? 1 : 0;
 }
 
-/* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
+/* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error, or a stop signal. */
 static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
 {
     cycle_target tg;
