@@ -79,6 +79,30 @@ sys.exit(not all(float(r['to_first_apdu_ms']) > 1500 and 'over FIRST_APDU_MAX_MS
 check_eq "--stop-on-fail stops at the first failing cycle" "$(verdicts "$T/a3s")" "enum.bad-atr 1"
 check "--stop-on-fail says the token is left as it is" grep -q 'left as it is' "$T/a3s.err"
 
+# a stop signal in the loop (SIGTERM, SIGHUP): the cycle under way is
+# finished (the token is on again), cycles.csv and cycles-summary.csv are
+# written, the summary printed, the lease released, exit 2
+for sig in TERM HUP; do
+  d=$T/sig-$sig
+  "$TR" cycle --rig "$RIG" --slot A1 --count 100000 --out "$d" > "$d.out" 2> "$d.err" &
+  p=$!
+  for _ in $(seq 1 1000); do [ "$(wc -l 2>/dev/null < "$d/cycles.csv" || echo 0)" -ge 4 ] && break; sleep 0.01; done
+  kill -$sig $p
+  wait $p; rc=$?
+  check_eq "SIG$sig in the loop: exit status" "$rc" 2
+  check "SIG$sig: says so ($(grep -m1 interrupted "$d.err"))" grep -q 'tokenrig cycle: interrupted (signal [0-9]*) after [0-9]* of 100000 cycles' "$d.err"
+  check "SIG$sig: every cycle passed, the last one finished (whole rows, cycles-summary.csv counts them all)" python3 - "$d" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + '/cycles.csv', newline='')))
+assert len(rows) >= 3 and all(r['verdict'] == 'pass' and r['to_first_apdu_ms'] for r in rows), rows[-1:]
+summ = {r['stage']: r for r in csv.DictReader(open(sys.argv[1] + '/cycles-summary.csv', newline=''))}
+assert summ['to_first_apdu_ms']['count'] == str(len(rows)), (summ, len(rows))
+PY
+  check "SIG$sig: the summary is printed" grep -q "^slot A1: [0-9]* cycles, [0-9]* passed, 0 failed" "$d.out"
+  check "SIG$sig: the lease is released" test ! -e "$TOKENRIG_VRIG_DIR.lease"
+  check_eq "SIG$sig: the token is on" "$("$TR" power status --rig "$RIG" --slot A1 2>&1 | grep -o ' powered=[01]')" " powered=1"
+done
+
 # no USB bus here: `tokenrig hubs` says so and exits 2
 out=$("$TR" hubs 2>&1); rc=$?
 check_eq "tokenrig hubs without a USB bus: exit status" "$rc" 2

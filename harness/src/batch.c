@@ -13,15 +13,52 @@
  * abandoned. */
 #define CANCEL_GRACE_MS 10000
 
+/* The signal that asked for a stop (0 none), sticky until the outermost
+ * tr_batch_stop_begin of the next command. */
 static volatile sig_atomic_t g_signalled;
+/* Open tr_batch_stop_begin spans (the main thread only), and the actions
+ * the outermost one replaced. */
+static int g_stop_depth;
+/* SIGHUP (the terminal closed) and SIGPIPE (`tokenrig run | head`) stop a
+ * command in order too: tokens restored, JUnit written, rig down */
+static const int g_stop_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+#define N_STOP_SIGS (sizeof g_stop_sigs / sizeof g_stop_sigs[0])
+static struct sigaction g_old_actions[N_STOP_SIGS];
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_signalled = 1;
+    g_signalled = sig;
 }
 
 bool tr_batch_interrupted(void) { return g_signalled != 0; }
+
+int tr_batch_signal(void) { return g_signalled; }
+
+void tr_batch_stop_begin(void)
+{
+    if (g_stop_depth++ > 0)
+        return;
+    g_signalled = 0;
+    /* SA_RESTART: a report write or a wait for a child interrupted by the
+     * signal goes on (the stop is orderly: it happens where the command
+     * checks tr_batch_interrupted, not in the middle of a write) */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < N_STOP_SIGS; i++)
+        sigaction(g_stop_sigs[i], &sa, &g_old_actions[i]);
+}
+
+void tr_batch_stop_end(void)
+{
+    if (g_stop_depth == 0 || --g_stop_depth > 0)
+        return;
+    for (size_t i = 0; i < N_STOP_SIGS; i++)
+        sigaction(g_stop_sigs[i], &g_old_actions[i], NULL);
+    /* a closed stdout (`tokenrig run | head`) reports EPIPE to the writes
+     * after this point instead of killing the process before JUnit is
+     * written and the rig is down */
+    signal(SIGPIPE, SIG_IGN);
+}
 
 void tr_batch_where(tr_batch_worker *w, const char *suite, const char *test)
 {
@@ -97,24 +134,19 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
                  tr_err *e)
 {
     memset(res, 0, sizeof *res);
-    g_signalled = 0;
-    /* SIGHUP (the terminal closed) and SIGPIPE (`tokenrig run | head`) stop
-     * the run in order too: tokens restored, JUnit written, rig down */
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    struct sigaction sa = {.sa_handler = on_signal}, old[4];
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &sa, &old[i]);
     worker_arg *args = calloc(n ? n : 1, sizeof *args);
     if (!args)
         return tr_fail(e, TR_E_NOMEM, "out of memory");
+    /* inside a command's span (a signal before the workers start stops
+     * them before they touch a token), else one of its own */
+    tr_batch_stop_begin();
     size_t started = 0;
     for (size_t i = 0; i < n; i++) {
         tr_batch_worker *w = &ws[i];
         w->slot = slots[i];
         w->index = i;
         pthread_mutex_init(&w->lock, NULL);
-        atomic_store(&w->cancel, 0);
+        atomic_store(&w->cancel, g_signalled ? TR_CANCEL_SIGNAL : TR_CANCEL_NONE);
         atomic_store(&w->state, TR_WORKER_RUNNING);
         atomic_store(&w->busy_since_ns, 0);
         tr_slot_publish_busy(w->slot, &w->busy_since_ns);
@@ -161,12 +193,7 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *ws, const tr_batch_
     /* abandoned workers still reference args: it is leaked on purpose */
     if (res->done == started)
         free(args);
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &old[i], NULL);
-    /* a closed stdout (`tokenrig run | head`) reports EPIPE to the writes
-     * after this point instead of killing the process before JUnit is
-     * written and the rig is down */
-    signal(SIGPIPE, SIG_IGN);
+    tr_batch_stop_end();
     res->interrupted = res->interrupted || g_signalled;
     return started == n ? 0 : -1;
 }

@@ -66,7 +66,7 @@ typedef struct {
 
 typedef struct {
     size_t done, mute, timeout, cancelled;
-    bool interrupted;           /* SIGINT/SIGTERM arrived */
+    bool interrupted;           /* SIGINT, SIGTERM, SIGHUP or SIGPIPE arrived */
 } tr_batch_result;
 
 /* Runs the job on every slot and returns when all are done or abandoned.
@@ -77,7 +77,20 @@ int tr_batch_run(tr_slot **slots, size_t n, tr_batch_worker *workers, const tr_b
 /* Record where a worker is ("suite / test"), for the watchdog's message. */
 void tr_batch_where(tr_batch_worker *w, const char *suite, const char *test);
 
-/* True once SIGINT, SIGTERM, SIGHUP or SIGPIPE arrived during tr_batch_run. */
+/* The orderly stop of a whole command (run, script, cycle): from
+ * tr_batch_stop_begin to tr_batch_stop_end, SIGINT, SIGTERM, SIGHUP and
+ * SIGPIPE only record the signal (SA_RESTART), and the command stops where
+ * it checks tr_batch_interrupted — before its workers start (no token
+ * touched), between cycles, after its reports are written. Spans nest:
+ * only the outermost installs the handlers (forgetting an earlier signal)
+ * and restores the previous ones; after it SIGPIPE stays ignored (a closed
+ * stdout is EPIPE, not death). tr_batch_run opens a span of its own.
+ * Main thread only. */
+void tr_batch_stop_begin(void);
+void tr_batch_stop_end(void);
+/* True once a stop signal arrived in the current (or last) span. */
 bool tr_batch_interrupted(void);
+/* That signal's number, 0 none (to pass it on to child processes). */
+int tr_batch_signal(void);
 
 #endif

@@ -21,6 +21,7 @@
  * runs' directories may be (their report.html linked when present), NULL
  * none. 0, or -1 with e set: TR_E_USAGE for a batch the database has no
  * run of. */
+__attribute__((warn_unused_result))
 int tr_batch_report_write(tr_db *db, const char *batch, const char *reports_dir, const char *out, tr_err *e);
 
 #endif

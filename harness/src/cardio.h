@@ -33,6 +33,7 @@ typedef struct {
     char atr_hex[100];
     char stage[32];          /* last stage reached: off|device|reader|atr|apdu */
     char power_level[32];    /* how far power-off was verified (usb-hub) */
+    char note[160];          /* what the rig had to do besides, for the row's message ("" none) */
 } tr_cycle_report;
 
 typedef struct tr_cardio {

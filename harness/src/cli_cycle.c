@@ -38,8 +38,10 @@ static void usage_cycle(FILE *f)
         "FIRST_APDU_SW). Each cycle also goes into the results database as it ends\n"
         "(--db, as tokenrig run; --no-db for none; `tokenrig history SERIAL` shows\n"
         "the cycles' count and power-on -> first APDU p50/p95).\n"
+        "SIGINT, SIGTERM, SIGHUP or SIGPIPE end the loop in order: the cycle under\n"
+        "way is finished (the token on again), the files and the summary written.\n"
         "Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage/config/rig\n"
-        "error or a row the database did not take.\n");
+        "error, a stop signal, or a row the database did not take.\n");
 }
 
 typedef struct {
@@ -207,10 +209,29 @@ static int cycle_db_close(tr_dbrun *w, int status)
     return status;
 }
 
+/* A bench whose pcscd must be restarted before a token comes back after a
+ * power-on (the rig's pcscd_restart; rig.h, tr_slot_on_not_back): the
+ * command, said on stderr; the cycle's row says it too (its message). */
+static int cycle_pcscd_restart(void *ud, uint64_t since_ns, const char *why, tr_err *e)
+{
+    const tr_rig_cfg *cfg = ud;
+    (void)since_ns; /* one slot: nobody else restarts it */
+    fprintf(stderr, "%stokenrig cycle: the token is not back after power-on (%s): running pcscd_restart (%s)\n",
+            isatty(2) ? "\r\033[K" : "", why, cfg->pcscd_restart);
+    tr_pcsc_service_restarted(); /* the slot's context is the old daemon's */
+    if (tr_rig_restart_pcscd(cfg, e) < 0) {
+        tr_err_prefix(e, "the token did not come back after power-on (%s), and then", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int cycle_slot_open(tr_rig_session *rs, const tr_slot_cfg *sc, tr_slot **s, tr_err *e)
 {
     if (tr_slot_open(&rs->cfg, sc, rs->vrig, s, e) < 0 || tr_slot_prepare(*s, e) < 0)
         return -1;
+    if (!rs->vrig && rs->cfg.pcscd_restart[0])
+        tr_slot_on_not_back(*s, cycle_pcscd_restart, &rs->cfg);
     /* a first connection when the token is there; a dead one starts off */
     tr_err ignored;
     tr_slot_connect(*s, &ignored);
@@ -273,8 +294,10 @@ static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i,
     return true;
 }
 
-/* Up to --count cycles (fewer on SIGINT/SIGTERM, --stop-on-fail, or a row
- * that cannot be written: e keeps that failure), one cycles.csv row each. */
+/* Up to --count cycles (fewer on a stop signal — the cycle under way is
+ * finished, its token powered on again, batch.h — on --stop-on-fail, or a
+ * row that cannot be written: e keeps that failure), one cycles.csv row
+ * each. */
 static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, tr_reports *rep,
                       const tr_slot_id *who, cycle_tally *ty, tr_err *e)
 {
@@ -284,7 +307,8 @@ static int run_cycles(const cycle_opts *o, const cycle_target *tg, tr_slot *s, t
         char msg[TR_ERR_MSG_MAX];
         const char *verdict = one_cycle(s, tg, &r, msg, sizeof msg);
         ty->done++;
-        bool written = write_cycle_row(rep, who, i, verdict, &r, msg, tg->first_max_ms, e) == 0;
+        /* a pass the rig had to help (pcscd_restart) says so in its row */
+        bool written = write_cycle_row(rep, who, i, verdict, &r, msg[0] ? msg : r.note, tg->first_max_ms, e) == 0;
         if (tally_verdict(o, ty, i, verdict, &r, msg, tty))
             break;
         if (!written)
@@ -325,17 +349,39 @@ static void plot_cycles(const tr_reports *rep)
 }
 
 /* What the loop was measured against (provenance.csv): the run-wide facts,
- * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...). */
-static void cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
-                             const cycle_target *tg, const tr_slot_id *who)
+ * the slot's profile and its values (ATR, FIRST_APDU, FIRST_APDU_MAX_MS...).
+ * -1 with e (the file and the reason) when a row could not be written. */
+static int cycle_provenance(tr_reports *rep, const cycle_opts *o, const char *run_id, const tr_rig_session *rs,
+                            const cycle_target *tg, const tr_slot_id *who, tr_err *e)
 {
-    tr_err e; /* a row not written: the reports keep it (exit 2) */
-    tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, &e);
-    tr_prov_file(rep, who, "profile", tg->prof.path, &e);
-    tr_prov_vars(rep, who, tg->prof.vars, &e);
+    if (tr_prov_run_facts(rep, o->command_line, run_id, rs->cfg.name, rs->cfg.path, e) < 0 ||
+        tr_prov_file(rep, who, "profile", tg->prof.path, e) < 0 || tr_prov_vars(rep, who, tg->prof.vars, e) < 0)
+        return -1;
+    return 0;
 }
 
-/* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error. */
+/* The end of the loop: cycles-summary.csv, the summary on stdout, the plot;
+ * the exit status (2 when a report file could not be written — e says
+ * which and why — a rig error, or a stop signal). */
+static int cycle_end(const cycle_opts *o, const tr_slot_cfg *sc, const cycle_tally *ty, tr_reports *rep, tr_err *e)
+{
+    tr_err we; /* kept by the reports: tr_reports_sync says it */
+    if (tr_reports_write_cycle_summary(rep, &we) < 0)
+        fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
+    print_cycle_summary(sc, ty, rep);
+    if (o->plots)
+        plot_cycles(rep);
+    bool files = tr_reports_sync(rep, e) == 0; /* e: the first write failure, if any */
+    if (tr_batch_interrupted()) {
+        fflush(stdout);
+        fprintf(stderr, "tokenrig cycle: interrupted (signal %d) after %zu of %lu cycles; the cycles so far are "
+                        "in %s\n", tr_batch_signal(), ty->done, o->count, tr_reports_dir(rep));
+        return 2;
+    }
+    return !files || ty->rig_error ? 2 : ty->failed ? 1 : 0;
+}
+
+/* Exit status: 0 every cycle passed, 1 a cycle failed, 2 usage, config or rig error, or a stop signal. */
 static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
 {
     cycle_target tg;
@@ -355,17 +401,10 @@ static int cycle_loop(const cycle_opts *o, tr_rig_session *rs, tr_err *e)
         const tr_slot_cfg *sc = tg.sc;
         tr_slot_id who = {.run_id = run_id, .rig = rs->cfg.name, .slot = sc->name, .reader = tr_slot_reader(s),
                           .serial = sc->type == TR_SLOT_VIRTUAL ? sc->vt.serial : "", .profile = tg.prof.name};
-        cycle_provenance(rep, o, run_id, rs, &tg, &who);
-        if (run_cycles(o, &tg, s, rep, &who, &ty, e) == 0) {
-            tr_err we; /* kept by the reports: tr_reports_sync says it */
-            if (tr_reports_write_cycle_summary(rep, &we) < 0)
-                fprintf(stderr, "tokenrig cycle: %s\n", we.msg);
-            print_cycle_summary(sc, &ty, rep);
-            if (o->plots)
-                plot_cycles(rep);
-            /* e: the first write failure, if any */
-            status = tr_reports_sync(rep, e) < 0 || ty.rig_error ? 2 : ty.failed ? 1 : 0;
-        }
+        /* no cycle yet: a loop that cannot record what it is measured
+         * against stops here */
+        if (cycle_provenance(rep, o, run_id, rs, &tg, &who, e) == 0 && run_cycles(o, &tg, s, rep, &who, &ty, e) == 0)
+            status = cycle_end(o, sc, &ty, rep, e);
     }
     status = cycle_db_close(w, status);
     tr_slot_close(s);
@@ -424,16 +463,20 @@ int tr_cmd_cycle(int argc, char **argv)
     tr_rig_session rs;
     if (!cmdline)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
-    if (!cmdline || tr_rig_session_open(o.rig_arg, &rs, &e) < 0) {
-        free(cmdline);
-        return tr_cli_report_error(&e);
+    /* from here to the end a stop signal is orderly (batch.h): the cycle
+     * under way ends, the files and the summary are written, the rig goes
+     * down (when the loop brought it up), the lease is released, exit 2 */
+    tr_batch_stop_begin();
+    int status = 2;
+    if (cmdline && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
+        o.command_line = cmdline;
+        status = cycle_loop(&o, &rs, &e);
+        tr_rig_session_close(&rs);
     }
-    o.command_line = cmdline;
-    int status = cycle_loop(&o, &rs, &e);
-    tr_rig_session_close(&rs);
     free(cmdline);
     if (e.code != TR_OK)
         tr_cli_report_error(&e);
+    tr_batch_stop_end();
     return status;
 }
 

@@ -32,7 +32,8 @@ static void usage_rig(FILE *f)
         "socket and reader.conf directory; the system pcscd and /etc are never\n"
         "touched) and one vtoken per slot of the rig file.\n"
         "  up      bring it up and wait until every token is present; prints\n"
-        "          what env prints\n"
+        "          what env prints (a rig a dead run left is taken down first\n"
+        "          and that run's lease cleared)\n"
         "  down    stop its processes (by PID) and remove its directory\n"
         "  status  the rig's directory, socket, and each slot's reader and token state\n"
         "  env     export PCSCLITE_CSOCK_NAME=... and TOKENRIG_VRIG_DIR=... for\n"
@@ -122,11 +123,12 @@ int tr_cmd_rig(int argc, char **argv)
     tr_vrig *v = NULL;
     int rc = 0;
     if (!strcmp(action, "up")) {
-        if (tr_vrig_up(&cfg, dir, timeout, &v, &e) < 0)
+        tr_rig_session rs;
+        if (tr_rig_up(rig_arg, timeout, &rs, &e) < 0)
             rc = tr_cli_report_error(&e);
         else {
-            print_env(&cfg, v);
-            tr_vrig_free(v);
+            print_env(&rs.cfg, rs.vrig);
+            tr_rig_session_close(&rs);
         }
     } else if (!strcmp(action, "down")) {
         if (tr_vrig_attach(dir, &v, &e) < 0)

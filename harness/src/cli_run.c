@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "manifest.h"
 #include "provenance.h"
@@ -137,8 +138,9 @@ static void usage_run(FILE *f)
         "must be given (profile, rig, manifest, -D): checked before any token.\n"
         "Exit status: 0 every token passed, 1 a token failed, 2 usage/config/rig\n"
         "error, only rig errors, a token INCOMPLETE (tests it was asked for not\n"
-        "run: not-run.* in results.csv), or a report file or database row that could\n"
-        "not be written.\n");
+        "run: not-run.* in results.csv), a report file or database row that could\n"
+        "not be written, or a stop signal (SIGINT, SIGTERM, SIGHUP, SIGPIPE: the\n"
+        "tokens restored, the reports written, the rig down).\n");
 }
 
 /* parse_run_opts: -1 --help, 0 parsed, 2 bad (print the usage), OPTS_SAID
@@ -311,13 +313,20 @@ int tr_cmd_run(int argc, char **argv)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
         return tr_cli_report_error(&e);
     }
+    /* from here to the end a stop signal is orderly (batch.h): one while
+     * the rig comes up stops the run before it touches a token, one while
+     * the reports are written lets them finish; the rig goes down, the
+     * lease is released, exit 2 */
+    tr_batch_stop_begin();
     if (init_ctx(&rc, &o, &e) == 0 && tr_rig_session_open(o.rig_arg, &rs, &e) == 0) {
         status = do_run(&rc, &rs, &e);
         tr_rig_session_close(&rs);
     }
     free_ctx(&rc);
     free(o.command_line);
-    return finish(status, &e);
+    status = finish(status, &e);
+    tr_batch_stop_end();
+    return status;
 }
 
 /* ---- script --------------------------------------------------------------------------- */
@@ -360,6 +369,7 @@ int tr_cmd_script(int argc, char **argv)
         tr_fail(&e, TR_E_NOMEM, "out of memory");
         return tr_cli_report_error(&e);
     }
+    tr_batch_stop_begin(); /* as tokenrig run */
     if (init_ctx(&rc, &o, &e) < 0)
         goto out;
     if (o.reader_arg) { /* a one-slot pcsc-only rig around the named reader */
@@ -381,7 +391,9 @@ int tr_cmd_script(int argc, char **argv)
 out:
     free_ctx(&rc);
     free(o.command_line);
-    return finish(status, &e);
+    status = finish(status, &e);
+    tr_batch_stop_end();
+    return status;
 }
 
 /* ---- recover -------------------------------------------------------------------------- */

@@ -46,6 +46,7 @@ char *tr_html_escape(const char *s, bool attr);
  * first error as h->err does): into a temporary file beside it, fsync'ed,
  * renamed over path. On failure path is unchanged and e says why. */
 typedef void (*tr_html_fill_fn)(tr_html *h, const void *ctx);
+__attribute__((warn_unused_result))
 int tr_html_write_file(const char *path, tr_html_fill_fn fill, const void *ctx, tr_err *e);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct {
  * dir/report.html) atomically. o may be NULL. 0, or -1 with e set (dir is
  * not a report directory, or the page could not be written: out keeps its
  * old content then). */
+__attribute__((warn_unused_result))
 int tr_html_report_write(const char *dir, const char *out, const tr_html_report_opts *o, tr_err *e);
 
 #endif

@@ -505,7 +505,8 @@ static void emit_cycle(interp *I, const tr_cycle_report *r, const char *verdict,
         .to_device_ms = r->to_device_ms, .to_reader_ms = r->to_reader_ms,
         .to_atr_ms = r->to_atr_ms, .to_first_apdu_ms = r->to_first_apdu_ms,
         .atr = r->atr_hex, .stage = r->stage, .power_level = r->power_level,
-        .verdict = verdict, .message = message, .suite = I->suite->name, .test = I->test_name,
+        .verdict = verdict, .message = message && *message ? message : r->note, .suite = I->suite->name,
+        .test = I->test_name,
         .first_apdu_limit_ms = I->first_max_ms,
     };
     const tr_interp_hooks *h = I->env->hooks;

@@ -72,8 +72,8 @@ int tr_prov_file(tr_reports *r, const tr_slot_id *who, const char *what, const c
     return tr_reports_provenance(r, who, name, value, abs, e);
 }
 
-void tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, const char *rig_name,
-                       const char *rig_path, tr_err *e)
+int tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, const char *rig_name,
+                      const char *rig_path, tr_err *e)
 {
     char host[256] = "", abs[4096];
     if (gethostname(host, sizeof host - 1) < 0)
@@ -86,10 +86,10 @@ void tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, c
         {"run_id", run_id, ""},
         {"rig", rig_name, abs},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) /* a row not written: the reports keep it */
-        (void)!tr_reports_provenance(r, NULL, rows[i][0], rows[i][1], rows[i][2], e);
-    if (rig_path[0])
-        tr_prov_file(r, NULL, "rig", rig_path, e);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (tr_reports_provenance(r, NULL, rows[i][0], rows[i][1], rows[i][2], e) < 0)
+            return -1;
+    return rig_path[0] ? tr_prov_file(r, NULL, "rig", rig_path, e) : 0;
 }
 
 int tr_prov_vars(tr_reports *r, const tr_slot_id *who, const tr_vars *vars, tr_err *e)

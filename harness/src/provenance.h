@@ -31,23 +31,26 @@ void tr_prov_abs(const char *path, char *out, size_t cap);
 
 /* SHA-256 of a file, 64 lowercase hex digits. -1 with e set when it cannot
  * be read. */
-int tr_prov_sha256_file(const char *path, char hex[65], tr_err *e);
+TR_MUST_CHECK int tr_prov_sha256_file(const char *path, char hex[65], tr_err *e);
 
-/* One row (who NULL: run-wide). A failure is the reports' (kept for the
- * run's exit status). */
-int tr_prov_row(tr_reports *r, const tr_slot_id *who, const char *name, const char *value, const char *source,
-                tr_err *e);
+/* The writers below return -1 with e (provenance.csv and why: a full disk,
+ * EIO; or no memory) when a row could not be written; the reports keep the
+ * failure too (the run's exit status is 2). */
+
+/* One row (who NULL: run-wide). */
+TR_MUST_CHECK int tr_prov_row(tr_reports *r, const tr_slot_id *who, const char *name, const char *value,
+                              const char *source, tr_err *e);
 /* "<what>.sha256": the file's hash, source its path (a file that cannot be
  * read says so in the value). */
-int tr_prov_file(tr_reports *r, const tr_slot_id *who, const char *what, const char *path, tr_err *e);
+TR_MUST_CHECK int tr_prov_file(tr_reports *r, const tr_slot_id *who, const char *what, const char *path, tr_err *e);
 /* The run-wide rows every run (and recognition loop) records: tool.version,
  * command, host, run_id, rig (its name; source its file) and rig.sha256
- * (when rig_path names a file). */
-void tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, const char *rig_name,
-                       const char *rig_path, tr_err *e);
+ * (when rig_path names a file). Stops at the first row not written. */
+TR_MUST_CHECK int tr_prov_run_facts(tr_reports *r, const char *command, const char *run_id, const char *rig_name,
+                                    const char *rig_path, tr_err *e);
 /* "var.NAME" for every variable visible through vars (its layers and
  * their parents), sorted by name: the value (PINs "<pin>") and where it
  * came from (tr_vars_source; "" when not said). */
-int tr_prov_vars(tr_reports *r, const tr_slot_id *who, const tr_vars *vars, tr_err *e);
+TR_MUST_CHECK int tr_prov_vars(tr_reports *r, const tr_slot_id *who, const tr_vars *vars, tr_err *e);
 
 #endif

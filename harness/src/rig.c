@@ -16,6 +16,8 @@ struct tr_slot {
     tr_card *card;
     char reader[256];
     _Atomic uint64_t *busy_ns; /* every card of the slot publishes its exchanges here */
+    tr_slot_restart_fn restart; /* a token not back after power-on: restart PC/SC (NULL none) */
+    void *restart_ud;
 };
 
 int tr_slot_open(const tr_rig_cfg *rig, const tr_slot_cfg *cfg, const tr_vrig *vrig, tr_slot **out, tr_err *e)
@@ -174,6 +176,12 @@ void tr_slot_drop_service(tr_slot *s)
     s->card = NULL;
     tr_pcsc_close(s->pcsc);
     s->pcsc = NULL;
+}
+
+void tr_slot_on_not_back(tr_slot *s, tr_slot_restart_fn fn, void *ud)
+{
+    s->restart = fn;
+    s->restart_ud = ud;
 }
 
 const char *tr_slot_name(const tr_slot *s) { return s->cfg->name; }
@@ -371,15 +379,75 @@ static int virtual_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     return 0;
 }
 
+/* After power-on, the reader of the slot: a command slot's found again by
+ * its pattern (a USB reader comes back, maybe under another name); a
+ * usb-hub slot's by the device on its port (channel id: the address is
+ * new). TR_E_TIMEOUT when it does not come back in time. */
+typedef int (*find_reader_fn)(tr_slot *s, tr_err *e);
+
+static int command_reader(tr_slot *s, tr_err *e)
+{
+    return tr_pcsc_wait_reader(s->pcsc, s->cfg->reader, true, s->rig->ready_timeout_ms, s->reader, sizeof s->reader,
+                               e);
+}
+
+static int usb_reader(tr_slot *s, tr_err *e)
+{
+    return resolve_usb_reader(s, s->rig->ready_timeout_ms, NULL, e);
+}
+
+/* The slot's restart hook for a token that did not come back (why: the
+ * wait's error): the service restarted, a fresh context of the slot on it,
+ * rep->note saying so. e: the restart's error. */
+static int restart_for_token(tr_slot *s, uint64_t t_on, tr_cycle_report *rep, tr_err *e)
+{
+    char why[TR_ERR_MSG_MAX];
+    tr_strlcpy(why, e->msg, sizeof why);
+    if (s->restart(s->restart_ud, t_on, why, e) < 0)
+        return -1;
+    tr_slot_drop_service(s); /* both handles were the old daemon's */
+    if (slot_pcsc(s, e) < 0)
+        return -1;
+    snprintf(rep->note, sizeof rep->note, "not back %.0f ms after power-on: back after pcscd_restart (times from "
+             "the restart)", tr_ms_since(t_on));
+    return 0;
+}
+
+/* After power-on (stage "device"): the reader, then the card (stage
+ * "reader") and a fresh connection (stage "atr"). A token that does not
+ * come back in time on a slot with a restart hook gets one restart of the
+ * PC/SC service and the same wait again (tr_slot_on_not_back). */
+static int token_back(tr_slot *s, tr_cycle_report *rep, uint64_t t_on, find_reader_fn find, tr_err *e)
+{
+    for (bool restarted = false;; restarted = true) {
+        tr_strlcpy(rep->stage, "device", sizeof rep->stage);
+        int rc = find(s, e);
+        if (rc == 0) {
+            rep->to_reader_ms = tr_ms_since(t_on);
+            tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
+            rc = connect_when_present(s, true, s->rig->ready_timeout_ms, e);
+        }
+        if (rc == 0)
+            break;
+        if (restarted || !s->restart || e->code != TR_E_TIMEOUT)
+            return -1;
+        if (restart_for_token(s, t_on, rep, e) < 0)
+            return -1;
+        t_on = tr_now_ns(); /* the wait before the restart was the bench's, not the token's */
+    }
+    rep->to_atr_ms = tr_ms_since(t_on);
+    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
+    report_atr(s, rep);
+    return 0;
+}
+
 /* command: power_off (its exit status is all the rig knows of the switch;
  * the token leaving PC/SC is the check), the off period, power_on, then
- * the reader (found again by its pattern: a USB reader comes back, maybe
- * under another name) -> card -> a fresh connection. A command slot cannot
- * see the USB device, so the stage after power_on is "device": a reader
- * that does not come back is enum.no-reader. */
+ * the reader -> card -> a fresh connection. A command slot cannot see the
+ * USB device, so the stage after power_on is "device": a reader that does
+ * not come back is enum.no-reader. */
 static int command_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 {
-    unsigned timeout = s->rig->ready_timeout_ms;
     char still[TR_NAME_MAX + 64];
     snprintf(still, sizeof still, "slot %s: power_off exited 0 but PC/SC still shows the token", s->cfg->name);
     if (off_until_gone(s, rep, still, e) < 0)
@@ -387,22 +455,11 @@ static int command_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
     uint64_t t_on = tr_now_ns();
     if (command_power(s, true, e) < 0)
         return -1;
-    tr_strlcpy(rep->stage, "device", sizeof rep->stage);
-    if (tr_pcsc_wait_reader(s->pcsc, s->cfg->reader, true, timeout, s->reader, sizeof s->reader, e) < 0)
-        return -1;
-    rep->to_reader_ms = tr_ms_since(t_on);
-    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
-    if (connect_when_present(s, true, timeout, e) < 0)
-        return -1;
-    rep->to_atr_ms = tr_ms_since(t_on);
-    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
-    report_atr(s, rep);
-    return 0;
+    return token_back(s, rep, t_on, command_reader, e);
 }
 
 /* usb-hub: VBUS off (verified by status bits, device gone, reader gone),
- * the off period, on, then device -> reader (found again by channel id: the
- * address is new) -> card -> a fresh connection. */
+ * the off period, on, then device -> reader -> card -> a fresh connection. */
 static int usb_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
 {
     tr_hubport_spec spec;
@@ -428,17 +485,7 @@ static int usb_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)
         return tr_fail(e, TR_E_TIMEOUT, "no USB device on hub %s port %d within %u ms of power-on", spec.hub,
                        spec.port, spec.settle_ms);
     rep->to_device_ms = (double)(tr_now_ns() - t_on) / 1e6;
-    tr_strlcpy(rep->stage, "device", sizeof rep->stage);
-    if (resolve_usb_reader(s, s->rig->ready_timeout_ms, NULL, e) < 0)
-        return -1;
-    rep->to_reader_ms = (double)(tr_now_ns() - t_on) / 1e6;
-    tr_strlcpy(rep->stage, "reader", sizeof rep->stage);
-    if (connect_when_present(s, true, s->rig->ready_timeout_ms, e) < 0)
-        return -1;
-    rep->to_atr_ms = (double)(tr_now_ns() - t_on) / 1e6;
-    tr_strlcpy(rep->stage, "atr", sizeof rep->stage);
-    report_atr(s, rep);
-    return 0;
+    return token_back(s, rep, t_on, usb_reader, e);
 }
 
 int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e)

@@ -62,6 +62,19 @@ int tr_slot_power(tr_slot *s, bool on, tr_err *e);
  * stage reached even on failure. A none slot: TR_E_NOPOWER at once,
  * nothing done (the interpreter skips the test: not-run.no-power). */
 int tr_slot_power_cycle(tr_slot *s, tr_cycle_report *rep, tr_err *e);
+/* A token that does not come back in PC/SC after a power-on (no reader,
+ * or its reader without the card, within the rig's ready_timeout_ms) on a
+ * bench whose PC/SC service must be restarted for that (the rig's
+ * pcscd_restart: after a hub power cycle some kernels need exactly that
+ * before the reader comes back): fn restarts the service and returns 0
+ * once it answers again (-1 with e: the command failed, hung, or the
+ * service did not come back); the power cycle then opens a fresh PC/SC
+ * context and waits once more, its times counted from the restart, and
+ * rep->note says so. At most once per power cycle, from the slot's thread;
+ * since_ns is when the cycle's power-on began, why the wait's error.
+ * Command and usb-hub slots (a virtual slot's reader never leaves). */
+typedef int (*tr_slot_restart_fn)(void *ud, uint64_t since_ns, const char *why, tr_err *e);
+void tr_slot_on_not_back(tr_slot *s, tr_slot_restart_fn fn, void *ud);
 /* The defect class of a cycle that failed at the stage it reached:
  * none -> rig.port-not-switched (power-off never seen), off -> enum.no-device,
  * device -> enum.no-reader, reader -> enum.no-card, atr -> enum.no-answer. */

@@ -33,13 +33,14 @@ typedef enum {
 /* Child: one message to fd with one write(2) (more only when the pipe takes
  * it in parts); callers sharing fd serialise. -1 with e when it could not
  * be sent whole (the parent is gone). */
-int tr_rowpipe_send_result(int fd, const tr_result_row *row, tr_err *e);
-int tr_rowpipe_send_trace(int fd, const tr_trace_row *row, tr_err *e);
-int tr_rowpipe_send_sample(int fd, const tr_sample_row *row, tr_err *e);
-int tr_rowpipe_send_cycle(int fd, const tr_cycle_row *row, tr_err *e);
-int tr_rowpipe_send_property(int fd, const tr_slot_id *who, const char *name, const char *value, tr_err *e);
-int tr_rowpipe_send_provenance(int fd, const tr_slot_id *who, const char *name, const char *value,
-                               const char *source, tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_result(int fd, const tr_result_row *row, tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_trace(int fd, const tr_trace_row *row, tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_sample(int fd, const tr_sample_row *row, tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_cycle(int fd, const tr_cycle_row *row, tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_property(int fd, const tr_slot_id *who, const char *name, const char *value,
+                                           tr_err *e);
+TR_MUST_CHECK int tr_rowpipe_send_provenance(int fd, const tr_slot_id *who, const char *name, const char *value,
+                                             const char *source, tr_err *e);
 
 /* Parent: read one message from fd and hand it to r. 1 taken (a row r
  * could not write counts as taken: r keeps that failure), 0 the end of

@@ -25,6 +25,7 @@
 #include "libcall.h"
 #include "p11slot.h"
 #include "provenance.h"
+#include "rigcmd.h"
 #include "rowpipe.h"
 #include "skfslot.h"
 #include "suitevars.h"
@@ -207,6 +208,37 @@ int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e)
     return tr_rig_session_open_cfg(rs, e);
 }
 
+int tr_rig_up(const char *rig_arg, unsigned timeout_ms, tr_rig_session *rs, tr_err *e)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->lease_fd = -1;
+    char path[TR_PATH_MAX], dir[TR_PATH_MAX], stale_by[256];
+    if (tr_find_rig(rig_arg ? rig_arg : DEFAULT_RIG, path, sizeof path, e) < 0 || tr_rig_load(path, &rs->cfg, e) < 0)
+        return -1;
+    if (lease_take(rs, stale_by, sizeof stale_by, e) < 0) {
+        tr_rig_free(&rs->cfg);
+        return -1;
+    }
+    tr_vrig_default_dir(&rs->cfg, dir, sizeof dir);
+    /* a rig left by a dead process is taken down first (vrig.c says so) */
+    if (tr_vrig_up(&rs->cfg, dir, timeout_ms, &rs->vrig, e) < 0) {
+        /* a dead run's lease stays for the next run to act on */
+        if (!stale_by[0])
+            lease_release(rs);
+        else if (ftruncate(rs->lease_fd, 0) < 0 || pwrite(rs->lease_fd, stale_by, strlen(stale_by), 0) < 0)
+            fprintf(stderr, "tokenrig: %s: %s\n", rs->lease_path, strerror(errno));
+        if (rs->lease_fd >= 0)
+            close(rs->lease_fd);
+        rs->lease_fd = -1;
+        tr_rig_free(&rs->cfg);
+        return -1;
+    }
+    if (stale_by[0])
+        fprintf(stderr, "tokenrig: rig %s: the run that used it (%s) died: its lease is cleared\n", rs->cfg.name,
+                stale_by);
+    return 0;
+}
+
 /* The end of a run that abandoned a worker (blocked in SCardTransmit on a
  * mute token): the rig goes down and the lease is given back, but nothing
  * the worker may still read is freed or cleared — the process _exits next. */
@@ -286,6 +318,7 @@ typedef struct {
     tr_slot_id who;
     char serial[64], role[16], reader[256];
     char current_suite[128];
+    char current_test[128];   /* the test the worker is in (hook_test_start) */
     char power_level[32];     /* how far the last power-off was verified */
     const tr_suite *suite_now; /* the suite running (current_suite is its name) */
     unsigned destructive_ran, destructive_seen; /* destructive tests run / met */
@@ -293,6 +326,7 @@ typedef struct {
     tr_suite_outcome total;
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
+    unsigned token_restarts;  /* pcscd_restart runs for a token not back after power-on */
 } slot_run;
 
 static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
@@ -439,7 +473,10 @@ struct run_ctx {
     pthread_mutex_t print_lock;
     bool tty;
     pthread_mutex_t service_lock;   /* one worker restarts pcscd, the others wait */
-    unsigned service_gen;           /* pcscd restarts so far */
+    unsigned service_gen;           /* pcscd restarts so far (any reason) */
+    unsigned service_deaths;        /* of them, after pcscd died */
+    _Atomic unsigned token_restarts; /* of them, for a token not back after power-on */
+    uint64_t restarted_ns;          /* when the last restart ended */
 };
 
 static void say(run_ctx *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -466,6 +503,7 @@ typedef struct {
 static void hook_test_start(void *ud, const char *test)
 {
     hook_ud *h = ud;
+    tr_strlcpy(h->sr->current_test, test ? test : "", sizeof h->sr->current_test);
     if (h->w)
         tr_batch_where(h->w, h->sr->current_suite, test);
 }
@@ -798,27 +836,36 @@ static void recover_in_worker(slot_run *sr, const tr_cardio *io, bool rows, cons
 #define MAX_SERVICE_RESTARTS 3
 #define MAX_SLOT_RESUMES 6
 
-/* A system pcscd (a real bench) is restarted by the rig's pcscd_restart
- * command, if it names one; then the readers must come back. */
-static int restart_system_pcscd(run_ctx *rc, tr_err *e)
+int tr_rig_restart_pcscd(const tr_rig_cfg *cfg, tr_err *e)
 {
-    const tr_rig_cfg *cfg = &rc->rs->cfg;
     if (!cfg->pcscd_restart[0])
-        return tr_fail(e, TR_E_SERVICE, "pcscd went away and %s names no pcscd_restart command to bring it back",
-                       cfg->path);
-    int st = system(cfg->pcscd_restart);
-    if (st != 0)
-        return tr_fail(e, TR_E_SERVICE, "pcscd_restart (%s) failed: status %d", cfg->pcscd_restart, st);
+        return tr_fail(e, TR_E_SERVICE, "%s names no pcscd_restart command to restart pcscd with", cfg->path);
+    unsigned limit = cfg->defaults.power.timeout_ms ? cfg->defaults.power.timeout_ms : TR_POWER_TIMEOUT_MS;
+    const tr_rigcmd_var vars[] = {{"TOKENRIG_RIG", cfg->name}, {"TOKENRIG_RIG_FILE", cfg->path}};
+    if (tr_rigcmd_run("pcscd_restart", cfg->pcscd_restart, vars, sizeof vars / sizeof vars[0], limit, e) < 0)
+        return -1;
     tr_pcsc *p;
     uint64_t deadline = tr_now_ns() + (uint64_t)cfg->ready_timeout_ms * 1000000u;
     while (tr_pcsc_open(&p, e) < 0) {
         if (tr_now_ns() > deadline)
-            return tr_fail(e, TR_E_SERVICE, "pcscd did not come back within %u ms after %s", cfg->ready_timeout_ms,
-                           cfg->pcscd_restart);
+            return tr_fail(e, TR_E_SERVICE, "pcscd did not answer within %u ms (ready_timeout_ms) after "
+                           "pcscd_restart (%s) exited 0", cfg->ready_timeout_ms, cfg->pcscd_restart);
         tr_sleep_ms(50); /* a daemon's socket appearing has no event to wait on */
     }
     tr_pcsc_close(p);
     return 0;
+}
+
+/* A pcscd that died: a system one (a real bench) is restarted by the rig's
+ * pcscd_restart, if it names one. Whatever goes wrong, the service is
+ * lost (rig.pcsc-lost). */
+static int restart_system_pcscd(run_ctx *rc, tr_err *e)
+{
+    if (tr_rig_restart_pcscd(&rc->rs->cfg, e) == 0)
+        return 0;
+    e->code = TR_E_SERVICE;
+    tr_err_prefix(e, "pcscd went away");
+    return -1;
 }
 
 /* The first worker to see the service gone restarts it; the ones that saw
@@ -832,8 +879,8 @@ static int restart_service(slot_run *sr, tr_err *e)
         /* the daemon is up: only this slot's connection was refused */
         say(rc, "tokenrig: slot %s: pcscd refused its connection: reconnecting", sr->cfg->name);
     } else if (sr->service_gen == rc->service_gen) {
-        if (rc->service_gen >= MAX_SERVICE_RESTARTS) {
-            r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_gen);
+        if (rc->service_deaths >= MAX_SERVICE_RESTARTS) {
+            r = tr_fail(e, TR_E_SERVICE, "pcscd went away again after %u restarts: giving up", rc->service_deaths);
         } else {
             say(rc, "tokenrig: pcscd went away (slot %s saw it): restarting it", sr->cfg->name);
             /* from now on every connection to the old daemon is known dead,
@@ -844,6 +891,8 @@ static int restart_service(slot_run *sr, tr_err *e)
                              : restart_system_pcscd(rc, e);
             if (r == 0) {
                 rc->service_gen++;
+                rc->service_deaths++;
+                rc->restarted_ns = tr_now_ns();
                 say(rc, "tokenrig: pcscd is back (restart %u); the slots resume where they were", rc->service_gen);
             }
         }
@@ -853,18 +902,35 @@ static int restart_service(slot_run *sr, tr_err *e)
     return r;
 }
 
+/* pcscd went away under the slot: its switched token on again, the service
+ * back (restarted by this slot, or found restarted by another), the old
+ * handles dropped, a fresh connection into io. */
+static int reconnect_after_service(slot_run *sr, tr_cardio *io, tr_err *e)
+{
+    /* a restart for another slot's token (pcscd_restart after a power-on)
+     * is progress, not a connection lost again */
+    if (sr->service_resumes >= MAX_SLOT_RESUMES + atomic_load(&sr->rc->token_restarts))
+        return tr_fail(e, TR_E_SERVICE, "the slot lost its PC/SC connection %u times: giving up", sr->service_resumes);
+    /* a token the old daemon's last power cycle left off comes back on,
+     * first: its switch needs no PC/SC, and a token left on can be restored
+     * later should the service not come back (the rig's own pcscd:
+     * tr_vrig_restart_pcscd does it) */
+    tr_slot_type type = sr->cfg->type;
+    if (!sr->rc->rs->vrig && (type == TR_SLOT_COMMAND || type == TR_SLOT_USB_HUB) && tr_slot_power(sr->slot, true, e) < 0)
+        return -1;
+    if (restart_service(sr, e) < 0)
+        return -1;
+    tr_slot_drop_service(sr->slot);
+    return slot_connect(sr, io, e);
+}
+
 /* After the restart: a fresh connection, the token back in factory state
  * from the journal (the interrupted test may have left it anywhere), and
  * the report says what happened. */
 static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *suite, const char *test, tr_err *e)
 {
-    if (sr->service_resumes >= MAX_SLOT_RESUMES)
-        return tr_fail(e, TR_E_SERVICE, "the slot lost its PC/SC connection %u times: giving up", sr->service_resumes);
-    if (restart_service(sr, e) < 0)
-        return -1;
-    tr_slot_drop_service(sr->slot);
     tr_cardio fresh;
-    if (slot_connect(sr, &fresh, e) < 0)
+    if (reconnect_after_service(sr, &fresh, e) < 0)
         return -1;
     recover_in_worker(sr, io, true, "after the pcscd restart");
     sr->service_resumes++;
@@ -873,6 +939,68 @@ static int resume_after_service(slot_run *sr, const tr_cardio *io, const char *s
     slot_property(sr, "resumed after a pcscd restart", what);
     say(sr->rc, "[%s] resumed at %s / %s after the pcscd restart", sr->cfg->name, suite, test);
     return 0;
+}
+
+/* A restart for a token not back after power-on, as the report keeps it:
+ * a trace row where the slot was (the command, the wait's error, ok or the
+ * failure), and the slot's JUnit property. */
+static void record_token_restart(slot_run *sr, const char *why, uint64_t t0, int r, const tr_err *e)
+{
+    char cmd[600], what[400];
+    snprintf(cmd, sizeof cmd, "pcscd_restart (%s)", sr->rig->pcscd_restart);
+    tr_trace_row row = {.who = &sr->who, .suite = sr->current_suite, .test = sr->current_test, .file = "",
+                        .command = cmd, .response = why, .sw = r == 0 ? "ok" : e->msg,
+                        .latency_us = (tr_now_ns() - t0) / 1000u};
+    tr_err we;
+    if (sr->rc->rep && tr_reports_trace(sr->rc->rep, &row, &we) < 0)
+        say(sr->rc, "[%s] %s", sr->cfg->name, we.msg);
+    snprintf(what, sizeof what, "%u time(s); last at %s / %s%s", sr->token_restarts, sr->current_suite,
+             sr->current_test, r == 0 ? "" : " (it failed)");
+    slot_property(sr, "pcscd restarted for a token not back after power-on", what);
+}
+
+/* A token not back after a power-on on a bench whose rig names
+ * pcscd_restart (rig.h, tr_slot_on_not_back): the command, once for this
+ * power cycle — unless a restart since this power-on began (another slot's)
+ * already did it — and the other slots reconnect and resume as after a
+ * pcscd that died. Said on stderr, in trace.csv and the JUnit properties.
+ * A command that fails or hangs is a rig error naming it (rig.pcsc-lost
+ * when the service is gone too). */
+static int pcscd_restart_for_token(void *ud, uint64_t since_ns, const char *why, tr_err *e)
+{
+    slot_run *sr = ud;
+    run_ctx *rc = sr->rc;
+    uint64_t t0 = tr_now_ns();
+    pthread_mutex_lock(&rc->service_lock);
+    int r = 0;
+    bool ran = rc->restarted_ns < since_ns;
+    unsigned gen = rc->service_gen;
+    if (ran) {
+        say(rc, "[%s] the token is not back after power-on (%s): running pcscd_restart (%s)", sr->cfg->name, why,
+            rc->rs->cfg.pcscd_restart);
+        tr_pcsc_service_restarted(); /* every connection to the old daemon is dead from now on */
+        r = tr_rig_restart_pcscd(&rc->rs->cfg, e);
+        if (r == 0) {
+            gen = ++rc->service_gen;
+            atomic_fetch_add(&rc->token_restarts, 1);
+            rc->restarted_ns = tr_now_ns();
+        } else if (!tr_pcsc_service_alive()) {
+            e->code = TR_E_SERVICE;
+        }
+    }
+    sr->service_gen = gen; /* this slot reconnects now, to the daemon that is there */
+    pthread_mutex_unlock(&rc->service_lock);
+    if (!ran) {
+        say(rc, "[%s] the token is not back after power-on: pcscd was restarted since; waiting again", sr->cfg->name);
+        return 0;
+    }
+    sr->token_restarts++;
+    record_token_restart(sr, why, t0, r, e);
+    if (r < 0)
+        tr_err_prefix(e, "the token did not come back after power-on (%s), and then", why);
+    else
+        say(rc, "[%s] pcscd is back (restart %u): waiting for the token again", sr->cfg->name, gen);
+    return r;
 }
 
 /* Suites in order; returns the slot's status (0/1/2). */
@@ -968,7 +1096,13 @@ static int slot_job(void *ud, tr_batch_worker *w)
     tr_err_clear(&e);
     tr_batch_where(w, "connect", "");
     tr_cardio io;
-    if (slot_connect(sr, &io, &e) < 0) {
+    int connected = slot_connect(sr, &io, &e);
+    if (connected < 0 && e.code == TR_E_SERVICE) { /* pcscd went away before the slot reached its token */
+        sr->service_resumes++;
+        say(rc, "[%s] pcscd went away while the slot connected: reconnecting", sr->cfg->name);
+        connected = reconnect_after_service(sr, &io, &e);
+    }
+    if (connected < 0) {
         char msg[TR_ERR_MSG_MAX];
         tr_err_format(&e, msg, sizeof msg);
         not_run_rows(sr, 0, 0, e.code == TR_E_TIMEOUT ? "enum.no-card" : tr_code_name(e.code), msg);
@@ -1094,6 +1228,8 @@ static int prepare_slots(run_ctx *rc, tr_err *e)
             ops_for(rc, slot_interface(c), &sr->ops, e) < 0 || check_suite_vars(sr, rc->o, e) < 0 ||
             tr_slot_open(rig, c, rc->rs->vrig, &sr->slot, e) < 0)
             return -1;
+        if (!rc->rs->vrig && rig->pcscd_restart[0])
+            tr_slot_on_not_back(sr->slot, pcscd_restart_for_token, sr);
         const char *reader = c->type == TR_SLOT_VIRTUAL ? tr_vrig_reader(rc->rs->vrig, c->name) : c->reader;
         tr_strlcpy(sr->reader, reader ? reader : "", sizeof sr->reader);
         sr->who = (tr_slot_id){.run_id = rc->run_id, .rig = rig->name, .slot = c->name, .reader = sr->reader,
@@ -1135,32 +1271,37 @@ static int open_reports(run_ctx *rc, tr_err *e)
 /* What the run's verdicts are measured against (provenance.csv and the
  * JUnit properties): the run-wide facts, every file that decides a verdict
  * by its SHA-256 (rig, suites, interface libraries, recovery, manifest),
- * then per slot its profile and effective variables with their source. A
- * row the reports could not write ends the run with exit 2 (they keep it). */
-static void record_provenance(run_ctx *rc)
+ * then per slot its profile and effective variables with their source.
+ * -1 with e (the file and the reason) at the first row not written: no
+ * token is touched yet, and a run that cannot record what its verdicts
+ * mean stops there (exit 2). */
+static int record_provenance(run_ctx *rc, tr_err *e)
 {
     tr_reports *r = rc->rep;
-    tr_err e;
-    tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, &e);
-    tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
-                rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", &e);
+    if (tr_prov_run_facts(r, rc->o->command_line, rc->run_id, rc->rs->cfg.name, rc->rs->cfg.path, e) < 0 ||
+        tr_prov_row(r, NULL, "allow_destructive", rc->o->allow_destructive ? "yes" : "no",
+                    rc->o->allow_destructive ? "--allow-destructive" : "default (no --allow-destructive)", e) < 0)
+        return -1;
     char what[200];
     for (size_t i = 0; i < rc->o->nsuites; i++) {
         snprintf(what, sizeof what, "suite.%s", rc->o->suites[i]->name);
-        tr_prov_file(r, NULL, what, rc->o->suites[i]->file, &e);
+        if (tr_prov_file(r, NULL, what, rc->o->suites[i]->file, e) < 0)
+            return -1;
     }
     for (size_t k = 0; k < rc->nops_lib; k++) {
         snprintf(what, sizeof what, "ops.%s", rc->ops_iface[k]);
-        tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, &e);
+        if (tr_prov_file(r, NULL, what, rc->ops_lib[k]->file, e) < 0)
+            return -1;
     }
-    tr_prov_file(r, NULL, "recover", rc->recover_suite->file, &e);
-    if (rc->o->manifest)
-        tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, &e);
+    if (tr_prov_file(r, NULL, "recover", rc->recover_suite->file, e) < 0 ||
+        (rc->o->manifest && tr_prov_file(r, NULL, "manifest", rc->o->manifest->path, e) < 0))
+        return -1;
     for (size_t i = 0; i < rc->nslots; i++) {
         slot_run *sr = &rc->slots[i];
-        tr_prov_file(r, &sr->who, "profile", sr->profile.path, &e);
-        tr_prov_vars(r, &sr->who, sr->vars, &e);
+        if (tr_prov_file(r, &sr->who, "profile", sr->profile.path, e) < 0 || tr_prov_vars(r, &sr->who, sr->vars, e) < 0)
+            return -1;
     }
+    return 0;
 }
 
 static int load_recover_suite(run_ctx *rc, tr_err *e)
@@ -1465,13 +1606,6 @@ typedef struct {
     int fd;     /* its report rows; -1 once they ended */
 } group_proc;
 
-static volatile sig_atomic_t g_group_signal;
-
-static void on_group_signal(int sig)
-{
-    g_group_signal = sig;
-}
-
 /* In the child of group g (never returns): talk to the group's pcscd, run
  * its slots' workers as a run of one pcscd does, every report row to the
  * parent over fd (tr_reports_forward), then end. A parent that dies takes
@@ -1541,17 +1675,12 @@ static int start_groups(run_ctx *rc, group_proc *gp, size_t *n, tr_err *e)
     return 0;
 }
 
-/* Take the children's rows until every stream ends. A signal here (Ctrl-C,
- * SIGTERM, SIGHUP, SIGPIPE) is passed on to them — again every second, as a
- * child may not have its own handlers yet — and they stop in order. */
+/* Take the children's rows until every stream ends. A stop signal (Ctrl-C,
+ * SIGTERM, SIGHUP, SIGPIPE: batch.h) is passed on to them — again every
+ * second, as a child may be past its own check — and they stop in order. */
 static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    struct sigaction sa = {.sa_handler = on_group_signal}, old[4];
-    sigemptyset(&sa.sa_mask);
-    g_group_signal = 0;
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &sa, &old[i]);
+    tr_batch_stop_begin(); /* the children inherit the handlers at fork */
     size_t open = n;
     while (open) {
         struct pollfd pfd[TR_VRIG_MAX_GROUPS];
@@ -1562,7 +1691,7 @@ static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
                 map[k++] = i;
             }
         int ready = poll(pfd, k, 1000);
-        int sig = g_group_signal;
+        int sig = tr_batch_signal();
         for (size_t i = 0; sig && i < n; i++)
             if (gp[i].fd >= 0)
                 kill(gp[i].pid, sig == SIGPIPE ? SIGTERM : sig);
@@ -1581,10 +1710,9 @@ static bool pump_groups(run_ctx *rc, group_proc *gp, size_t n)
             }
         }
     }
-    for (size_t i = 0; i < 4; i++)
-        sigaction(sigs[i], &old[i], NULL);
-    signal(SIGPIPE, SIG_IGN); /* as after a batch: the verdicts still get printed, or EPIPE said */
-    return g_group_signal != 0;
+    bool interrupted = tr_batch_interrupted();
+    tr_batch_stop_end(); /* SIGPIPE ignored after it, as after a batch */
+    return interrupted;
 }
 
 /* Wait for the children. One that did not end by itself (killed, crashed)
@@ -1685,24 +1813,57 @@ static int open_db(run_ctx *rc, tr_err *e)
                : tr_fail(e, TR_E_INTERNAL, "run id %s too long", tr_dbrun_run_id(rc->dbw));
 }
 
+/* A stop signal before the workers started (while the rig came up, the
+ * reports opened): no token is touched — every test a `cancelled` row,
+ * JUnit and the summary written, exit 2. */
+static void stopped_before_start(run_ctx *rc, tr_run_result *res)
+{
+    say(rc, "tokenrig: stopped by signal %d before the tests started: no token was touched", tr_batch_signal());
+    for (size_t i = 0; i < rc->nslots; i++)
+        not_run_rows(&rc->slots[i], 0, 0, "cancelled",
+                     "not run: the run was stopped (a signal) before it touched the tokens");
+    end_batch(rc, res, true);
+}
+
+/* A stop signal after the workers ended (while the reports were written):
+ * they were finished first; the run still ends with exit 2. */
+static void stopped_at_end(const run_ctx *rc, tr_run_result *res)
+{
+    if (res->interrupted || !tr_batch_interrupted())
+        return;
+    res->interrupted = true;
+    res->status = 2;
+    fflush(stdout);
+    fprintf(stderr, "tokenrig: interrupted (signal %d) after the tests; the reports were finished first: %s\n",
+            tr_batch_signal(), tr_reports_dir(rc->rep));
+}
+
 int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, tr_err *e)
 {
     memset(res, 0, sizeof *res);
     res->status = 2;
     run_ctx rc;
     int ret = -1;
+    tr_batch_stop_begin(); /* the command's span when it opened one (cli_run.c), else this one */
     if (init_run(&rc, rs, o, e) < 0 || open_db(&rc, e) < 0 || open_reports(&rc, e) < 0)
         goto out;
     if (rc.dbw)
         tr_dbrun_attach(rc.dbw, rc.rep);
     /* no token touched yet: a run that cannot write its rows stops here */
-    if (o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0)
+    if ((o->manifest && tr_manifest_report_unmatched(o->manifest, rc.rep, rc.run_id, rs->cfg.name, e) < 0) ||
+        record_provenance(&rc, e) < 0)
         goto out;
-    record_provenance(&rc);
     if (!o->script)
         say(&rc, "tokenrig: run %s on rig %s: %zu slot(s), %zu suite(s) -> %s", rc.run_id, rs->cfg.name, rc.nslots,
             o->nsuites, tr_reports_dir(rc.rep));
-    ret = run_batch(&rc, res, e);
+    if (tr_batch_interrupted()) {
+        stopped_before_start(&rc, res);
+        ret = 0;
+    } else {
+        ret = run_batch(&rc, res, e);
+    }
+    if (ret == 0)
+        stopped_at_end(&rc, res);
 out:
     for (size_t i = 0; i < rc.nslots; i++) { /* before the rig goes down */
         tr_slot_close(rc.slots[i].slot);
@@ -1711,6 +1872,7 @@ out:
     close_db(&rc, res, false); /* a run that could not start: its end, exit 2 */
     tr_reports_close(rc.rep);
     free_run(&rc);
+    tr_batch_stop_end();
     return ret;
 }
 

@@ -37,6 +37,13 @@ typedef struct {
     tr_journal *journal;    /* NULL until tr_rig_session_journal */
 } tr_rig_session;
 
+/* The rig's pcscd_restart (a system pcscd: real benches), within its
+ * power_timeout_ms ([rig]; killed past it, with its process group), then
+ * pcscd must answer within ready_timeout_ms. -1 with e: TR_E_RIG naming
+ * the command (it failed, hung, or the rig names none: TR_E_SERVICE),
+ * TR_E_SERVICE when pcscd did not come back. */
+int tr_rig_restart_pcscd(const tr_rig_cfg *cfg, tr_err *e);
+
 /* Load --rig (or the default virtual rig) and open it: take the lease (a
  * rig in use by a live process is refused; one left by a dead process is
  * recovered, saying so on stderr), then attach to / bring up / recover the
@@ -46,6 +53,13 @@ int tr_rig_session_open(const char *rig_arg, tr_rig_session *rs, tr_err *e);
  * session takes it over. */
 int tr_rig_session_open_cfg(tr_rig_session *rs, tr_err *e);
 void tr_rig_session_close(tr_rig_session *rs);
+/* tokenrig rig up: bring the virtual rig up for the user (no owner: it
+ * stays up after this process) under its lease, so what a dead run left —
+ * its rig (taken down first, saying so) and its lease (cleared) — is gone,
+ * and the next run finds a healthy rig. A rig in use by a live process, or
+ * one up already, is refused. Close with tr_rig_session_close (the rig
+ * stays up). */
+int tr_rig_up(const char *rig_arg, unsigned timeout_ms, tr_rig_session *rs, tr_err *e);
 /* Open the rig's journal (rig file `journal`, else beside a virtual rig's
  * token memory, else tr_journal_default_path). */
 int tr_rig_session_journal(tr_rig_session *rs, tr_err *e);

@@ -75,6 +75,7 @@ pid_t tr_vrig_token_pid(const tr_vrig *v, const char *slot);
  * (stays until `rig down`). tr_vrig_save writes it to the state file. */
 void tr_vrig_set_owner(tr_vrig *v, pid_t pid);
 bool tr_vrig_owned(const tr_vrig *v);
+__attribute__((warn_unused_result))
 int tr_vrig_save(const tr_vrig *v, tr_err *e);
 /* A rig left by a dead process: its owner is gone, or its pcscd or a
  * token's process died. why gets the reason. */

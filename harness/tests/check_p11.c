@@ -20,6 +20,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "libcall.h"
 #include "p11.h"
 #include "p11data.h"
 #include "childcheck.h"
@@ -97,6 +98,21 @@ START_TEST(test_shape_table)
     const tr_p11_fn_info *ti = tr_p11_fn_lookup("C_GetTokenInfo");
     ck_assert(strstr(ti->outs, "flags,") == ti->outs && strstr(ti->outs, "maxPinLen,minPinLen"));
     ck_assert_str_eq(ti->texts, "label,manufacturerID,model,serialNumber,hardwareVersion,firmwareVersion,utcTime");
+}
+END_TEST
+
+/* C_SetPIN and C_InitPIN change a PIN: in a run (a journal hook) each must
+ * follow a `journal` line; without one it is refused before the module sees
+ * it (childcheck.h). The test module has C_SetPIN (it answers
+ * CKR_PIN_INVALID) and leaves C_InitPIN out of its function list. */
+START_TEST(test_secret_change_needs_journal)
+{
+    setenv("P11_TESTMOD_FN", "none", 1);
+    tr_p11 *s = open_mod(mod_crash, 5000, NULL);
+    ck_assert(assert_secret_change_journaled(s, &tr_p11_calls, "p11 C_SetPIN(\"11111111\", \"22222222\")",
+                                             "C_SetPIN"));
+    assert_secret_change_journaled(s, &tr_p11_calls, "p11 C_InitPIN(\"11111111\")", "C_InitPIN");
+    tr_p11_close(s);
 }
 END_TEST
 
@@ -487,6 +503,7 @@ static Suite *p11_suite(void)
     tcase_add_test(layer, test_no_module);
     tcase_add_test(layer, test_trace_masks_pins);
     tcase_add_test(layer, test_outputs);
+    tcase_add_test(layer, test_secret_change_needs_journal);
     suite_add_tcase(s, layer);
     TCase *data = tcase_create("p11data");
     tcase_add_test(data, test_names_and_readers);

@@ -384,6 +384,21 @@ START_TEST(test_statement)
 }
 END_TEST
 
+/* SKF_ChangePIN and SKF_UnblockPIN change a PIN: in a run (a journal hook)
+ * each must follow a `journal` line; without one it is refused before the
+ * library sees it (childcheck.h). */
+START_TEST(test_secret_change_needs_journal)
+{
+    setenv("SKF_TESTLIB_FN", "none", 1);
+    tr_skf *s = open_lib(lib_crash, 5000, NULL);
+    ck_assert(assert_secret_change_journaled(s, &tr_skf_calls, "skf SKF_ChangePIN(USER_TYPE, \"11111111\", \"22222222\")",
+                                             "SKF_ChangePIN"));
+    ck_assert(assert_secret_change_journaled(s, &tr_skf_calls, "skf SKF_UnblockPIN(\"88888888\", \"11111111\")",
+                                             "SKF_UnblockPIN"));
+    tr_skf_close(s);
+}
+END_TEST
+
 START_TEST(test_devinfo_quirk)
 {
     tr_skf_reply r;
@@ -642,6 +657,7 @@ static Suite *skf_suite(void)
     tcase_add_test(layer, test_trace_masks_pins);
     tcase_add_test(layer, test_outputs);
     tcase_add_test(layer, test_statement);
+    tcase_add_test(layer, test_secret_change_needs_journal);
     tcase_add_test(layer, test_devinfo_quirk);
     tcase_add_test(layer, test_out_width_quirk);
     suite_add_tcase(s, layer);
