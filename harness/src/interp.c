@@ -2202,10 +2202,35 @@ static int exec_pin_model(interp *I, const tr_stmt *s)
     return STOP; /* an op ended the test (its own verdict stands) */
 }
 
+/* journal user|so try|refused PIN: recovery's mark, durable before the
+ * candidate is presented (try) or once its refusal is known. */
+static int exec_journal_mark(interp *I, const tr_stmt *s)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (!h || !h->journal_mark)
+        return GO;
+    char pin[64];
+    const char *v = eval_message(I, s->e[0], "");
+    if (!v)
+        return STOP;
+    tr_strlcpy(pin, v, sizeof pin);
+    add_secret(I, pin);
+    tr_err e;
+    tr_err_clear(&e);
+    bool refused = s->mark == TR_JOURNAL_STMT_REFUSED;
+    if (h->journal_mark(h->ud, s->flag ? 1 : 0, refused, pin, &e) < 0)
+        return end_test(I, TR_ERROR, "journal", s->pos.line, "%s", e.msg), STOP;
+    if (!refused) /* the presentation is the journaled command */
+        I->journal_pending = true;
+    return GO;
+}
+
 /* journal user|so LANDS [else NOT]: the record is durable before the next
  * command is sent, or the test stops here with an error. */
 static int exec_journal(interp *I, const tr_stmt *s)
 {
+    if (s->mark != TR_JOURNAL_STMT_RECORD)
+        return exec_journal_mark(I, s);
     const tr_interp_hooks *h = I->env->hooks;
     if (!h || !h->journal)
         return GO; /* nothing to record into (unit tests, dry runs) */

@@ -68,6 +68,11 @@ typedef struct {
      * PIN texts unmasked: they go to the journal only). A -1 return stops the
      * test with an error before the command is sent. NULL: not recorded. */
     int (*journal)(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e);
+    /* `journal user|so try PIN` (refused 0) / `journal user|so refused PIN`
+     * (refused 1): recovery presents a journaled candidate next, once / the
+     * token refused it. A -1 return stops the test with an error (a `try`:
+     * before the candidate is presented). NULL: not recorded. */
+    int (*journal_mark)(void *ud, int ref, int refused, const char *pin, tr_err *e);
     /* The journaled command was answered (or failed). */
     void (*journaled_sent)(void *ud);
     /* The suite's tests are done (not after a harness failure): its
