@@ -68,6 +68,15 @@ run() { # run OUT [env...]: the destructive suites on the crash rig
   env "$@" "$TR" run --rig "$RIG" --allow-destructive --quiet $TIME_LIMITS --out "$out" $SUITES > "$out.stdout" 2> "$out.stderr"
 }
 
+# baseline_next NAME LABEL: a run into $T/NAME gives the baseline's verdicts
+# (exit 0): the tokens were left in factory state
+baseline_next() {
+  run "$T/$1"; local rc=$?
+  verdicts "$T/$1/results.csv" > "$T/$1.v"
+  if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/$1.v"; then ok "$2"
+  else bad "$2: the run (exit $rc) differs: $(diff "$T/base.v" "$T/$1.v" | head -4 | tr '\n' ' ')"; fi
+}
+
 # --- baseline: a clean start --------------------------------------------------------------
 run "$T/base"; rc=$?
 check_eq "baseline run exits 0" "$rc" 0
@@ -177,9 +186,7 @@ out=$("$TR" recover --rig "$RIG" 2>&1); rc=$?
 check_eq "the next tokenrig recover exits 0" "$rc" 0
 check "... restoring the tokens ($(grep '^  A' <<<"$out" | tr -s ' \n' ' '))" grep -q 'restored to its factory PINs' <<<"$out"
 check "... and clearing the journal" test ! -s "$T/nv/journal"
-run "$T/after-rrec"; rc=$?
-verdicts "$T/after-rrec/results.csv" > "$T/after-rrec.v"
-if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/after-rrec.v"; then ok "after it: the run gives the baseline verdicts"; else bad "after a recover killed inside recovery: the run differs (exit $rc)"; fi
+baseline_next after-rrec "after it: the run gives the baseline verdicts"
 
 # --- SIGKILL from outside, at moments the test does not choose to the step --------------
 # (once the run is in a given test: wherever it is in it when the signal lands)
@@ -215,10 +222,7 @@ stop_at() {
   check "SIG$sig: the tokens were restored before the exit" grep -q 'restored to its factory PINs (journal, the run was stopped)' "$out.stderr"
   check "SIG$sig: the rig is down" test ! -e "$TOKENRIG_VRIG_DIR/state.ini"
   check "SIG$sig: nothing left to restore" test ! -s "$T/nv/journal"
-  run "$T/after-$sig"; local rc2=$?
-  verdicts "$T/after-$sig/results.csv" > "$T/after-$sig.v"
-  if [ "$rc2" = 0 ] && cmp -s "$T/base.v" "$T/after-$sig.v"; then ok "SIG$sig: the next run gives the baseline verdicts (tokens in factory state)"
-  else bad "SIG$sig: the next run (exit $rc2) differs: $(diff "$T/base.v" "$T/after-$sig.v" | head -4 | tr '\n' ' ')"; fi
+  baseline_next "after-$sig" "SIG$sig: the next run gives the baseline verdicts (tokens in factory state)"
 }
 for sig in INT TERM HUP PIPE; do stop_at "$sig"; done
 
@@ -235,10 +239,7 @@ check "... JUnit is written" test -s "$T/rpipe/junit.xml"
 check "... the verdict table is printed" grep -q '^A1 ' "$T/rpipe.stdout"
 check "... the rig is down" test ! -e "$TOKENRIG_VRIG_DIR/state.ini"
 check "... nothing left to restore (the tokens were restored before the exit)" test ! -s "$T/nv/journal"
-run "$T/after-rpipe"; rc=$?
-verdicts "$T/after-rpipe/results.csv" > "$T/after-rpipe.v"
-if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/after-rpipe.v"; then ok "... the next run gives the baseline verdicts"
-else bad "SIGPIPE (reader gone): the next run (exit $rc) differs: $(diff "$T/base.v" "$T/after-rpipe.v" | head -4 | tr '\n' ' ')"; fi
+baseline_next after-rpipe "... the next run gives the baseline verdicts"
 
 # SIGPIPE: stdout closed while the verdict table is printed
 "$TR" run --rig "$RIG" --allow-destructive --out "$T/pipe" $SUITES 2> "$T/pipe.stderr" | head -c 10 > /dev/null
@@ -253,9 +254,7 @@ check_eq "--timeout 1: exit 2" "$rc" 2
 check "--timeout 1: rows say timeout" grep -q ',timeout,' "$T/tmo/results.csv"
 check "--timeout 1: no row says cancelled" test "$(grep -c ',cancelled,' "$T/tmo/results.csv")" = 0
 check "--timeout 1: tokens restored" grep -q 'restored to its factory PINs (journal, the run was stopped)' "$T/tmo.stderr"
-run "$T/after-tmo"; rc=$?
-verdicts "$T/after-tmo/results.csv" > "$T/after-tmo.v"
-if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/after-tmo.v"; then ok "--timeout 1: the next run gives the baseline verdicts"; else bad "--timeout 1: next run differs (exit $rc)"; fi
+baseline_next after-tmo "--timeout 1: the next run gives the baseline verdicts"
 
 # --- tokenrig recover on a journal a crash left ----------------------------------------------
 run "$T/rec-kill" TOKENRIG_CRASH_AT=4; rc=$?
@@ -283,9 +282,7 @@ check "... only A1 (A2 passed)" test "$(grep -c 'restore: tokenrig recover' "$T/
 out=$("$TR" ${restore#tokenrig } 2>&1); rc=$?
 check_eq "that command exits 0" "$rc" 0
 check "... restoring A1 ($(echo "$out" | tail -n 1))" grep -q 'A1 .*restored to its factory PINs' <<<"$out"
-run "$T/after-mute"; rc=$?
-verdicts "$T/after-mute/results.csv" > "$T/after-mute.v"
-if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/after-mute.v"; then ok "... then the run gives the baseline verdicts"; else bad "after the mute token: the run differs (exit $rc)"; fi
+baseline_next after-mute "... then the run gives the baseline verdicts"
 
 # --- tokens recover cannot restore: it says why, keeps the entry, tries nothing twice ------------
 # (a journal whose user PINs are not the token's: written here, as no run
@@ -310,7 +307,5 @@ check_eq "with the token's PIN journaled: restored, exit 0" "$rc" 0
 check "... the journal cleared" test ! -s "$T/nv/journal"
 
 if grep -rqa -e '24681357' -e '3234363831333537' "$T"/kill-*/ "$T"/next-*/ "$T"/rkill-*/ 2>/dev/null; then bad "a PIN appears in a report"; else ok "no PIN in any report"; fi
-run "$T/final"; rc=$?
-verdicts "$T/final/results.csv" > "$T/final.v"
-if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/final.v"; then ok "after all of it: the tokens pass as from a clean start"; else bad "final run differs (exit $rc)"; fi
+baseline_next final "after all of it: the tokens pass as from a clean start"
 finish

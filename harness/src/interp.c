@@ -684,6 +684,16 @@ static void time_verdict(interp *I)
     end_test(I, TR_FAIL, I->time_cls, I->time_line, "%s", I->time_msg);
 }
 
+/* What SW1 says of a journaled command (ISO 7816-4): done, refused with
+ * the token's memory unchanged (62xx warnings, 63xx a wrong PIN, 67xx-6Fxx
+ * checking errors), or unknown (64xx-66xx execution errors). */
+static int journaled_answer(uint8_t sw1)
+{
+    if (sw1 == 0x90 || sw1 == 0x61)
+        return TR_JOURNALED_LANDED;
+    return sw1 == 0x62 || sw1 == 0x63 || (sw1 >= 0x67 && sw1 <= 0x6F) ? TR_JOURNALED_REFUSED : TR_JOURNALED_UNKNOWN;
+}
+
 /* Send I->sent; fill rsp/sw; write the trace row. */
 static int exchange(interp *I, int line)
 {
@@ -701,7 +711,7 @@ static int exchange(interp *I, int line)
         const tr_interp_hooks *h = I->env->hooks;
         I->journal_pending = false;
         if (h && h->journaled_sent)
-            h->journaled_sent(h->ud);
+            h->journaled_sent(h->ud, r < 0 || rlen < 2 ? TR_JOURNALED_UNKNOWN : journaled_answer(I->rsp[rlen - 2]));
     }
     I->out->apdus++;
     I->have_rsp = false;
@@ -2095,14 +2105,17 @@ static int exec_libcall(interp *I, const tr_stmt *s)
         return rt_error(I, s->pos, "%s changes a secret of the token: a `journal` statement must come first",
                         s->name), STOP;
     I->lib_line = s->pos.line;
-    tr_libcall_done done = {0, false};
+    tr_libcall_done done = {0, false, false, false};
     tr_err e;
     tr_err_clear(&e);
     int rc = s->iface->call(I->env->lib, s->name, &a, lib_set, I, &done, &e);
     if (I->journal_pending) {
         I->journal_pending = false;
         if (I->env->hooks->journaled_sent)
-            I->env->hooks->journaled_sent(I->env->hooks->ud);
+            I->env->hooks->journaled_sent(I->env->hooks->ud, rc < 0 ? TR_JOURNALED_UNKNOWN
+                                                             : done.ok ? TR_JOURNALED_LANDED
+                                                             : done.pin_refused ? TR_JOURNALED_REFUSED
+                                                                                : TR_JOURNALED_UNKNOWN);
     }
     return lib_outcome(I, s, rc, &done, &e);
 }

@@ -293,6 +293,8 @@ typedef struct {
     tr_suite_outcome total;
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
+    int journaled_answer;     /* TR_JOURNALED_*: what the answer to the journal's
+                                 last record's command said (this process) */
 } slot_run;
 
 static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
@@ -542,6 +544,7 @@ static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_
     tr_journal *j = sr->rc->rs->journal;
     if (!j)
         return tr_fail(e, TR_E_INTERNAL, "no journal is open");
+    sr->journaled_answer = TR_JOURNALED_UNKNOWN; /* until this record's command is answered */
     if (!tr_journal_is_open(j, sr->cfg->name, NULL)) {
         const char *fu = tr_vars_get(sr->vars, "DEFAULT_PIN"), *fs = tr_vars_get(sr->vars, "SO_PIN");
         if (!fu || !fs)
@@ -561,6 +564,7 @@ static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_
 static int hook_recovery_journal(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e)
 {
     hook_ud *h = ud;
+    h->sr->journaled_answer = TR_JOURNALED_UNKNOWN;
     return tr_journal_pin(h->sr->rc->rs->journal, h->sr->cfg->name, h->sr->serial, ref ? TR_PIN_SO : TR_PIN_USER,
                           if_lands, if_not, TR_JOURNAL_BY_RECOVERY, e);
 }
@@ -572,13 +576,15 @@ static int hook_journal_mark(void *ud, int ref, int refused, const char *pin, tr
     tr_journal *j = h->sr->rc->rs->journal;
     if (!j)
         return tr_fail(e, TR_E_INTERNAL, "no journal is open");
+    h->sr->journaled_answer = TR_JOURNALED_UNKNOWN;
     return tr_journal_mark(j, h->sr->cfg->name, h->sr->serial, ref ? TR_PIN_SO : TR_PIN_USER,
                            refused ? TR_JOURNAL_REFUSED : TR_JOURNAL_TRY, pin, e);
 }
 
-static void hook_journaled_sent(void *ud)
+static void hook_journaled_sent(void *ud, int answer)
 {
     hook_ud *h = ud;
+    h->sr->journaled_answer = answer;
     tr_journal_crash_point(h->sr->rc->rs->journal, h->sr->cfg->name);
 }
 
@@ -766,10 +772,14 @@ static int set_candidate_vars(tr_vars *v, const tr_journal_entry *x, tr_pin_ref 
     return 0;
 }
 
-static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, tr_err *e)
+/* JOURNALED_ANSWER: what this process saw of the command of the
+ * journal's last record for the slot (a recovery right after a suite);
+ * after a crash, or a restart of pcscd, nothing is known. */
+static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, int answer, tr_err *e)
 {
+    const char *said = answer == TR_JOURNALED_LANDED ? "landed" : answer == TR_JOURNALED_REFUSED ? "refused" : "unknown";
     const char *kv[][2] = {{"JOURNAL_SERIAL", x->serial}, {"FACTORY_PIN", x->factory[TR_PIN_USER]},
-                           {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}};
+                           {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}, {"JOURNALED_ANSWER", said}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (tr_vars_set(v, kv[i][0], kv[i][1]) < 0)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
@@ -833,7 +843,7 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     if (!tr_journal_is_open(rc->rs->journal, sr->cfg->name, &x))
         return 1;
     tr_vars *v = tr_vars_new(sr->vars);
-    if (!v || set_pin_vars(v, &x, e) < 0) {
+    if (!v || set_pin_vars(v, &x, sr->journaled_answer, e) < 0) {
         tr_vars_free(v);
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     }

@@ -59,7 +59,7 @@ typedef struct {
     unsigned long live_last, nlive;
     char all[1 << 16]; /* every text the hooks saw, for leak checks */
     /* journal hook: what was recorded, and whether to refuse */
-    int njournal, nsent_after_journal, journal_ref;
+    int njournal, nsent_after_journal, journal_ref, journaled_answer;
     char journal_lands[32], journal_not[32];
     bool journal_refuses;
     /* journal_mark hook: the marks, "try PIN" / "refused PIN", in order */
@@ -188,9 +188,10 @@ static int on_journal_mark(void *ud, int ref, int refused, const char *pin, tr_e
     return 0;
 }
 
-static void on_journaled(void *ud)
+static void on_journaled(void *ud, int answer)
 {
     rec *r = ud;
+    r->journaled_answer = answer;
     r->nsent_after_journal++;
 }
 
@@ -1748,6 +1749,16 @@ START_TEST(journal_statement)
     ck_assert_int_eq(r.nsent_after_journal, 1);
     ck_assert_uint_eq(f.ncmds, 1);
     ck_assert_msg(!strstr(r.all, "24681357") && !strstr(r.all, "3234363831333537"), "a PIN leaked: %s", r.all);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_LANDED); /* 9000 */
+    /* a wrong old PIN: refused, the PIN unchanged; an execution error: unknown */
+    fakecard_init(&f);
+    f.default_sw = 0x63C2;
+    run_fake(src, &f, kv, &o, &r, &out);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_REFUSED);
+    fakecard_init(&f);
+    f.default_sw = 0x6581;
+    run_fake(src, &f, kv, &o, &r, &out);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_UNKNOWN);
 
     /* the journal refuses: the command is never sent */
     fakecard_init(&f);
