@@ -610,7 +610,8 @@ static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
 {
     *hooks = (tr_interp_hooks){.ud = hu, .test_start = hook_test_start, .progress = hook_progress,
                                .live = hook_live, .cycle = hook_cycle, .journal = hook_journal,
-                               .journal_mark = hook_journal_mark, .journaled_sent = hook_journaled_sent, .suite_end = hook_suite_end};
+                               .journal_mark = hook_journal_mark, .journaled_sent = hook_journaled_sent,
+                               .suite_end = hook_suite_end};
     if (script) {
         hooks->progress = NULL;
         hooks->trace = script_trace;
@@ -777,7 +778,9 @@ static int set_candidate_vars(tr_vars *v, const tr_journal_entry *x, tr_pin_ref 
  * after a crash, or a restart of pcscd, nothing is known. */
 static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, int answer, tr_err *e)
 {
-    const char *said = answer == TR_JOURNALED_LANDED ? "landed" : answer == TR_JOURNALED_REFUSED ? "refused" : "unknown";
+    const char *said = answer == TR_JOURNALED_LANDED    ? "landed"
+                       : answer == TR_JOURNALED_REFUSED ? "refused"
+                                                        : "unknown";
     const char *kv[][2] = {{"JOURNAL_SERIAL", x->serial}, {"FACTORY_PIN", x->factory[TR_PIN_USER]},
                            {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}, {"JOURNALED_ANSWER", said}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)

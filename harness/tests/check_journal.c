@@ -122,7 +122,8 @@ START_TEST(bad_words_and_pins)
     tr_err e;
     tr_journal *j = open_ok();
     ck_assert_int_eq(tr_journal_begin(j, "A 1", "S1", "r", "1", "2", &e), -1);
-    ck_assert_int_eq(tr_journal_pin(j, "A9", "S", TR_PIN_USER, "1", "2", TR_JOURNAL_BY_RUN, &e), -1); /* no open sequence */
+    /* no open sequence */
+    ck_assert_int_eq(tr_journal_pin(j, "A9", "S", TR_PIN_USER, "1", "2", TR_JOURNAL_BY_RUN, &e), -1);
     ck_assert_int_eq(tr_journal_begin(j, "A1", "S1", "r", "1", "2", &e), 0);
     char longpin[40];
     memset(longpin, '7', sizeof longpin - 1);
