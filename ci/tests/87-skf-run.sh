@@ -52,12 +52,20 @@ print('leak', sum(any(p in r['command'] + r['response'] for p in ('12345678', '2
                  for r in rows))
 print('connect', sum(r['suite'] == '(connect)' for r in skf))
 print('sign', sum(r['command'].startswith('SKF_ECCSignData(') and r['sw'] == 'SAR_OK' for r in skf))
+rec = [r for r in skf if r['suite'] == 'recovery']
+print('recovered', sum(r['command'].startswith('SKF_VerifyPIN(') and r['sw'] == 'SAR_OK' for r in rec))
+print('rec-wrong', sum(r['sw'] == 'SAR_PIN_INCORRECT' for r in rec))
 PY
 check "every SKF call is a trace row ($(sed -n 's/^calls //p' "$T/trace.check") rows)" \
   test "$(sed -n 's/^calls //p' "$T/trace.check")" -gt 1000
 check_eq "each with its SAR name" "$(sed -n 's/^sar //p' "$T/trace.check")" True
 check "PINs masked in SKF_VerifyPIN rows" test "$(sed -n 's/^verify //p' "$T/trace.check")" -gt 10
 check_eq "no PIN in any trace row" "$(sed -n 's/^leak //p' "$T/trace.check")" 0
+# the faulty tokens' failed suites are recovered from the journal over SKF:
+# the run saw the last journaled call's answer, so no wrong PIN is presented
+check "recovery over SKF verified journaled PINs ($(sed -n 's/^recovered //p' "$T/trace.check"))" \
+  test "$(sed -n 's/^recovered //p' "$T/trace.check")" -gt 0
+check_eq "... and presented no wrong one" "$(sed -n 's/^rec-wrong //p' "$T/trace.check")" 0
 check "finding and connecting the token is traced too (suite (connect))" \
   test "$(sed -n 's/^connect //p' "$T/trace.check")" -gt 4
 check "SM2 signatures through SKF_ECCSignData" test "$(sed -n 's/^sign //p' "$T/trace.check")" -gt 200

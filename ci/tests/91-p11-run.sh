@@ -170,6 +170,13 @@ elif out=$("$P11/opencryptoki.sh" up "$T/ock" --role main --alg rsa 2>&1); then
   done
   check_decrypt "$R" O1 opencryptoki
   check_trace "$R" opencryptoki
+  # recovery after the failed default-pin: the run saw C_SetPIN refused, so
+  # the PIN that verifies is presented first (the token tells no default
+  # flag), then the SO PIN sets the factory PIN the token refuses to set back
+  check "opencryptoki O1: recovery presented no wrong PIN (the change back was seen refused)" \
+    test "$(grep -a ',recovery,' "$R/trace.csv" | grep -c 'CKR_PIN_INCORRECT')" = 0
+  check "... and set the factory PIN through SO login and C_InitPIN" \
+    grep -aq ',recovery,.*C_InitPIN(<pin>),,CKR_OK' "$R/trace.csv"
   # a crash while the PIN is blocked (SIGKILL right after the last wrong
   # C_Login was answered): the next run unblocks it from the journal with
   # the SO PIN, then passes pin-lockout from factory state

@@ -406,9 +406,11 @@ static void usage_recover(FILE *f)
         "Give every token that a crashed or stopped run left mid-way (the rig's\n"
         "journal of destructive steps says which, and what its PINs can be) back its\n"
         "factory PINs: each of the two journaled candidates is tried at most once,\n"
-        "no other PIN ever. Prints one line per token (restored, or why not) and\n"
-        "clears the journal of the restored ones. `tokenrig run` does the same for\n"
-        "its slots before it starts.\n"
+        "no other PIN ever (recovery journals its own steps: a candidate the token\n"
+        "refused is never presented again, a crash inside recovery loses nothing).\n"
+        "Prints one line per token (restored, or why not) and clears the journal\n"
+        "of the restored ones only. `tokenrig run` does the same for its slots\n"
+        "before it starts.\n"
         "Exit status: 0 every journaled token restored (or none), 1 a token could\n"
         "not be restored, 2 rig or journal error.\n");
 }

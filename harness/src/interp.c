@@ -685,6 +685,16 @@ static void time_verdict(interp *I)
     end_test(I, TR_FAIL, I->time_cls, I->time_line, "%s", I->time_msg);
 }
 
+/* What SW1 says of a journaled command (ISO 7816-4): done, refused with
+ * the token's memory unchanged (62xx warnings, 63xx a wrong PIN, 67xx-6Fxx
+ * checking errors), or unknown (64xx-66xx execution errors). */
+static int journaled_answer(uint8_t sw1)
+{
+    if (sw1 == 0x90 || sw1 == 0x61)
+        return TR_JOURNALED_LANDED;
+    return sw1 == 0x62 || sw1 == 0x63 || (sw1 >= 0x67 && sw1 <= 0x6F) ? TR_JOURNALED_REFUSED : TR_JOURNALED_UNKNOWN;
+}
+
 /* Send I->sent; fill rsp/sw; write the trace row. */
 static int exchange(interp *I, int line)
 {
@@ -702,7 +712,7 @@ static int exchange(interp *I, int line)
         const tr_interp_hooks *h = I->env->hooks;
         I->journal_pending = false;
         if (h && h->journaled_sent)
-            h->journaled_sent(h->ud);
+            h->journaled_sent(h->ud, r < 0 || rlen < 2 ? TR_JOURNALED_UNKNOWN : journaled_answer(I->rsp[rlen - 2]));
     }
     I->out->apdus++;
     I->have_rsp = false;
@@ -2096,14 +2106,17 @@ static int exec_libcall(interp *I, const tr_stmt *s)
         return rt_error(I, s->pos, "%s changes a secret of the token: a `journal` statement must come first",
                         s->name), STOP;
     I->lib_line = s->pos.line;
-    tr_libcall_done done = {0, false};
+    tr_libcall_done done = {0, false, false, false};
     tr_err e;
     tr_err_clear(&e);
     int rc = s->iface->call(I->env->lib, s->name, &a, lib_set, I, &done, &e);
     if (I->journal_pending) {
         I->journal_pending = false;
         if (I->env->hooks->journaled_sent)
-            I->env->hooks->journaled_sent(I->env->hooks->ud);
+            I->env->hooks->journaled_sent(I->env->hooks->ud, rc < 0 ? TR_JOURNALED_UNKNOWN
+                                                             : done.ok ? TR_JOURNALED_LANDED
+                                                             : done.pin_refused ? TR_JOURNALED_REFUSED
+                                                                                : TR_JOURNALED_UNKNOWN);
     }
     return lib_outcome(I, s, rc, &done, &e);
 }
@@ -2218,10 +2231,35 @@ static int exec_pin_model(interp *I, const tr_stmt *s)
     return STOP; /* an op ended the test (its own verdict stands) */
 }
 
+/* journal user|so try|refused PIN: recovery's mark, durable before the
+ * candidate is presented (try) or once its refusal is known. */
+static int exec_journal_mark(interp *I, const tr_stmt *s)
+{
+    const tr_interp_hooks *h = I->env->hooks;
+    if (!h || !h->journal_mark)
+        return GO;
+    char pin[64];
+    const char *v = eval_message(I, s->e[0], "");
+    if (!v)
+        return STOP;
+    tr_strlcpy(pin, v, sizeof pin);
+    add_secret(I, pin);
+    tr_err e;
+    tr_err_clear(&e);
+    bool refused = s->mark == TR_JOURNAL_STMT_REFUSED;
+    if (h->journal_mark(h->ud, s->flag ? 1 : 0, refused, pin, &e) < 0)
+        return end_test(I, TR_ERROR, "journal", s->pos.line, "%s", e.msg), STOP;
+    if (!refused) /* the presentation is the journaled command */
+        I->journal_pending = true;
+    return GO;
+}
+
 /* journal user|so LANDS [else NOT]: the record is durable before the next
  * command is sent, or the test stops here with an error. */
 static int exec_journal(interp *I, const tr_stmt *s)
 {
+    if (s->mark != TR_JOURNAL_STMT_RECORD)
+        return exec_journal_mark(I, s);
     const tr_interp_hooks *h = I->env->hooks;
     if (!h || !h->journal)
         return GO; /* nothing to record into (unit tests, dry runs) */

@@ -45,6 +45,14 @@
 #include "script.h"
 #include "vars.h"
 
+/* What the answer to a journaled command says of it: it succeeded (SW
+ * 9000 / 61xx, the library's OK), the token refused it and changed no PIN
+ * (SW 62xx, 63xx, 67xx-6Fxx; the library's PIN incorrect, invalid, of the
+ * wrong length, locked), or nothing sure (no answer; SW 64xx-66xx, an
+ * execution error that may have changed the token's memory; any other
+ * error of the library). */
+enum { TR_JOURNALED_UNKNOWN = 0, TR_JOURNALED_LANDED = 1, TR_JOURNALED_REFUSED = 2 };
+
 /* Optional observers. Every pointer may be NULL. Rows are the ones also
  * written to reports (PIN-masked, valid only during the call). */
 typedef struct {
@@ -68,8 +76,15 @@ typedef struct {
      * PIN texts unmasked: they go to the journal only). A -1 return stops the
      * test with an error before the command is sent. NULL: not recorded. */
     int (*journal)(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e);
-    /* The journaled command was answered (or failed). */
-    void (*journaled_sent)(void *ud);
+    /* `journal user|so try PIN` (refused 0) / `journal user|so refused PIN`
+     * (refused 1): recovery presents a journaled candidate next, once / the
+     * token refused it. A -1 return stops the test with an error (a `try`:
+     * before the candidate is presented). NULL: not recorded. */
+    int (*journal_mark)(void *ud, int ref, int refused, const char *pin, tr_err *e);
+    /* The journaled command was answered (or failed): TR_JOURNALED_*, what
+     * the answer says of it (recovery right after a suite presents the
+     * candidate it makes likelier first). */
+    void (*journaled_sent)(void *ud, int answer);
     /* The suite's tests are done (not after a harness failure): its
      * variables as they are then, so the caller can keep what the token
      * told (the run engine records INFO_FIRMWARE, which the read_info op

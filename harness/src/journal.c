@@ -20,9 +20,11 @@ struct tr_journal {
     pthread_mutex_t lock;
     tr_journal_entry *open;     /* open sequences (loaded + appended) */
     size_t nopen, capopen;
-    unsigned pins_appended;     /* for the crash test hook */
-    unsigned crash_at;          /* TOKENRIG_CRASH_AT, 0 = none */
-    bool crash_after;
+    struct {                    /* the crash test hooks, [tr_journal_by] */
+        unsigned at;            /* TOKENRIG_CRASH_AT / _IN_RECOVERY, 0 = none */
+        bool after;
+        unsigned appended;      /* records counted so far */
+    } crash[2];
     char crash_slot[64];        /* ":after": the slot whose next answer kills */
 };
 
@@ -83,6 +85,65 @@ static void pin_to_hex(const char *pin, char *out, size_t cap)
     tr_hex_encode((const uint8_t *)pin, n, out, cap, 0);
 }
 
+static int ref_of(const char *word)
+{
+    return !strcmp(word, "user") ? TR_PIN_USER : !strcmp(word, "so") ? TR_PIN_SO : -1;
+}
+
+static bool apply_open(tr_journal *j, char **f)
+{
+    if (strncmp(f[4], "user=", 5) || strncmp(f[5], "so=", 3))
+        return false;
+    tr_journal_entry *x = add_open(j, f[1]);
+    if (!x)
+        return false;
+    tr_strlcpy(x->serial, f[2], sizeof x->serial);
+    tr_strlcpy(x->run_id, f[3], sizeof x->run_id);
+    if (!pin_from_hex(f[4] + 5, x->factory[TR_PIN_USER], sizeof x->factory[0]) ||
+        !pin_from_hex(f[5] + 3, x->factory[TR_PIN_SO], sizeof x->factory[0]))
+        return false;
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < 2; k++)
+            tr_strlcpy(x->cand[r][k], x->factory[r], sizeof x->cand[r][k]);
+    return true;
+}
+
+/* New candidates: what recovery learnt of the old ones no longer holds. */
+static bool apply_pin(tr_journal *j, char **f)
+{
+    tr_journal_entry *x = find_open(j, f[1]);
+    int ref = ref_of(f[3]);
+    if (!x || ref < 0)
+        return false;
+    memset(x->tried[ref], 0, sizeof x->tried[ref]);
+    memset(x->refused[ref], 0, sizeof x->refused[ref]);
+    return pin_from_hex(f[4], x->cand[ref][0], sizeof x->cand[ref][0]) &&
+           pin_from_hex(f[5], x->cand[ref][1], sizeof x->cand[ref][1]);
+}
+
+/* try / refused: the candidate equal to the PIN (both when they are the
+ * same value) marked. A mark on anything else is not a record of ours. */
+static bool apply_mark(tr_journal *j, char **f, tr_journal_mark_kind m)
+{
+    tr_journal_entry *x = find_open(j, f[1]);
+    int ref = ref_of(f[3]);
+    char pin[TR_JOURNAL_PIN_MAX + 1];
+    if (!x || ref < 0 || !pin_from_hex(f[4], pin, sizeof pin))
+        return false;
+    unsigned order = 1 + (x->tried[ref][0] > x->tried[ref][1] ? x->tried[ref][0] : x->tried[ref][1]);
+    bool found = false;
+    for (int k = 0; k < 2; k++) {
+        if (strcmp(x->cand[ref][k], pin))
+            continue;
+        found = true;
+        if (m == TR_JOURNAL_TRY)
+            x->tried[ref][k] = order;
+        else
+            x->refused[ref][k] = true;
+    }
+    return found;
+}
+
 /* One record applied to the view. Returns false for a malformed line. */
 static bool apply_record(tr_journal *j, char *line)
 {
@@ -92,28 +153,14 @@ static bool apply_record(tr_journal *j, char *line)
         f[n++] = t;
     if (n == 0)
         return true;
-    if (!strcmp(f[0], "open") && n == 6 && !strncmp(f[4], "user=", 5) && !strncmp(f[5], "so=", 3)) {
-        tr_journal_entry *x = add_open(j, f[1]);
-        if (!x)
-            return false;
-        tr_strlcpy(x->serial, f[2], sizeof x->serial);
-        tr_strlcpy(x->run_id, f[3], sizeof x->run_id);
-        if (!pin_from_hex(f[4] + 5, x->factory[TR_PIN_USER], sizeof x->factory[0]) ||
-            !pin_from_hex(f[5] + 3, x->factory[TR_PIN_SO], sizeof x->factory[0]))
-            return false;
-        for (int r = 0; r < 2; r++)
-            for (int k = 0; k < 2; k++)
-                tr_strlcpy(x->cand[r][k], x->factory[r], sizeof x->cand[r][k]);
-        return true;
-    }
-    if (!strcmp(f[0], "pin") && n == 6) {
-        tr_journal_entry *x = find_open(j, f[1]);
-        int ref = !strcmp(f[3], "user") ? TR_PIN_USER : !strcmp(f[3], "so") ? TR_PIN_SO : -1;
-        if (!x || ref < 0)
-            return false;
-        return pin_from_hex(f[4], x->cand[ref][0], sizeof x->cand[ref][0]) &&
-               pin_from_hex(f[5], x->cand[ref][1], sizeof x->cand[ref][1]);
-    }
+    if (!strcmp(f[0], "open") && n == 6)
+        return apply_open(j, f);
+    if (!strcmp(f[0], "pin") && n == 6)
+        return apply_pin(j, f);
+    if (!strcmp(f[0], "try") && n == 5)
+        return apply_mark(j, f, TR_JOURNAL_TRY);
+    if (!strcmp(f[0], "refused") && n == 5)
+        return apply_mark(j, f, TR_JOURNAL_REFUSED);
     if (!strcmp(f[0], "close") && n == 3) {
         drop_open(j, f[1]);
         return true;
@@ -188,12 +235,15 @@ int tr_journal_open(const char *path, tr_journal **out, tr_err *e)
         tr_journal_close(j);
         return -1;
     }
-    const char *crash = getenv("TOKENRIG_CRASH_AT");
-    if (crash && *crash) {
-        char *end;
-        unsigned long n = strtoul(crash, &end, 10);
-        j->crash_at = (unsigned)n;
-        j->crash_after = !strcmp(end, ":after");
+    static const char *hooks[2] = {"TOKENRIG_CRASH_AT", "TOKENRIG_CRASH_IN_RECOVERY"};
+    for (int by = 0; by < 2; by++) {
+        const char *crash = getenv(hooks[by]);
+        if (crash && *crash) {
+            char *end;
+            unsigned long n = strtoul(crash, &end, 10);
+            j->crash[by].at = n > 1000000 ? 0 : (unsigned)n;
+            j->crash[by].after = !strcmp(end, ":after");
+        }
     }
     *out = j;
     return 0;
@@ -264,33 +314,115 @@ int tr_journal_begin(tr_journal *j, const char *slot, const char *serial, const 
     return rc;
 }
 
+/* The crash test hooks: one more record of `by` for slot is durable;
+ * true when the process is to die now. Called with the lock held. */
+static bool count_for_crash(tr_journal *j, tr_journal_by by, const char *slot)
+{
+    if (!j->crash[by].at || ++j->crash[by].appended != j->crash[by].at)
+        return false;
+    if (!j->crash[by].after)
+        return true;
+    tr_strlcpy(j->crash_slot, slot, sizeof j->crash_slot);
+    return false;
+}
+
+/* Recovery records only what the journal holds: a value of ref that is
+ * neither a candidate nor the factory PIN would be a guess. */
+static bool journaled_value(const tr_journal_entry *x, tr_pin_ref ref, const char *pin)
+{
+    return !strcmp(pin, x->cand[ref][0]) || !strcmp(pin, x->cand[ref][1]) || !strcmp(pin, x->factory[ref]);
+}
+
+/* Append a record for slot's open sequence; *crash says whether the
+ * crash test hook fires. */
+static int append_for(tr_journal *j, const char *slot, const char *line, tr_journal_by by, bool *crash, tr_err *e)
+{
+    pthread_mutex_lock(&j->lock);
+    int rc = find_open(j, slot) ? append(j, line, e)
+                                : tr_fail(e, TR_E_INTERNAL, "journal: no open sequence for slot %s", slot);
+    *crash = rc == 0 && count_for_crash(j, by, slot);
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
 int tr_journal_pin(tr_journal *j, const char *slot, const char *serial, tr_pin_ref ref, const char *if_lands,
-                   const char *if_not, tr_err *e)
+                   const char *if_not, tr_journal_by by, tr_err *e)
 {
     if (strlen(if_lands) > TR_JOURNAL_PIN_MAX || strlen(if_not) > TR_JOURNAL_PIN_MAX)
         return tr_fail(e, TR_E_CONFIG, "journal: a PIN longer than %d bytes", TR_JOURNAL_PIN_MAX);
+    tr_journal_entry x;
+    if (by == TR_JOURNAL_BY_RECOVERY && tr_journal_is_open(j, slot, &x) &&
+        (!journaled_value(&x, ref, if_lands) || !journaled_value(&x, ref, if_not)))
+        return tr_fail(e, TR_E_INTERNAL, "journal: recovery of slot %s records a PIN that is neither journaled "
+                       "nor the factory one: the command is not sent", slot);
     char line[LINE_MAX_LEN], hl[2 * TR_JOURNAL_PIN_MAX + 1], hn[2 * TR_JOURNAL_PIN_MAX + 1];
     pin_to_hex(if_lands, hl, sizeof hl);
     pin_to_hex(if_not, hn, sizeof hn);
     snprintf(line, sizeof line, "pin %s %s %s %s %s\n", slot, serial && *serial ? serial : "-",
              ref == TR_PIN_SO ? "so" : "user", hl, hn);
-    pthread_mutex_lock(&j->lock);
-    int rc = find_open(j, slot) ? append(j, line, e)
-                                : tr_fail(e, TR_E_INTERNAL, "journal: no open sequence for slot %s", slot);
-    if (rc == 0)
-        j->pins_appended++;
-    unsigned n = j->pins_appended;
-    if (rc == 0 && j->crash_at && n == j->crash_at && j->crash_after)
-        tr_strlcpy(j->crash_slot, slot, sizeof j->crash_slot);
-    pthread_mutex_unlock(&j->lock);
-    if (rc == 0 && j->crash_at && n == j->crash_at && !j->crash_after)
+    bool crash;
+    int rc = append_for(j, slot, line, by, &crash, e);
+    if (crash)
         raise(SIGKILL);
     return rc;
 }
 
+int tr_journal_mark(tr_journal *j, const char *slot, const char *serial, tr_pin_ref ref, tr_journal_mark_kind m,
+                    const char *pin, tr_err *e)
+{
+    tr_journal_entry x;
+    if (!tr_journal_is_open(j, slot, &x))
+        return tr_fail(e, TR_E_INTERNAL, "journal: no open sequence for slot %s", slot);
+    bool held = false, was_refused = false;
+    for (int k = 0; k < 2; k++)
+        if (!strcmp(pin, x.cand[ref][k])) {
+            held = true;
+            was_refused |= x.refused[ref][k];
+        }
+    if (!held)
+        return tr_fail(e, TR_E_INTERNAL, "journal: slot %s: recovery presents a PIN that is not a journaled "
+                       "candidate: not sent", slot);
+    if (m == TR_JOURNAL_TRY && was_refused)
+        return tr_fail(e, TR_E_INTERNAL, "journal: slot %s: the token refused that candidate before: it is "
+                       "not presented again", slot);
+    char line[LINE_MAX_LEN], h[2 * TR_JOURNAL_PIN_MAX + 1];
+    pin_to_hex(pin, h, sizeof h);
+    snprintf(line, sizeof line, "%s %s %s %s %s\n", m == TR_JOURNAL_TRY ? "try" : "refused", slot,
+             serial && *serial ? serial : "-", ref == TR_PIN_SO ? "so" : "user", h);
+    bool crash;
+    int rc = append_for(j, slot, line, TR_JOURNAL_BY_RECOVERY, &crash, e);
+    if (crash)
+        raise(SIGKILL);
+    return rc;
+}
+
+size_t tr_journal_candidates(const tr_journal_entry *x, tr_pin_ref ref, const char *pin[2], bool tried[2])
+{
+    size_t n = 0;
+    unsigned order[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (x->refused[ref][k] || (k == 1 && !strcmp(x->cand[ref][1], x->cand[ref][0])))
+            continue;
+        pin[n] = x->cand[ref][k];
+        order[n++] = x->tried[ref][k];
+    }
+    /* never presented first (in record order), then the latest presented */
+    if (n == 2 && order[0] && (!order[1] || order[1] > order[0])) {
+        const char *p = pin[0];
+        pin[0] = pin[1];
+        pin[1] = p;
+        unsigned o = order[0];
+        order[0] = order[1];
+        order[1] = o;
+    }
+    for (size_t k = 0; k < n; k++)
+        tried[k] = order[k] != 0;
+    return n;
+}
+
 void tr_journal_crash_point(tr_journal *j, const char *slot)
 {
-    if (!j || !j->crash_at || !j->crash_after)
+    if (!j || !(j->crash[0].after || j->crash[1].after))
         return;
     pthread_mutex_lock(&j->lock);
     bool now = j->crash_slot[0] && !strcmp(j->crash_slot, slot);
@@ -334,6 +466,26 @@ tr_journal_entry *tr_journal_open_entries(tr_journal *j, size_t *n, tr_err *e)
     return copy;
 }
 
+/* The marks of ref's candidates, presentations in their order. */
+static int write_marks(FILE *f, const tr_journal_entry *x, int ref)
+{
+    static const char *names[2] = {"user", "so"};
+    char h[2 * TR_JOURNAL_PIN_MAX + 1];
+    int first = x->tried[ref][0] <= x->tried[ref][1] ? 0 : 1;
+    for (int i = 0; i < 2; i++) {
+        int k = i == 0 ? first : 1 - first;
+        pin_to_hex(x->cand[ref][k], h, sizeof h);
+        if (x->tried[ref][k] && fprintf(f, "try %s %s %s %s\n", x->slot, x->serial, names[ref], h) < 0)
+            return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        pin_to_hex(x->cand[ref][k], h, sizeof h);
+        if (x->refused[ref][k] && fprintf(f, "refused %s %s %s %s\n", x->slot, x->serial, names[ref], h) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int write_entry(FILE *f, const tr_journal_entry *x)
 {
     char h[4][2 * TR_JOURNAL_PIN_MAX + 1];
@@ -345,7 +497,8 @@ static int write_entry(FILE *f, const tr_journal_entry *x)
     for (int r = 0; r < 2; r++) {
         pin_to_hex(x->cand[r][0], h[2], sizeof h[2]);
         pin_to_hex(x->cand[r][1], h[3], sizeof h[3]);
-        if (fprintf(f, "pin %s %s %s %s %s\n", x->slot, x->serial, names[r], h[2], h[3]) < 0)
+        if (fprintf(f, "pin %s %s %s %s %s\n", x->slot, x->serial, names[r], h[2], h[3]) < 0 ||
+            write_marks(f, x, r) < 0)
             return -1;
     }
     return 0;

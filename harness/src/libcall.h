@@ -49,6 +49,9 @@ typedef int (*tr_libcall_setter)(void *ud, const char *name, const char *value);
 typedef struct {
     double us;      /* the library's own time */
     bool removed;   /* the answer says the token left (io.removed) */
+    bool ok;        /* the function succeeded */
+    bool pin_refused; /* it refused a PIN (incorrect, invalid, of the wrong
+                         length, locked): the token changed no PIN */
 } tr_libcall_done;
 
 typedef struct tr_libcall_iface {

@@ -28,6 +28,8 @@
 
 #define CKR_DEVICE_REMOVED_RV 0x32u   /* pkcs11.h's CKR_DEVICE_REMOVED */
 #define CKR_TOKEN_NOT_PRESENT_RV 0xE0u
+#define CKR_PIN_INCORRECT_RV 0xA0u     /* ... CKR_PIN_INVALID, _LEN_RANGE, _EXPIRED, _LOCKED: 0xA1-0xA4 */
+#define CKR_PIN_LOCKED_RV 0xA4u
 
 static const char *const p11_outputs[] = {
     "RV", "RV_CODE", "P11_FLAGS", "P11_COUNT", "P11_MORE", "P11_SESSION", "P11_SLOT", "P11_SLOTID", "P11_STATE",
@@ -122,6 +124,8 @@ static int p11_call(void *lib, const char *fn, const tr_libcall_args *a, tr_libc
         return -1;
     done->us = r.us;
     done->removed = r.rv == CKR_DEVICE_REMOVED_RV || r.rv == CKR_TOKEN_NOT_PRESENT_RV;
+    done->ok = r.rv == 0;
+    done->pin_refused = r.rv >= CKR_PIN_INCORRECT_RV && r.rv <= CKR_PIN_LOCKED_RV;
     return p11_results(fi, &r, set, ud) < 0 ? tr_fail(e, TR_E_NOMEM, "out of memory setting %s's results", fn) : 0;
 }
 

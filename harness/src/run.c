@@ -327,6 +327,8 @@ typedef struct {
     unsigned service_gen;     /* the pcscd generation this slot connected to */
     unsigned service_resumes; /* suites resumed after a pcscd restart */
     unsigned token_restarts;  /* pcscd_restart runs for a token not back after power-on */
+    int journaled_answer;     /* TR_JOURNALED_*: what the answer to the journal's
+                                 last record's command said (this process) */
 } slot_run;
 
 static int copy_layer(tr_vars *to, const tr_vars *from, tr_err *e)
@@ -580,6 +582,7 @@ static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_
     tr_journal *j = sr->rc->rs->journal;
     if (!j)
         return tr_fail(e, TR_E_INTERNAL, "no journal is open");
+    sr->journaled_answer = TR_JOURNALED_UNKNOWN; /* until this record's command is answered */
     if (!tr_journal_is_open(j, sr->cfg->name, NULL)) {
         const char *fu = tr_vars_get(sr->vars, "DEFAULT_PIN"), *fs = tr_vars_get(sr->vars, "SO_PIN");
         if (!fu || !fs)
@@ -588,12 +591,38 @@ static int hook_journal(void *ud, int ref, const char *if_lands, const char *if_
         if (tr_journal_begin(j, sr->cfg->name, sr->serial, sr->rc->run_id, fu, fs, e) < 0)
             return -1;
     }
-    return tr_journal_pin(j, sr->cfg->name, sr->serial, ref ? TR_PIN_SO : TR_PIN_USER, if_lands, if_not, e);
+    return tr_journal_pin(j, sr->cfg->name, sr->serial, ref ? TR_PIN_SO : TR_PIN_USER, if_lands, if_not,
+                          TR_JOURNAL_BY_RUN, e);
 }
 
-static void hook_journaled_sent(void *ud)
+/* Recovery's own records (its change back, its unblock) extend the open
+ * sequence it is restoring: after a crash inside recovery the journal
+ * still holds the PIN the token has (journal.h checks that recovery never
+ * records a PIN it does not hold but the factory one). */
+static int hook_recovery_journal(void *ud, int ref, const char *if_lands, const char *if_not, tr_err *e)
 {
     hook_ud *h = ud;
+    h->sr->journaled_answer = TR_JOURNALED_UNKNOWN;
+    return tr_journal_pin(h->sr->rc->rs->journal, h->sr->cfg->name, h->sr->serial, ref ? TR_PIN_SO : TR_PIN_USER,
+                          if_lands, if_not, TR_JOURNAL_BY_RECOVERY, e);
+}
+
+/* `journal user|so try|refused PIN`: recovery's marks on a candidate. */
+static int hook_journal_mark(void *ud, int ref, int refused, const char *pin, tr_err *e)
+{
+    hook_ud *h = ud;
+    tr_journal *j = h->sr->rc->rs->journal;
+    if (!j)
+        return tr_fail(e, TR_E_INTERNAL, "no journal is open");
+    h->sr->journaled_answer = TR_JOURNALED_UNKNOWN;
+    return tr_journal_mark(j, h->sr->cfg->name, h->sr->serial, ref ? TR_PIN_SO : TR_PIN_USER,
+                           refused ? TR_JOURNAL_REFUSED : TR_JOURNAL_TRY, pin, e);
+}
+
+static void hook_journaled_sent(void *ud, int answer)
+{
+    hook_ud *h = ud;
+    h->sr->journaled_answer = answer;
     tr_journal_crash_point(h->sr->rc->rs->journal, h->sr->cfg->name);
 }
 
@@ -619,7 +648,8 @@ static void fill_hooks(tr_interp_hooks *hooks, hook_ud *hu, bool script)
 {
     *hooks = (tr_interp_hooks){.ud = hu, .test_start = hook_test_start, .progress = hook_progress,
                                .live = hook_live, .cycle = hook_cycle, .journal = hook_journal,
-                               .journaled_sent = hook_journaled_sent, .suite_end = hook_suite_end};
+                               .journal_mark = hook_journal_mark, .journaled_sent = hook_journaled_sent,
+                               .suite_end = hook_suite_end};
     if (script) {
         hooks->progress = NULL;
         hooks->trace = script_trace;
@@ -752,23 +782,101 @@ static int slot_connect(slot_run *sr, tr_cardio *io, tr_err *e)
 
 /* ---- recovery from the journal ---------------------------------------------------------------------- */
 
-static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, tr_err *e)
+/* The journal's candidates as recover.tsuite reads them: per PIN (user:
+ * CAND, SO: SO_CAND) the N_ left to present, none refused, in the order
+ * tr_journal_candidates gives (CAND2 = CAND1 when there is one; "" when
+ * none), and whether each was presented before (its answer unknown). */
+static int set_candidate_vars(tr_vars *v, const tr_journal_entry *x, tr_pin_ref ref, tr_err *e)
 {
-    const char *kv[][2] = {{"JOURNAL_SERIAL", x->serial},
-                           {"CAND1_PIN", x->cand[TR_PIN_USER][0]}, {"CAND2_PIN", x->cand[TR_PIN_USER][1]},
-                           {"SO_CAND1_PIN", x->cand[TR_PIN_SO][0]}, {"SO_CAND2_PIN", x->cand[TR_PIN_SO][1]},
-                           {"FACTORY_PIN", x->factory[TR_PIN_USER]}, {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}};
+    const char *pin[2] = {"", ""};
+    bool tried[2] = {false, false};
+    size_t n = tr_journal_candidates(x, ref, pin, tried);
+    if (n == 1) {
+        pin[1] = pin[0];
+        tried[1] = tried[0];
+    }
+    const char *pre = ref == TR_PIN_SO ? "SO_" : "";
+    char name[6][32], count[8];
+    snprintf(count, sizeof count, "%zu", n);
+    snprintf(name[0], sizeof name[0], "N_%sCAND", pre);
+    for (int k = 0; k < 2; k++) {
+        snprintf(name[1 + k], sizeof name[1], "%sCAND%d_PIN", pre, k + 1);
+        snprintf(name[3 + k], sizeof name[3], "%sCAND%d_TRIED", pre, k + 1);
+    }
+    const char *kv[][2] = {{name[0], count}, {name[1], pin[0]}, {name[2], pin[1]},
+                           {name[3], tried[0] ? "1" : "0"}, {name[4], tried[1] ? "1" : "0"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (tr_vars_set(v, kv[i][0], kv[i][1]) < 0)
             return tr_fail(e, TR_E_NOMEM, "out of memory");
     return 0;
 }
 
+/* JOURNALED_ANSWER: what this process saw of the command of the
+ * journal's last record for the slot (a recovery right after a suite);
+ * after a crash, or a restart of pcscd, nothing is known. */
+static int set_pin_vars(tr_vars *v, const tr_journal_entry *x, int answer, tr_err *e)
+{
+    const char *said = answer == TR_JOURNALED_LANDED    ? "landed"
+                       : answer == TR_JOURNALED_REFUSED ? "refused"
+                                                        : "unknown";
+    const char *kv[][2] = {{"JOURNAL_SERIAL", x->serial}, {"FACTORY_PIN", x->factory[TR_PIN_USER]},
+                           {"FACTORY_SO_PIN", x->factory[TR_PIN_SO]}, {"JOURNALED_ANSWER", said}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (tr_vars_set(v, kv[i][0], kv[i][1]) < 0)
+            return tr_fail(e, TR_E_NOMEM, "out of memory");
+    return set_candidate_vars(v, x, TR_PIN_USER, e) < 0 ? -1 : set_candidate_vars(v, x, TR_PIN_SO, e);
+}
+
+/* What recovery's suite said, for the line that reports a token it could
+ * not restore: the message its test ended with and its log lines (the PIN
+ * info it found, what the token answered), PIN-masked by the interpreter. */
+typedef struct {
+    hook_ud hu; /* first: the common hooks take the pointer as a hook_ud */
+    bool rows;  /* console progress as in a run */
+    char msg[256];
+    char log[320];
+} recovery_ud;
+
+/* A row's message without the "FILE.tsuite:LINE: " it starts with (the
+ * reason stands alone on the recover line). */
+static const char *without_where(const char *msg)
+{
+    const char *at = strstr(msg, ".tsuite:");
+    if (!at)
+        return msg;
+    at += strlen(".tsuite:");
+    while (isdigit((unsigned char)*at))
+        at++;
+    return !strncmp(at, ": ", 2) ? at + 2 : msg;
+}
+
+static void recovery_progress(void *ud, const char *test, tr_verdict v, const char *cls, const char *msg)
+{
+    recovery_ud *r = ud;
+    if (v != TR_PASS)
+        snprintf(r->msg, sizeof r->msg, "%s", msg && *msg ? without_where(msg) : cls ? cls : "");
+    if (r->rows)
+        hook_progress(ud, test, v, cls, msg);
+}
+
+static void recovery_log(void *ud, const char *test, const char *text)
+{
+    (void)test;
+    recovery_ud *r = ud;
+    if (!strncmp(text, "reset", 5) || !strncmp(text, "power-cycle", 11)) /* the interpreter's own */
+        return;
+    size_t used = strlen(r->log);
+    if (used + 3 < sizeof r->log)
+        snprintf(r->log + used, sizeof r->log - used, "%s%s", used ? "; " : "", text);
+}
+
 /* suites/lib/recover.tsuite on the slot's (connected) token. Returns 1
- * restored, 0 not (why says it), -1 harness error. The journal sequence is
- * closed when restored, and when the token refused both candidates (nothing
- * more can be done from the journal); it stays when the token was not there
- * or is another token. */
+ * restored, 0 not (why says it, PINs never), -1 harness error. Its own
+ * secret-changing commands are journaled like a run's (a crash inside
+ * recovery leaves the next one the token's PIN among the candidates). The
+ * journal sequence is closed only when the token was proven back at
+ * factory state: a token that was not restored keeps its entry (a refused
+ * candidate is marked, never presented again). */
 static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why, size_t cap, tr_err *e)
 {
     run_ctx *rc = sr->rc;
@@ -776,20 +884,21 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
     if (!tr_journal_is_open(rc->rs->journal, sr->cfg->name, &x))
         return 1;
     tr_vars *v = tr_vars_new(sr->vars);
-    if (!v || set_pin_vars(v, &x, e) < 0) {
+    if (!v || set_pin_vars(v, &x, sr->journaled_answer, e) < 0) {
         tr_vars_free(v);
         return tr_fail(e, TR_E_NOMEM, "out of memory");
     }
-    hook_ud hu = {sr, NULL};
+    recovery_ud ru = {.hu = {sr, NULL}, .rows = rows};
     tr_interp_hooks hooks;
-    fill_hooks(&hooks, &hu, false);
-    hooks.journal = NULL;
+    fill_hooks(&hooks, &ru.hu, false);
+    hooks.ud = &ru;
+    hooks.journal = hook_recovery_journal;
+    hooks.progress = recovery_progress;
+    hooks.log = recovery_log;
     tr_strlcpy(sr->current_suite, rc->recover_suite->name, sizeof sr->current_suite);
     tr_interp_env env = {.card = io, .lib = slot_lib(sr), .lib_iface = slot_lib_iface(sr), .vars = v, .reports = rc->rep, .who = &sr->who,
                          .allow_destructive = true,
                          .no_result_rows = !rows, .hooks = &hooks, .ops = sr->ops};
-    if (!rows)
-        hooks.progress = NULL;
     tr_suite_outcome out;
     int rc_run = tr_interp_run(rc->recover_suite, &env, &out, e);
     tr_vars_free(v);
@@ -797,11 +906,13 @@ static int recover_slot(slot_run *sr, const tr_cardio *io, bool rows, char *why,
         return -1;
     bool ok = out.counts[TR_PASS] == 1;
     bool other = out.nclasses && !strcmp(out.classes[0], "recovery.other-token");
-    snprintf(why, cap, "%s", ok ? "restored to its factory PINs"
-                             : other ? "another token is in the slot: the journal entry is kept"
-                             : out.token_lost ? "the token was lost during recovery"
-                             : "could not be restored (see results.csv, suite recovery)");
-    if ((ok || (!other && !out.token_lost)) && tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, e) < 0)
+    if (ok)
+        snprintf(why, cap, "restored to its factory PINs");
+    else
+        snprintf(why, cap, "not restored: %s%s%s%s%s (the journal entry is kept)",
+                 other ? "another token is in the slot: " : out.token_lost ? "the token was lost: " : "", ru.msg,
+                 ru.log[0] ? " [" : "", ru.log, ru.log[0] ? "]" : "");
+    if (ok && tr_journal_end(rc->rs->journal, sr->cfg->name, sr->serial, e) < 0)
         return -1;
     return ok ? 1 : 0;
 }
@@ -821,7 +932,7 @@ static void recover_in_worker(slot_run *sr, const tr_cardio *io, bool rows, cons
     run_ctx *rc = sr->rc;
     if (!rc->rs->journal || !tr_journal_is_open(rc->rs->journal, sr->cfg->name, NULL))
         return;
-    char why[200];
+    char why[768];
     tr_err e;
     tr_err_clear(&e);
     int r = recover_slot(sr, io, rows, why, sizeof why, &e);
@@ -1881,7 +1992,7 @@ out:
 /* One journaled slot: 1 restored, 0 not (the line says why). */
 static int recover_one(slot_run *sr, FILE *out)
 {
-    char why[200];
+    char why[768];
     tr_err se;
     tr_err_clear(&se);
     int r = -1;

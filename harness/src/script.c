@@ -1511,7 +1511,8 @@ static tr_stmt *parse_simple_name_stmt(parser *p, tr_stmt_kind kind, size_t at, 
     return s;
 }
 
-/* journal user|so LANDS [else NOT]: before a command that changes a PIN. */
+/* journal user|so LANDS [else NOT]: before a command that changes a PIN;
+ * journal user|so try|refused PIN: recovery's marks on a candidate. */
 static tr_stmt *parse_journal(parser *p, size_t at)
 {
     tr_stmt *s = new_stmt(p, TR_ST_JOURNAL, at);
@@ -1523,9 +1524,11 @@ static tr_stmt *parse_journal(parser *p, size_t at)
         perr(p, p->i, "expected 'user' or 'so' after journal, found %s", FOUND(p, p->i));
         return NULL;
     }
+    s->mark = accept_word(p, "try") ? TR_JOURNAL_STMT_TRY
+              : accept_word(p, "refused") ? TR_JOURNAL_STMT_REFUSED : TR_JOURNAL_STMT_RECORD;
     if (!(s->e[0] = parse_expr(p)))
         return NULL;
-    if (accept_word(p, "else") && !(s->e[1] = parse_expr(p)))
+    if (!s->mark && accept_word(p, "else") && !(s->e[1] = parse_expr(p)))
         return NULL;
     if (expect_eol(p, "the journal record") < 0)
         return NULL;

@@ -154,7 +154,8 @@ typedef enum {
     TR_ST_READ_BINARY, /* name [chunk e[0]] [max e[1]] */
     TR_ST_CERT_INFO,   /* e[0] [window e[1]] [trust e[2]] */
     TR_ST_SEAL_INFO,   /* e[0] [cert e[1]] [trust e[2]] */
-    TR_ST_JOURNAL,     /* flag = so; e[0] if the next command lands, e[1] if not (NULL: same) */
+    TR_ST_JOURNAL,     /* flag = so; mark 0: e[0] if the next command lands, e[1] if not (NULL:
+                          same); mark TR_JOURNAL_STMT_TRY / _REFUSED: e[0] the candidate */
     TR_ST_CALL,        /* name: an `op` of the suite */
     TR_ST_PIN_MODEL,   /* walk the token through the PIN state model (pinmodel.h) */
     TR_ST_LIBCALL,     /* iface, name (a function of its library) e[0] (TR_EX_CALL: its arguments) */
@@ -171,6 +172,10 @@ typedef enum {
 } tr_threshold;
 const char *tr_threshold_name(tr_threshold t); /* "max_p95_ms" ... */
 
+/* The forms of `journal`: a record of what a command leaves, or
+ * recovery's mark on a journaled candidate (suites/lib/recover.tsuite). */
+enum { TR_JOURNAL_STMT_RECORD = 0, TR_JOURNAL_STMT_TRY = 1, TR_JOURNAL_STMT_REFUSED = 2 };
+
 typedef struct tr_stmt {
     tr_stmt_kind kind;
     tr_pos pos;
@@ -178,6 +183,7 @@ typedef struct tr_stmt {
     const char *name;           /* let/capture/for/metric/measure/read-binary */
     tr_expr *e[3];
     bool flag;                  /* reset: cold; for: downto */
+    int mark;                   /* journal: TR_JOURNAL_STMT_* */
     tr_template tpl;            /* APDU or pattern source */
     const uint8_t *bytes;       /* constant APDU */
     size_t nbytes;

@@ -175,6 +175,9 @@ static int skf_call(void *lib, const char *fn, const tr_libcall_args *a, tr_libc
         return -1;
     done->us = r.us;
     done->removed = r.sar == SAR_DEVICE_REMOVED;
+    done->ok = r.sar == SAR_OK;
+    done->pin_refused = r.sar == SAR_PIN_INCORRECT || r.sar == SAR_PIN_INVALID || r.sar == SAR_PIN_LEN_RANGE ||
+                        r.sar == SAR_PIN_LOCKED;
     return tr_skf_stmt_results(fi, &r, set, ud) < 0 ? tr_fail(e, TR_E_NOMEM, "out of memory setting %s's results", fn)
                                                     : 0;
 }

@@ -59,9 +59,12 @@ typedef struct {
     unsigned long live_last, nlive;
     char all[1 << 16]; /* every text the hooks saw, for leak checks */
     /* journal hook: what was recorded, and whether to refuse */
-    int njournal, nsent_after_journal, journal_ref;
+    int njournal, nsent_after_journal, journal_ref, journaled_answer;
     char journal_lands[32], journal_not[32];
     bool journal_refuses;
+    /* journal_mark hook: the marks, "try PIN" / "refused PIN", in order */
+    char marks[4][40];
+    int nmarks;
     size_t alln;
 } rec;
 
@@ -174,9 +177,21 @@ static int on_journal(void *ud, int ref, const char *if_lands, const char *if_no
     return 0;
 }
 
-static void on_journaled(void *ud)
+static int on_journal_mark(void *ud, int ref, int refused, const char *pin, tr_err *e)
 {
     rec *r = ud;
+    if (r->journal_refuses)
+        return tr_fail(e, TR_E_IO, "journal: No space left on device (the destructive step is not sent)");
+    if (r->nmarks < 4)
+        snprintf(r->marks[r->nmarks++], sizeof r->marks[0], "%s%s %s", ref ? "so " : "", refused ? "refused" : "try",
+                 pin);
+    return 0;
+}
+
+static void on_journaled(void *ud, int answer)
+{
+    rec *r = ud;
+    r->journaled_answer = answer;
     r->nsent_after_journal++;
 }
 
@@ -240,6 +255,7 @@ static int run_with(const char *src, const tr_cardio *io, const tr_vars *vars, c
     tr_interp_hooks h = hooks_for(r);
     if (o && o->journal) {
         h.journal = on_journal;
+        h.journal_mark = on_journal_mark;
         h.journaled_sent = on_journaled;
         r->journal_refuses = o->journal_refuses;
     }
@@ -1733,6 +1749,16 @@ START_TEST(journal_statement)
     ck_assert_int_eq(r.nsent_after_journal, 1);
     ck_assert_uint_eq(f.ncmds, 1);
     ck_assert_msg(!strstr(r.all, "24681357") && !strstr(r.all, "3234363831333537"), "a PIN leaked: %s", r.all);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_LANDED); /* 9000 */
+    /* a wrong old PIN: refused, the PIN unchanged; an execution error: unknown */
+    fakecard_init(&f);
+    f.default_sw = 0x63C2;
+    run_fake(src, &f, kv, &o, &r, &out);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_REFUSED);
+    fakecard_init(&f);
+    f.default_sw = 0x6581;
+    run_fake(src, &f, kv, &o, &r, &out);
+    ck_assert_int_eq(r.journaled_answer, TR_JOURNALED_UNKNOWN);
 
     /* the journal refuses: the command is never sent */
     fakecard_init(&f);
@@ -1773,6 +1799,33 @@ START_TEST(journal_statement)
     run_fake(src, &f, kv, NULL, &r, &out);
     ck_assert_int_eq(verdict_of(&r, "change")->v, TR_PASS);
     ck_assert_uint_eq(f.ncmds, 1);
+
+    /* recovery's marks: `try` is the record of the command that follows,
+     * `refused` records an answer (it covers no command), PINs masked */
+    fakecard_init(&f);
+    run_fake("test \"t\" {\n  journal user try NEW_PIN\n  00 20 00 81 08 ${pin:NEW_PIN}\n"
+             "  journal user refused NEW_PIN\n  journal so try OLD_PIN\n  log \"${NEW_PIN}\"\n}\n",
+             &f, kv, &o, &r, &out);
+    ck_assert_int_eq(verdict_of(&r, "t")->v, TR_PASS);
+    ck_assert_int_eq(r.nmarks, 3);
+    ck_assert_str_eq(r.marks[0], "try 24681357");
+    ck_assert_str_eq(r.marks[1], "refused 24681357");
+    ck_assert_str_eq(r.marks[2], "so try 12345678");
+    ck_assert_int_eq(r.nsent_after_journal, 1);
+    ck_assert_int_eq(r.njournal, 0);
+    ck_assert_msg(!strstr(r.all, "24681357"), "a PIN leaked: %s", r.all);
+    /* a `refused` does not cover a secret-changing command */
+    fakecard_init(&f);
+    run_fake("test \"t\" {\n  journal user refused NEW_PIN\n  00 2C 00 81 20 ${pin:OLD_PIN} ${pin:NEW_PIN}\n}\n", &f,
+             kv, &o, &r, &out);
+    ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
+    ck_assert_uint_eq(f.ncmds, 0);
+    /* a mark the journal refuses: the candidate is never presented */
+    fakecard_init(&f);
+    run_fake("test \"t\" {\n  journal user try NEW_PIN\n  00 20 00 81 08 ${pin:NEW_PIN}\n}\n", &f, kv, &refuse, &r,
+             &out);
+    ck_assert_str_eq(verdict_of(&r, "t")->cls, "journal");
+    ck_assert_uint_eq(f.ncmds, 0);
 }
 END_TEST
 

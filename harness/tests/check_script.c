@@ -568,6 +568,8 @@ static const err_case errors[] = {
     {"skip \"x\" classify\n", 1, 18, "expected a not-run.* code (like not-run.no-expected-serial), found end of line"},
     {"skip \"x\" classify not-run.a b\n", 1, 29, "expected end of line after the classification, found 'b'"},
     {"capture 1X\n", 1, 9, "expected a variable name, found '1X'"},
+    /* a mark names one candidate: no `else` */
+    {"journal user try A_PIN else B_PIN\n", 1, 24, "expected end of line after the journal record, found 'else'"},
     {"read-binary C size 3\n", 1, 15, "expected 'chunk', 'max' or end of line, found 'size'"},
     {"read-binary C chunk 3 chunk 4\n", 1, 28, "expected each option once, found 'chunk' twice"},
     {"power-cycle now\n", 1, 13, "expected end of line after power-cycle, found 'now'"},
