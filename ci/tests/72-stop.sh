@@ -44,7 +44,7 @@ check "the lease was released" test ! -e "$LEASE"
 # --- rig up after a run that died ----------------------------------------------------------
 "$TR" run --rig "$RIG" --allow-destructive --out "$T/k" identity default-pin pin-lockout > /dev/null 2>&1 &
 p=$!
-for _ in $(seq 1 1000); do grep -q ',default-pin,' "$T/k/trace.csv" 2>/dev/null && break; sleep 0.01; done
+wait_for_test "$T/k/trace.csv" default-pin 1000
 kill -KILL $p
 wait $p 2>/dev/null
 check "the killed run left its lease" grep -q "^PID $p," "$LEASE"

@@ -22,19 +22,11 @@ for at in identity default-pin pin-lockout recognition; do
   out=$T/k-$at
   "$TR" run --rig "$RIG" --allow-destructive --out "$out" $SUITES > "$out.stdout" 2> "$out.stderr" &
   p=$!
-  for _ in $(seq 1 500); do
-    grep -q ",$at," "$out/trace.csv" 2>/dev/null && break
-    sleep 0.01
-  done
+  wait_for_test "$out/trace.csv" "$at"
   pid=$(awk -F' = ' '/^pcscd_pid/ {print $2}' "$TOKENRIG_VRIG_DIR/state.ini" 2>/dev/null)
   if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then
     wait $p; rc=$?
-    verdicts "$out/results.csv" > "$out.v"
-    if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$out.v"; then
-      ok "pcscd killed in $at: the run ends with the baseline verdicts"
-    else
-      bad "pcscd killed in $at: exit $rc, verdicts differ: $(diff "$T/base.v" "$out.v" | head -4 | tr '\n' ' ')"
-    fi
+    baseline_ok "pcscd killed in $at: the run ends with the baseline verdicts" "$rc" "$out"
     check "pcscd killed in $at: the run restarted it" grep -q 'pcscd is back (restart 1)' "$out.stderr"
     check "pcscd killed in $at: JUnit says a slot resumed" grep -q 'resumed after a pcscd restart' "$out/junit.xml"
     check "pcscd killed in $at: no rig.port-not-switched or enum.* verdict" \
@@ -50,7 +42,7 @@ done
 out=$T/gone
 "$TR" run --rig "$RIG" --allow-destructive --out "$out" $SUITES > "$out.stdout" 2> "$out.stderr" &
 p=$!
-for _ in $(seq 1 500); do grep -q ",default-pin," "$out/trace.csv" 2>/dev/null && break; sleep 0.01; done
+wait_for_test "$out/trace.csv" default-pin
 pid=$(awk -F' = ' '/^pcscd_pid/ {print $2}' "$TOKENRIG_VRIG_DIR/state.ini" 2>/dev/null)
 mv "$TOKENRIG_VRIG_DIR/conf" "$TOKENRIG_VRIG_DIR/conf.away"
 kill -9 "$pid"

@@ -128,15 +128,10 @@ for at in default-pin recognition; do
   rm -f "$T/restarts"
   "$TR" run --rig "$T/cmd.ini" --allow-destructive --out "$out" $SUITES > "$out.stdout" 2> "$out.stderr" &
   p=$!
-  for _ in $(seq 1 1000); do grep -q ",$at," "$out/trace.csv" 2>/dev/null && break; sleep 0.01; done
+  wait_for_test "$out/trace.csv" "$at" 1000
   kill -9 "$(pcscd_pid)"
   wait $p; rc=$?
-  verdicts "$out/results.csv" > "$out.v"
-  if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$out.v"; then
-    ok "(a) pcscd killed in $at: the run ends with the baseline verdicts"
-  else
-    bad "(a) pcscd killed in $at: exit $rc, verdicts differ: $(diff "$T/base.v" "$out.v" | head -4 | tr '\n' ' ')"
-  fi
+  baseline_ok "(a) pcscd killed in $at: the run ends with the baseline verdicts" "$rc" "$out"
   check_eq "(a) pcscd killed in $at: pcscd_restart ran once" "$(nrestarts)" 1
   check "(a) pcscd killed in $at: the run says it restarted pcscd" grep -q 'pcscd is back (restart 1)' "$out.stderr"
   check "(a) pcscd killed in $at: JUnit says a slot resumed" grep -q 'resumed after a pcscd restart' "$out/junit.xml"
@@ -219,7 +214,7 @@ touch "$T/restart-fails"
 out=$T/cl
 "$TR" run --rig "$T/cmd.ini" --allow-destructive --out "$out" $SUITES > "$out.stdout" 2> "$out.stderr" &
 p=$!
-for _ in $(seq 1 1000); do grep -q ",pin-lockout," "$out/trace.csv" 2>/dev/null && break; sleep 0.01; done
+wait_for_test "$out/trace.csv" pin-lockout 1000
 kill -9 "$(pcscd_pid)"
 wait $p; rc=$?
 check_eq "(c) pcscd dead and pcscd_restart failing: exit status 2" "$rc" 2

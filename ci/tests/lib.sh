@@ -74,6 +74,23 @@ print('\n'.join(sorted(rows)))
 PY
 }
 
+# wait_for_test TRACE.CSV TEST [TRIES]: until a running run's trace has a
+# row of suite TEST (10 ms a try, 500 tries by default), then return
+wait_for_test() {
+  for _ in $(seq 1 "${3:-500}"); do grep -q ",$2," "$1" 2>/dev/null && return 0; sleep 0.01; done
+  return 1
+}
+# baseline_ok WHAT RC OUT: the run in OUT exited 0 with $T/base.v's verdicts
+# (OUT.v written)
+baseline_ok() {
+  verdicts "$3/results.csv" > "$3.v"
+  if [ "$2" = 0 ] && cmp -s "$T/base.v" "$3.v"; then
+    ok "$1"
+  else
+    bad "$1: exit $2, verdicts differ: $(diff "$T/base.v" "$3.v" | head -4 | tr '\n' ' ')"
+  fi
+}
+
 # PKCS#11 targets (ci/p11): field NAME LINE is the value of NAME=... in a
 # "# token" line of up's output; p11_rig_head NAME MODULE [JOURNAL] and
 # p11_slot_section SLOT LINE [VAR=VALUE...] write a rig of reload slots
