@@ -34,7 +34,7 @@ static void usage_main(FILE *f)
         "  cycle   --rig FILE --slot NAME --count N [--stop-on-fail]\n"
         "  hubs                                      USB hubs, ports, power switching\n"
         "  rig     up|down|status|env [--rig FILE]   the virtual rig (private pcscd + vtokens)\n"
-        "  recover [--rig FILE]                      give tokens a crashed run left mid-way\n"
+        "  recover [--rig FILE] [--forget SLOTS]     give tokens a crashed run left mid-way\n"
         "                                            their factory PINs back (the journal)\n"
         "  skf     list --library L.so               what a vendor's SKF library sees (read-only)\n"
         "  p11     list --module M                   what a PKCS#11 module sees (read-only)\n"

@@ -7,7 +7,8 @@
 #   variable a suite needs (and one slipping through to run time: `config`);
 #   a rig file naming a fault that is not the fault table's (or a value out of
 #   its range: refused when the file is read, not after a 30 s wait for a
-#   token that never came); an abbreviated option, for every command.
+#   token that never came); an abbreviated option, for every command
+#   (recover --forget given twice, too).
 # And a run that left out tests it was asked for (destructive ones without
 # --allow-destructive, a slot nobody said which token it should hold) is
 # INCOMPLETE, not PASS: console table, summary.csv, JUnit, exit 2.
@@ -108,6 +109,9 @@ abbrev "run --sl" "tokenrig run: option '--sl' must be spelled out (--slots)" ru
 abbrev "script --out DIR --qu" "tokenrig script: option '--qu' must be spelled out (--quiet)" \
   script "$ROOT/suites/examples/scriptor-select.txt" --out "$T/o2" --qu
 abbrev "recover --ri" "tokenrig recover: option '--ri' must be spelled out (--rig)" recover --ri "$RIG"
+abbrev "recover --forg" "tokenrig recover: option '--forg' must be spelled out (--forget)" recover --rig "$RIG" --forg A1
+abbrev "recover --forget twice" "tokenrig recover: --forget is given twice (one list, comma-separated)" \
+  recover --rig "$RIG" --forget A1 --forget A2
 abbrev "list --ri" "tokenrig list: option '--ri' must be spelled out (--rig)" list --ri "$RIG"
 abbrev "power --sl" "tokenrig power: option '--sl' must be spelled out (--slot)" power status --rig "$RIG" --sl A1
 abbrev "cycle --cou" "tokenrig cycle: option '--cou' must be spelled out (--count)" cycle --rig "$RIG" --slot A1 --cou 1

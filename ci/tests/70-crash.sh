@@ -24,7 +24,7 @@
 # factory state and restored by the command the list gives; `tokenrig
 # recover` on a journal left by a crash, killed inside its recovery, and on
 # tokens it cannot restore (it says why, keeps the entry, presents no
-# refused PIN again).
+# refused PIN again; `recover --forget` drops the entry, touching no token).
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/tr-crash.XXXXXX)
 export TOKENRIG_VRIG_DIR=/tmp/tr-it-$$-crash
@@ -300,6 +300,31 @@ check "... the entry is kept" grep -q '^open A1 ' "$T/nv/journal"
 out=$("$TR" recover --rig "$RIG" 2>&1); rc=$?
 check_eq "recover again: exit 1" "$rc" 1
 check "... presenting no refused PIN again (8/10 tries before, as the first left them)" \
+  grep -q 'refused every journaled user PIN before .*PIN info before: 8/10 user tries' <<<"$out"
+check "... and says how to drop the entry once the token is put right by hand" \
+  grep -q "put it right by hand or set it aside, then tokenrig recover --rig $RIG --forget SLOT" <<<"$out"
+# --forget: the entry dropped, no token touched; a name without an entry drops nothing
+cp "$T/nv/journal" "$T/journal.kept"
+out=$("$TR" recover --rig "$RIG" --forget A1,Z9 2>&1); rc=$?
+check_eq "recover --forget A1,Z9 (Z9 has no entry): exit 2" "$rc" 2
+check "... naming Z9 and the slots the journal holds ($out)" \
+  grep -q "forget A1,Z9: 'Z9' has no entry in the journal .*(the slots it holds: A1)" <<<"$out"
+check "... and dropping nothing" cmp -s "$T/nv/journal" "$T/journal.kept"
+out=$("$TR" recover --rig "$RIG" --forget A1 2>&1); rc=$?
+check_eq "recover --forget A1: exit 0" "$rc" 0
+check "... says A1 is forgotten ($out)" grep -q '^  A1 .*CRASH00000000001 .*forgotten: ' <<<"$out"
+check "... the journal holds nothing" test ! -s "$T/nv/journal"
+out=$("$TR" recover --rig "$RIG" 2>&1); rc=$?
+check_eq "recover after it: exit 0" "$rc" 0
+check "... nothing left mid-way" grep -q ': 0 token(s) left mid-way' <<<"$out"
+out=$("$TR" recover --rig "$RIG" --forget A1 2>&1); rc=$?
+check_eq "recover --forget A1 again: exit 2 (no entry)" "$rc" 2
+check "... the journal holds none ($out)" grep -q "'A1' has no entry in the journal .*(the slots it holds: none)" <<<"$out"
+# the token untouched by all of it: with the entry back, recover finds the
+# two tries the first recover spent still spent, and presents nothing
+cp "$T/journal.kept" "$T/nv/journal"
+out=$("$TR" recover --rig "$RIG" 2>&1); rc=$?
+check "... forget touched no token: 8/10 tries still ($rc)" \
   grep -q 'refused every journaled user PIN before .*PIN info before: 8/10 user tries' <<<"$out"
 printf 'pin A1 CRASH00000000001 user %s %s\n' "$(hexs 12345678)" "$(hexs 12345678)" >> "$T/nv/journal"
 out=$("$TR" recover --rig "$RIG" 2>&1); rc=$?

@@ -45,6 +45,10 @@ int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *short
 /* The options of a command that takes only --rig FILE (and --help): -1
  * to go on with *rig_arg set, else the exit status (0 after --help). */
 int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg);
+/* The same with one more option, --EXTRA VALUE (at most once; *extra_val
+ * NULL when not given). */
+int tr_cli_rig_and(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg,
+                   const char *extra, const char **extra_val);
 
 /* The command line as typed ("tokenrig run --rig 'my rig.ini' ..."): each
  * argument after "tokenrig", shell-quoted when it has to be. argv[0] is the

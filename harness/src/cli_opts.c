@@ -88,17 +88,29 @@ int tr_cli_spelled_out(const char *cmd, int argc, char **argv, const char *short
     return 0;
 }
 
-int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg)
+int tr_cli_rig_and(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg,
+                   const char *extra, const char **extra_val)
 {
-    static const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    /* the extra option has no short form ('x' is not in shortopts); with
+     * none, its NULL name ends the table */
+    const struct option opts[] = {{"rig", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+                                  {extra, required_argument, 0, 'x'}, {0, 0, 0, 0}};
     *rig_arg = NULL;
+    if (extra_val)
+        *extra_val = NULL;
     if (tr_cli_spelled_out(cmd, argc, argv, "r:h", opts) < 0)
         return 2;
     int c;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': *rig_arg = optarg; break;
+        case 'x':
+            if (*extra_val) {
+                fprintf(stderr, "%s: --%s is given twice (one list, comma-separated)\n", cmd, extra);
+                return 2;
+            }
+            *extra_val = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -108,6 +120,11 @@ int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *
         return 2;
     }
     return -1;
+}
+
+int tr_cli_rig_only(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **rig_arg)
+{
+    return tr_cli_rig_and(cmd, argc, argv, usage, rig_arg, NULL, NULL);
 }
 
 /* An argument as the shell takes it back: bare when it only has safe

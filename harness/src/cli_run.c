@@ -401,7 +401,7 @@ out:
 static void usage_recover(FILE *f)
 {
     fprintf(f,
-        "usage: tokenrig recover [--rig FILE]\n"
+        "usage: tokenrig recover [--rig FILE] [--forget SLOT[,SLOT...]]\n"
         "\n"
         "Give every token that a crashed or stopped run left mid-way (the rig's\n"
         "journal of destructive steps says which, and what its PINs can be) back its\n"
@@ -411,14 +411,19 @@ static void usage_recover(FILE *f)
         "Prints one line per token (restored, or why not) and clears the journal\n"
         "of the restored ones only. `tokenrig run` does the same for its slots\n"
         "before it starts.\n"
-        "Exit status: 0 every journaled token restored (or none), 1 a token could\n"
-        "not be restored, 2 rig or journal error.\n");
+        "\n"
+        "--forget SLOT,...  touch no token: drop those slots' journal entries, for\n"
+        "                   a token recovery could not restore that was put right by\n"
+        "                   hand or set aside (until then its destructive tests stop\n"
+        "                   at the entry). Every slot named must have an entry.\n"
+        "Exit status: 0 every journaled token restored (or none; or forgotten), 1 a\n"
+        "token could not be restored, 2 usage, rig or journal error.\n");
 }
 
 int tr_cmd_recover(int argc, char **argv)
 {
-    const char *rig_arg;
-    int st = tr_cli_rig_only("tokenrig recover", argc, argv, usage_recover, &rig_arg);
+    const char *rig_arg, *forget;
+    int st = tr_cli_rig_and("tokenrig recover", argc, argv, usage_recover, &rig_arg, "forget", &forget);
     if (st >= 0)
         return st;
     tr_err e;
@@ -426,7 +431,7 @@ int tr_cmd_recover(int argc, char **argv)
     tr_rig_session rs;
     if (tr_rig_session_open(rig_arg, &rs, &e) < 0)
         return tr_cli_report_error(&e);
-    int failed = tr_run_recover(&rs, stdout, &e);
+    int failed = forget ? tr_run_forget(&rs, forget, stdout, &e) : tr_run_recover(&rs, stdout, &e);
     tr_rig_session_close(&rs);
     if (failed < 0)
         return tr_cli_report_error(&e);

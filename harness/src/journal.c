@@ -308,7 +308,8 @@ int tr_journal_begin(tr_journal *j, const char *slot, const char *serial, const 
      * that token's PINs: it must be recovered first, never overwritten */
     int rc = find_open(j, slot) ? tr_fail(e, TR_E_RIG,
                                           "the journal %s has an unrecovered sequence for slot %s: "
-                                          "run tokenrig recover first", j->path, slot)
+                                          "run tokenrig recover first (recover --forget %s once a token "
+                                          "it cannot restore is put right by hand)", j->path, slot, slot)
                                 : append(j, line, e);
     pthread_mutex_unlock(&j->lock);
     return rc;

@@ -1277,28 +1277,45 @@ static bool slot_selected(const char *list, const char *name)
     return false;
 }
 
-/* Every name in --slots is a slot of the rig: a typo must not quietly leave
- * a token out of the batch. */
-static int check_slot_list(const tr_rig_cfg *rig, const char *list, tr_err *e)
+/* Every name in the comma-separated list given to --opt is one of
+ * names[0..n): a typo must not quietly leave a token out. The error says
+ * `'X' not_in (label: the names)`. */
+static int check_name_list(const char *opt, const char *list, const char *const *names, size_t n, const char *not_in,
+                           const char *label, tr_err *e)
 {
     for (const char *p = list; p;) {
-        size_t n = strcspn(p, ",");
-        char name[TR_NAME_MAX];
-        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
-        if (n == 0 || n >= sizeof name || !tr_rig_find_slot(rig, name)) {
+        size_t len = strcspn(p, ",");
+        size_t k = 0;
+        while (k < n && (strlen(names[k]) != len || strncmp(names[k], p, len)))
+            k++;
+        if (len == 0 || k == n) {
             char known[512] = "";
-            for (size_t i = 0, used = 0; i < rig->nslots && used < sizeof known; i++)
-                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
-                                         rig->slots[i].name);
-            if (n == 0)
-                return tr_fail(e, TR_E_USAGE, "--slots '%s': an empty slot name (the slots of %s: %s)", list,
-                               rig->path, known);
-            return tr_fail(e, TR_E_USAGE, "--slots %s: '%.*s' is not a slot of %s (its slots: %s)", list, (int)n, p,
-                           rig->path, known);
+            for (size_t i = 0, used = 0; i < n && used < sizeof known; i++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", names[i]);
+            if (len == 0)
+                return tr_fail(e, TR_E_USAGE, "--%s '%s': an empty slot name (%s: %s)", opt, list, label,
+                               n ? known : "none");
+            return tr_fail(e, TR_E_USAGE, "--%s %s: '%.*s' %s (%s: %s)", opt, list, (int)len, p, not_in, label,
+                           n ? known : "none");
         }
-        p = p[n] ? p + n + 1 : NULL;
+        p = p[len] ? p + len + 1 : NULL;
     }
     return 0;
+}
+
+/* Every name in --slots is a slot of the rig. */
+static int check_slot_list(const tr_rig_cfg *rig, const char *list, tr_err *e)
+{
+    const char **names = malloc((rig->nslots ? rig->nslots : 1) * sizeof *names);
+    if (!names)
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < rig->nslots; i++)
+        names[i] = rig->slots[i].name;
+    char not_in[TR_PATH_MAX + 32];
+    snprintf(not_in, sizeof not_in, "is not a slot of %s", rig->path);
+    int r = check_name_list("slots", list, names, rig->nslots, not_in, "its slots", e);
+    free(names);
+    return r;
 }
 
 /* The token operations of interface iface, loaded on first use. */
@@ -2077,12 +2094,16 @@ static int recover_group(tr_rig_session *rs, int group, void *ud)
     return failed;
 }
 
+/* The rig's journal opened, and its open sequences (free() them). */
+static tr_journal_entry *session_open_entries(tr_rig_session *rs, size_t *n, tr_err *e)
+{
+    return tr_rig_session_journal(rs, e) < 0 ? NULL : tr_journal_open_entries(rs->journal, n, e);
+}
+
 int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
 {
-    if (tr_rig_session_journal(rs, e) < 0)
-        return -1;
     size_t n;
-    tr_journal_entry *open = tr_journal_open_entries(rs->journal, &n, e);
+    tr_journal_entry *open = session_open_entries(rs, &n, e);
     if (!open)
         return -1;
     fprintf(out, "journal %s: %zu token(s) left mid-way\n", tr_journal_path(rs->journal), n);
@@ -2108,7 +2129,46 @@ int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e)
     }
     if (r < 0 || tr_journal_compact(rs->journal, e) < 0)
         return -1;
+    if (failed + r > 0)
+        fprintf(out, "a token not restored keeps its entry, and its destructive tests stop at it: put it right by "
+                     "hand or set it aside, then tokenrig recover --rig %s --forget SLOT\n",
+                rs->cfg.path);
     return failed + r;
+}
+
+/* recover --forget: the entries of list's slots dropped from the journal
+ * (closed, then compacted away), no token touched. */
+int tr_run_forget(tr_rig_session *rs, const char *list, FILE *out, tr_err *e)
+{
+    size_t n;
+    tr_journal_entry *open = session_open_entries(rs, &n, e);
+    if (!open)
+        return -1;
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names) {
+        free(open);
+        return tr_fail(e, TR_E_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < n; k++)
+        names[k] = open[k].slot;
+    char not_in[TR_PATH_MAX + 64];
+    snprintf(not_in, sizeof not_in, "has no entry in the journal %s", tr_journal_path(rs->journal));
+    /* every name checked before any entry is dropped */
+    int r = check_name_list("forget", list, names, n, not_in, "the slots it holds", e);
+    for (size_t k = 0; k < n && r == 0; k++) {
+        if (!slot_selected(list, open[k].slot))
+            continue;
+        r = tr_journal_end(rs->journal, open[k].slot, open[k].serial, e);
+        if (r == 0)
+            fprintf(out, "  %-8s %-18s forgotten: the journal no longer holds the PINs run %s left it with; "
+                    "certify it only once it is back at its factory PINs\n", open[k].slot, open[k].serial,
+                    open[k].run_id);
+    }
+    free(names);
+    free(open);
+    if (r < 0 || tr_journal_compact(rs->journal, e) < 0)
+        return -1;
+    return 0;
 }
 
 /* ---- identify (tokenrig list) ------------------------------------------------------------------------------- */

@@ -113,6 +113,13 @@ int tr_run_suites(tr_rig_session *rs, const tr_run_opts *o, tr_run_result *res, 
  * the number of tokens that could not be restored, -1 on error. */
 int tr_run_recover(tr_rig_session *rs, FILE *out, tr_err *e);
 
+/* tokenrig recover --forget LIST: the journal entries of the slots in
+ * LIST (comma-separated) dropped, no token touched: for a token put right
+ * by hand, or set aside, that recovery could not restore. Each name must
+ * have an entry (TR_E_USAGE, nothing dropped, when one has not); out gets
+ * a line per slot. Returns 0, -1 on error. */
+int tr_run_forget(tr_rig_session *rs, const char *list, FILE *out, tr_err *e);
+
 /* fn for each pcscd of the session's rig, one after the other: a virtual
  * rig of more than 16 slots has several, and a process talks to one, so
  * then each runs in a child process of its own that talks to group's
