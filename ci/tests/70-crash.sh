@@ -72,9 +72,7 @@ run() { # run OUT [env...]: the destructive suites on the crash rig
 # (exit 0): the tokens were left in factory state
 baseline_next() {
   run "$T/$1"; local rc=$?
-  verdicts "$T/$1/results.csv" > "$T/$1.v"
-  if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/$1.v"; then ok "$2"
-  else bad "$2: the run (exit $rc) differs: $(diff "$T/base.v" "$T/$1.v" | head -4 | tr '\n' ' ')"; fi
+  baseline_ok "$2" "$rc" "$T/$1"
 }
 
 # --- baseline: a clean start --------------------------------------------------------------
@@ -102,12 +100,7 @@ PY
 follow_up() {
   local label=$1 out=$T/next-$2
   run "$out"; local rc=$?
-  verdicts "$out/results.csv" > "$out.v"
-  if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$out.v"; then
-    ok "$label: next run gives the baseline verdicts"
-  else
-    bad "$label: next run (exit $rc) differs from the baseline: $(diff "$T/base.v" "$out.v" | head -4 | tr '\n' ' ')"
-  fi
+  baseline_ok "$label: next run gives the baseline verdicts" "$rc" "$out"
   grep -q 'left by a dead process\|died' "$out.stderr" || bad "$label: the stale rig was not noticed (stderr: $(head -c 300 "$out.stderr"))"
   local rec; rec=$(recovery_rows "$out/results.csv" | tr '\n' ' ')
   case "$rec" in *fail*|*error*) bad "$label: recovery did not restore a token: $rec";; esac
@@ -157,12 +150,8 @@ for seed in 2:after $((last_step - 4)) "$last_step"; do
       tag=$seed-$n$mode
       run "$T/rkill-$tag" TOKENRIG_CRASH_IN_RECOVERY="$n$mode"; rc=$?
       if [ "$rc" != 137 ]; then # past recovery's last step: it restored, the run went on
-        verdicts "$T/rkill-$tag/results.csv" > "$T/rkill-$tag.v"
-        if [ "$rc" = 0 ] && cmp -s "$T/base.v" "$T/rkill-$tag.v"; then
-          ok "after a crash at step $seed: recovery's $seed_steps kill points covered, the run past them gives the baseline"
-        else
-          bad "after a crash at step $seed: the run past recovery's steps (exit $rc) differs from the baseline"
-        fi
+        baseline_ok "after a crash at step $seed: recovery's $seed_steps kill points covered, the run past them gives the baseline" \
+          "$rc" "$T/rkill-$tag"
         break 2
       fi
       seed_steps=$((seed_steps + 1))

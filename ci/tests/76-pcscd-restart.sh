@@ -191,8 +191,7 @@ out=$("$TR" recover --rig "$T/cmd.ini" 2>&1); rc=$?
 check_eq "(c) tokenrig recover then: exit status" "$rc" 0
 check "(c) tokenrig recover restores A2 (${out:0:300})" grep -q 'A2 .*restored to its factory PINs' <<<"$out"
 "$TR" run --rig "$T/cmd.ini" --allow-destructive --quiet --out "$T/cf2" $SUITES > /dev/null 2>&1; rc=$?
-verdicts "$T/cf2/results.csv" > "$T/cf2.v"
-check "(c) the next run: the baseline verdicts (exit $rc)" cmp -s "$T/base.v" "$T/cf2.v"
+baseline_ok "(c) the next run: the baseline verdicts" "$rc" "$T/cf2"
 
 touch "$T/restart-hangs" "$T/stuck-A2"
 out=$T/ch
@@ -225,7 +224,6 @@ rm -f "$T/restart-fails"
 "$T/restart.sh"
 out=$("$TR" recover --rig "$T/cmd.ini" 2>&1); rc=$?
 check_eq "(c) ... tokenrig recover once pcscd is back: exit status ($(tail -n 2 <<<"$out" | tr '\n' ' '))" "$rc" 0
-"$TR" run --rig "$T/cmd.ini" --allow-destructive --quiet --out "$T/cl2" $SUITES > /dev/null 2>&1
-verdicts "$T/cl2/results.csv" > "$T/cl2.v"
-check "(c) ... the next run: the baseline verdicts" cmp -s "$T/base.v" "$T/cl2.v"
+"$TR" run --rig "$T/cmd.ini" --allow-destructive --quiet --out "$T/cl2" $SUITES > /dev/null 2>&1; rc=$?
+baseline_ok "(c) ... the next run: the baseline verdicts" "$rc" "$T/cl2"
 finish
