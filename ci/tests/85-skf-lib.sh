@@ -38,6 +38,24 @@ for i in 1 2 3; do
     grep -q "^REF1-TRSKF0000000000$i serial=TRSKF0000000000$i manufacturer=tokenrig REF-1 .* state=1$" <<<"$devs"
 done
 
+# --- a token another program keeps busy ------------------------------------------------------
+# pcsc-lite lets a connection to a token someone keeps in back-to-back
+# transactions wait with no bound (measured: 16.8 s, as long as they went
+# on); the library probes the tokens of other readers in the background and
+# a listing takes what answered within 1.5 s (fixtures/skf/ref1_probe.h).
+# A1 power-cycled first: a new insertion, that no cached probe answers for.
+R1=$(vreader skf 0)
+check "A1 power-cycled (tokenrig cycle: off seen, on, first APDU)" \
+  "$TR" cycle --rig "$RIG" --slot A1 --count 1 --no-db --out "$T/cycle"
+"$B/apdu" --busy 20 "$R1" 00CA010000 > "$T/busy" & bpid=$!
+sleep 1
+t0=$(date +%s%N); devs=$("$CHK" "$SKF" devices); ms=$((($(date +%s%N) - t0) / 1000000))
+check "a token kept busy by another program does not keep the listing waiting (${ms} ms, limit 5000)" \
+  test "$ms" -lt 5000
+check_eq "  the other tokens listed" "$(grep -c '^REF1-TRSKF0000000000[23] ' <<<"$devs")" 2
+kill "$bpid"; wait "$bpid"
+check_eq "  once it is free, all three are listed again" "$("$CHK" "$SKF" devices | grep -c '^REF1-')" 3
+
 # --- each token through the library --------------------------------------------------------
 # token SLOT ALG ROLE [skfcheck options...]: skfcheck's own ok/FAIL lines count here
 token() {

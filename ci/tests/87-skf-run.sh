@@ -103,5 +103,29 @@ for s in S1 S2; do
 done
 check "the crash's trace row says the signal" grep -q ',CRASH,.*SKF_GetPINInfo(USER_TYPE),,crash: SIGSEGV,' "$T/bad/trace.csv"
 check "the hang's trace row says timeout" grep -q ',HANG,.*SKF_GetPINInfo(USER_TYPE),,timeout,' "$T/bad/trace.csv"
+
+# --- ... nor be taken for a token that did not come back from a power cycle -------------------
+# SKF_EnumDev's 3rd entry is the first listing of the power cycle (the
+# connection made one: a size query and the call); the library dying or
+# hanging there says nothing of the token: an error of the library's class,
+# not rig.port-not-switched (nor, later in the cycle, enum.no-card: a FAIL)
+SKF_TESTLIB_FN=SKF_EnumDev SKF_TESTLIB_AFTER=3 "$TR" run --rig "$T/skf-bad.ini" --slots CRASH,HANG \
+  --allow-destructive --out "$T/badcycle" recognition > "$T/badcycle.out" 2>&1; rc=$?
+check_eq "a library dying or hanging in a power cycle: exit status 2 (errors)" "$rc" 2
+cyc_row() { python3 - "$T/badcycle/results.csv" "$1" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1], newline='')):
+    if r['slot'] == sys.argv[2] and not r['metric']:
+        print(r['verdict'], r['classification'], r['message'])
+PY
+}
+r=$(cyc_row CRASH)
+check "CRASH in the power cycle's listing: error lib.crash, not judged ($r)" \
+  grep -q '^error lib.crash .*power-cycle 1: the cycle could not be judged (stage reached: none): .*died in SKF_EnumDev: signal 11' <<<"$r"
+r=$(cyc_row HANG)
+check "HANG in the power cycle's listing: error io.mute, not judged ($r)" \
+  grep -q '^error io.mute .*power-cycle 1: the cycle could not be judged (stage reached: none): .*did not answer SKF_EnumDev within 10000 ms' <<<"$r"
+check_eq "cycles.csv: both cycles with the library's class" \
+  "$(awk -F, 'NR > 1 {print $2, $11, $13}' "$T/badcycle/cycles.csv" | sort | tr '\n' ';')" "CRASH none lib.crash;HANG none io.mute;"
 check_eq "no library process left behind" "$(hosts)" "$before"
 finish

@@ -3,9 +3,17 @@
  * then for each argument (an APDU in hex) one line "<response data hex> <SW>"
  * (data "-" when empty). Uses the harness's transport, so 61xx/6Cxx are
  * resolved as tokenrig resolves them.
- *   apdu READER APDU-HEX...        (special arguments: "reset", "cold") */
+ *   apdu READER APDU-HEX...        (special arguments: "reset", "cold")
+ *   apdu --busy SECONDS READER APDU-HEX
+ *       the token kept busy as another program keeps it: a shared
+ *       connection, back-to-back transactions of 30 times the APDU each, for
+ *       SECONDS; prints "busy <transactions>" at the end (raw PC/SC: the
+ *       harness's transport has no transactions). */
+#include <PCSC/winscard.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "transport.h"
 #include "util.h"
@@ -16,8 +24,42 @@ static int die(const tr_err *e)
     return 2;
 }
 
+static int busy(const char *seconds, const char *reader, const char *apdu_hex)
+{
+    uint8_t cmd[300], rsp[300];
+    long n = tr_hex_decode(apdu_hex, cmd, sizeof cmd);
+    SCARDCONTEXT cx;
+    SCARDHANDLE h;
+    DWORD proto;
+    if (n < 4 || SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &cx) != SCARD_S_SUCCESS ||
+        SCardConnect(cx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto) !=
+            SCARD_S_SUCCESS) {
+        fprintf(stderr, "apdu --busy: bad APDU, or no connection to %s\n", reader);
+        return 2;
+    }
+    const SCARD_IO_REQUEST *pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+    time_t end = time(NULL) + atol(seconds);
+    long done = 0;
+    while (time(NULL) < end) {
+        if (SCardBeginTransaction(h) != SCARD_S_SUCCESS)
+            break;
+        for (int i = 0; i < 30; i++) {
+            DWORD rl = sizeof rsp;
+            SCardTransmit(h, pci, cmd, (DWORD)n, NULL, rsp, &rl);
+        }
+        SCardEndTransaction(h, SCARD_LEAVE_CARD);
+        done++;
+    }
+    printf("busy %ld\n", done);
+    SCardDisconnect(h, SCARD_LEAVE_CARD);
+    SCardReleaseContext(cx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--busy"))
+        return busy(argv[2], argv[3], argv[4]);
     if (argc < 3) {
         fprintf(stderr, "usage: apdu READER APDU-HEX...\n");
         return 2;

@@ -68,7 +68,7 @@ static const char *one_cycle(tr_slot *s, const cycle_target *tg, tr_cycle_report
     msg[0] = '\0';
     if (tr_slot_power_cycle(s, rep, &e) < 0) {
         snprintf(msg, cap, "%s", e.msg);
-        return e.code == TR_E_RIG && strcmp(rep->stage, "none") ? "rig" : tr_cycle_classify(rep);
+        return tr_cycle_failure_class(&e, rep);
     }
     uint8_t got[64];
     size_t n = tr_card_atr(tr_slot_card(s), got, sizeof got);
@@ -283,10 +283,13 @@ static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i,
         return false;
     }
     ty->failed++;
-    for (size_t k = 0; k < N_CYCLE_FAILURES; k++)
-        if (!strcmp(ty->fails[k].stage, verdict))
-            ty->fails[k].fails++;
-    ty->rig_error |= !strcmp(verdict, "rig");
+    /* the last row, "rig", also counts what kept a cycle from being judged
+     * under a class of its own (permission, config: tr_cycle_failure_class) */
+    size_t k = 0;
+    while (k + 1 < N_CYCLE_FAILURES && strcmp(ty->fails[k].stage, verdict))
+        k++;
+    ty->fails[k].fails++;
+    ty->rig_error |= k + 1 == N_CYCLE_FAILURES;
     fprintf(stderr, "%scycle %lu: %s (stage %s): %s\n", tty ? "\r\033[K" : "", i, verdict, r->stage, msg);
     if (!o->stop_on_fail)
         return false;

@@ -2489,13 +2489,11 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
         emit_log(I, line);
         return GO;
     }
-    /* The same split as `tokenrig cycle`: a rig that failed after power-off
-     * was seen is the rig's fault; otherwise the stage the token reached
-     * names the defect (enum.*), or the rig never switched (rig.*). */
-    bool rig_fault = (e.code == TR_E_RIG && strcmp(r->stage, "none") != 0) || e.code == TR_E_PERM ||
-                     e.code == TR_E_CONFIG || e.code == TR_E_INTERNAL || e.code == TR_E_NOMEM ||
-                     e.code == TR_E_USAGE;
-    const char *cls = rig_fault ? tr_code_name(e.code) : tr_cycle_classify(r);
+    /* The same split as `tokenrig cycle`: the stage the token reached names
+     * the defect (enum.*), or the rig never switched (rig.*); what kept the
+     * cycle from being judged (the rig after power-off, a library that hung
+     * or died) is an error of its own class. */
+    const char *cls = tr_cycle_failure_class(&e, r);
     bool token_fault = !strncmp(cls, "enum.", 5);
     r->to_first_apdu_ms = -1;
     emit_cycle(I, r, cls, e.msg);
@@ -2504,8 +2502,9 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     I->out->token_lost = true;
     snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
     snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->file, s->pos.line, cls);
-    return end_test(I, token_fault ? TR_FAIL : TR_ERROR, cls, s->pos.line,
-                    "power-cycle %u: the token did not come back (stage reached: %s): %s", I->cycle_no,
+    bool judged = !strcmp(cls, tr_cycle_classify(r));
+    return end_test(I, token_fault ? TR_FAIL : TR_ERROR, cls, s->pos.line, "power-cycle %u: %s (stage reached: %s): %s",
+                    I->cycle_no, judged ? "the token did not come back" : "the cycle could not be judged",
                     r->stage[0] ? r->stage : "none", e.msg);
 }
 

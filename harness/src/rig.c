@@ -530,6 +530,24 @@ const char *tr_cycle_classify(const tr_cycle_report *rep)
     return "enum.no-device";
 }
 
+const char *tr_cycle_failure_class(const tr_err *e, const tr_cycle_report *rep)
+{
+    switch (e->code) {
+    case TR_E_RIG: /* before power-off was seen: the port did not switch */
+        return strcmp(rep->stage, "none") ? tr_code_name(e->code) : tr_cycle_classify(rep);
+    case TR_E_PERM:
+    case TR_E_CONFIG:
+    case TR_E_USAGE:
+    case TR_E_NOMEM:
+    case TR_E_INTERNAL:
+    case TR_E_MUTE:
+    case TR_E_LIBRARY:
+        return tr_code_name(e->code);
+    default:
+        return tr_cycle_classify(rep);
+    }
+}
+
 /* ---- cardio callbacks ---------------------------------------------------------- */
 
 static int io_transmit(void *ctx, const uint8_t *apdu, size_t n, uint8_t *rsp, size_t cap, size_t *rlen, tr_err *e)

@@ -79,6 +79,14 @@ void tr_slot_on_not_back(tr_slot *s, tr_slot_restart_fn fn, void *ud);
  * none -> rig.port-not-switched (power-off never seen), off -> enum.no-device,
  * device -> enum.no-reader, reader -> enum.no-card, atr -> enum.no-answer. */
 const char *tr_cycle_classify(const tr_cycle_report *rep);
+/* The class of a power cycle that failed with e, shared by the run and
+ * `tokenrig cycle`: what kept the cycle from being judged keeps its own
+ * class (tr_code_name: the rig failing once power-off was seen, the host,
+ * the configuration, and a vendor library that hung, io.mute, or died,
+ * lib.crash, as in any other call: a library stuck listing devices says
+ * nothing of whether the token came back); otherwise the stage the token
+ * reached (tr_cycle_classify). */
+const char *tr_cycle_failure_class(const tr_err *e, const tr_cycle_report *rep);
 /* The callbacks the interpreter uses (ctx = the slot). */
 void tr_slot_cardio(tr_slot *s, tr_cardio *io);
 
