@@ -47,11 +47,13 @@ done
 R1=$(vreader skf 0)
 check "A1 power-cycled (tokenrig cycle: off seen, on, first APDU)" \
   "$TR" cycle --rig "$RIG" --slot A1 --count 1 --no-db --out "$T/cycle"
-"$B/apdu" --busy 20 "$R1" 00CA010000 > "$T/busy" & bpid=$!
-sleep 1
+"$B/apdu" --busy 30 "$R1" 00CA010000 > "$T/busy" & bpid=$!
+for _ in $(seq 1 100); do grep -q '^holding' "$T/busy" && break; sleep 0.1; done
+check "A1 held in back-to-back transactions by another program" grep -q '^holding' "$T/busy"
 t0=$(date +%s%N); devs=$("$CHK" "$SKF" devices); ms=$((($(date +%s%N) - t0) / 1000000))
 check "a token kept busy by another program does not keep the listing waiting (${ms} ms, limit 5000)" \
   test "$ms" -lt 5000
+check "  A1 was still held when the listing ended" kill -0 "$bpid"
 check_eq "  the other tokens listed" "$(grep -c '^REF1-TRSKF0000000000[23] ' <<<"$devs")" 2
 kill "$bpid"; wait "$bpid"
 check_eq "  once it is free, all three are listed again" "$("$CHK" "$SKF" devices | grep -c '^REF1-')" 3

@@ -7,8 +7,9 @@
  *   apdu --busy SECONDS READER APDU-HEX
  *       the token kept busy as another program keeps it: a shared
  *       connection, back-to-back transactions of 30 times the APDU each, for
- *       SECONDS; prints "busy <transactions>" at the end (raw PC/SC: the
- *       harness's transport has no transactions). */
+ *       SECONDS; prints "holding" once the first transaction began and
+ *       "busy <transactions>" at the end (raw PC/SC: the harness's
+ *       transport has no transactions). */
 #include <PCSC/winscard.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,10 @@ static int busy(const char *seconds, const char *reader, const char *apdu_hex)
     while (time(NULL) < end) {
         if (SCardBeginTransaction(h) != SCARD_S_SUCCESS)
             break;
+        if (done == 0) { /* the test waits for this line: the token is held from here on */
+            printf("holding\n");
+            fflush(stdout);
+        }
         for (int i = 0; i < 30; i++) {
             DWORD rl = sizeof rsp;
             SCardTransmit(h, pci, cmd, (DWORD)n, NULL, rsp, &rl);

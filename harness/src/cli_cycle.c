@@ -283,13 +283,13 @@ static bool tally_verdict(const cycle_opts *o, cycle_tally *ty, unsigned long i,
         return false;
     }
     ty->failed++;
-    /* the last row, "rig", also counts what kept a cycle from being judged
-     * under a class of its own (permission, config: tr_cycle_failure_class) */
+    /* the last row, "rig", counts whatever kept a cycle from being judged,
+     * under any class (permission, config, a library's io.mute) */
     size_t k = 0;
     while (k + 1 < N_CYCLE_FAILURES && strcmp(ty->fails[k].stage, verdict))
         k++;
     ty->fails[k].fails++;
-    ty->rig_error |= k + 1 == N_CYCLE_FAILURES;
+    ty->rig_error |= !tr_cycle_verdict_judged(verdict);
     fprintf(stderr, "%scycle %lu: %s (stage %s): %s\n", tty ? "\r\033[K" : "", i, verdict, r->stage, msg);
     if (!o->stop_on_fail)
         return false;

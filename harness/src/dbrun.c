@@ -293,7 +293,7 @@ void tr_dbrun_cycles_add(tr_dbrun_cycles *c, const char *verdict)
     c->cycles++;
     if (!strcmp(verdict, "pass"))
         return;
-    if (!strcmp(verdict, "rig")) {
+    if (!tr_cycle_verdict_judged(verdict)) { /* rig, permission, a library that hung: not the token's */
         c->rig++;
         return;
     }

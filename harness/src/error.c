@@ -103,6 +103,17 @@ bool tr_code_is_token_defect(tr_code code)
     return code == TR_E_PROTO_61XX || code == TR_E_PROTO_6CXX;
 }
 
+bool tr_cycle_verdict_judged(const char *verdict)
+{
+    static const char *const judged[] = {"pass", "rig.port-not-switched", "io.first-apdu-failed", "time.slow-start"};
+    if (!strncmp(verdict, "enum.", 5))
+        return true;
+    for (size_t i = 0; i < sizeof judged / sizeof judged[0]; i++)
+        if (!strcmp(verdict, judged[i]))
+            return true;
+    return false;
+}
+
 int tr_code_exit_status(tr_code code)
 {
     return code == TR_OK ? 0 : 2;

@@ -75,6 +75,12 @@ const char *tr_code_name(tr_code code);
 /* Whether a code is a token's protocol defect (TR_E_PROTO_*): a failed
  * test classified by the code's name, not an error of the rig. */
 bool tr_code_is_token_defect(tr_code code);
+/* Whether a power cycle's verdict judges the token: pass, or the class of
+ * the stage it stopped at or of its first answer (enum.*,
+ * rig.port-not-switched, io.first-apdu-failed, time.slow-start); else it
+ * names what kept the cycle from being judged (rig, permission, config, a
+ * library's io.mute or lib.crash: rig.h tr_cycle_failure_class). */
+bool tr_cycle_verdict_judged(const char *verdict);
 
 /* CLI exit status for an error code: usage/config/parse/rig/perm -> 2,
  * token-side errors do not map here (verdicts decide 0/1). */

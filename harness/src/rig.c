@@ -542,6 +542,7 @@ const char *tr_cycle_failure_class(const tr_err *e, const tr_cycle_report *rep)
     case TR_E_INTERNAL:
     case TR_E_MUTE:
     case TR_E_LIBRARY:
+    case TR_E_IO: /* a library's process that broke its protocol */
         return tr_code_name(e->code);
     default:
         return tr_cycle_classify(rep);

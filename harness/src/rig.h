@@ -82,8 +82,8 @@ const char *tr_cycle_classify(const tr_cycle_report *rep);
 /* The class of a power cycle that failed with e, shared by the run and
  * `tokenrig cycle`: what kept the cycle from being judged keeps its own
  * class (tr_code_name: the rig failing once power-off was seen, the host,
- * the configuration, and a vendor library that hung, io.mute, or died,
- * lib.crash, as in any other call: a library stuck listing devices says
+ * the configuration, and a vendor library that hung, io.mute, died,
+ * lib.crash, or broke its process's protocol, io, as in any other call: a library stuck listing devices says
  * nothing of whether the token came back); otherwise the stage the token
  * reached (tr_cycle_classify). */
 const char *tr_cycle_failure_class(const tr_err *e, const tr_cycle_report *rep);

@@ -1654,6 +1654,30 @@ START_TEST(power_cycles)
     run_fake("power-cycle\n", &f, NULL, NULL, &r, &o);
     ck_assert_int_eq(verdict_of(&r, "t")->v, TR_FAIL);
     ck_assert_str_eq(verdict_of(&r, "t")->cls, "enum.no-answer");
+    /* a vendor library that hung, died or broke its protocol on the way,
+     * at any stage: an error of its own class, never the token's enum.* */
+    static const struct {
+        int code;
+        const char *cls;
+    } lib_cases[] = {{TR_E_MUTE, "io.mute"}, {TR_E_LIBRARY, "lib.crash"}, {TR_E_IO, "io"}};
+    static const char *const stages[] = {"none", "off", "reader", "atr"};
+    for (size_t i = 0; i < sizeof lib_cases / sizeof lib_cases[0]; i++) {
+        for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++) {
+            fakecard_init(&f);
+            f.cycle_fails = true;
+            f.cycle_code = lib_cases[i].code;
+            snprintf(f.cycle_stage, sizeof f.cycle_stage, "%s", stages[k]);
+            run_fake("power-cycle\n", &f, NULL, NULL, &r, &o);
+            ck_assert_int_eq(verdict_of(&r, "t")->v, TR_ERROR);
+            ck_assert_str_eq(verdict_of(&r, "t")->cls, lib_cases[i].cls);
+            ck_assert(strstr(verdict_of(&r, "t")->msg, "the cycle could not be judged") != NULL);
+            ck_assert_str_eq(r.cyc_verdict[0], lib_cases[i].cls);
+            ck_assert(!tr_cycle_verdict_judged(r.cyc_verdict[0]));
+        }
+    }
+    ck_assert(tr_cycle_verdict_judged("enum.no-card") && tr_cycle_verdict_judged("rig.port-not-switched") &&
+              tr_cycle_verdict_judged("pass") && !tr_cycle_verdict_judged("rig") &&
+              !tr_cycle_verdict_judged("permission"));
     /* no power switch */
     fakecard_init(&f);
     f.no_power = true;
