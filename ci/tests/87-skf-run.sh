@@ -82,7 +82,8 @@ SKF_TESTLIB_FN=SKF_GetPINInfo "$TR" run --rig "$T/skf-bad.ini" --allow-destructi
   identity default-pin sign-throughput > "$T/bad.out" 2> "$T/bad.err"; rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 check_eq "crash + hang rig: exit status 2 (errors)" "$rc" 2
-row() { python3 - "$T/bad/results.csv" "$1" "$2" <<'PY'
+# row SLOT TEST [RUN]: the verdict, class and message of SLOT's TEST in RUN's results.csv (default bad)
+row() { python3 - "$T/${3:-bad}/results.csv" "$1" "$2" <<'PY'
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1], newline='')):
     if r['slot'] == sys.argv[2] and r['test'] == sys.argv[3] and not r['metric']:
@@ -112,17 +113,10 @@ check "the hang's trace row says timeout" grep -q ',HANG,.*SKF_GetPINInfo(USER_T
 SKF_TESTLIB_FN=SKF_EnumDev SKF_TESTLIB_AFTER=3 "$TR" run --rig "$T/skf-bad.ini" --slots CRASH,HANG \
   --allow-destructive --out "$T/badcycle" recognition > "$T/badcycle.out" 2>&1; rc=$?
 check_eq "a library dying or hanging in a power cycle: exit status 2 (errors)" "$rc" 2
-cyc_row() { python3 - "$T/badcycle/results.csv" "$1" <<'PY'
-import csv, sys
-for r in csv.DictReader(open(sys.argv[1], newline='')):
-    if r['slot'] == sys.argv[2] and not r['metric']:
-        print(r['verdict'], r['classification'], r['message'])
-PY
-}
-r=$(cyc_row CRASH)
+r=$(row CRASH "recognized after every power cycle" badcycle)
 check "CRASH in the power cycle's listing: error lib.crash, not judged ($r)" \
   grep -q '^error lib.crash .*power-cycle 1: the cycle could not be judged (stage reached: none): .*died in SKF_EnumDev: signal 11' <<<"$r"
-r=$(cyc_row HANG)
+r=$(row HANG "recognized after every power cycle" badcycle)
 check "HANG in the power cycle's listing: error io.mute, not judged ($r)" \
   grep -q '^error io.mute .*power-cycle 1: the cycle could not be judged (stage reached: none): .*did not answer SKF_EnumDev within 10000 ms' <<<"$r"
 check_eq "cycles.csv: both cycles with the library's class" \

@@ -101,6 +101,9 @@ if iface == 'skf':
 # time (value) and the profile limit it broke (message).
 TIME_METRIC = {'slow-start': ('first_apdu_ms', 'FIRST_APDU_MAX_MS'),
                'slow-apdu': ('apdu_ms', 'APDU_MAX_MS')}
+# How much of a failing row's message is printed: enough for the library's
+# own words after the test's (CI once cut them at 160 and hid the cause).
+MSG_MAX = 400
 # Defects after which the token cannot answer any more.
 LOST = {'flaky-power', 'mute-after', 'drop-after'}
 # Why a healthy token may skip a test: its role, no batch manifest, or (decrypt)
@@ -189,7 +192,7 @@ for rig_path, results in runs:
         # and is not a test of the certification
         for r in mine:
             if r['suite'] == 'recovery' and not r['metric'] and r['verdict'] != 'pass':
-                say('bad', f"{desc}: recovery {r['verdict']}: {r['message'][:400]}")
+                say('bad', f"{desc}: recovery {r['verdict']}: {r['message'][:MSG_MAX]}")
         mine = [r for r in mine if r['suite'] != 'recovery']
         tests = [r for r in mine if not r['metric']]
         keys = [(r['suite'], r['test']) for r in tests]
@@ -205,7 +208,7 @@ for rig_path, results in runs:
             bad_skips = [r for r in tests if r['verdict'] == 'skip' and not HEALTHY_SKIP.match(r['message'])]
             if nonpass or bad_skips:
                 for r in (nonpass + bad_skips)[:5]:
-                    say('bad', f"{desc}: {r['suite']} / {r['test']}: {r['verdict']} {r['classification']} {r['message'][:400]}")
+                    say('bad', f"{desc}: {r['suite']} / {r['test']}: {r['verdict']} {r['classification']} {r['message'][:MSG_MAX]}")
             else:
                 n_skip = sum(r['verdict'] == 'skip' for r in tests)
                 say('ok', f'{desc}: {len(tests) - n_skip} passed, {n_skip} skipped (role / no manifest), nothing failed')
@@ -233,7 +236,7 @@ for rig_path, results in runs:
             (f" by {caught[0]['suite']} / {caught[0]['test']}" if caught else ''))
         if others:
             for r in others[:5]:
-                say('bad', f"{desc}: also {r['verdict']} {r['classification']} in {r['suite']} / {r['test']}: {r['message'][:400]}")
+                say('bad', f"{desc}: also {r['verdict']} {r['classification']} in {r['suite']} / {r['test']}: {r['message'][:MSG_MAX]}")
         else:
             say('ok', f'{desc}: nothing else failed ({len(caught)} test(s) {want}, '
                       f"{sum(r['verdict'] == 'pass' for r in tests)} passed, {sum(r['verdict'] == 'skip' for r in tests)} skipped)")

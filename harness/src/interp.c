@@ -2502,9 +2502,9 @@ static int exec_power_cycle(interp *I, const tr_stmt *s)
     I->out->token_lost = true;
     snprintf(I->out->lost_code, sizeof I->out->lost_code, "%s", cls);
     snprintf(I->lost_msg, sizeof I->lost_msg, "%s:%d: %s", I->file, s->pos.line, cls);
-    bool judged = !strcmp(cls, tr_cycle_classify(r));
     return end_test(I, token_fault ? TR_FAIL : TR_ERROR, cls, s->pos.line, "power-cycle %u: %s (stage reached: %s): %s",
-                    I->cycle_no, judged ? "the token did not come back" : "the cycle could not be judged",
+                    I->cycle_no,
+                    tr_cycle_verdict_judged(cls) ? "the token did not come back" : "the cycle could not be judged",
                     r->stage[0] ? r->stage : "none", e.msg);
 }
 

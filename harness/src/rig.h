@@ -83,9 +83,10 @@ const char *tr_cycle_classify(const tr_cycle_report *rep);
  * `tokenrig cycle`: what kept the cycle from being judged keeps its own
  * class (tr_code_name: the rig failing once power-off was seen, the host,
  * the configuration, and a vendor library that hung, io.mute, died,
- * lib.crash, or broke its process's protocol, io, as in any other call: a library stuck listing devices says
- * nothing of whether the token came back); otherwise the stage the token
- * reached (tr_cycle_classify). */
+ * lib.crash, or broke its process's protocol, io, as in any other call:
+ * a library stuck listing devices says nothing of whether the token came
+ * back); otherwise the stage the token reached (tr_cycle_classify).
+ * error.h tr_cycle_verdict_judged tells the two apart. */
 const char *tr_cycle_failure_class(const tr_err *e, const tr_cycle_report *rep);
 /* The callbacks the interpreter uses (ctx = the slot). */
 void tr_slot_cardio(tr_slot *s, tr_cardio *io);
